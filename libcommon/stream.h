@@ -1,0 +1,95 @@
+/* Tensor streams (formats/tensor-stream.md): a header describing one record,
+ * then records until the count or the end of the stream. Readers and writers
+ * hold one record's worth of state; memory never grows with stream length. */
+#ifndef VK_STREAM_H
+#define VK_STREAM_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "afile.h"
+#include "err.h"
+
+enum { TS_U8 = 1, TS_F32 = 2, TS_F64 = 3 };
+#define TS_MAX_RANK 4
+#define TS_COUNT_UNKNOWN UINT64_MAX
+#define TS_MAX_HEADER 65536u
+#define TS_MAX_META 16384u
+#define TS_MAX_ELEMS (1u << 26)
+#define TS_MAX_COUNT (1ull << 40)
+#define TS_FLAG_LABELS 1u
+#define TS_NO_LABEL (-1)
+
+typedef struct {
+	int dtype;
+	int rank;
+	uint32_t dims[TS_MAX_RANK];
+	int has_labels;
+	uint64_t count;           /* TS_COUNT_UNKNOWN when not declared */
+	size_t meta_len;
+	char meta[TS_MAX_META + 1]; /* "key=value\n" lines, NUL-terminated */
+} ts_header;
+
+/* Fill h for a new stream (no labels, unknown count, no metadata). */
+int ts_header_init(ts_header *h, int dtype, int rank, const uint32_t *dims, vk_error *e);
+size_t ts_elems(const ts_header *h);
+size_t ts_dtype_size(int dtype);
+const char *ts_dtype_name(int dtype);
+size_t ts_data_bytes(const ts_header *h);      /* one record's elements */
+size_t ts_record_bytes(const ts_header *h);    /* label + elements */
+/* "28x28" into buf. */
+const char *ts_shape_str(const ts_header *h, char *buf, size_t len);
+
+/* Metadata. get copies the value into buf (returns buf) or returns NULL. */
+const char *ts_meta_get(const ts_header *h, const char *key, char *buf, size_t len);
+int ts_meta_set(ts_header *h, const char *key, const char *value, vk_error *e);
+
+/* Serialise / parse the header (exposed for tests and the fuzzer). */
+size_t ts_header_size(const ts_header *h);
+int ts_header_encode(const ts_header *h, unsigned char *buf, size_t len, vk_error *e);
+
+typedef struct {
+	FILE *f;
+	int own;                /* close f on ts_reader_close */
+	char name[256];         /* for messages: file name or "standard input" */
+	ts_header h;
+	uint64_t index;         /* records read so far */
+	size_t data_bytes;
+	unsigned char *buf;     /* one record, for conversions */
+} ts_reader;
+
+/* path NULL or "-" reads stdin. Reads and checks the header. */
+int ts_reader_open(ts_reader *r, const char *path, vk_error *e);
+/* Same, on an already open FILE (not closed by ts_reader_close). */
+int ts_reader_fopen(ts_reader *r, FILE *f, const char *name, vk_error *e);
+void ts_reader_close(ts_reader *r);
+/* Read one record in the stream's own dtype into data (ts_data_bytes).
+ * label may be NULL. Returns 1, 0 at a clean end, -1 on error. */
+int ts_read(ts_reader *r, void *data, int32_t *label, vk_error *e);
+/* Read one record converted to float: u8 scaled by 1/255 (to [0,1]), f64
+ * narrowed. NaN or infinity in the input is an error. */
+int ts_read_f32(ts_reader *r, float *data, int32_t *label, vk_error *e);
+/* Read up to max records as floats into rows of ts_elems(); *got = rows read. */
+int ts_read_batch_f32(ts_reader *r, float *data, int32_t *labels, size_t max, size_t *got,
+		      vk_error *e);
+
+typedef struct {
+	vk_afile out;
+	ts_header h;
+	uint64_t written;
+	size_t data_bytes;
+	unsigned char *buf;     /* one record, for conversions */
+	int count_patchable;
+} ts_writer;
+
+/* path NULL or "-" writes stdout (refused on a terminal). A file is written
+ * atomically and its count patched on close. */
+int ts_writer_open(ts_writer *w, const char *path, const ts_header *h, vk_error *e);
+int ts_write(ts_writer *w, const void *data, int32_t label, vk_error *e);
+/* Write a float record, converting to the stream's dtype (u8: round(x*255), clamped). */
+int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e);
+/* Finish: check the declared count, patch it, flush, rename into place. */
+int ts_writer_close(ts_writer *w, vk_error *e);
+/* Abandon: remove the temporary file. */
+void ts_writer_abort(ts_writer *w);
+
+#endif

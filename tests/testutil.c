@@ -1,0 +1,102 @@
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int status_of(int rc)
+{
+	if (rc == -1)
+		return -1;
+	if (WIFEXITED(rc))
+		return WEXITSTATUS(rc);
+	return -1;
+}
+
+int run(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	return status_of(system(cmd));
+}
+
+int run_err(char *buf, size_t len, const char *fmt, ...)
+{
+	char cmd[8192], full[8400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	const char *errfile = tmp_path("stderr.txt");
+	snprintf(full, sizeof full, "( %s ) 2>%s", cmd, errfile);
+	int rc = status_of(system(full));
+	size_t n = 0;
+	unsigned char *s = slurp(errfile, &n);
+	if (n >= len)
+		n = len - 1;
+	if (s)
+		memcpy(buf, s, n);
+	buf[n] = 0;
+	free(s);
+	return rc;
+}
+
+const char *tmp_path(const char *name)
+{
+	static char dir[256];
+	static char path[8][512];
+	static int next;
+	if (!dir[0]) {
+		snprintf(dir, sizeof dir, "/tmp/vaekit-test-%d", (int)getpid());
+		char cmd[300];
+		snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+		if (system(cmd) != 0)
+			abort();
+	}
+	char *p = path[next++ % 8];
+	snprintf(p, 512, "%s/%s", dir, name);
+	return p;
+}
+
+unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	unsigned char *buf = malloc(cap);
+	size_t got;
+	while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+int spit(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	int bad = fwrite(data, 1, len, f) != len;
+	return (fclose(f) != 0 || bad) ? -1 : 0;
+}
+
+const char *repo_path(const char *rel)
+{
+	static char path[4][1024];
+	static int next;
+	const char *root = getenv("VAEKIT_ROOT");
+	char *p = path[next++ % 4];
+	snprintf(p, 1024, "%s/%s", root ? root : "..", rel);
+	return p;
+}

@@ -1,0 +1,20 @@
+/* Helpers shared by the test suites: run real programs, temporary files. */
+#ifndef VK_TESTUTIL_H
+#define VK_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Run a shell command (formatted); returns its exit status, or -1 if killed by a signal. */
+int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Run a command and capture its stderr into buf (NUL-terminated); returns exit status. */
+int run_err(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A fresh per-process temporary directory, created once; path of NAME inside it. */
+const char *tmp_path(const char *name);
+/* Read a whole file; returns malloc'd bytes and sets *len, or NULL. */
+unsigned char *slurp(const char *path, size_t *len);
+/* Write bytes to a file; returns 0 on success. */
+int spit(const char *path, const void *data, size_t len);
+/* The repository root (for shipped data): $VAEKIT_ROOT or "..". */
+const char *repo_path(const char *rel);
+
+#endif
