@@ -1,0 +1,108 @@
+#include "tsv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream.h"
+
+void tsv_init(tsv_reader *t, FILE *f, const char *name)
+{
+	memset(t, 0, sizeof *t);
+	t->f = f;
+	t->line = 1;
+	snprintf(t->name, sizeof t->name, "%s", name);
+}
+
+static int blank(int c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+int tsv_next(tsv_reader *t, vk_error *e)
+{
+	int c;
+	if (t->field == (unsigned long)-1) { /* the previous item was TSV_EOL */
+		t->line++;
+		t->field = 0;
+	}
+	while ((c = getc_unlocked(t->f)) != EOF && blank(c))
+		;
+	if (c == EOF) {
+		if (ferror(t->f))
+			return vk_fail(e, "%s: read error:", t->name);
+		if (t->field == 0)
+			return TSV_EOF;
+	}
+	if (c == '\n' || c == EOF) {
+		t->field = (unsigned long)-1;
+		return TSV_EOL;
+	}
+	size_t n = 0;
+	t->field++;
+	do {
+		if (n + 1 == sizeof t->tok)
+			return vk_fail(e, "%s: line %llu, field %lu: longer than %d characters",
+				       t->name, t->line, t->field, TSV_MAX_FIELD - 1);
+		t->tok[n++] = (char)c;
+	} while ((c = getc_unlocked(t->f)) != EOF && !blank(c) && c != '\n');
+	t->tok[n] = 0;
+	if (c != EOF)
+		ungetc(c, t->f);
+	return TSV_FIELD;
+}
+
+static int bad(const tsv_reader *t, vk_error *e, const char *what)
+{
+	return vk_fail(e, "%s: line %llu, field %lu: '%s' is not %s", t->name, t->line, t->field,
+		       t->tok, what);
+}
+
+static int parse_int(const tsv_reader *t, long min, long max, long *v, vk_error *e,
+		     const char *what)
+{
+	char *end;
+	errno = 0;
+	*v = strtol(t->tok, &end, 10);
+	if (end == t->tok || *end || errno || *v < min || *v > max)
+		return bad(t, e, what);
+	return 0;
+}
+
+int tsv_value(const tsv_reader *t, int dtype, void *out, vk_error *e)
+{
+	char *end;
+	long v;
+	errno = 0;
+	switch (dtype) {
+	case TS_U8:
+		if (parse_int(t, 0, 255, &v, e, "an integer from 0 to 255"))
+			return -1;
+		*(unsigned char *)out = (unsigned char)v;
+		return 0;
+	case TS_F32: {
+		/* strtof rounds once; going through double could round twice. ERANGE on
+		 * underflow still gives the right subnormal, so only infinity is refused. */
+		float f = strtof(t->tok, &end);
+		if (end == t->tok || *end || !isfinite(f))
+			return bad(t, e, "a finite 32-bit number");
+		*(float *)out = f;
+		return 0;
+	}
+	case TS_F64: {
+		double d = strtod(t->tok, &end);
+		if (end == t->tok || *end || !isfinite(d))
+			return bad(t, e, "a finite number");
+		*(double *)out = d;
+		return 0;
+	}
+	}
+	return vk_fail(e, "unknown element type %d", dtype);
+}
+
+int tsv_label(const tsv_reader *t, int32_t *label, vk_error *e)
+{
+	long v;
+	if (parse_int(t, -1, INT32_MAX, &v, e, "a label (an integer from -1 to 2147483647)"))
+		return -1;
+	*label = (int32_t)v;
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* Reading numbers as text: tab- or space-separated fields, one record a line.
+ * Fields are read one at a time into a small fixed buffer, so a hostile line
+ * (no newline for gigabytes) costs no memory; errors name the line and field. */
+#ifndef VK_TSV_H
+#define VK_TSV_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "err.h"
+
+#define TSV_MAX_FIELD 64  /* longest field, with its NUL */
+
+enum { TSV_FIELD = 1, TSV_EOL = 2, TSV_EOF = 0 };
+
+typedef struct {
+	FILE *f;
+	char name[256];             /* for messages */
+	unsigned long long line;    /* 1-based line of the current field */
+	unsigned long field;        /* 1-based field number within the line */
+	char tok[TSV_MAX_FIELD];    /* the current field */
+} tsv_reader;
+
+void tsv_init(tsv_reader *t, FILE *f, const char *name);
+/* Next item: TSV_FIELD (text in t->tok), TSV_EOL after each line (also the
+ * last one without a newline), TSV_EOF, or -1 on a read error or an overlong
+ * field. A line of only blanks gives TSV_EOL with no field before it. */
+int tsv_next(tsv_reader *t, vk_error *e);
+/* Convert t->tok to one element of stream dtype (stream.h TS_*) at out:
+ * u8 an integer 0..255, f32/f64 a finite number (subnormals kept). */
+int tsv_value(const tsv_reader *t, int dtype, void *out, vk_error *e);
+/* Convert t->tok to a label: an integer -1 .. 2^31-1. */
+int tsv_label(const tsv_reader *t, int32_t *label, vk_error *e);
+
+#endif
