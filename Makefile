@@ -5,7 +5,7 @@
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS := openblas libpng zlib
-OPT ?= -O2 -march=native
+OPT ?= -O3 -march=native -fopenmp-simd -fno-math-errno
 CFLAGS ?= $(OPT) -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilibcommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lpng -lz) -lm -lpthread

@@ -1,0 +1,269 @@
+#include "nn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Loops below are written branch-free so the compiler vectorises them
+ * (-O3 -fopenmp-simd -fno-math-errno); `omp simd reduction` lets row sums
+ * vectorise without -ffast-math. */
+
+const char *vk_act_name(int act)
+{
+	static const char *names[] = {"identity", "relu", "sigmoid", "tanh"};
+	return act >= 0 && act <= VK_TANH ? names[act] : "?";
+}
+
+int vk_act_parse(const char *name)
+{
+	for (int a = VK_IDENTITY; a <= VK_TANH; a++)
+		if (!strcmp(name, vk_act_name(a)))
+			return a;
+	return -1;
+}
+
+/* exp by range reduction to [−ln2/2, ln2/2] and the Cephes polynomial; the
+ * 2^n scale is built in the exponent bits. glibc's expf does not vectorise. */
+static inline float fast_exp(float x)
+{
+	x = fminf(fmaxf(x, -87.3f), 88.7f);
+	float n = floorf(x * 1.44269504088896341f + 0.5f);
+	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	int32_t bits = ((int32_t)n + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, sizeof scale);
+	return p * scale;
+}
+
+/* log(1 + e) for e in [0, 1] as 2·atanh(e / (2 + e)): the series in s ≤ 1/3
+ * keeps full relative precision even for tiny e. */
+static inline float log1p_unit(float e)
+{
+	float s = e / (2.0f + e), s2 = s * s;
+	float p = 1.0f / 13;
+	p = p * s2 + 1.0f / 11;
+	p = p * s2 + 1.0f / 9;
+	p = p * s2 + 1.0f / 7;
+	p = p * s2 + 1.0f / 5;
+	p = p * s2 + 1.0f / 3;
+	p = p * s2 + 1.0f;
+	return 2.0f * s * p;
+}
+
+float vk_expf(float x) { return fast_exp(x); }
+float vk_softplus(float x) { return fmaxf(x, 0.0f) + log1p_unit(fast_exp(-fabsf(x))); }
+
+static inline float sigmoid(float x)
+{
+	float e = fast_exp(-fabsf(x)), inv = 1.0f / (1.0f + e);
+	return x >= 0 ? inv : e * inv;
+}
+
+static inline float tanh_fast(float x)
+{
+	/* tanh x = sign(x)·(1 − e)/(1 + e) with e = exp(−2|x|), stable for large |x| */
+	float e = fast_exp(-2.0f * fabsf(x)), t = (1.0f - e) / (1.0f + e);
+	return x >= 0 ? t : -t;
+}
+
+void vk_activate(float *y, size_t n, int act)
+{
+	switch (act) {
+	case VK_RELU:
+		for (size_t i = 0; i < n; i++)
+			y[i] = fmaxf(y[i], 0.0f);
+		break;
+	case VK_SIGMOID:
+		for (size_t i = 0; i < n; i++)
+			y[i] = sigmoid(y[i]);
+		break;
+	case VK_TANH:
+		for (size_t i = 0; i < n; i++)
+			y[i] = tanh_fast(y[i]);
+		break;
+	}
+}
+
+void vk_dense_forward(float *y, const float *x, const float *W, const float *b, int B, int in,
+		      int out, int act)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, out, in, 1.0f, x, in, W, out,
+		    0.0f, y, out);
+	/* Bias and activation fused in one pass over y. */
+	for (int r = 0; r < B; r++) {
+		float *row = y + (size_t)r * out;
+		switch (act) {
+		case VK_RELU:
+			for (int j = 0; j < out; j++)
+				row[j] = fmaxf(row[j] + b[j], 0.0f);
+			break;
+		case VK_SIGMOID:
+			for (int j = 0; j < out; j++)
+				row[j] = sigmoid(row[j] + b[j]);
+			break;
+		case VK_TANH:
+			for (int j = 0; j < out; j++)
+				row[j] = tanh_fast(row[j] + b[j]);
+			break;
+		default:
+			for (int j = 0; j < out; j++)
+				row[j] += b[j];
+		}
+	}
+}
+
+void vk_dense_backward(float *dx, float *dW, float *db, float *dy, const float *x,
+		       const float *y, const float *W, int B, int in, int out, int act)
+{
+	/* The activation derivative (from the output y) and the bias gradient
+	 * (column sums) in one pass over dy. */
+	memset(db, 0, sizeof *db * out);
+	for (int r = 0; r < B; r++) {
+		float *g = dy + (size_t)r * out;
+		const float *yr = y + (size_t)r * out;
+		switch (act) {
+		case VK_RELU:
+			for (int j = 0; j < out; j++)
+				g[j] = yr[j] > 0.0f ? g[j] : 0.0f;
+			break;
+		case VK_SIGMOID:
+			for (int j = 0; j < out; j++)
+				g[j] *= yr[j] * (1.0f - yr[j]);
+			break;
+		case VK_TANH:
+			for (int j = 0; j < out; j++)
+				g[j] *= 1.0f - yr[j] * yr[j];
+			break;
+		}
+		for (int j = 0; j < out; j++)
+			db[j] += g[j];
+	}
+	/* dW = xᵀ·dy, dx = dy·Wᵀ */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, B, 1.0f, x, in, dy, out,
+		    0.0f, dW, out);
+	if (dx)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, in, out, 1.0f, dy, out, W,
+			    out, 0.0f, dx, in);
+}
+
+void vk_bce_logits(const float *l, const float *x, float *dl, float *rec, int B, int D,
+		   float scale)
+{
+	for (int r = 0; r < B; r++) {
+		const float *lr = l + (size_t)r * D, *xr = x + (size_t)r * D;
+		float sum = 0.0f;
+		if (dl) {
+			float *gr = dl + (size_t)r * D;
+#pragma omp simd reduction(+ : sum)
+			for (int j = 0; j < D; j++) {
+				float v = lr[j], e = fast_exp(-fabsf(v)), inv = 1.0f / (1.0f + e);
+				float p = v >= 0 ? inv : e * inv;
+				sum += fmaxf(v, 0.0f) + log1p_unit(e) - xr[j] * v;
+				gr[j] = (p - xr[j]) * scale;
+			}
+		} else {
+#pragma omp simd reduction(+ : sum)
+			for (int j = 0; j < D; j++) {
+				float v = lr[j], e = fast_exp(-fabsf(v));
+				sum += fmaxf(v, 0.0f) + log1p_unit(e) - xr[j] * v;
+			}
+		}
+		rec[r] = sum;
+	}
+}
+
+void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *rec, int B, int D,
+		     float sigma, float scale)
+{
+	float inv_var = 1.0f / (sigma * sigma);
+	float norm = 0.5f * D * logf(2.0f * (float)M_PI * sigma * sigma);
+	for (int r = 0; r < B; r++) {
+		const float *mr = mu + (size_t)r * D, *xr = x + (size_t)r * D;
+		float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+		for (int j = 0; j < D; j++) {
+			float d = mr[j] - xr[j];
+			sum += d * d;
+		}
+		rec[r] = 0.5f * sum * inv_var + norm;
+		if (dmu)
+			for (int j = 0; j < D; j++)
+				dmu[(size_t)r * D + j] = (mr[j] - xr[j]) * inv_var * scale;
+	}
+}
+
+void vk_reparam(float *z, int ldz, const float *head, const float *eps, float *kl, int B, int Z)
+{
+	for (int r = 0; r < B; r++) {
+		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
+		const float *er = eps ? eps + (size_t)r * Z : NULL;
+		float *zr = z + (size_t)r * ldz, sum = 0.0f;
+		for (int j = 0; j < Z; j++) {
+			float var = fast_exp(lv[j]);
+			zr[j] = er ? mu[j] + sqrtf(var) * er[j] : mu[j];
+			sum += 1.0f + lv[j] - mu[j] * mu[j] - var;
+		}
+		if (kl)
+			kl[r] = -0.5f * sum;
+	}
+}
+
+void vk_reparam_backward(float *dhead, const float *dz, int ldz, const float *head,
+			 const float *eps, int B, int Z, float beta, float scale)
+{
+	for (int r = 0; r < B; r++) {
+		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
+		const float *er = eps + (size_t)r * Z, *g = dz + (size_t)r * ldz;
+		float *dmu = dhead + (size_t)r * 2 * Z, *dlv = dmu + Z;
+		for (int j = 0; j < Z; j++) {
+			float var = fast_exp(lv[j]), sd = sqrtf(var);
+			/* dz/dμ = 1, dz/dlogσ² = ½σε; dKL/dμ = μ, dKL/dlogσ² = ½(σ² − 1) */
+			dmu[j] = g[j] + beta * scale * mu[j];
+			dlv[j] = g[j] * 0.5f * sd * er[j] + beta * scale * 0.5f * (var - 1.0f);
+		}
+	}
+}
+
+void vk_adam_init(vk_adam *o, float lr)
+{
+	o->lr = lr;
+	o->beta1 = 0.9f;
+	o->beta2 = 0.999f;
+	o->eps = 1e-8f;
+	o->t = 0;
+}
+
+void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)
+{
+	o->t++;
+	float b1 = o->beta1, b2 = o->beta2;
+	float step = o->lr / (1.0f - powf(b1, (float)o->t));
+	float inv_bc2 = 1.0f / sqrtf(1.0f - powf(b2, (float)o->t));
+	float eps = o->eps;
+	for (size_t i = 0; i < n; i++) {
+		float gi = g[i];
+		float mi = b1 * m[i] + (1.0f - b1) * gi;
+		float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+		m[i] = mi;
+		v[i] = vi;
+		p[i] -= step * mi / (sqrtf(vi) * inv_bc2 + eps);
+	}
+}
+
+void vk_sgd_step(float lr, float *p, const float *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] -= lr * g[i];
+}
+
+void vk_set_threads(int n)
+{
+	openblas_set_num_threads(n);
+}

@@ -1,0 +1,70 @@
+/* The numeric core: dense layers, activations, losses, the VAE latent, and
+ * optimisers, over batch-major float32 arrays. Knows nothing of files.
+ *
+ * Shapes are given as (rows, cols) in comments; B is the batch size. A dense
+ * layer's weight W is (in, out) row-major so that y = x·W is one cblas_sgemm
+ * without transposes on the forward pass. */
+#ifndef VK_NN_H
+#define VK_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum vk_act { VK_IDENTITY = 0, VK_RELU = 1, VK_SIGMOID = 2, VK_TANH = 3 };
+
+const char *vk_act_name(int act);
+int vk_act_parse(const char *name); /* -1 when unknown */
+
+/* y (B,out) = act(x (B,in) · W (in,out) + b (out)) */
+void vk_dense_forward(float *y, const float *x, const float *W, const float *b, int B, int in,
+		      int out, int act);
+
+/* Backward through y = act(x·W + b), given dy (B,out), the gradient of the loss
+ * with respect to y. dy is overwritten with the gradient w.r.t. the
+ * pre-activation. Writes (not accumulates) dW (in,out) and db (out); writes
+ * dx (B,in) unless dx is NULL (the first layer needs no input gradient). */
+void vk_dense_backward(float *dx, float *dW, float *db, float *dy, const float *x,
+		       const float *y, const float *W, int B, int in, int out, int act);
+
+/* Apply act in place to n values. */
+void vk_activate(float *y, size_t n, int act);
+
+/* Bernoulli decoder from logits l (B,D) against targets x (B,D) in [0,1]:
+ * rec[r] = Σ_j softplus(l) − x·l  (= BCE(sigmoid(l), x), finite for any l).
+ * When dl is not NULL, dl = (sigmoid(l) − x)·scale. */
+void vk_bce_logits(const float *l, const float *x, float *dl, float *rec, int B, int D,
+		   float scale);
+
+/* Gaussian decoder with mean mu (B,D) and fixed sigma:
+ * rec[r] = Σ_j (x − mu)² / (2σ²) + D/2 · log(2πσ²); dmu = (mu − x)/σ² · scale. */
+void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *rec, int B, int D,
+		     float sigma, float scale);
+
+/* VAE latent. head (B,2Z) holds μ in columns [0,Z) and log σ² in [Z,2Z).
+ * z (B, ldz) receives μ + exp(½ log σ²)·eps in its first Z columns;
+ * kl[r] = −½ Σ_j (1 + log σ² − μ² − σ²). */
+void vk_reparam(float *z, int ldz, const float *head, const float *eps, float *kl, int B, int Z);
+/* Gradient into dhead (B,2Z) from dz (B, ldz) and β·KL, both scaled by scale. */
+void vk_reparam_backward(float *dhead, const float *dz, int ldz, const float *head,
+			 const float *eps, int B, int Z, float beta, float scale);
+
+/* Fast, vectorisable exp and softplus (relative error below 2e-7 in the ranges
+ * the losses use); exposed for tests. */
+float vk_expf(float x);
+float vk_softplus(float x);
+
+/* Optimisers over one flat parameter block. */
+typedef struct {
+	float lr, beta1, beta2, eps;
+	uint64_t t; /* steps taken */
+} vk_adam;
+
+void vk_adam_init(vk_adam *o, float lr);
+/* PyTorch's Adam update: p −= lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps). */
+void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size_t n);
+void vk_sgd_step(float lr, float *p, const float *g, size_t n);
+
+/* BLAS threads for the layers (OpenBLAS). */
+void vk_set_threads(int n);
+
+#endif
