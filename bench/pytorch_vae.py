@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""PyTorch reference for vaekit's benchmark: the PyTorch examples VAE recipe.
+
+784-H-...-Z encoder with ReLU hidden layers, a mirrored decoder with a sigmoid
+output, loss = BCE summed over pixels + analytic KL (AE: BCE only, z = encoder
+output), Adam, shuffled minibatches, [0,1] pixels NOT binarised. The data are
+read straight from the IDX .gz files (gzip + struct, no torchvision).
+
+The training loop is deliberately tight -- tensors preloaded, batches picked
+with one randperm per epoch, no DataLoader -- so that this is the fastest
+honest PyTorch, not a straw man. mu and logvar come from one fused
+Linear(H, 2Z) that is split in two: the same maths as the example's fc21/fc22
+(same fan-in, so the same init distribution), one GEMM instead of two.
+
+Output: TSV on stdout, a header line, then one line per epoch:
+  epoch seconds samples_per_s train_rec train_kl train_nelbo
+        test_rec test_kl test_nelbo test_nelbo_mu
+seconds covers the training pass only (not the test evaluation). All losses are
+per image (nats). test_* use one eps sample per test image (z = mu + sigma*eps,
+as the example does); test_nelbo_mu uses z = mu. Test columns are "nan"
+without --test-images.
+"""
+import argparse
+import gzip
+import os
+import struct
+import sys
+import time
+
+
+def parse_args(argv):
+	p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+	p.add_argument("--train-images", required=True, help="IDX3 images .gz (or raw)")
+	p.add_argument("--train-labels", help="IDX1 labels (read only for a count check)")
+	p.add_argument("--test-images", help="IDX3 test images; enables test columns")
+	p.add_argument("--hidden", default="400", help="hidden sizes, e.g. 400 or 512,256")
+	p.add_argument("--latent", type=int, default=20)
+	p.add_argument("--model", choices=("vae", "ae"), default="vae")
+	p.add_argument("--epochs", type=int, default=10)
+	p.add_argument("--batch", type=int, default=128)
+	p.add_argument("--lr", type=float, default=1e-3)
+	p.add_argument("--threads", type=int, default=0,
+		       help="torch.set_num_threads, and OMP/OpenBLAS threads unless set (0 = torch default)")
+	p.add_argument("--seed", type=int, default=1)
+	p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
+	p.add_argument("--format", choices=("tsv", "json"), default="tsv")
+	a = p.parse_args(argv)
+	a.hidden = [int(h) for h in a.hidden.split(",") if h]
+	if not a.hidden or min(a.hidden) < 1 or a.latent < 1 or a.batch < 1 or a.epochs < 1:
+		p.error("sizes, --batch and --epochs must be positive")
+	return a
+
+
+def open_maybe_gz(path):
+	with open(path, "rb") as f:
+		gz = f.read(2) == b"\x1f\x8b"
+	return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def read_idx(path):
+	"""IDX file -> (dims, bytes). Only ubyte data (type 0x08) is needed here."""
+	with open_maybe_gz(path) as f:
+		zero, dtype, rank = struct.unpack(">HBB", f.read(4))
+		if zero != 0 or dtype != 0x08 or not 1 <= rank <= 4:
+			sys.exit(f"pytorch_vae.py: {path}: not an unsigned-byte IDX file")
+		dims = struct.unpack(f">{rank}I", f.read(4 * rank))
+		data = f.read()
+	n = 1
+	for d in dims:
+		n *= d
+	if len(data) != n:
+		sys.exit(f"pytorch_vae.py: {path}: {len(data)} data bytes, header says {n}")
+	return dims, data
+
+
+def load_images(torch, np, path, limit=0):
+	dims, data = read_idx(path)
+	if len(dims) < 2:
+		sys.exit(f"pytorch_vae.py: {path}: images must have rank >= 2, got {len(dims)}")
+	x = np.frombuffer(data, dtype=np.uint8).reshape(dims[0], -1)
+	if limit:
+		x = x[:limit]
+	return torch.from_numpy(x.astype(np.float32) / np.float32(255.0)).contiguous()
+
+
+def build(torch, nn, d_in, hidden, latent, model):
+	"""Encoder d_in-h1-..-hk -> (2Z for a VAE | Z for an AE); decoder mirrored."""
+	enc, prev = [], d_in
+	for h in hidden:
+		enc += [nn.Linear(prev, h), nn.ReLU()]
+		prev = h
+	enc.append(nn.Linear(prev, 2 * latent if model == "vae" else latent))
+	dec, prev = [], latent
+	for h in reversed(hidden):
+		dec += [nn.Linear(prev, h), nn.ReLU()]
+		prev = h
+	dec.append(nn.Linear(prev, d_in))  # logits; the sigmoid lives in the loss
+	return nn.Sequential(*enc), nn.Sequential(*dec)
+
+
+def losses(torch, F, enc, dec, x, model, latent, use_mean=False, gen=None):
+	"""Summed (rec, kl) over the batch."""
+	h = enc(x)
+	if model == "ae":
+		logits = dec(h)
+		return F.binary_cross_entropy_with_logits(logits, x, reduction="sum"), h.new_zeros(())
+	mu, logvar = h[:, :latent], h[:, latent:]
+	if use_mean:
+		z = mu
+	else:
+		eps = torch.randn(mu.shape, generator=gen) if gen is not None else torch.randn_like(mu)
+		z = mu + torch.exp(0.5 * logvar) * eps
+	logits = dec(z)
+	rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+	kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+	return rec, kl
+
+
+def evaluate(torch, F, enc, dec, xt, a, use_mean, seed):
+	gen = torch.Generator().manual_seed(seed)
+	rec_sum, kl_sum = 0.0, 0.0
+	with torch.inference_mode():
+		for i in range(0, xt.shape[0], 1000):
+			rec, kl = losses(torch, F, enc, dec, xt[i:i + 1000], a.model, a.latent, use_mean, gen)
+			rec_sum += rec.item()
+			kl_sum += kl.item()
+	n = xt.shape[0]
+	return rec_sum / n, kl_sum / n
+
+
+def train_epoch(torch, F, enc, dec, opt, x, a, gen):
+	"""One shuffled pass; returns (seconds, rec/img, kl/img)."""
+	n = x.shape[0]
+	rec_acc = torch.zeros(())
+	kl_acc = torch.zeros(())
+	t0 = time.perf_counter()
+	perm = torch.randperm(n, generator=gen)
+	for i in range(0, n, a.batch):
+		xb = x[perm[i:i + a.batch]]
+		rec, kl = losses(torch, F, enc, dec, xb, a.model, a.latent)
+		opt.zero_grad(set_to_none=True)
+		(rec + kl).backward()
+		opt.step()
+		rec_acc += rec.detach()
+		kl_acc += kl.detach()
+	secs = time.perf_counter() - t0
+	return secs, rec_acc.item() / n, kl_acc.item() / n
+
+
+def main(argv):
+	a = parse_args(argv)
+	if a.threads > 0:
+		# OpenMP and OpenBLAS read these once, when torch is imported; without
+		# OPENBLAS_NUM_THREADS, OpenBLAS runs one thread per core whatever
+		# torch.set_num_threads says. A value already in the environment wins,
+		# so run.sh can try e.g. one OpenMP thread over two OpenBLAS threads.
+		for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+			os.environ.setdefault(v, str(a.threads))
+	import numpy as np
+	import torch
+	import torch.nn as nn
+	import torch.nn.functional as F
+	if a.threads > 0:
+		torch.set_num_threads(a.threads)
+	torch.manual_seed(a.seed)
+
+	x = load_images(torch, np, a.train_images, a.limit)
+	if a.train_labels and not a.limit:
+		dims, _ = read_idx(a.train_labels)
+		if dims[0] != x.shape[0]:
+			sys.exit(f"pytorch_vae.py: {a.train_labels}: {dims[0]} labels for {x.shape[0]} images")
+	xt = load_images(torch, np, a.test_images) if a.test_images else None
+	enc, dec = build(torch, nn, x.shape[1], a.hidden, a.latent, a.model)
+	opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=a.lr, foreach=True)
+	gen = torch.Generator().manual_seed(a.seed)
+
+	cols = ("epoch seconds samples_per_s train_rec train_kl train_nelbo "
+		"test_rec test_kl test_nelbo test_nelbo_mu").split()
+	if a.format == "tsv":
+		print("\t".join(cols), flush=True)
+	env = " ".join(f"{v}={os.environ[v]}" for v in
+		       ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY") if v in os.environ)
+	print(f"# torch {torch.__version__} threads={torch.get_num_threads()} {env} "
+	      f"train={x.shape[0]} test={0 if xt is None else xt.shape[0]}", file=sys.stderr)
+	for epoch in range(1, a.epochs + 1):
+		enc.train(), dec.train()
+		secs, rec, kl = train_epoch(torch, F, enc, dec, opt, x, a, gen)
+		trec = tkl = tmu = float("nan")
+		if xt is not None:
+			enc.eval(), dec.eval()
+			trec, tkl = evaluate(torch, F, enc, dec, xt, a, False, a.seed + epoch)
+			mrec, mkl = evaluate(torch, F, enc, dec, xt, a, True, a.seed)
+			tmu = mrec + mkl
+		row = (epoch, secs, x.shape[0] / secs, rec, kl, rec + kl, trec, tkl, trec + tkl, tmu)
+		if a.format == "tsv":
+			print("\t".join(str(row[0]) if i == 0 else f"{v:.6g}" for i, v in enumerate(row)),
+			      flush=True)
+		else:
+			import json
+			print(json.dumps(dict(zip(cols, row))), flush=True)
+
+
+if __name__ == "__main__":
+	main(sys.argv[1:])

@@ -1,0 +1,214 @@
+/* sgemm_probe — how fast can OpenBLAS run the GEMMs of one training step?
+ *
+ * For a dense autoencoder d0-h1-..-hk-Z (mirrored decoder) at batch B, every
+ * layer in->out costs three GEMMs per step: forward Y = X·W (B×in · in×out),
+ * dW = Xᵀ·dY, and dX = dY·Wᵀ (skipped for the first layer: nothing needs the
+ * gradient of the data). A VAE's mu and logvar are one fused layer hk->2Z.
+ * Each GEMM is timed alone (median of several repeats after a warm-up); their
+ * sum is a floor on a step's time that no implementation calling sgemm can
+ * beat, as it ignores activations, the loss, Adam and memory traffic.
+ *
+ * Build: cc -O2 -o sgemm_probe sgemm_probe.c $(pkg-config --cflags --libs openblas)
+ */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LAYERS 16
+#define REPEATS 7
+
+static const char USAGE[] =
+	"Usage: sgemm_probe [--batch B] [--layers 784,400,20] [--model vae|ae]\n"
+	"                   [--threads T] [--samples N] [--summary]\n"
+	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
+	"  --layers   input, hidden..., latent sizes (decoder mirrored)\n"
+	"  --samples  samples per epoch for the epoch floor (default 60000)\n"
+	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n";
+
+struct cmdline {
+	int batch, threads, summary, vae;
+	long samples;
+	int sizes[MAX_LAYERS], n_sizes;
+};
+
+struct gemm {
+	char name[48];
+	int m, n, k;
+	int trans_a, trans_b;
+};
+
+static void usage_error(const char *msg, const char *val)
+{
+	fprintf(stderr, "sgemm_probe: %s: %s\n%s", msg, val, USAGE);
+	exit(2);
+}
+
+static long parse_pos(const char *what, const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < 1 || v > 1L << 30)
+		usage_error(what, s);
+	return v;
+}
+
+static void parse_sizes(const char *s, struct cmdline *c)
+{
+	char buf[256];
+	if (strlen(s) >= sizeof buf)
+		usage_error("--layers too long", s);
+	strcpy(buf, s);
+	c->n_sizes = 0;
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		if (c->n_sizes == MAX_LAYERS)
+			usage_error("--layers has too many sizes", s);
+		c->sizes[c->n_sizes++] = (int)parse_pos("bad --layers size", tok);
+	}
+	if (c->n_sizes < 2)
+		usage_error("--layers needs at least input,latent", s);
+}
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *c)
+{
+	static const struct option longopts[] = {
+		{"batch", required_argument, 0, 'b'},   {"layers", required_argument, 0, 'l'},
+		{"model", required_argument, 0, 'm'},   {"threads", required_argument, 0, 't'},
+		{"samples", required_argument, 0, 'n'}, {"summary", no_argument, 0, 's'},
+		{"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+	*c = (struct cmdline){.batch = 128, .threads = 1, .vae = 1, .samples = 60000};
+	parse_sizes("784,400,20", c);
+	int ch;
+	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:sh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b': c->batch = (int)parse_pos("bad --batch", optarg); break;
+		case 'l': parse_sizes(optarg, c); break;
+		case 't': c->threads = (int)parse_pos("bad --threads", optarg); break;
+		case 'n': c->samples = parse_pos("bad --samples", optarg); break;
+		case 's': c->summary = 1; break;
+		case 'm':
+			if (strcmp(optarg, "vae") && strcmp(optarg, "ae"))
+				usage_error("--model must be vae or ae", optarg);
+			c->vae = !strcmp(optarg, "vae");
+			break;
+		case 'h': fputs(USAGE, stdout); exit(0);
+		default: exit(2);
+		}
+	}
+	if (optind != argc)
+		usage_error("unexpected argument", argv[optind]);
+}
+
+static int add_layer(struct gemm *g, int i, int b, int in, int out, int first, const char *tag)
+{
+	g[i++] = (struct gemm){"", b, out, in, 0, 0};
+	snprintf(g[i - 1].name, sizeof g->name, "fwd %s %d->%d", tag, in, out);
+	g[i++] = (struct gemm){"", in, out, b, 1, 0};
+	snprintf(g[i - 1].name, sizeof g->name, "dW  %s %d->%d", tag, in, out);
+	if (!first) {
+		g[i++] = (struct gemm){"", b, in, out, 0, 1};
+		snprintf(g[i - 1].name, sizeof g->name, "dX  %s %d->%d", tag, in, out);
+	}
+	return i;
+}
+
+/* The step's GEMMs: encoder, latent head, decoder. */
+static int step_gemms(const struct cmdline *c, struct gemm *g)
+{
+	int n = 0, k = c->n_sizes - 1, z = c->sizes[k], b = c->batch;
+	for (int i = 0; i + 1 < k; i++)
+		n = add_layer(g, n, b, c->sizes[i], c->sizes[i + 1], i == 0, "enc");
+	n = add_layer(g, n, b, c->sizes[k - 1], c->vae ? 2 * z : z, k == 1, c->vae ? "mu|lv" : "code");
+	for (int i = k; i > 0; i--)
+		n = add_layer(g, n, b, c->sizes[i], c->sizes[i - 1], 0, "dec");
+	return n;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void run_gemm(const struct gemm *g, const float *a, const float *b, float *c)
+{
+	int lda = g->trans_a ? g->m : g->k, ldb = g->trans_b ? g->k : g->n;
+	cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+		    g->trans_b ? CblasTrans : CblasNoTrans, g->m, g->n, g->k, 1.0f, a, lda, b, ldb,
+		    0.0f, c, g->n);
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return (a > b) - (a < b);
+}
+
+/* Median seconds per call; each repeat runs enough calls to last ~20 ms,
+ * so the clock's resolution and call overhead do not matter. */
+static double time_gemm(const struct gemm *g)
+{
+	size_t sa = (size_t)g->m * g->k, sb = (size_t)g->k * g->n, sc = (size_t)g->m * g->n;
+	float *a = malloc(sa * sizeof *a), *b = malloc(sb * sizeof *b), *c = malloc(sc * sizeof *c);
+	if (!a || !b || !c) {
+		fprintf(stderr, "sgemm_probe: out of memory for %s\n", g->name);
+		exit(1);
+	}
+	for (size_t i = 0; i < sa; i++)
+		a[i] = (float)(i % 17) * 0.01f;
+	for (size_t i = 0; i < sb; i++)
+		b[i] = (float)(i % 13) * 0.01f;
+	int calls = 1;
+	for (;;) { /* warm-up doubles as calibration */
+		double t0 = now();
+		for (int i = 0; i < calls; i++)
+			run_gemm(g, a, b, c);
+		if (now() - t0 > 0.02 || calls > 1 << 20)
+			break;
+		calls *= 2;
+	}
+	double t[REPEATS];
+	for (int r = 0; r < REPEATS; r++) {
+		double t0 = now();
+		for (int i = 0; i < calls; i++)
+			run_gemm(g, a, b, c);
+		t[r] = (now() - t0) / calls;
+	}
+	free(a), free(b), free(c);
+	qsort(t, REPEATS, sizeof *t, cmp_double);
+	return t[REPEATS / 2];
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	struct gemm g[3 * (MAX_LAYERS + 1) * 2];
+	parse_cmdline(argc, argv, &c);
+	openblas_set_num_threads(c.threads);
+	int n = step_gemms(&c, g);
+	double total = 0, flops = 0;
+	if (!c.summary)
+		printf("# batch %d, threads %d, %s\n%-24s %6s %6s %6s %9s %8s\n", c.batch,
+		       c.threads, c.vae ? "vae" : "ae", "gemm", "m", "n", "k", "us", "GFLOP/s");
+	for (int i = 0; i < n; i++) {
+		double s = time_gemm(&g[i]), f = 2.0 * g[i].m * g[i].n * g[i].k;
+		total += s, flops += f;
+		if (!c.summary)
+			printf("%-24s %6d %6d %6d %9.1f %8.1f\n", g[i].name, g[i].m, g[i].n, g[i].k,
+			       s * 1e6, f / s * 1e-9);
+	}
+	/* A partial last batch costs about its share, so no ceil(). */
+	double steps = (double)c.samples / c.batch;
+	if (c.summary)
+		printf("%d\t%d\t%.6g\t%.4g\t%.1f\t%.1f\n", c.batch, c.threads, total, total * steps,
+		       c.batch / total, flops / total * 1e-9);
+	else
+		printf("step %.1f us, %.2f MFLOP, %.1f GFLOP/s; floor: %.3f s per %ld-sample epoch, "
+		       "%.0f samples/s\n",
+		       total * 1e6, flops * 1e-6, flops / total * 1e-9, total * steps, c.samples,
+		       c.batch / total);
+	return 0;
+}
