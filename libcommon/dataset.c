@@ -1,0 +1,135 @@
+#include "dataset.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+size_t vk_default_max_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || size <= 0)
+		return (size_t)1 << 30;
+	return (size_t)pages * (size_t)size / 2;
+}
+
+long long vk_parse_size(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	double mult = 1;
+	switch (*end) {
+	case 'k': case 'K': mult = 1024.0; end++; break;
+	case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
+	case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+	}
+	if (*end && strcmp(end, "B") && strcmp(end, "iB"))
+		return -1;
+	return (long long)(v * mult);
+}
+
+static int grow(vk_dataset *d, size_t cap, size_t max_bytes, const char *name, vk_error *e)
+{
+	size_t elem = d->is_u8 ? 1 : 4, row = d->dim * elem + (d->labels ? 4 : 0);
+	if (cap * row > max_bytes)
+		return vk_fail(e, "%s: the data needs more than %zu MB of memory (limit %zu MB); "
+				  "raise --max-memory or use fewer records",
+			       name, cap * row >> 20, max_bytes >> 20);
+	void *p = realloc(d->is_u8 ? (void *)d->u8 : (void *)d->f32, cap * d->dim * elem);
+	if (!p)
+		return vk_fail(e, "%s: out of memory for %zu records", name, cap);
+	if (d->is_u8)
+		d->u8 = p;
+	else
+		d->f32 = p;
+	if (d->labels) {
+		int32_t *l = realloc(d->labels, cap * sizeof *l);
+		if (!l)
+			return vk_fail(e, "%s: out of memory for %zu labels", name, cap);
+		d->labels = l;
+	}
+	return 0;
+}
+
+int vk_dataset_load(vk_dataset *d, const char *path, size_t max_bytes, vk_error *e)
+{
+	memset(d, 0, sizeof *d);
+	ts_reader r;
+	if (ts_reader_open(&r, path, e))
+		return -1;
+	d->h = r.h;
+	d->dim = ts_elems(&r.h);
+	d->is_u8 = r.h.dtype == TS_U8;
+	if (r.h.has_labels)
+		d->labels = malloc(sizeof(int32_t));
+	size_t cap = r.h.count != TS_COUNT_UNKNOWN && r.h.count ? r.h.count : 1024;
+	int rc = grow(d, cap, max_bytes, r.name, e);
+	for (;;) {
+		if (rc)
+			break;
+		if (d->n == cap && (rc = grow(d, cap *= 2, max_bytes, r.name, e)))
+			break;
+		int32_t lab;
+		int got = d->is_u8 ? ts_read(&r, d->u8 + d->n * d->dim, &lab, e)
+				   : ts_read_f32(&r, d->f32 + d->n * d->dim, &lab, e);
+		if (got < 0)
+			rc = -1;
+		if (got <= 0)
+			break;
+		if (d->labels)
+			d->labels[d->n] = lab;
+		d->n++;
+	}
+	if (!rc && d->n == 0)
+		rc = vk_fail(e, "%s: no records", r.name);
+	ts_reader_close(&r);
+	if (rc)
+		vk_dataset_free(d);
+	return rc;
+}
+
+void vk_dataset_free(vk_dataset *d)
+{
+	free(d->u8);
+	free(d->f32);
+	free(d->labels);
+	memset(d, 0, sizeof *d);
+}
+
+void vk_dataset_gather(const vk_dataset *d, const uint32_t *idx, int n, float *out,
+		       int32_t *lab)
+{
+	size_t dim = d->dim;
+	for (int i = 0; i < n; i++) {
+		float *row = out + (size_t)i * dim;
+		if (d->is_u8) {
+			const uint8_t *src = d->u8 + (size_t)idx[i] * dim;
+			for (size_t j = 0; j < dim; j++)
+				row[j] = src[j] * (1.0f / 255.0f);
+		} else {
+			memcpy(row, d->f32 + (size_t)idx[i] * dim, sizeof(float) * dim);
+		}
+		if (lab)
+			lab[i] = d->labels ? d->labels[idx[i]] : TS_NO_LABEL;
+	}
+}
+
+int vk_dataset_check_labels(const vk_dataset *d, int classes, vk_error *e)
+{
+	if (!d->labels)
+		return vk_fail(e, "the stream has no labels (a conditional model needs them)");
+	for (size_t i = 0; i < d->n; i++)
+		if (d->labels[i] < 0 || d->labels[i] >= classes)
+			return vk_fail(e, "record %zu has label %d, outside the model's classes 0..%d",
+				       i, d->labels[i], classes - 1);
+	return 0;
+}
+
+int vk_dataset_classes(const vk_dataset *d)
+{
+	int c = 0;
+	for (size_t i = 0; d->labels && i < d->n; i++)
+		c = d->labels[i] >= c ? d->labels[i] + 1 : c;
+	return c;
+}

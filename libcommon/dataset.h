@@ -1,0 +1,36 @@
+/* A whole training set in memory, for shuffled minibatches. u8 data stays u8
+ * (a quarter of the memory of floats) and is scaled to [0,1] per batch. */
+#ifndef VK_DATASET_H
+#define VK_DATASET_H
+
+#include <stdint.h>
+#include "err.h"
+#include "stream.h"
+
+typedef struct {
+	ts_header h;        /* the stream's header (shape, metadata) */
+	size_t n, dim;      /* records, elements per record */
+	int is_u8;
+	uint8_t *u8;        /* (n, dim) when is_u8 */
+	float *f32;         /* (n, dim) otherwise */
+	int32_t *labels;    /* (n) when the stream has labels, else NULL */
+} vk_dataset;
+
+/* Read a stream (path NULL or "-" for stdin) into memory, refusing to use
+ * more than max_bytes, with a message saying how much it needs. */
+int vk_dataset_load(vk_dataset *d, const char *path, size_t max_bytes, vk_error *e);
+void vk_dataset_free(vk_dataset *d);
+/* Rows idx[0..n) as floats into out (n, dim), their labels into lab (if not NULL). */
+void vk_dataset_gather(const vk_dataset *d, const uint32_t *idx, int n, float *out,
+		       int32_t *lab);
+/* Check every label is in [0, classes); returns -1 with a message naming the record. */
+int vk_dataset_check_labels(const vk_dataset *d, int classes, vk_error *e);
+/* Largest label + 1 (0 without labels). */
+int vk_dataset_classes(const vk_dataset *d);
+
+/* Half the physical memory: the default limit for --max-memory. */
+size_t vk_default_max_memory(void);
+/* Parse "800M", "2G", "123456" (bytes) for --max-memory; -1 on error. */
+long long vk_parse_size(const char *s);
+
+#endif

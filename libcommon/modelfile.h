@@ -1,0 +1,34 @@
+/* The model file (formats/model.md): architecture, training record,
+ * parameters, optional optimiser state, CRC-32. Saved atomically. */
+#ifndef VK_MODELFILE_H
+#define VK_MODELFILE_H
+
+#include "model.h"
+
+enum { VK_OPT_ADAM = 1, VK_OPT_SGD = 2 };
+#define VK_DESC_MAX 4096
+
+typedef struct {
+	uint64_t epochs, records_seen, seed;
+	int batch, optimizer;
+	float lr, beta;
+	float train_rec, train_kl, test_rec, test_kl;
+	char desc[VK_DESC_MAX + 1];
+} vk_trainrec;
+
+typedef struct {
+	int present;
+	vk_adam adam;
+	float *m, *v;   /* n_params each */
+	vk_rng rng;
+} vk_optstate;
+
+/* opt may be NULL (or opt->present 0) to save parameters only. */
+int vk_model_save(const char *path, const vk_model *m, const vk_trainrec *t,
+		  const vk_optstate *opt, vk_error *e);
+/* Load and check everything. t and opt may be NULL; when opt is given and the
+ * file has optimiser state, opt->m and opt->v are allocated. */
+int vk_model_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
+		  vk_error *e);
+
+#endif

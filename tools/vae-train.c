@@ -1,0 +1,309 @@
+/* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor stream. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "err.h"
+#include "modelfile.h"
+#include "opts.h"
+#include "progress.h"
+#include "train.h"
+
+static const char USAGE[] =
+	"Usage: vae-train -o MODEL [OPTION]... [TRAIN]\n"
+	"Train an autoencoder (ae), variational autoencoder (vae) or conditional VAE (cvae)\n"
+	"on the tensor stream TRAIN (standard input when absent or -) and save it to MODEL.\n"
+	"The model is checkpointed after every epoch.\n\n"
+	"  -o, --output MODEL     model file to write (required)\n"
+	"  -m, --model KIND       ae, vae or cvae (default vae)\n"
+	"  -z, --latent N         latent size (default 20)\n"
+	"      --hidden LIST      hidden widths, comma-separated (default 400; 0 for none)\n"
+	"      --activation ACT   relu, tanh, sigmoid or identity (default relu)\n"
+	"  -e, --epochs N         train until N epochs in all (default 10)\n"
+	"  -b, --batch N          minibatch size (default 128)\n"
+	"      --lr RATE          learning rate (default 1e-3)\n"
+	"      --optimizer NAME   adam or sgd (default adam)\n"
+	"      --loss NAME        bce (Bernoulli decoder, default) or gaussian\n"
+	"      --sigma S          the Gaussian decoder's fixed sigma (default 0.1)\n"
+	"      --beta B           weight of the KL term (default 1: the VAE)\n"
+	"      --classes N        number of classes for a cvae (default: from the data)\n"
+	"  -s, --seed N           seed for initialisation, shuffling and noise (default 1)\n"
+	"  -t, --threads N        BLAS threads (default: all processors)\n"
+	"      --test FILE        evaluate on the stream FILE after every epoch\n"
+	"      --log FILE         write a TSV line per epoch to FILE\n"
+	"      --resume           continue training the checkpoint in MODEL\n"
+	"      --max-memory SIZE  refuse data needing more (e.g. 2G; default half of RAM)\n"
+	"  -q, --quiet            no per-epoch summary lines\n"
+	"  -h, --help             show this help and exit\n"
+	"      --version          show the version and exit\n";
+
+struct cmdline {
+	const char *output, *train, *test, *log;
+	vk_arch arch;
+	int epochs, batch, optimizer, threads, resume, quiet;
+	float lr, beta;
+	uint64_t seed;
+	size_t max_memory;
+};
+
+enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
+       OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM };
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *c)
+{
+	static const struct option longopts[] = {
+		{"output", required_argument, 0, 'o'}, {"model", required_argument, 0, 'm'},
+		{"latent", required_argument, 0, 'z'}, {"hidden", required_argument, 0, OPT_HIDDEN},
+		{"activation", required_argument, 0, OPT_ACT},
+		{"epochs", required_argument, 0, 'e'}, {"batch", required_argument, 0, 'b'},
+		{"lr", required_argument, 0, OPT_LR},
+		{"optimizer", required_argument, 0, OPT_OPTIMIZER},
+		{"loss", required_argument, 0, OPT_LOSS}, {"sigma", required_argument, 0, OPT_SIGMA},
+		{"beta", required_argument, 0, OPT_BETA},
+		{"classes", required_argument, 0, OPT_CLASSES},
+		{"seed", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
+		{"test", required_argument, 0, OPT_TEST}, {"log", required_argument, 0, OPT_LOG},
+		{"resume", no_argument, 0, OPT_RESUME},
+		{"max-memory", required_argument, 0, OPT_MAXMEM},
+		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
+	memset(c, 0, sizeof *c);
+	c->arch = (vk_arch){.kind = VK_VAE, .n_hidden = 1, .hidden = {400}, .act = VK_RELU,
+			    .latent = 20, .likelihood = VK_BERNOULLI, .sigma = 0.1f};
+	c->epochs = 10;
+	c->batch = 128;
+	c->lr = 1e-3f;
+	c->beta = 1.0f;
+	c->seed = 1;
+	c->optimizer = VK_OPT_ADAM;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	c->threads = cpus > 0 ? (int)cpus : 1;
+	c->max_memory = vk_default_max_memory();
+	int ch;
+	while ((ch = getopt_long(argc, argv, "o:m:z:e:b:s:t:qh", longopts, NULL)) != -1) {
+		if (vk_common_option(ch, USAGE))
+			continue;
+		switch (ch) {
+		case 'o': c->output = optarg; break;
+		case 'm':
+			if ((c->arch.kind = vk_kind_parse(optarg)) < 0)
+				vk_usage_error("--model: '%s' is not ae, vae or cvae", optarg);
+			break;
+		case 'z': c->arch.latent = (int)vk_parse_long("--latent", optarg, 1, 4096); break;
+		case OPT_HIDDEN:
+			if (!strcmp(optarg, "0") || !strcmp(optarg, "none"))
+				c->arch.n_hidden = 0;
+			else
+				c->arch.n_hidden = vk_parse_list("--hidden", optarg, c->arch.hidden,
+								 VK_MAX_HIDDEN, 1, VK_MAX_WIDTH);
+			break;
+		case OPT_ACT:
+			if ((c->arch.act = vk_act_parse(optarg)) < 0)
+				vk_usage_error("--activation: '%s' is not relu, tanh, sigmoid or "
+					       "identity", optarg);
+			break;
+		case 'e': c->epochs = (int)vk_parse_long("--epochs", optarg, 1, 1000000); break;
+		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
+		case OPT_LR: c->lr = (float)vk_parse_double("--lr", optarg, 1e-12, 100); break;
+		case OPT_OPTIMIZER:
+			if (!strcmp(optarg, "adam"))
+				c->optimizer = VK_OPT_ADAM;
+			else if (!strcmp(optarg, "sgd"))
+				c->optimizer = VK_OPT_SGD;
+			else
+				vk_usage_error("--optimizer: '%s' is not adam or sgd", optarg);
+			break;
+		case OPT_LOSS:
+			if (!strcmp(optarg, "bce"))
+				c->arch.likelihood = VK_BERNOULLI;
+			else if (!strcmp(optarg, "gaussian"))
+				c->arch.likelihood = VK_GAUSSIAN;
+			else
+				vk_usage_error("--loss: '%s' is not bce or gaussian", optarg);
+			break;
+		case OPT_SIGMA: c->arch.sigma = (float)vk_parse_double("--sigma", optarg, 1e-6, 1e6); break;
+		case OPT_BETA: c->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6); break;
+		case OPT_CLASSES:
+			c->arch.classes = (int)vk_parse_long("--classes", optarg, 1, VK_MAX_CLASSES);
+			break;
+		case 's': c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
+		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
+		case OPT_TEST: c->test = optarg; break;
+		case OPT_LOG: c->log = optarg; break;
+		case OPT_RESUME: c->resume = 1; break;
+		case OPT_MAXMEM: {
+			long long v = vk_parse_size(optarg);
+			if (v <= 0)
+				vk_usage_error("--max-memory: '%s' is not a size like 800M or 2G", optarg);
+			c->max_memory = (size_t)v;
+			break;
+		}
+		case 'q': c->quiet = 1; break;
+		}
+	}
+	if (!c->output)
+		vk_usage_error("an output model is required (-o MODEL)");
+	if (c->arch.classes && c->arch.kind != VK_CVAE)
+		vk_usage_error("--classes applies only to --model cvae");
+	c->train = vk_input_arg(argc, argv, optind);
+}
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+/* Fill the architecture's input from the data and its classes for a cvae. */
+static void fit_arch_to_data(vk_arch *a, const vk_dataset *d)
+{
+	a->input_rank = d->h.rank;
+	memcpy(a->input_dims, d->h.dims, sizeof a->input_dims);
+	a->input_size = (int)d->dim;
+	if (d->dim > VK_MAX_WIDTH)
+		vk_die("records of %zu elements are too large (limit %d)", d->dim, VK_MAX_WIDTH);
+	if (a->kind == VK_CVAE && !a->classes) {
+		char buf[32];
+		const char *meta = ts_meta_get(&d->h, "classes", buf, sizeof buf);
+		a->classes = meta ? atoi(meta) : vk_dataset_classes(d);
+		if (a->classes < 1 || a->classes > VK_MAX_CLASSES)
+			vk_die("cannot tell the number of classes from the data; use --classes");
+	}
+}
+
+static void check_same_shape(const vk_arch *a, const vk_dataset *d, const char *what)
+{
+	if ((size_t)a->input_size != d->dim || a->input_rank != d->h.rank ||
+	    memcmp(a->input_dims, d->h.dims, sizeof a->input_dims)) {
+		char s[64];
+		vk_die("%s: records of shape %s do not match the model's input of %d values",
+		       what, ts_shape_str(&d->h, s, sizeof s), a->input_size);
+	}
+	vk_error e;
+	if (a->kind == VK_CVAE && vk_dataset_check_labels(d, a->classes, &e))
+		vk_die("%s: %s", what, e.msg);
+}
+
+static FILE *open_log(const char *path, int resume)
+{
+	if (!path)
+		return NULL;
+	FILE *f = fopen(path, resume ? "a" : "w");
+	if (!f)
+		vk_die("cannot open log %s:", path);
+	if (!resume)
+		fputs("epoch\tseconds\ttrain_rec\ttrain_kl\ttrain_nelbo\ttest_rec\ttest_kl\t"
+		      "test_nelbo\n", f);
+	return f;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	vk_error e;
+	vk_init(argc, argv);
+	parse_cmdline(argc, argv, &c);
+	vk_set_threads(c.threads);
+
+	vk_dataset train, test;
+	if (vk_dataset_load(&train, c.train, c.max_memory, &e))
+		vk_die_error(&e);
+	if (c.test && vk_dataset_load(&test, c.test, c.max_memory, &e))
+		vk_die_error(&e);
+
+	vk_model model;
+	vk_trainrec rec = {0};
+	vk_optstate saved = {0};
+	if (c.resume) {
+		if (vk_model_load(c.output, &model, &rec, &saved, &e))
+			vk_die_error(&e);
+		if (!saved.present)
+			vk_die("%s holds no optimiser state to resume from", c.output);
+		c.arch = model.a;
+		c.batch = rec.batch, c.lr = rec.lr, c.beta = rec.beta, c.seed = rec.seed;
+		c.optimizer = rec.optimizer;
+		if (rec.epochs >= (uint64_t)c.epochs)
+			vk_die("%s already has %llu epochs; ask for more with --epochs", c.output,
+			       (unsigned long long)rec.epochs);
+	} else {
+		fit_arch_to_data(&c.arch, &train);
+		if (vk_model_alloc(&model, &c.arch, &e))
+			vk_die_error(&e);
+	}
+	check_same_shape(&model.a, &train, "training data");
+	if (c.test)
+		check_same_shape(&model.a, &test, "test data");
+
+	vk_trainer t;
+	if (vk_trainer_init(&t, &model, train.n, c.batch, c.optimizer, c.lr, c.beta, c.seed, &e))
+		vk_die_error(&e);
+	if (c.resume) {
+		memcpy(t.opt.m, saved.m, sizeof(float) * model.n_params);
+		memcpy(t.opt.v, saved.v, sizeof(float) * model.n_params);
+		t.opt.adam.t = saved.adam.t;
+		t.opt.rng = saved.rng;
+		free(saved.m);
+		free(saved.v);
+	} else {
+		vk_model_init_params(&model, &t.opt.rng);
+		rec = (vk_trainrec){.seed = c.seed, .batch = c.batch, .optimizer = c.optimizer,
+				    .lr = c.lr, .beta = c.beta};
+		/* The data's metadata, cut at a line boundary if it is long. */
+		size_t len = train.h.meta_len < VK_DESC_MAX ? train.h.meta_len : VK_DESC_MAX;
+		while (len && train.h.meta[len - 1] != '\n')
+			len--;
+		memcpy(rec.desc, train.h.meta, len);
+		rec.desc[len] = 0;
+	}
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	FILE *log = open_log(c.log, c.resume);
+	vk_work eval_work;
+	if (c.test && vk_work_alloc(&eval_work, &model, 512, &e))
+		vk_die_error(&e);
+	int vae = model.a.kind != VK_AE;
+
+	for (int epoch = (int)rec.epochs + 1; epoch <= c.epochs; epoch++) {
+		vk_progress p;
+		vk_progress_start(&p, "records", train.n);
+		double t0 = vk_now(), tr_rec, tr_kl, te_rec = NAN, te_kl = NAN;
+		int stopped = vk_train_epoch(&t, &train, &tr_rec, &tr_kl, &p, &stop_requested);
+		double secs = vk_now() - t0;
+		vk_progress_end(&p);
+		if (stopped)
+			vk_die("interrupted in epoch %d; %s holds the last complete epoch (%llu); "
+			       "continue with: vae-train --resume -o %s -e %d ...",
+			       epoch, c.output, (unsigned long long)rec.epochs, c.output, c.epochs);
+		if (c.test)
+			/* A fixed evaluation seed: epochs are compared on the same noise. */
+			vk_evaluate(&model, &eval_work, &test, c.seed ^ 0x7e57, &te_rec, &te_kl);
+		rec.epochs = epoch;
+		rec.records_seen += train.n;
+		rec.train_rec = tr_rec, rec.train_kl = tr_kl;
+		rec.test_rec = te_rec, rec.test_kl = te_kl;
+		if (vk_model_save(c.output, &model, &rec, &t.opt, &e))
+			vk_die_error(&e);
+		if (!c.quiet) {
+			fprintf(stderr, "%s: epoch %d/%d %.2fs train rec %.3f kl %.3f", vk_progname,
+				epoch, c.epochs, secs, tr_rec, tr_kl);
+			if (vae)
+				fprintf(stderr, " -elbo %.3f", tr_rec + tr_kl);
+			if (c.test)
+				fprintf(stderr, vae ? " | test rec %.3f kl %.3f -elbo %.3f"
+						    : " | test rec %.3f", te_rec, te_kl, te_rec + te_kl);
+			fputc('\n', stderr);
+		}
+		if (log) {
+			fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\n", epoch, secs,
+				tr_rec, tr_kl, vae ? tr_rec + tr_kl : NAN, te_rec, te_kl,
+				vae ? te_rec + te_kl : NAN);
+			fflush(log);
+		}
+	}
+	if (log && fclose(log) != 0)
+		vk_die("error writing log %s:", c.log);
+	return 0;
+}
