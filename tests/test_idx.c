@@ -106,26 +106,27 @@ Test(idx_reader, labels_are_rank_zero)
 	vk_idx_close(&x);
 }
 
-Test(idx_reader, wrong_magic)
+/* The error from a good 3-record file with one header byte changed. */
+static const char *error_with_byte(size_t at, unsigned char value)
 {
 	unsigned char buf[64];
 	size_t len = make_idx3(buf, 3, 3);
-	buf[1] = 0x42;
-	const char *p = tmp_path("magic.idx");
+	buf[at] = value;
+	const char *p = tmp_path("changed.idx");
 	cr_assert_eq(spit(p, buf, len), 0);
-	const char *msg = idx_error(p);
+	return idx_error(p);
+}
+
+Test(idx_reader, wrong_magic)
+{
+	const char *msg = error_with_byte(1, 0x42);
 	cr_assert(strstr(msg, "not an IDX file"), "%s", msg);
-	cr_assert(strstr(msg, p), "%s", msg);
+	cr_assert(strstr(msg, tmp_path("changed.idx")), "%s", msg);
 }
 
 Test(idx_reader, float_dtype_refused)
 {
-	unsigned char buf[64];
-	size_t len = make_idx3(buf, 3, 3);
-	buf[2] = 0x0D;
-	const char *p = tmp_path("float.idx");
-	cr_assert_eq(spit(p, buf, len), 0);
-	const char *msg = idx_error(p);
+	const char *msg = error_with_byte(2, 0x0D);
 	cr_assert(strstr(msg, "0x0d") && strstr(msg, "32-bit float"), "%s", msg);
 }
 
