@@ -54,6 +54,16 @@ int vk_afile_open(vk_afile *a, const char *path, int binary, vk_error *e)
 	if (strlen(path) >= sizeof a->path)
 		return vk_fail(e, "%s: file name too long", "output");
 	strcpy(a->path, path);
+	/* A device or FIFO (-o /dev/null) is written in place: renaming a temporary
+	 * file over it would replace the device with a regular file. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		a->f = fopen(path, "wb");
+		if (!a->f)
+			return vk_fail(e, "cannot open %s:", path);
+		a->in_place = 1;
+		return 0;
+	}
 	snprintf(a->tmp, sizeof a->tmp, "%s.tmpXXXXXX", path);
 	int fd = mkstemp(a->tmp);
 	if (fd < 0) {
@@ -84,6 +94,12 @@ int vk_afile_commit(vk_afile *a, vk_error *e)
 	}
 	if (!a->f)
 		return vk_fail(e, "%s: not open", a->path);
+	if (a->in_place) {
+		int bad = fflush(a->f) != 0 || ferror(a->f);
+		bad = (fclose(a->f) != 0) || bad;
+		a->f = NULL;
+		return bad ? vk_fail(e, "error writing %s:", a->path) : 0;
+	}
 	int bad = fflush(a->f) != 0 || ferror(a->f);
 	bad = bad || fsync(fileno(a->f)) != 0;
 	int saved = errno;

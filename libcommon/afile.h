@@ -12,6 +12,7 @@ typedef struct {
 	char path[4096];  /* final name; empty for stdout */
 	char tmp[4112];   /* temporary name while writing */
 	int is_stdout;
+	int in_place;     /* a device or FIFO, written directly */
 } vk_afile;
 
 /* binary: refuse a terminal on stdout. */

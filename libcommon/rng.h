@@ -24,4 +24,8 @@ void vk_rng_normals(vk_rng *r, float *out, size_t n);
 /* Fisher–Yates shuffle of an index array. */
 void vk_rng_shuffle(vk_rng *r, uint32_t *idx, size_t n);
 
+/* The standard normal's inverse CDF Φ⁻¹(p), p in (0,1) (Acklam's rational
+ * approximation refined by one Newton step; error below 1e-9). */
+double vk_normal_quantile(double p);
+
 #endif

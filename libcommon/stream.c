@@ -397,7 +397,7 @@ int ts_writer_open(ts_writer *w, const char *path, const ts_header *h, vk_error 
 		w->buf = NULL;
 		return -1;
 	}
-	if (!w->out.is_stdout) {
+	if (!w->out.is_stdout && !w->out.in_place) {
 		setvbuf(w->out.f, NULL, _IOFBF, IO_BUFFER);
 		/* A file can be patched at close: declare the count then. */
 		w->count_patchable = h->count == TS_COUNT_UNKNOWN;

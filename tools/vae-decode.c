@@ -1,0 +1,125 @@
+/* vae-decode — latent vectors to images through a model's decoder. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "modelfile.h"
+#include "modelstream.h"
+#include "opts.h"
+
+static const char USAGE[] =
+	"Usage: vae-decode -m MODEL [OPTION]... [FILE]\n"
+	"Decode each latent vector of the tensor stream FILE (standard input when absent\n"
+	"or -) into an image: the decoder's means, f32 in [0,1] for a Bernoulli decoder.\n"
+	"Labels and metadata pass through; memory stays bounded by one batch.\n\n"
+	"  -m, --model MODEL   the trained model (required)\n"
+	"  -o, --output FILE   write FILE (atomically) instead of standard output\n"
+	"      --u8            write u8 pixels (0..255) instead of f32\n"
+	"  -l, --label K       condition a cvae on class K (default: the stream's labels)\n"
+	"  -b, --batch N       records per batch (default 256)\n"
+	"  -t, --threads N     BLAS threads (default 1)\n"
+	"  -h, --help          show this help and exit\n"
+	"      --version       show the version and exit\n";
+
+struct cmdline {
+	const char *model, *output, *input;
+	int u8, label, batch, threads;
+};
+
+enum { OPT_U8 = VK_OPT_FIRST_LONG };
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *c)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
+		{"u8", no_argument, 0, OPT_U8},       {"label", required_argument, 0, 'l'},
+		{"batch", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
+		{"help", no_argument, 0, 'h'},        {"version", no_argument, 0, VK_OPT_VERSION},
+		{0, 0, 0, 0}};
+	memset(c, 0, sizeof *c);
+	c->batch = 256;
+	c->threads = 1;
+	c->label = -1;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "m:o:l:b:t:h", longopts, NULL)) != -1) {
+		if (vk_common_option(ch, USAGE))
+			continue;
+		switch (ch) {
+		case 'm': c->model = optarg; break;
+		case 'o': c->output = optarg; break;
+		case OPT_U8: c->u8 = 1; break;
+		case 'l': c->label = (int)vk_parse_long("--label", optarg, 0, 1 << 30); break;
+		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
+		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
+		}
+	}
+	if (!c->model)
+		vk_usage_error("a model is required (-m MODEL)");
+	c->input = vk_input_arg(argc, argv, optind);
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	vk_error e;
+	vk_model m;
+	vk_init(argc, argv);
+	parse_cmdline(argc, argv, &c);
+	vk_set_threads(c.threads);
+	if (vk_model_load(c.model, &m, NULL, NULL, &e))
+		vk_die_error(&e);
+	int Z = m.a.latent, cvae = m.a.kind == VK_CVAE;
+	if (c.label >= 0 && !cvae)
+		vk_die("--label: %s is not a conditional model", c.model);
+	if (c.label >= m.a.classes && cvae)
+		vk_die("--label: %d is outside the model's classes 0..%d", c.label,
+		       m.a.classes - 1);
+
+	ts_reader r;
+	ts_writer w;
+	ts_header h;
+	if (ts_reader_open(&r, c.input, &e))
+		vk_die_error(&e);
+	if (ts_elems(&r.h) != (size_t)Z)
+		vk_die("%s: latent vectors of %zu values do not match the model's latent size %d",
+		       r.name, ts_elems(&r.h), Z);
+	if (cvae && c.label < 0 && !r.h.has_labels)
+		vk_die("%s: the stream has no labels; a conditional model needs them or --label K",
+		       r.name);
+	int labelled = r.h.has_labels || c.label >= 0;
+	if (vk_image_header(&h, &m, c.u8, labelled, &e) ||
+	    vk_stamp_meta(&h, &r.h, c.model, "image", &e) ||
+	    (!c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
+	    ts_writer_open(&w, c.output, &h, &e))
+		vk_die_error(&e);
+
+	vk_work work;
+	if (vk_work_alloc(&work, &m, c.batch, &e))
+		vk_die_error(&e);
+	float *z = vk_xmalloc(sizeof(float) * c.batch * Z);
+	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c.batch);
+	size_t got, D = m.a.input_size;
+	uint64_t first = 0;
+	for (;;) {
+		if (ts_read_batch_f32(&r, z, labels, c.batch, &got, &e))
+			goto fail;
+		if (!got)
+			break;
+		for (size_t i = 0; c.label >= 0 && i < got; i++)
+			labels[i] = c.label;
+		if (vk_check_labels(&m, labels, (int)got, first, r.name, &e))
+			goto fail;
+		const float *out = vk_decode(&m, &work, z, labels, (int)got);
+		for (size_t i = 0; i < got; i++)
+			if (ts_write_f32(&w, out + i * D, labels[i], &e))
+				goto fail;
+		first += got;
+	}
+	if (ts_writer_close(&w, &e))
+		vk_die_error(&e);
+	ts_reader_close(&r);
+	return 0;
+fail:
+	ts_writer_abort(&w);
+	vk_die_error(&e);
+}
