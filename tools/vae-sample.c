@@ -1,0 +1,174 @@
+/* vae-sample — draw z from the prior N(0, I) and decode it: new data from a model. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "modelfile.h"
+#include "modelstream.h"
+#include "opts.h"
+
+static const char USAGE[] =
+	"Usage: vae-sample -m MODEL [OPTION]...\n"
+	"Draw latent vectors z ~ N(0, T^2 I) and write the decoded images (f32 in [0,1])\n"
+	"to standard output.\n\n"
+	"  -m, --model MODEL     the trained model (required)\n"
+	"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
+	"  -n, --count N         number of samples (default 64)\n"
+	"  -s, --seed N          seed of the draws (default 1)\n"
+	"  -T, --temperature T   scale the prior's standard deviation by T (default 1)\n"
+	"      --latent-only     write z instead of decoding it (for vae-decode)\n"
+	"      --grid K          a 2-D model's K x K manifold: an even grid on the unit\n"
+	"                        square through the Gaussian inverse CDF, rows top to\n"
+	"                        bottom (z2 falling), columns left to right (z1 rising)\n"
+	"  -l, --label K         condition a cvae on class K\n"
+	"      --each-label      a cvae: N samples for every class, class by class\n"
+	"      --share-z         with --each-label: the same N draws for every class\n"
+	"      --u8              write u8 pixels (0..255) instead of f32\n"
+	"  -b, --batch N         records per batch (default 256)\n"
+	"  -t, --threads N       BLAS threads (default 1)\n"
+	"  -h, --help            show this help and exit\n"
+	"      --version         show the version and exit\n";
+
+struct cmdline {
+	const char *model, *output;
+	long count;
+	int grid, label, each_label, share_z, latent_only, u8, batch, threads;
+	float temperature;
+	uint64_t seed;
+};
+
+enum { OPT_LATENT = VK_OPT_FIRST_LONG, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8 };
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *c)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, 0, 'm'},     {"output", required_argument, 0, 'o'},
+		{"count", required_argument, 0, 'n'},     {"seed", required_argument, 0, 's'},
+		{"temperature", required_argument, 0, 'T'},
+		{"latent-only", no_argument, 0, OPT_LATENT}, {"grid", required_argument, 0, OPT_GRID},
+		{"label", required_argument, 0, 'l'},     {"each-label", no_argument, 0, OPT_EACH},
+		{"share-z", no_argument, 0, OPT_SHARE},   {"u8", no_argument, 0, OPT_U8},
+		{"batch", required_argument, 0, 'b'},     {"threads", required_argument, 0, 't'},
+		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, VK_OPT_VERSION},
+		{0, 0, 0, 0}};
+	memset(c, 0, sizeof *c);
+	c->count = 64;
+	c->seed = 1;
+	c->temperature = 1.0f;
+	c->label = -1;
+	c->batch = 256;
+	c->threads = 1;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "m:o:n:s:T:l:b:t:h", longopts, NULL)) != -1) {
+		if (vk_common_option(ch, USAGE))
+			continue;
+		switch (ch) {
+		case 'm': c->model = optarg; break;
+		case 'o': c->output = optarg; break;
+		case 'n': c->count = vk_parse_long("--count", optarg, 1, 1L << 40); break;
+		case 's': c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
+		case 'T': c->temperature = (float)vk_parse_double("--temperature", optarg, 0, 100); break;
+		case OPT_LATENT: c->latent_only = 1; break;
+		case OPT_GRID: c->grid = (int)vk_parse_long("--grid", optarg, 1, 1000); break;
+		case 'l': c->label = (int)vk_parse_long("--label", optarg, 0, 1 << 30); break;
+		case OPT_EACH: c->each_label = 1; break;
+		case OPT_SHARE: c->share_z = 1; break;
+		case OPT_U8: c->u8 = 1; break;
+		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
+		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
+		}
+	}
+	if (!c->model)
+		vk_usage_error("a model is required (-m MODEL)");
+	if (optind < argc)
+		vk_usage_error("unexpected operand '%s'", argv[optind]);
+	if (c->share_z && !c->each_label)
+		vk_usage_error("--share-z needs --each-label");
+	if (c->each_label && c->label >= 0)
+		vk_usage_error("--label and --each-label exclude each other");
+	if (c->latent_only && c->u8)
+		vk_usage_error("--u8 applies to images, not to --latent-only");
+}
+
+/* Latent vector number i: a grid point, or a prior draw (shared across classes
+ * with --share-z: draw k of a class reuses the generator state of class 0). */
+static void next_z(const struct cmdline *c, int Z, long i, vk_rng *rng, const vk_rng *start,
+		   float *z)
+{
+	if (c->grid) {
+		long row = i / c->grid, col = i % c->grid;
+		z[0] = (float)vk_normal_quantile((col + 0.5) / c->grid);
+		z[1] = (float)vk_normal_quantile(1.0 - (row + 0.5) / c->grid);
+		return;
+	}
+	if (c->share_z && i % c->count == 0)
+		*rng = *start;
+	vk_rng_normals(rng, z, Z);
+	for (int j = 0; j < Z; j++)
+		z[j] *= c->temperature;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	vk_error e;
+	vk_model m;
+	vk_init(argc, argv);
+	parse_cmdline(argc, argv, &c);
+	vk_set_threads(c.threads);
+	if (vk_model_load(c.model, &m, NULL, NULL, &e))
+		vk_die_error(&e);
+	int Z = m.a.latent, cvae = m.a.kind == VK_CVAE;
+	if (c.grid && Z != 2)
+		vk_die("--grid needs a model with a 2-D latent space; %s has %d dimensions",
+		       c.model, Z);
+	if ((c.label >= 0 || c.each_label) && !cvae)
+		vk_die("%s: %s is not a conditional model", c.each_label ? "--each-label" : "--label",
+		       c.model);
+	if (cvae && c.label < 0 && !c.each_label)
+		vk_die("%s is a conditional model: choose a class with --label K or --each-label",
+		       c.model);
+	if (c.label >= m.a.classes)
+		vk_die("--label: %d is outside the model's classes 0..%d", c.label, m.a.classes - 1);
+	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? m.a.classes : 1);
+
+	ts_header h;
+	ts_writer w;
+	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
+			       : vk_image_header(&h, &m, c.u8, cvae, &e);
+	if (rc || vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
+	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)))
+		vk_die_error(&e);
+	if (ts_writer_open(&w, c.output, &h, &e))
+		vk_die_error(&e);
+
+	vk_work work;
+	if (vk_work_alloc(&work, &m, c.batch, &e))
+		vk_die_error(&e);
+	float *z = vk_xmalloc(sizeof(float) * c.batch * Z);
+	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c.batch);
+	vk_rng rng, start;
+	vk_rng_seed(&rng, c.seed);
+	start = rng;
+	size_t D = m.a.input_size;
+	for (long done = 0; done < total;) {
+		int n = total - done < c.batch ? (int)(total - done) : c.batch;
+		for (int i = 0; i < n; i++) {
+			next_z(&c, Z, done + i, &rng, &start, z + (size_t)i * Z);
+			labels[i] = c.each_label ? (int32_t)((done + i) / c.count)
+						 : cvae ? c.label : TS_NO_LABEL;
+		}
+		const float *out = c.latent_only ? z : vk_decode(&m, &work, z, labels, n);
+		size_t width = c.latent_only ? (size_t)Z : D;
+		for (int i = 0; i < n; i++)
+			if (ts_write_f32(&w, out + i * width, labels[i], &e)) {
+				ts_writer_abort(&w);
+				vk_die_error(&e);
+			}
+		done += n;
+	}
+	if (ts_writer_close(&w, &e))
+		vk_die_error(&e);
+	return 0;
+}
