@@ -213,6 +213,13 @@ int main(int argc, char **argv)
 		vk_die_error(&e);
 	print_header(&r, &p);
 	print_stats(&s, r.index, r.h.has_labels);
+	fclose(r.f);
+	if (p.f != stdin)
+		fclose(p.f);
+	ts_reader_close(&r);
+	free(s.labels);
+	free(rec);
+	free(tmp);
 	vk_close_stdout();
 	return 0;
 }
