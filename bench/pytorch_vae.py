@@ -40,7 +40,10 @@ def parse_args(argv):
 	p.add_argument("--batch", type=int, default=128)
 	p.add_argument("--lr", type=float, default=1e-3)
 	p.add_argument("--threads", type=int, default=0,
-		       help="torch.set_num_threads, and OMP/OpenBLAS threads unless set (0 = torch default)")
+		       help="OpenBLAS threads (OPENBLAS_NUM_THREADS unless set) and the "
+		       "default of --intra-op (0 = leave torch and OpenBLAS defaults)")
+	p.add_argument("--intra-op", type=int, default=0,
+		       help="torch.set_num_threads (OpenMP threads of torch's own kernels)")
 	p.add_argument("--seed", type=int, default=1)
 	p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
 	p.add_argument("--format", choices=("tsv", "json"), default="tsv")
@@ -48,6 +51,8 @@ def parse_args(argv):
 	a.hidden = [int(h) for h in a.hidden.split(",") if h]
 	if not a.hidden or min(a.hidden) < 1 or a.latent < 1 or a.batch < 1 or a.epochs < 1:
 		p.error("sizes, --batch and --epochs must be positive")
+	if a.threads < 0 or a.intra_op < 0:
+		p.error("--threads and --intra-op must be >= 0")
 	return a
 
 
@@ -149,19 +154,22 @@ def train_epoch(torch, F, enc, dec, opt, x, a, gen):
 
 def main(argv):
 	a = parse_args(argv)
+	intra = a.intra_op or a.threads
+	# OpenMP and OpenBLAS read these once, when torch is imported. torch's
+	# GEMMs go to OpenBLAS (Debian's build), whose own pthreads ignore
+	# torch.set_num_threads: without OPENBLAS_NUM_THREADS it runs one thread
+	# per core. A value already in the environment wins.
 	if a.threads > 0:
-		# OpenMP and OpenBLAS read these once, when torch is imported; without
-		# OPENBLAS_NUM_THREADS, OpenBLAS runs one thread per core whatever
-		# torch.set_num_threads says. A value already in the environment wins,
-		# so run.sh can try e.g. one OpenMP thread over two OpenBLAS threads.
-		for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-			os.environ.setdefault(v, str(a.threads))
+		os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
+	if intra > 0:
+		os.environ.setdefault("OMP_NUM_THREADS", str(intra))
+		os.environ.setdefault("MKL_NUM_THREADS", str(intra))
 	import numpy as np
 	import torch
 	import torch.nn as nn
 	import torch.nn.functional as F
-	if a.threads > 0:
-		torch.set_num_threads(a.threads)
+	if intra > 0:
+		torch.set_num_threads(intra)
 	torch.manual_seed(a.seed)
 
 	x = load_images(torch, np, a.train_images, a.limit)
@@ -197,7 +205,7 @@ def main(argv):
 			      flush=True)
 		else:
 			import json
-			print(json.dumps(dict(zip(cols, row))), flush=True)
+			print(json.dumps({k: None if v != v else v for k, v in zip(cols, row)}), flush=True)
 
 
 if __name__ == "__main__":

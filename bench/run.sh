@@ -1,0 +1,324 @@
+#!/bin/sh
+# bench/run.sh BIN_DIR — vaekit against PyTorch and against the sgemm floor.
+# Prints Markdown and writes it to bench/RESULTS.md; scratch files go to
+# out/bench/. Programs missing from BIN_DIR give "n/a" cells, not failures.
+# Knobs (environment): BENCH_EPOCHS (per speed config, default 2; the epoch
+# time is the median of the epochs after the first), BENCH_QUALITY=0 skips the
+# 10-epoch quality runs, BENCH_QUALITY_EPOCHS (default 10), BENCH_RUNS (repeats
+# of short measurements, default 5). See bench/README.md.
+set -u
+BIN=$(cd "${1:?usage: bench/run.sh BIN_DIR}" && pwd) || exit 2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$ROOT/out/bench
+RESULTS=$ROOT/bench/RESULTS.md
+PY=/usr/bin/python3
+FM=/usr/share/datasets/fashion-mnist
+DIGITS=$ROOT/examples/data
+EPOCHS=${BENCH_EPOCHS:-2}
+QUALITY=${BENCH_QUALITY:-1}
+QEPOCHS=${BENCH_QUALITY_EPOCHS:-10}
+RUNS=${BENCH_RUNS:-5}
+NTRAIN=60000
+PATH=$BIN:$PATH
+export PATH
+mkdir -p "$OUT" || exit 1
+
+say() { printf '%s\n' "$*" >&2; }
+have() { [ -x "$BIN/$1" ]; }
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+fmt() { awk -v v="$1" -v f="${2:-%.0f}" 'BEGIN {if (v == "" || v == "nan" || v == "n/a") print "n/a"; else printf f "\n", v}'; }
+div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN {if (a == "" || b == "" || a == "n/a" || b == "n/a" || a == "nan" || b == "nan" || b == 0) print "n/a"; else printf f "\n", a / b}'; }
+
+# Column NAME of a TSV with a header line, rows after the first ($3 = skip 1).
+tsv_col() { awk -F'\t' -v name="$2" -v skip="${3:-0}" '/^#/ {next} !h {for (i = 1; i <= NF; i++) if ($i == name) c = i; h = 1; next} c && ++row > skip {print $c}' "$1"; }
+last_val() { tsv_col "$1" "$2" | tail -n 1; }
+# Median epoch seconds, leaving out the first epoch (warm-up) when there are more.
+epoch_secs() { n=$(tsv_col "$1" seconds | wc -l); [ "$n" -gt 1 ] && tsv_col "$1" seconds 1 | median || tsv_col "$1" seconds | median; }
+
+ensure_torch() {
+	$PY -c 'import torch' 2>/dev/null && return 0
+	if [ "$(id -u)" = 0 ]; then
+		say "bench: installing python3-torch"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >&2 && return 0
+	else
+		say "bench: PyTorch missing; run: sudo apt-get install python3-torch"
+	fi
+	return 1
+}
+
+build_probe() {
+	PROBE=$OUT/sgemm_probe
+	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -o "$PROBE" "$ROOT/bench/sgemm_probe.c" \
+		$(pkg-config --cflags --libs openblas) || PROBE=
+}
+
+# Fashion-MNIST (and the shipped digits) as f32 streams, converted once.
+make_streams() {
+	have idx2stream || return 0
+	conv() { [ -s "$OUT/$1.ts" ] || [ ! -f "$2" ] || idx2stream --float -o "$OUT/$1.ts" "$2" "$3"; }
+	conv fashion-train "$FM/train-images-idx3-ubyte.gz" "$FM/train-labels-idx1-ubyte.gz"
+	conv fashion-test "$FM/t10k-images-idx3-ubyte.gz" "$FM/t10k-labels-idx1-ubyte.gz"
+	conv digits-train "$DIGITS/digits-train-images-idx3-ubyte.gz" "$DIGITS/digits-train-labels-idx1-ubyte.gz"
+	conv digits-test "$DIGITS/digits-test-images-idx3-ubyte.gz" "$DIGITS/digits-test-labels-idx1-ubyte.gz"
+}
+
+header() {
+	cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+	echo "# vaekit benchmark"
+	echo
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`make bench\` (bench/run.sh); see bench/README.md for the columns."
+	echo
+	echo "- CPU: $cpu, $(nproc) online CPUs ($(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core)"
+	echo "- OpenBLAS: $(pkg-config --modversion openblas 2>/dev/null || echo '?'), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
+	echo "- PyTorch: $($PY -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not installed') ($PY)"
+	echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- Speed configs: $EPOCHS epochs on Fashion-MNIST 60k (test 10k), seed 1; epoch time = median of the epochs after the first"
+	echo
+}
+
+# ---- sgemm floor -------------------------------------------------------
+# floor MODEL LAYERS BATCH THREADS -> samples/s
+floor() {
+	[ -n "$PROBE" ] || { echo n/a; return; }
+	"$PROBE" --summary --model "$1" --layers "$2" --batch "$3" --threads "$4" | cut -f5
+}
+
+# ---- training runs ------------------------------------------------------
+# vaekit_run TAG MODEL HIDDEN LATENT BATCH THREADS EPOCHS TRAIN TEST -> log path (or nothing)
+vaekit_run() {
+	have vae-train && [ -s "$8" ] || return 0
+	log=$OUT/$1.vaekit.tsv
+	vae-train -o "$OUT/$1.model" --model "$2" --hidden "$3" --latent "$4" --batch "$5" \
+		--threads "$6" --epochs "$7" --seed 1 --test "$9" --log "$log" "$8" >/dev/null 2>"$OUT/$1.vaekit.err" \
+		&& echo "$log"
+}
+
+# torch_run TAG SETTING MODEL HIDDEN LATENT BATCH THREADS EPOCHS TRAIN_IMAGES TEST_IMAGES -> log path
+# SETTING: comma-separated VAR=VALUE environment entries and --options.
+torch_run() {
+	[ "$HAVE_TORCH" = 1 ] || return 0
+	log=$OUT/$1.torch.tsv
+	envs=$(echo "$2" | tr , '\n' | grep '^[A-Z]') opts=$(echo "$2" | tr , '\n' | grep '^-')
+	env $envs $PY "$ROOT/bench/pytorch_vae.py" $opts --model "$3" --hidden "$4" --latent "$5" --batch "$6" \
+		--threads "$7" --epochs "$8" --seed 1 --train-images "$9" --test-images "${10}" \
+		>"$log" 2>"$OUT/$1.torch.err" && echo "$log"
+}
+
+rate() { [ -n "$1" ] && div "$NTRAIN" "$(epoch_secs "$1")" "%.0f" || echo n/a; }
+nelbo() { [ -n "$1" ] && fmt "$(last_val "$1" test_nelbo)" "%.2f" || echo n/a; }
+pct() { div "$1" "$2" "%.4f" | awk '$1 == "n/a" {print; next} {printf "%.0f%%\n", $1 * 100}'; }
+
+# The PyTorch settings tried with two threads; the fastest is the "best"
+# column. Default: torch.set_num_threads(2) and OpenBLAS's 2 threads, where
+# torch's idle OpenMP threads spin against OpenBLAS's. --intra-op=1 keeps
+# torch's own kernels on one thread and leaves both cores to OpenBLAS.
+TORCH_BEST=${BENCH_TORCH_BEST:-"OMP_WAIT_POLICY=PASSIVE --intra-op=1 OMP_WAIT_POLICY=PASSIVE,--intra-op=1"}
+
+speed_table() {
+	echo "## Training speed (samples/s, higher is better)"
+	echo
+	echo "| model | batch | threads | sgemm floor | vaekit | vaekit % floor | PyTorch default | PyTorch best | best setting | PyTorch % floor | vaekit / PyTorch best | vaekit test −ELBO | PyTorch test −ELBO |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	for cfg in vae:400:20 ae:400:20 vae:512,256:32; do
+		m=${cfg%%:*} rest=${cfg#*:}
+		h=${rest%%:*} z=${rest#*:}
+		for b in 128 32; do
+			for t in 1 2; do
+				tag=$m-$(echo "$h" | tr , -)-$z-b$b-t$t
+				say "bench: $tag"
+				fl=$(floor "$m" "784,$h,$z" "$b" "$t")
+				vlog=$(vaekit_run "$tag" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" "$OUT/fashion-train.ts" "$OUT/fashion-test.ts")
+				tlog=$(torch_run "$tag" "" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
+					"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
+				v=$(rate "$vlog") td=$(rate "$tlog")
+				tb=$td blog=$tlog best=default
+				if [ "$t" -gt 1 ]; then
+					for e in $TORCH_BEST; do
+						l=$(torch_run "$tag-$(echo "$e" | tr -c 'A-Za-z0-9\n' _)" "$e" \
+							"$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
+							"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
+						r=$(rate "$l")
+						if [ "$r" != n/a ] && { [ "$tb" = n/a ] || [ "$r" -gt "$tb" ]; }; then
+							tb=$r blog=$l best=$(echo "$e" | tr , ' ')
+						fi
+					done
+				fi
+				echo "| $m 784-$(echo "$h" | tr , -)-$z | $b | $t | $(fmt "$fl") | $v | $(pct "$v" "$fl") | $td | $tb | \`$best\` | $(pct "$tb" "$fl") | $(div "$v" "$tb") | $(nelbo "$vlog") | $(nelbo "$blog") |"
+			done
+		done
+	done
+	echo
+}
+
+# ---- quality ------------------------------------------------------------
+QUALITY_TORCH=${BENCH_QUALITY_TORCH:-OMP_WAIT_POLICY=PASSIVE}
+quality_table() {
+	echo "## Quality: VAE 784-400-20, batch 128, $QEPOCHS epochs, seed 1, 2 threads"
+	echo
+	if [ "$QUALITY" = 0 ]; then
+		echo "Skipped (BENCH_QUALITY=0); the speed table's −ELBO columns are after $EPOCHS epochs only."
+		echo
+		return
+	fi
+	echo "Test −ELBO in nats per image, one ε sample per test image (lower is better); PyTorch also with z = μ."
+	echo
+	echo "| data | train / test | vaekit test −ELBO | PyTorch test −ELBO | PyTorch −ELBO at z = μ | vaekit s/epoch | PyTorch s/epoch |"
+	echo "|---|---|---|---|---|---|---|"
+	for d in fashion digits; do
+		if [ $d = fashion ]; then
+			ti=$FM/train-images-idx3-ubyte.gz vi=$FM/t10k-images-idx3-ubyte.gz
+		else
+			ti=$DIGITS/digits-train-images-idx3-ubyte.gz vi=$DIGITS/digits-test-images-idx3-ubyte.gz
+		fi
+		[ -f "$ti" ] || { echo "| $d | missing | n/a | n/a | n/a | n/a | n/a |"; continue; }
+		say "bench: quality $d"
+		vlog=$(vaekit_run "quality-$d" vae 400 20 128 2 "$QEPOCHS" "$OUT/$d-train.ts" "$OUT/$d-test.ts")
+		tlog=$(torch_run "quality-$d" "$QUALITY_TORCH" vae 400 20 128 2 "$QEPOCHS" "$ti" "$vi")
+		sizes=n/a
+		[ -n "$tlog" ] && sizes=$(sed -n 's/.*train=\([0-9]*\) test=\([0-9]*\).*/\1 \/ \2/p' "$OUT/quality-$d.torch.err")
+		vs=n/a ts=n/a
+		[ -n "$vlog" ] && vs=$(fmt "$(epoch_secs "$vlog")" "%.2f")
+		[ -n "$tlog" ] && ts=$(fmt "$(epoch_secs "$tlog")" "%.2f")
+		mu=n/a
+		[ -n "$tlog" ] && mu=$(fmt "$(last_val "$tlog" test_nelbo_mu)" "%.2f")
+		echo "| $d | $sizes | $(nelbo "$vlog") | $(nelbo "$tlog") | $mu | $vs | $ts |"
+	done
+	echo
+}
+
+# ---- throughput of the filters -----------------------------------------
+# hf_median COMMAND -> median seconds over $RUNS runs (shell command line)
+hf_median() {
+	csv=$OUT/hf.csv
+	hyperfine -w 1 -r "$RUNS" --export-csv "$csv" "$1" >/dev/null 2>&1 || { echo n/a; return; }
+	awk -F, 'NR == 2 {print $4}' "$csv"
+}
+bytes() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+throughput_table() {
+	train=$OUT/fashion-train.ts test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1.model
+	echo "## Throughput of the tools (median of $RUNS runs)"
+	echo
+	echo "| program | work | median s | rate |"
+	echo "|---|---|---|---|"
+	if have idx2stream; then
+		s=$(hf_median "idx2stream --float -o $OUT/tmp.ts $FM/train-images-idx3-ubyte.gz $FM/train-labels-idx1-ubyte.gz")
+		echo "| idx2stream --float | 60,000 images (.gz) → $(div "$(bytes "$OUT/tmp.ts")" 1e6 %.0f) MB stream | $(fmt "$s" %.3f) | $(div "$(bytes "$OUT/tmp.ts")" "$(div "$s" 1e6 %.9f)" %.0f) MB/s out |"
+	else echo "| idx2stream | — | n/a | n/a |"; fi
+	if have stream-cat && [ -s "$train" ]; then
+		s=$(hf_median "stream-cat -o $OUT/tmp.ts $train")
+		echo "| stream-cat | copy $(div "$(bytes "$train")" 1e6 %.0f) MB | $(fmt "$s" %.3f) | $(div "$(bytes "$train")" "$(div "$s" 1e6 %.9f)" %.0f) MB/s |"
+	else echo "| stream-cat | — | n/a | n/a |"; fi
+	rm -f "$OUT/tmp.ts"
+	if have vae-encode && [ -s "$model" ]; then
+		s=$(hf_median "vae-encode -m $model $test > $OUT/latent.ts")
+		echo "| vae-encode | 10,000 images | $(fmt "$s" %.3f) | $(div 10000 "$s" %.0f) records/s |"
+	else echo "| vae-encode | — | n/a | n/a |"; fi
+	if have vae-decode && [ -s "$OUT/latent.ts" ]; then
+		s=$(hf_median "vae-decode -m $model $OUT/latent.ts > /dev/null")
+		echo "| vae-decode | 10,000 latents | $(fmt "$s" %.3f) | $(div 10000 "$s" %.0f) records/s |"
+	else echo "| vae-decode | — | n/a | n/a |"; fi
+	if have vae-sample && [ -s "$model" ]; then
+		s=$(hf_median "vae-sample -m $model -n 10000 > /dev/null")
+		echo "| vae-sample | 10,000 samples | $(fmt "$s" %.3f) | $(div 10000 "$s" %.0f) records/s |"
+	else echo "| vae-sample | — | n/a | n/a |"; fi
+	if have png-grid && [ -s "$test" ]; then
+		s=$(hf_median "png-grid -n 1000 -o $OUT/grid.png $test")
+		echo "| png-grid | 1,000 images → one PNG | $(fmt "$s" %.3f) | $(div 1000 "$s" %.0f) images/s |"
+	else echo "| png-grid | — | n/a | n/a |"; fi
+	echo
+}
+
+startup_table() {
+	echo "## Start-up time (\`PROGRAM --version\`, median of 30 runs)"
+	echo
+	echo "| program | ms |"
+	echo "|---|---|"
+	for p in "$BIN"/*; do
+		[ -x "$p" ] || continue
+		hyperfine -N -w 3 -r 30 --export-csv "$OUT/hf.csv" "$p --version" >/dev/null 2>&1 &&
+			echo "| $(basename "$p") | $(awk -F, 'NR == 2 {printf "%.2f\n", $4 * 1000}' "$OUT/hf.csv") |" ||
+			echo "| $(basename "$p") | n/a |"
+	done
+	echo
+}
+
+# ---- memory -------------------------------------------------------------
+# peak_mb PRODUCER CONSUMER -> peak RSS (MB) of CONSUMER reading PRODUCER's
+# output from a pipe (shell command lines); no PRODUCER: CONSUMER alone.
+peak_mb() {
+	rm -f "$OUT/rss"
+	if [ -n "$1" ]; then
+		sh -c "$1 | /usr/bin/time -f %M -o $OUT/rss $2" >/dev/null 2>&1
+	else
+		sh -c "/usr/bin/time -f %M -o $OUT/rss $2" >/dev/null 2>&1
+	fi
+	[ -s "$OUT/rss" ] && awk '{v = $1} END {printf "%.1f\n", v / 1024}' "$OUT/rss" || echo n/a
+}
+
+# 1,000,000 records = the 10,000-record test stream 100 times, through a pipe:
+# nothing that size ever lands on disk.
+many() { i=0; files=; while [ $i -lt 100 ]; do files="$files $1"; i=$((i + 1)); done; echo "stream-cat$files"; }
+
+memory_table() {
+	test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1.model
+	echo "## Peak resident memory (MB, /usr/bin/time)"
+	echo
+	echo "| program | 10,000 records | 1,000,000 records |"
+	echo "|---|---|---|"
+	if have stream-cat && [ -s "$test" ]; then
+		echo "| stream-cat | $(peak_mb "cat $test" stream-cat) | $(peak_mb "$(many "$test")" stream-cat) |"
+	else echo "| stream-cat | n/a | n/a |"; fi
+	if have vae-encode && [ -s "$model" ]; then
+		echo "| vae-encode | $(peak_mb "cat $test" "vae-encode -m $model") | $(peak_mb "$(many "$test")" "vae-encode -m $model") |"
+	else echo "| vae-encode | n/a | n/a |"; fi
+	echo
+	if have vae-train && [ -s "$OUT/fashion-train.ts" ]; then
+		echo "vae-train (VAE 784-400-20, 1 epoch) peak RSS against training-set size:"
+		echo
+		echo "| training records | stream MB | peak RSS MB |"
+		echo "|---|---|---|"
+		for n in 6000 60000; do
+			stream-cat -n $n -o "$OUT/sub.ts" "$OUT/fashion-train.ts" || continue
+			echo "| $n | $(div "$(bytes "$OUT/sub.ts")" 1e6 %.1f) | $(peak_mb "" "vae-train -o $OUT/sub.model --epochs 1 --threads 1 $OUT/sub.ts") |"
+		done
+		rm -f "$OUT/sub.ts" "$OUT/sub.model"
+		echo
+	fi
+}
+
+floor_detail() {
+	[ -n "$PROBE" ] || return 0
+	echo "## sgemm floor detail (VAE 784-400-20, batch 128, 1 thread)"
+	echo
+	echo '```'
+	"$PROBE" --batch 128 --layers 784,400,20 --threads 1
+	echo '```'
+	echo
+}
+
+main() {
+	HAVE_TORCH=0
+	ensure_torch && HAVE_TORCH=1
+	command -v hyperfine >/dev/null || say "bench: hyperfine missing (apt-get install hyperfine); throughput cells will be n/a"
+	build_probe
+	make_streams
+	for p in vae-train vae-encode vae-decode vae-sample idx2stream stream-cat png-grid; do
+		have $p || say "bench: $BIN/$p missing: its cells are n/a"
+	done
+	tmp=$RESULTS.tmp.$$
+	{
+		header
+		speed_table
+		quality_table
+		floor_detail
+		throughput_table
+		startup_table
+		memory_table
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	} | tee "$tmp"
+	mv "$tmp" "$RESULTS"
+	say "bench: wrote $RESULTS"
+}
+
+main
