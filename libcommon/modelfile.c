@@ -130,6 +130,8 @@ int vk_model_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 		  vk_error *e)
 {
 	memset(m, 0, sizeof *m);
+	if (opt) /* the failure path frees opt->m and opt->v, whatever stage failed */
+		memset(opt, 0, sizeof *opt);
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return vk_fail(e, "cannot open model %s:", path);
@@ -220,7 +222,6 @@ int vk_model_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 			goto out;
 		}
 	if (opt) {
-		memset(opt, 0, sizeof *opt);
 		if (has_opt) {
 			opt->m = malloc(4 * n);
 			opt->v = malloc(4 * n);
