@@ -1,0 +1,277 @@
+#include "evaluate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream.h"
+
+void vk_lse_init(vk_lse *l)
+{
+	l->max = -INFINITY;
+	l->sum = 0.0;
+}
+
+/* Rescale the running sum whenever a larger value arrives, so every exp()
+ * has a non-positive argument: nothing overflows, the largest term is 1. */
+void vk_lse_add(vk_lse *l, double v)
+{
+	if (v == -INFINITY)
+		return;
+	if (v > l->max) {
+		l->sum = l->sum * exp(l->max - v) + 1.0;
+		l->max = v;
+	} else {
+		l->sum += exp(v - l->max);
+	}
+}
+
+double vk_lse_value(const vk_lse *l)
+{
+	return l->sum > 0 ? l->max + log(l->sum) : -INFINITY;
+}
+
+double vk_logsumexp(const double *v, int n)
+{
+	vk_lse l;
+	vk_lse_init(&l);
+	for (int i = 0; i < n; i++)
+		vk_lse_add(&l, v[i]);
+	return vk_lse_value(&l);
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* FNV-1a over the values' bits, finished with splitmix64's mixer. */
+uint64_t vk_record_seed(uint64_t seed, const float *x, int D, int32_t label)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ mix64(seed);
+	for (int j = 0; j < D; j++) {
+		uint32_t u;
+		memcpy(&u, x + j, sizeof u);
+		h = (h ^ u) * 0x100000001b3ull;
+	}
+	h = (h ^ (uint32_t)label) * 0x100000001b3ull;
+	return mix64(h);
+}
+
+const float *vk_decoder_out(vk_model *m, vk_work *w, int n)
+{
+	const float *in = w->z;
+	for (int i = 0; i < m->n_dec; i++) {
+		const vk_layer *l = &m->dec[i];
+		vk_dense_forward(w->act_dec[i], in, m->params + l->w, m->params + l->b, n, l->in,
+				 l->out, l->act);
+		in = w->act_dec[i];
+	}
+	return in;
+}
+
+/* −log p(x|z) of n decoded rows against the one record x (stride 0) or
+ * against n records (stride D). */
+static void nll_rows(const vk_model *m, const float *out, const float *x, size_t stride,
+		     float *rec, int n)
+{
+	int D = m->a.input_size;
+	for (int r = 0; r < n; r++) {
+		const float *o = out + (size_t)r * D, *xr = x + stride * r;
+		if (m->a.likelihood == VK_BERNOULLI)
+			vk_bce_logits(o, xr, NULL, rec + r, 1, D, 0.0f);
+		else
+			vk_gaussian_nll(o, xr, NULL, rec + r, 1, D, m->a.sigma, 0.0f);
+	}
+}
+
+static void put_label(float *zrow, int Z, int C, int32_t label)
+{
+	if (!C)
+		return;
+	memset(zrow + Z, 0, sizeof(float) * C);
+	zrow[Z + label] = 1.0f;
+}
+
+void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
+		   uint64_t seed, float *rec, float *kl)
+{
+	const vk_arch *a = &m->a;
+	int Z = a->latent, C = a->classes, ldz = Z + C, D = a->input_size;
+	const float *head = vk_encode(m, w, x, labels, n);
+	for (int r = 0; r < n; r++) {
+		float *zr = w->z + (size_t)r * ldz;
+		const float *xr = x + (size_t)r * D;
+		int32_t lab = labels ? labels[r] : TS_NO_LABEL;
+		if (a->kind == VK_AE) {
+			memcpy(zr, head + (size_t)r * Z, sizeof(float) * Z);
+			kl[r] = 0.0f;
+		} else {
+			vk_rng g;
+			float *e = w->eps + (size_t)r * Z;
+			vk_rng_seed(&g, vk_record_seed(seed, xr, D, lab));
+			vk_rng_normals(&g, e, Z);
+			vk_reparam(zr, ldz, head + (size_t)r * 2 * Z, e, kl + r, 1, Z);
+		}
+		put_label(zr, Z, C, lab);
+	}
+	nll_rows(m, vk_decoder_out(m, w, n), x, D, rec, n);
+}
+
+double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const float *head,
+		   int K, uint64_t seed)
+{
+	const vk_arch *a = &m->a;
+	int Z = a->latent, C = a->classes, ldz = Z + C, D = a->input_size;
+	const float *lv = head + Z;
+	vk_rng g;
+	vk_rng_seed(&g, vk_record_seed(seed, x, D, label));
+	/* log q(z|x) − log p(z) = ½ Σ (z² − ε² − log σ²); the 2π terms cancel. */
+	double half_logvar = 0;
+	for (int j = 0; j < Z; j++)
+		half_logvar += 0.5 * lv[j];
+	vk_lse acc;
+	vk_lse_init(&acc);
+	for (int done = 0; done < K;) {
+		int b = K - done < w->cap ? K - done : w->cap;
+		for (int r = 0; r < b; r++) {
+			float *e = w->eps + (size_t)r * Z, *zr = w->z + (size_t)r * ldz;
+			/* One draw of Z per sample, as vk_eval_batch draws: sample 1 is its z. */
+			vk_rng_normals(&g, e, Z);
+			vk_reparam(zr, ldz, head, e, NULL, 1, Z);
+			put_label(zr, Z, C, label);
+		}
+		nll_rows(m, vk_decoder_out(m, w, b), x, 0, w->rec, b);
+		for (int r = 0; r < b; r++) {
+			const float *e = w->eps + (size_t)r * Z, *zr = w->z + (size_t)r * ldz;
+			double log_pz_over_qz = half_logvar;
+			for (int j = 0; j < Z; j++)
+				log_pz_over_qz += 0.5 * ((double)e[j] * e[j] - (double)zr[j] * zr[j]);
+			vk_lse_add(&acc, log_pz_over_qz - w->rec[r]);
+		}
+		done += b;
+	}
+	return vk_lse_value(&acc) - log((double)K);
+}
+
+double vk_kl_dim(float mu, float logvar)
+{
+	return -0.5 * (1.0 + logvar - (double)mu * mu - exp(logvar));
+}
+
+double vk_kl_head(const float *head, int Z)
+{
+	double sum = 0;
+	for (int j = 0; j < Z; j++)
+		sum += vk_kl_dim(head[j], head[Z + j]);
+	return sum;
+}
+
+int vk_fix_add(int64_t *acc, double v)
+{
+	double q = nearbyint(v * (1 << VK_FIX_BITS));
+	if (!(fabs(q) < 0x1p62))
+		return -1;
+	return __builtin_add_overflow(*acc, (int64_t)q, acc) ? -1 : 0;
+}
+
+double vk_fix_value(int64_t q) { return (double)q * VK_FIX_UNIT; }
+
+int vk_evalsum_init(vk_evalsum *s, int Z, int has_kl, int has_rec, int iw, vk_error *e)
+{
+	memset(s, 0, sizeof *s);
+	s->Z = Z, s->has_kl = has_kl, s->has_rec = has_rec, s->iw = iw;
+	s->kl_dim = calloc(Z + 1, sizeof(int64_t));
+	s->mu = calloc(Z + 1, sizeof(int64_t));
+	s->mu2 = calloc(Z + 1, sizeof(int64_t));
+	if (!s->kl_dim || !s->mu || !s->mu2) {
+		vk_evalsum_free(s);
+		return vk_fail(e, "out of memory for %d latent dimensions", Z);
+	}
+	return 0;
+}
+
+void vk_evalsum_free(vk_evalsum *s)
+{
+	free(s->kl_dim);
+	free(s->mu);
+	free(s->mu2);
+	s->kl_dim = s->mu = s->mu2 = NULL;
+}
+
+void vk_evalsum_add(vk_evalsum *s, double rec, double kl, double lp, const float *head)
+{
+	int bad = 0;
+	s->n++;
+	if (s->has_rec) {
+		double nelbo = rec + kl;
+		bad |= vk_fix_add(&s->rec, rec) | vk_fix_add(&s->nelbo2, nelbo * nelbo);
+	}
+	if (s->has_kl) {
+		double sum = 0;
+		for (int j = 0; j < s->Z; j++) {
+			double k = vk_kl_dim(head[j], head[s->Z + j]);
+			bad |= vk_fix_add(&s->kl_dim[j], k);
+			sum += k;
+		}
+		/* A model's KL comes from the batch; a latent stream's from its dims. */
+		bad |= vk_fix_add(&s->kl, s->has_rec ? kl : sum);
+	}
+	if (s->iw)
+		bad |= vk_fix_add(&s->lp, lp) | vk_fix_add(&s->lp2, lp * lp);
+	for (int j = 0; j < s->Z; j++)
+		bad |= vk_fix_add(&s->mu[j], head[j]) |
+		       vk_fix_add(&s->mu2[j], (double)head[j] * head[j]);
+	s->bad |= bad != 0;
+}
+
+static void fix_merge(int *bad, int64_t *a, int64_t b)
+{
+	*bad |= __builtin_add_overflow(*a, b, a);
+}
+
+void vk_evalsum_merge(vk_evalsum *a, const vk_evalsum *b)
+{
+	a->n += b->n;
+	a->bad |= b->bad;
+	fix_merge(&a->bad, &a->rec, b->rec);
+	fix_merge(&a->bad, &a->kl, b->kl);
+	fix_merge(&a->bad, &a->nelbo2, b->nelbo2);
+	fix_merge(&a->bad, &a->lp, b->lp);
+	fix_merge(&a->bad, &a->lp2, b->lp2);
+	for (int j = 0; j < a->Z; j++) {
+		fix_merge(&a->bad, &a->kl_dim[j], b->kl_dim[j]);
+		fix_merge(&a->bad, &a->mu[j], b->mu[j]);
+		fix_merge(&a->bad, &a->mu2[j], b->mu2[j]);
+	}
+}
+
+double vk_sum_mean(int64_t q, uint64_t n) { return n ? vk_fix_value(q) / (double)n : NAN; }
+
+double vk_sum_se(int64_t s1, int64_t s2, uint64_t n)
+{
+	if (n < 2)
+		return NAN;
+	double mean = vk_sum_mean(s1, n);
+	double var = (vk_fix_value(s2) - n * mean * mean) / (double)(n - 1);
+	return sqrt(var > 0 ? var / n : 0);
+}
+
+double vk_evalsum_mu_var(const vk_evalsum *s, int j)
+{
+	if (!s->n)
+		return NAN;
+	double mean = vk_sum_mean(s->mu[j], s->n);
+	double var = vk_sum_mean(s->mu2[j], s->n) - mean * mean;
+	return var > 0 ? var : 0;
+}
+
+int vk_evalsum_active(const vk_evalsum *s, double threshold)
+{
+	int active = 0;
+	for (int j = 0; j < s->Z; j++)
+		active += vk_evalsum_mu_var(s, j) > threshold;
+	return active;
+}
