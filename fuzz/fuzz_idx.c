@@ -24,5 +24,6 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		free(buf);
 		vk_idx_close(&x);
 	}
+	unlink(path);
 	return 0;
 }

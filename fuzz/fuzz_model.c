@@ -37,5 +37,6 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		free(opt.v);
 		vk_model_free(&m);
 	}
+	unlink(path);
 	return 0;
 }
