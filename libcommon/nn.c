@@ -22,12 +22,18 @@ int vk_act_parse(const char *name)
 	return -1;
 }
 
+/* Plain comparisons, not fmaxf/fminf: those keep IEEE NaN rules that x86's
+ * maxps lacks, so gcc calls libm for them and the loops stop vectorising. */
+static inline float max_f(float a, float b) { return a > b ? a : b; }
+static inline float min_f(float a, float b) { return a < b ? a : b; }
+
 /* exp by range reduction to [−ln2/2, ln2/2] and the Cephes polynomial; the
  * 2^n scale is built in the exponent bits. glibc's expf does not vectorise. */
 static inline float fast_exp(float x)
 {
-	x = fminf(fmaxf(x, -87.3f), 88.7f);
-	float n = floorf(x * 1.44269504088896341f + 0.5f);
+	x = min_f(max_f(x, -87.3f), 88.7f);
+	/* Round to nearest by the 1.5·2^23 trick: floorf is a libm call here. */
+	float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
 	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
 	float p = 1.9875691500e-4f;
 	p = p * r + 1.3981999507e-3f;
@@ -58,7 +64,7 @@ static inline float log1p_unit(float e)
 }
 
 float vk_expf(float x) { return fast_exp(x); }
-float vk_softplus(float x) { return fmaxf(x, 0.0f) + log1p_unit(fast_exp(-fabsf(x))); }
+float vk_softplus(float x) { return max_f(x, 0.0f) + log1p_unit(fast_exp(-fabsf(x))); }
 
 static inline float sigmoid(float x)
 {
@@ -78,7 +84,7 @@ void vk_activate(float *y, size_t n, int act)
 	switch (act) {
 	case VK_RELU:
 		for (size_t i = 0; i < n; i++)
-			y[i] = fmaxf(y[i], 0.0f);
+			y[i] = max_f(y[i], 0.0f);
 		break;
 	case VK_SIGMOID:
 		for (size_t i = 0; i < n; i++)
@@ -102,7 +108,7 @@ void vk_dense_forward(float *y, const float *x, const float *W, const float *b, 
 		switch (act) {
 		case VK_RELU:
 			for (int j = 0; j < out; j++)
-				row[j] = fmaxf(row[j] + b[j], 0.0f);
+				row[j] = max_f(row[j] + b[j], 0.0f);
 			break;
 		case VK_SIGMOID:
 			for (int j = 0; j < out; j++)
@@ -165,14 +171,14 @@ void vk_bce_logits(const float *l, const float *x, float *dl, float *rec, int B,
 			for (int j = 0; j < D; j++) {
 				float v = lr[j], e = fast_exp(-fabsf(v)), inv = 1.0f / (1.0f + e);
 				float p = v >= 0 ? inv : e * inv;
-				sum += fmaxf(v, 0.0f) + log1p_unit(e) - xr[j] * v;
+				sum += max_f(v, 0.0f) + log1p_unit(e) - xr[j] * v;
 				gr[j] = (p - xr[j]) * scale;
 			}
 		} else {
 #pragma omp simd reduction(+ : sum)
 			for (int j = 0; j < D; j++) {
 				float v = lr[j], e = fast_exp(-fabsf(v));
-				sum += fmaxf(v, 0.0f) + log1p_unit(e) - xr[j] * v;
+				sum += max_f(v, 0.0f) + log1p_unit(e) - xr[j] * v;
 			}
 		}
 		rec[r] = sum;

@@ -20,6 +20,7 @@ enum { TS_U8 = 1, TS_F32 = 2, TS_F64 = 3 };
 #define TS_NO_LABEL (-1)
 
 typedef struct {
+	int version_minor;        /* as read (0 for headers we make) */
 	int dtype;
 	int rank;
 	uint32_t dims[TS_MAX_RANK];
@@ -55,6 +56,7 @@ typedef struct {
 	uint64_t index;         /* records read so far */
 	size_t data_bytes;
 	unsigned char *buf;     /* one record, for conversions */
+	char *iobuf;            /* stdio buffer we own */
 } ts_reader;
 
 /* path NULL or "-" reads stdin. Reads and checks the header. */
@@ -79,6 +81,7 @@ typedef struct {
 	size_t data_bytes;
 	unsigned char *buf;     /* one record, for conversions */
 	int count_patchable;
+	char *iobuf;            /* stdio buffer we own, freed after the file closes */
 } ts_writer;
 
 /* path NULL or "-" writes stdout (refused on a terminal). A file is written
