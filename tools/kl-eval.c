@@ -170,18 +170,18 @@ static void open_latent(struct evaluator *ev, const ts_reader *r)
 		vk_die_error(&e);
 }
 
-static void check_labels(const struct evaluator *ev, const int32_t *labels, size_t n,
-			 uint64_t first)
+static void check_labels(const struct evaluator *ev, const char *src, const int32_t *labels,
+			 size_t n, uint64_t first)
 {
 	int C = ev->m.a.classes;
 	for (size_t i = 0; i < n; i++)
 		if (labels[i] < 0 || labels[i] >= C)
-			vk_die("record %llu: label %d is outside %s's %d classes (0 to %d)",
-			       (unsigned long long)(first + i), (int)labels[i], ev->name, C, C - 1);
+			vk_die("%s: record %llu: label %d is outside %s's %d classes (0 to %d)",
+			       src, (unsigned long long)(first + i), (int)labels[i], ev->name, C, C - 1);
 }
 
-static void evaluate_batch(struct evaluator *ev, const float *x, const int32_t *labels,
-			   size_t n, uint64_t first, const struct cmdline *c)
+static void evaluate_batch(struct evaluator *ev, const char *src, const float *x,
+			   const int32_t *labels, size_t n, uint64_t first, const struct cmdline *c)
 {
 	if (!ev->kind) {
 		size_t Z = ev->sum.Z;
@@ -194,22 +194,29 @@ static void evaluate_batch(struct evaluator *ev, const float *x, const int32_t *
 	vk_model *m = &ev->m;
 	int cvae = ev->kind == VK_CVAE, D = m->a.input_size;
 	if (cvae)
-		check_labels(ev, labels, n, first);
+		check_labels(ev, src, labels, n, first);
 	const int32_t *lab = cvae ? labels : NULL;
-	double t0 = vk_now();
-	vk_eval_batch(m, &ev->w, x, lab, (int)n, c->seed, ev->rec, ev->kl);
-	double t1 = vk_now();
 	const float *head = ev->w.act_enc[m->n_enc - 1];
-	int hw = vk_head_width(&m->a);
+	double t0 = vk_now(), t_iw = 0;
+	/* One record at a time: BLAS rounds a row differently depending on its
+	 * place in a batch, and a record must get the same numbers in any shard,
+	 * so that --merge of shards equals the whole run. */
 	for (size_t i = 0; i < n; i++) {
+		const float *xi = x + i * D;
+		const int32_t *li = lab ? lab + i : NULL;
+		vk_eval_batch(m, &ev->w, xi, li, 1, c->seed, ev->rec + i, ev->kl + i);
 		ev->lp[i] = NAN;
-		if (ev->sum.iw)
-			ev->lp[i] = vk_iw_logpx(m, &ev->w, x + i * D, lab ? lab[i] : TS_NO_LABEL,
-						head + i * hw, ev->sum.iw, c->seed);
-		vk_evalsum_add(&ev->sum, ev->rec[i], ev->kl[i], ev->lp[i], head + i * hw);
+		if (ev->sum.iw) {
+			double t = vk_now();
+			ev->lp[i] = vk_iw_logpx(m, &ev->w, xi, li ? *li : TS_NO_LABEL, head,
+						ev->sum.iw, c->seed);
+			t_iw += vk_now() - t;
+		}
+		vk_evalsum_add(&ev->sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
 	}
+	double t1 = vk_now() - t_iw;
 	ev->seconds += t1 - t0;
-	ev->iw_seconds += vk_now() - t1;
+	ev->iw_seconds += t_iw;
 }
 
 /* label, then per model rec kl nelbo [log p̂(x)] (rec alone for an AE, kl alone
@@ -250,7 +257,7 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 		if (!got)
 			break;
 		for (int k = 0; k < n_ev; k++)
-			evaluate_batch(&ev[k], x, labels, got, first, c);
+			evaluate_batch(&ev[k], r->name, x, labels, got, first, c);
 		if (c->per_record)
 			print_records(ev, n_ev, labels, r->h.has_labels, got);
 		first += got;
