@@ -273,16 +273,14 @@ void vk_batch_eval(vk_model *m, vk_work *w, const float *x, const int32_t *label
 	reconstruction(m, out, x, NULL, w->rec, n, 0.0f);
 }
 
-void vk_batch_grad(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
-		   float beta, vk_rng *rng)
+void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
+		   const int32_t *labels, int n, float beta, const float *eps, float scale)
 {
 	const vk_arch *a = &m->a;
 	int Z = a->latent, ldz = Z + a->classes, H = a->n_hidden;
-	float scale = 1.0f / n, *P = m->params, *G = m->grads;
+	float *P = m->params, *G = grads;
 	int vae = a->kind != VK_AE;
-	if (vae)
-		vk_rng_normals(rng, w->eps, (size_t)n * Z);
-	const float *out = forward(m, w, x, labels, n, vae ? w->eps : NULL);
+	const float *out = forward(m, w, x, labels, n, vae ? eps : NULL);
 	float *g = w->grad[0], *other = w->grad[1], *t;
 	reconstruction(m, out, x, g, w->rec, n, scale);
 
@@ -296,7 +294,7 @@ void vk_batch_grad(vk_model *m, vk_work *w, const float *x, const int32_t *label
 	/* g now holds dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
 	const float *head = w->act_enc[H];
 	if (vae) {
-		vk_reparam_backward(other, g, ldz, head, w->eps, n, Z, beta, scale);
+		vk_reparam_backward(other, g, ldz, head, eps, n, Z, beta, scale);
 	} else {
 		for (int r = 0; r < n; r++)
 			memcpy(other + (size_t)r * Z, g + (size_t)r * ldz, sizeof(float) * Z);

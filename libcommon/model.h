@@ -71,12 +71,14 @@ typedef struct {
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e);
 void vk_work_free(vk_work *w);
 
-/* One training batch: forward, loss, backward. x (n,D) in [0,1]; labels (n)
- * for a CVAE (checked by the caller), else NULL. Fills m->grads with the
- * gradient of mean(rec + β·KL) over the batch; per-record rec and kl stay in
- * w->rec and w->kl. eps drawn from rng. */
-void vk_batch_grad(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
-		   float beta, vk_rng *rng);
+/* One training batch, or one slice of it: forward, loss, backward. x (n,D) in
+ * [0,1]; labels (n) for a CVAE (checked by the caller), else NULL; eps (n,Z)
+ * standard normal draws for a (C)VAE, NULL for an AE. Writes into grads (a
+ * block of n_params) the gradient of Σ(rec + β·KL)·scale over the n records:
+ * scale = 1/batch gives the batch mean even when the batch is cut into slices
+ * whose gradients are then summed. Per-record rec and kl stay in w->rec, w->kl. */
+void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
+		   const int32_t *labels, int n, float beta, const float *eps, float scale);
 
 /* Evaluate a batch without gradients: w->rec, w->kl per record. With rng,
  * z is sampled once (the usual ELBO estimate); with NULL, z = μ. */

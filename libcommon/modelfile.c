@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "afile.h"
+#include "train.h"
 
 static const unsigned char MAGIC[8] = {0x93, 'V', 'K', 'M', 'D', '\r', '\n', 0x1a};
 enum { MAJOR = 1, MINOR = 0, HEADER = 256 };
@@ -30,8 +31,8 @@ static size_t body_size(size_t desc_len, size_t n, int has_opt)
 	return s;
 }
 
-int vk_model_save(const char *path, const vk_model *m, const vk_trainrec *t,
-		  const vk_optstate *opt, vk_error *e)
+static int save(const char *path, const vk_model *m, const vk_trainrec *t,
+		const vk_optstate *opt, const vk_epoch_pos *pos, vk_error *e)
 {
 	const vk_arch *a = &m->a;
 	int has_opt = opt && opt->present;
@@ -69,6 +70,12 @@ int vk_model_save(const char *path, const vk_model *m, const vk_trainrec *t,
 	put32(buf + 152, desc_len);
 	put32(buf + 156, has_opt ? 1 : 0);
 	put64(buf + 160, n);
+	if (pos && pos->batches) {
+		put64(buf + 168, pos->batches);
+		put(buf + 176, &pos->rec_sum, 8);
+		put(buf + 184, &pos->kl_sum, 8);
+		put(buf + 192, pos->epoch_rng.s, 32);
+	}
 	unsigned char *p = buf + HEADER;
 	if (desc_len)
 		memcpy(p, t->desc, desc_len);
@@ -96,6 +103,18 @@ int vk_model_save(const char *path, const vk_model *m, const vk_trainrec *t,
 	}
 	free(buf);
 	return vk_afile_commit(&f, e);
+}
+
+int vk_model_save(const char *path, const vk_model *m, const vk_trainrec *t,
+		  const vk_optstate *opt, vk_error *e)
+{
+	return save(path, m, t, opt, NULL, e);
+}
+
+int vk_checkpoint_save(const char *path, const vk_model *m, const vk_trainrec *t,
+		       const vk_optstate *opt, const vk_epoch_pos *pos, vk_error *e)
+{
+	return save(path, m, t, opt, pos, e);
 }
 
 /* Parse the fixed header into an architecture; every field range-checked. */
@@ -126,8 +145,8 @@ static int parse_arch(const unsigned char *h, vk_arch *a, const char *path, vk_e
 	return 0;
 }
 
-int vk_model_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
-		  vk_error *e)
+static int load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
+		vk_epoch_pos *pos, vk_error *e)
 {
 	memset(m, 0, sizeof *m);
 	if (opt) /* the failure path frees opt->m and opt->v, whatever stage failed */
@@ -197,6 +216,13 @@ int vk_model_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 		goto out;
 	}
 	const unsigned char *p = buf + HEADER;
+	if (pos) {
+		memset(pos, 0, sizeof *pos);
+		pos->batches = u64(h + 168);
+		memcpy(&pos->rec_sum, h + 176, 8);
+		memcpy(&pos->kl_sum, h + 184, 8);
+		memcpy(pos->epoch_rng.s, h + 192, 32);
+	}
 	if (t) {
 		memset(t, 0, sizeof *t);
 		t->epochs = u64(h + 96);
@@ -251,4 +277,16 @@ out:
 		}
 	}
 	return rc;
+}
+
+int vk_model_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
+		  vk_error *e)
+{
+	return load(path, m, t, opt, NULL, e);
+}
+
+int vk_checkpoint_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
+		       vk_epoch_pos *pos, vk_error *e)
+{
+	return load(path, m, t, opt, pos, e);
 }

@@ -246,9 +246,8 @@ void vk_adam_init(vk_adam *o, float lr)
 	o->t = 0;
 }
 
-void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)
+void vk_adam_apply(const vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)
 {
-	o->t++;
 	float b1 = o->beta1, b2 = o->beta2;
 	float step = o->lr / (1.0f - powf(b1, (float)o->t));
 	float inv_bc2 = 1.0f / sqrtf(1.0f - powf(b2, (float)o->t));
@@ -261,6 +260,12 @@ void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size
 		v[i] = vi;
 		p[i] -= step * mi / (sqrtf(vi) * inv_bc2 + eps);
 	}
+}
+
+void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)
+{
+	o->t++;
+	vk_adam_apply(o, p, g, m, v, n);
 }
 
 void vk_sgd_step(float lr, float *p, const float *g, size_t n)

@@ -62,6 +62,9 @@ typedef struct {
 void vk_adam_init(vk_adam *o, float lr);
 /* PyTorch's Adam update: p −= lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps). */
 void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size_t n);
+/* The update of step o->t (already counted) on one range of the parameters,
+ * so threads can share a step. */
+void vk_adam_apply(const vk_adam *o, float *p, const float *g, float *m, float *v, size_t n);
 void vk_sgd_step(float lr, float *p, const float *g, size_t n);
 
 /* BLAS threads for the layers (OpenBLAS). */

@@ -1,10 +1,147 @@
 #include "train.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Data-parallel steps. Each worker runs forward and backward on its slice of
+ * the batch with one-thread BLAS, into its own gradient block; then each sums
+ * the blocks and applies the optimiser on its own range of the parameters.
+ * Two barriers a step and no locks: on 2 cores this beats letting OpenBLAS
+ * split every (small) GEMM, and the elementwise work is split too. The ε draws
+ * come from the one generator for the whole batch, so the numbers depend on
+ * the thread count only through float summation order. */
+
+typedef struct {
+	atomic_int count, generation;
+	int parties;
+} spin_barrier;
+
+/* Spin briefly (steps take milliseconds), then yield so an oversubscribed
+ * machine still makes progress. */
+static void barrier_wait(spin_barrier *b)
+{
+	int gen = atomic_load(&b->generation);
+	if (atomic_fetch_add(&b->count, 1) == b->parties - 1) {
+		atomic_store(&b->count, 0);
+		atomic_fetch_add(&b->generation, 1);
+		return;
+	}
+	for (int spins = 0; atomic_load(&b->generation) == gen; spins++)
+		if (spins > 4000)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
+}
+
+typedef struct {
+	pthread_t tid[VK_MAX_THREADS];
+	spin_barrier start, grads_done, step_done;
+	atomic_int quit;
+} pool;
+
+/* Rows [lo, hi) of a batch of n for worker i of k (equal slices). */
+static void slice(int n, int k, int i, int *lo, int *hi)
+{
+	*lo = (int)((long)n * i / k);
+	*hi = (int)((long)n * (i + 1) / k);
+}
+
+/* Parameter range of worker i, aligned to 16 floats for the vector loops. */
+static void param_range(size_t n, int k, int i, size_t *lo, size_t *hi)
+{
+	size_t chunk = (n / k + 15) & ~(size_t)15;
+	*lo = chunk * i < n ? chunk * i : n;
+	*hi = i == k - 1 || chunk * (i + 1) > n ? n : chunk * (i + 1);
+}
+
+static void compute_slice(vk_worker *wk)
+{
+	vk_trainer *t = wk->t;
+	vk_model *m = t->m;
+	int lo, hi, n = t->step_rows;
+	slice(n, t->threads, wk->id, &lo, &hi);
+	if (hi <= lo) {
+		memset(wk->grads, 0, sizeof(float) * m->n_params);
+		return;
+	}
+	size_t D = m->a.input_size, Z = m->a.latent;
+	vk_batch_grad(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, hi - lo, t->beta,
+		      m->a.kind == VK_AE ? NULL : t->eps + lo * Z, 1.0f / n);
+}
+
+static void update_range(vk_worker *wk)
+{
+	vk_trainer *t = wk->t;
+	vk_model *m = t->m;
+	size_t lo, hi;
+	param_range(m->n_params, t->threads, wk->id, &lo, &hi);
+	float *g = m->grads;
+	for (int k = 1; k < t->threads; k++) {
+		const float *gk = t->workers[k].grads;
+		for (size_t i = lo; i < hi; i++)
+			g[i] += gk[i];
+	}
+	if (t->optimizer == VK_OPT_SGD)
+		vk_sgd_step(t->opt.adam.lr, m->params + lo, g + lo, hi - lo);
+	else
+		vk_adam_apply(&t->opt.adam, m->params + lo, g + lo, t->opt.m + lo, t->opt.v + lo,
+			      hi - lo);
+}
+
+static void *worker_main(void *arg)
+{
+	vk_worker *wk = arg;
+	pool *p = wk->t->pool;
+	for (;;) {
+		barrier_wait(&p->start);
+		if (atomic_load(&p->quit))
+			return NULL;
+		compute_slice(wk);
+		barrier_wait(&p->grads_done);
+		update_range(wk);
+		barrier_wait(&p->step_done);
+	}
+}
+
+/* One optimiser step on the t->step_rows records in t->x (and t->eps). */
+static void train_step(vk_trainer *t)
+{
+	pool *p = t->pool;
+	if (t->optimizer == VK_OPT_ADAM)
+		t->opt.adam.t++;
+	if (!p) {
+		compute_slice(&t->workers[0]);
+		update_range(&t->workers[0]);
+		return;
+	}
+	barrier_wait(&p->start);
+	compute_slice(&t->workers[0]);
+	barrier_wait(&p->grads_done);
+	update_range(&t->workers[0]);
+	barrier_wait(&p->step_done);
+}
+
+static int start_pool(vk_trainer *t, vk_error *e)
+{
+	pool *p = calloc(1, sizeof *p);
+	if (!p)
+		return vk_fail(e, "out of memory for the thread pool");
+	p->start.parties = p->grads_done.parties = p->step_done.parties = t->threads;
+	t->pool = p;
+	for (int i = 1; i < t->threads; i++)
+		if (pthread_create(&p->tid[i], NULL, worker_main, &t->workers[i])) {
+			t->threads = i; /* the ones started are stopped by vk_trainer_free */
+			p->start.parties = p->grads_done.parties = p->step_done.parties = i;
+			return vk_fail(e, "cannot start training thread %d", i);
+		}
+	return 0;
+}
+
 int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
-		    float lr, float beta, uint64_t seed, vk_error *e)
+		    float lr, float beta, uint64_t seed, int threads, vk_error *e)
 {
 	memset(t, 0, sizeof *t);
 	t->m = m;
@@ -12,67 +149,119 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int
 	t->optimizer = optimizer;
 	t->beta = beta;
 	t->n = n_records;
-	if (vk_work_alloc(&t->w, m, batch, e))
-		return -1;
+	/* No more workers than rows: each needs at least one record a step. */
+	t->threads = threads < 1 ? 1 : threads > VK_MAX_THREADS ? VK_MAX_THREADS : threads;
+	if (t->threads > batch)
+		t->threads = batch;
+	vk_set_threads(1);
+	int ok = 1;
+	for (int i = 0; i < t->threads; i++) {
+		vk_worker *wk = &t->workers[i];
+		int lo, hi;
+		slice(batch, t->threads, i, &lo, &hi);
+		wk->t = t;
+		wk->id = i;
+		if (vk_work_alloc(&wk->w, m, hi - lo > 0 ? hi - lo : 1, e))
+			ok = 0;
+		wk->grads = i ? malloc(sizeof(float) * m->n_params) : m->grads;
+		ok = ok && wk->grads;
+	}
 	t->order = malloc(sizeof *t->order * n_records);
 	t->x = malloc(sizeof(float) * batch * m->a.input_size);
 	t->labels = malloc(sizeof(int32_t) * batch);
+	t->eps = malloc(sizeof(float) * batch * m->a.latent);
 	t->opt.m = calloc(m->n_params, sizeof(float));
 	t->opt.v = calloc(m->n_params, sizeof(float));
-	if (!t->order || !t->x || !t->labels || !t->opt.m || !t->opt.v) {
+	if (!ok || !t->order || !t->x || !t->labels || !t->eps || !t->opt.m || !t->opt.v) {
 		vk_trainer_free(t);
 		return vk_fail(e, "out of memory for the training buffers");
 	}
 	t->opt.present = 1;
 	vk_adam_init(&t->opt.adam, lr);
 	vk_rng_seed(&t->opt.rng, seed);
+	if (t->threads > 1 && start_pool(t, e)) {
+		vk_trainer_free(t);
+		return -1;
+	}
 	return 0;
 }
 
 void vk_trainer_free(vk_trainer *t)
 {
-	vk_work_free(&t->w);
+	pool *p = t->pool;
+	if (p) {
+		atomic_store(&p->quit, 1);
+		barrier_wait(&p->start);
+		for (int i = 1; i < t->threads; i++)
+			pthread_join(p->tid[i], NULL);
+		free(p);
+	}
+	for (int i = 0; i < VK_MAX_THREADS; i++) {
+		vk_work_free(&t->workers[i].w);
+		if (i)
+			free(t->workers[i].grads);
+	}
 	free(t->order);
 	free(t->x);
 	free(t->labels);
+	free(t->eps);
 	free(t->opt.m);
 	free(t->opt.v);
 	memset(t, 0, sizeof *t);
+}
+
+size_t vk_epoch_records(const vk_trainer *t, uint64_t batches)
+{
+	return batches >= (t->n + t->batch - 1) / t->batch ? t->n : (size_t)batches * t->batch;
 }
 
 int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		   vk_progress *p, volatile sig_atomic_t *stop)
 {
 	vk_model *m = t->m;
-	double rec_sum = 0, kl_sum = 0;
+	vk_epoch_pos *pos = &t->pos;
 	for (size_t i = 0; i < t->n; i++)
 		t->order[i] = (uint32_t)i;
-	vk_rng_shuffle(&t->opt.rng, t->order, t->n);
-	size_t done = 0;
+	if (pos->batches) {
+		/* Resuming: the same shuffle from the generator the epoch began with;
+		 * the run's generator is already past it and the steps done. */
+		vk_rng r = pos->epoch_rng;
+		vk_rng_shuffle(&r, t->order, t->n);
+	} else {
+		pos->epoch_rng = t->opt.rng;
+		pos->rec_sum = pos->kl_sum = 0;
+		vk_rng_shuffle(&t->opt.rng, t->order, t->n);
+	}
+	size_t done = vk_epoch_records(t, pos->batches);
 	int stopped = 0;
 	while (done < t->n) {
 		int b = t->n - done < (size_t)t->batch ? (int)(t->n - done) : t->batch;
 		vk_dataset_gather(d, t->order + done, b, t->x, t->labels);
-		vk_batch_grad(m, &t->w, t->x, t->labels, b, t->beta, &t->opt.rng);
-		if (t->optimizer == VK_OPT_SGD)
-			vk_sgd_step(t->opt.adam.lr, m->params, m->grads, m->n_params);
-		else
-			vk_adam_step(&t->opt.adam, m->params, m->grads, t->opt.m, t->opt.v,
-				     m->n_params);
-		for (int r = 0; r < b; r++) {
-			rec_sum += t->w.rec[r];
-			kl_sum += t->w.kl[r];
+		if (m->a.kind != VK_AE)
+			vk_rng_normals(&t->opt.rng, t->eps, (size_t)b * m->a.latent);
+		t->step_rows = b;
+		train_step(t);
+		for (int k = 0; k < t->threads; k++) {
+			int lo, hi;
+			slice(b, t->threads, k, &lo, &hi);
+			for (int r = 0; r < hi - lo; r++) {
+				pos->rec_sum += t->workers[k].w.rec[r];
+				pos->kl_sum += t->workers[k].w.kl[r];
+			}
 		}
 		done += b;
+		pos->batches++;
 		if (p)
 			vk_progress_update(p, done);
-		if (stop && *stop) {
+		if (stop && *stop && done < t->n) {
 			stopped = 1;
 			break;
 		}
 	}
-	*rec = rec_sum / (done ? done : 1);
-	*kl = kl_sum / (done ? done : 1);
+	*rec = pos->rec_sum / (done ? done : 1);
+	*kl = pos->kl_sum / (done ? done : 1);
+	if (!stopped)
+		memset(pos, 0, sizeof *pos);
 	return stopped;
 }
 

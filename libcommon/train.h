@@ -10,24 +10,53 @@
 #include "modelfile.h"
 #include "progress.h"
 
+/* Where training stands within an epoch: batches done (0 at an epoch
+ * boundary), the epoch's loss sums so far, and the generator as it was when
+ * the epoch began, from which its shuffle is regenerated on resume. */
 typedef struct {
-	vk_model *m;
+	uint64_t batches;
+	double rec_sum, kl_sum;
+	vk_rng epoch_rng;
+} vk_epoch_pos;
+
+#define VK_MAX_THREADS 64
+
+typedef struct vk_trainer vk_trainer;
+
+/* One worker of a data-parallel step: its slice of the batch, its buffers. */
+typedef struct {
+	vk_trainer *t;
+	int id;
 	vk_work w;
-	int batch, optimizer;
+	float *grads;         /* its gradient block (worker 0 uses the model's) */
+} vk_worker;
+
+struct vk_trainer {
+	vk_model *m;
+	int batch, optimizer, threads;
 	float beta;
 	vk_optstate opt;      /* Adam moments and the run's generator */
 	uint32_t *order;      /* (n) shuffled record indices */
 	float *x;             /* (batch, D) */
 	int32_t *labels;      /* (batch) */
+	float *eps;           /* (batch, Z) */
 	size_t n;
-} vk_trainer;
+	vk_epoch_pos pos;     /* where the current epoch stands */
+	vk_worker workers[VK_MAX_THREADS];
+	void *pool;           /* the threads and their barrier (train.c) */
+	int step_rows;        /* rows of the step being computed */
+};
 
+/* threads: workers that each compute a slice of every batch with one-thread
+ * BLAS, then share the gradient sum and the optimiser step by parameter range. */
 int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
-		    float lr, float beta, uint64_t seed, vk_error *e);
+		    float lr, float beta, uint64_t seed, int threads, vk_error *e);
 void vk_trainer_free(vk_trainer *t);
 
-/* One epoch over d: returns 1 when *stop was raised (after finishing the
- * current step), else 0. Mean reconstruction and KL per record in rec, kl. */
+/* One epoch over d, or the rest of one when t->pos.batches > 0: returns 1
+ * when *stop was raised (after finishing the current step; t->pos then says
+ * where it stopped), else 0 with t->pos cleared. Mean reconstruction and KL
+ * per record of the whole epoch in rec, kl. */
 int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		   vk_progress *p, volatile sig_atomic_t *stop);
 
@@ -35,5 +64,16 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
  * drawn from a generator seeded with seed (z = μ for an AE). */
 void vk_evaluate(vk_model *m, vk_work *w, const vk_dataset *d, uint64_t seed, double *rec,
 		 double *kl);
+
+/* Records of d done after pos->batches batches. */
+size_t vk_epoch_records(const vk_trainer *t, uint64_t batches);
+
+/* A checkpoint is a model file (formats/model.md) that also records the
+ * position within an epoch in its reserved header bytes; vk_model_save and
+ * vk_model_load read and write the same file with the position left out. */
+int vk_checkpoint_save(const char *path, const vk_model *m, const vk_trainrec *t,
+		       const vk_optstate *opt, const vk_epoch_pos *pos, vk_error *e);
+int vk_checkpoint_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
+		       vk_epoch_pos *pos, vk_error *e);
 
 #endif

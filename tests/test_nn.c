@@ -63,7 +63,9 @@ static double batch_loss(vk_model *m, vk_work *w, const float *x, const int32_t 
 {
 	vk_rng rng;
 	vk_rng_seed(&rng, 7);
-	vk_batch_grad(m, w, x, lab, n, beta, &rng);
+	float eps[64];
+	vk_rng_normals(&rng, eps, (size_t)n * m->a.latent);
+	vk_batch_grad(m, w, m->grads, x, lab, n, beta, eps, 1.0f / n);
 	double s = 0;
 	for (int r = 0; r < n; r++)
 		s += w->rec[r] + beta * w->kl[r];

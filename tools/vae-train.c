@@ -17,7 +17,7 @@ static const char USAGE[] =
 	"Usage: vae-train -o MODEL [OPTION]... [TRAIN]\n"
 	"Train an autoencoder (ae), variational autoencoder (vae) or conditional VAE (cvae)\n"
 	"on the tensor stream TRAIN (standard input when absent or -) and save it to MODEL.\n"
-	"The model is checkpointed after every epoch.\n\n"
+	"The model is checkpointed after every epoch, and mid-epoch on SIGINT or SIGTERM.\n\n"
 	"  -o, --output MODEL     model file to write (required)\n"
 	"  -m, --model KIND       ae, vae or cvae (default vae)\n"
 	"  -z, --latent N         latent size (default 20)\n"
@@ -155,6 +155,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 
+/* Say where training stopped and how to go on; the checkpoint is saved. */
+static void interrupted(const struct cmdline *c, int epoch, size_t done, size_t n)
+{
+	vk_die("interrupted in epoch %d after %zu of %zu records; %s holds a checkpoint; "
+	       "continue with: vae-train --resume -o %s -e %d %s", epoch, done, n, c->output,
+	       c->output, c->epochs, c->train ? c->train : "< TRAIN");
+}
+
 /* Fill the architecture's input from the data and its classes for a cvae. */
 static void fit_arch_to_data(vk_arch *a, const vk_dataset *d)
 {
@@ -215,8 +223,9 @@ int main(int argc, char **argv)
 	vk_model model;
 	vk_trainrec rec = {0};
 	vk_optstate saved = {0};
+	vk_epoch_pos pos = {0};
 	if (c.resume) {
-		if (vk_model_load(c.output, &model, &rec, &saved, &e))
+		if (vk_checkpoint_load(c.output, &model, &rec, &saved, &pos, &e))
 			vk_die_error(&e);
 		if (!saved.present)
 			vk_die("%s holds no optimiser state to resume from", c.output);
@@ -236,7 +245,8 @@ int main(int argc, char **argv)
 		check_same_shape(&model.a, &test, "test data");
 
 	vk_trainer t;
-	if (vk_trainer_init(&t, &model, train.n, c.batch, c.optimizer, c.lr, c.beta, c.seed, &e))
+	if (vk_trainer_init(&t, &model, train.n, c.batch, c.optimizer, c.lr, c.beta, c.seed,
+			    c.threads, &e))
 		vk_die_error(&e);
 	if (c.resume) {
 		memcpy(t.opt.m, saved.m, sizeof(float) * model.n_params);
@@ -245,6 +255,11 @@ int main(int argc, char **argv)
 		t.opt.rng = saved.rng;
 		free(saved.m);
 		free(saved.v);
+		if (pos.batches >= (train.n + t.batch - 1) / t.batch)
+			vk_die("%s: checkpoint is %llu batches into an epoch of %zu records; "
+			       "resume with the same training data", c.output,
+			       (unsigned long long)pos.batches, train.n);
+		t.pos = pos;
 	} else {
 		vk_model_init_params(&model, &t.opt.rng);
 		rec = (vk_trainrec){.seed = c.seed, .batch = c.batch, .optimizer = c.optimizer,
@@ -267,21 +282,27 @@ int main(int argc, char **argv)
 	int vae = model.a.kind != VK_AE;
 
 	for (int epoch = (int)rec.epochs + 1; epoch <= c.epochs; epoch++) {
+		if (stop_requested)
+			interrupted(&c, epoch, 0, train.n);
+		size_t start = vk_epoch_records(&t, t.pos.batches);
 		vk_progress p;
 		vk_progress_start(&p, "records", train.n);
 		double t0 = vk_now(), tr_rec, tr_kl, te_rec = NAN, te_kl = NAN;
 		int stopped = vk_train_epoch(&t, &train, &tr_rec, &tr_kl, &p, &stop_requested);
 		double secs = vk_now() - t0;
 		vk_progress_end(&p);
-		if (stopped)
-			vk_die("interrupted in epoch %d; %s holds the last complete epoch (%llu); "
-			       "continue with: vae-train --resume -o %s -e %d ...",
-			       epoch, c.output, (unsigned long long)rec.epochs, c.output, c.epochs);
+		if (stopped) {
+			size_t done = vk_epoch_records(&t, t.pos.batches);
+			rec.records_seen += done - start;
+			if (vk_checkpoint_save(c.output, &model, &rec, &t.opt, &t.pos, &e))
+				vk_die_error(&e);
+			interrupted(&c, epoch, done, train.n);
+		}
 		if (c.test)
 			/* A fixed evaluation seed: epochs are compared on the same noise. */
 			vk_evaluate(&model, &eval_work, &test, c.seed ^ 0x7e57, &te_rec, &te_kl);
 		rec.epochs = epoch;
-		rec.records_seen += train.n;
+		rec.records_seen += train.n - start;
 		rec.train_rec = tr_rec, rec.train_kl = tr_kl;
 		rec.test_rec = te_rec, rec.test_kl = te_kl;
 		if (vk_model_save(c.output, &model, &rec, &t.opt, &e))
