@@ -10,10 +10,18 @@ CFLAGS ?= $(OPT) -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilibcommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lpng -lz) -lm -lpthread
 
+# make MPI=1: vae-train trains data-parallel under mpirun (Open MPI).
+ifeq ($(MPI),1)
+CC := mpicc
+CFLAGS += -DVK_MPI
+endif
+
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 BUILD := build-san
+else ifeq ($(MPI),1)
+BUILD := build-mpi
 else
 BUILD := build
 endif
@@ -74,4 +82,4 @@ install: all
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
 
 clean:
-	rm -rf build build-san out
+	rm -rf build build-san build-mpi out

@@ -1,5 +1,7 @@
 #include "train.h"
 
+#include "dist.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -38,7 +40,7 @@ static void barrier_wait(spin_barrier *b)
 
 typedef struct {
 	pthread_t tid[VK_MAX_THREADS];
-	spin_barrier start, grads_done, step_done;
+	spin_barrier start, grads_done, summed, reduced, step_done;
 	atomic_int quit;
 } pool;
 
@@ -63,32 +65,59 @@ static void compute_slice(vk_worker *wk)
 	vk_model *m = t->m;
 	int lo, hi, n = t->step_rows;
 	slice(n, t->threads, wk->id, &lo, &hi);
+	/* The gradient is the mean over the global batch, whatever share this has. */
+	float scale = 1.0f / t->global_rows;
 	if (hi <= lo) {
 		memset(wk->grads, 0, sizeof(float) * m->n_params);
 		return;
 	}
 	size_t D = m->a.input_size, Z = m->a.latent;
 	vk_batch_grad(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, hi - lo, t->beta,
-		      m->a.kind == VK_AE ? NULL : t->eps + lo * Z, 1.0f / n);
+		      m->a.kind == VK_AE ? NULL : t->eps + lo * Z, scale);
 }
 
-static void update_range(vk_worker *wk)
+/* Sum the workers' gradient blocks into the model's, on this worker's range. */
+static void sum_range(vk_worker *wk)
 {
 	vk_trainer *t = wk->t;
-	vk_model *m = t->m;
 	size_t lo, hi;
-	param_range(m->n_params, t->threads, wk->id, &lo, &hi);
-	float *g = m->grads;
+	param_range(t->m->n_params, t->threads, wk->id, &lo, &hi);
+	float *g = t->m->grads;
 	for (int k = 1; k < t->threads; k++) {
 		const float *gk = t->workers[k].grads;
 		for (size_t i = lo; i < hi; i++)
 			g[i] += gk[i];
 	}
+}
+
+static void apply_range(vk_worker *wk)
+{
+	vk_trainer *t = wk->t;
+	vk_model *m = t->m;
+	size_t lo, hi;
+	param_range(m->n_params, t->threads, wk->id, &lo, &hi);
 	if (t->optimizer == VK_OPT_SGD)
-		vk_sgd_step(t->opt.adam.lr, m->params + lo, g + lo, hi - lo);
+		vk_sgd_step(t->opt.adam.lr, m->params + lo, m->grads + lo, hi - lo);
 	else
-		vk_adam_apply(&t->opt.adam, m->params + lo, g + lo, t->opt.m + lo, t->opt.v + lo,
-			      hi - lo);
+		vk_adam_apply(&t->opt.adam, m->params + lo, m->grads + lo, t->opt.m + lo,
+			      t->opt.v + lo, hi - lo);
+}
+
+/* Without MPI the sum and the update of a range run in one go; with ranks,
+ * the whole sum must be all-reduced (by worker 0) in between. */
+static void update_range(vk_worker *wk)
+{
+	pool *p = wk->t->pool;
+	sum_range(wk);
+	if (wk->t->ranks > 1) {
+		if (p)
+			barrier_wait(&p->summed);
+		if (wk->id == 0)
+			vk_dist_sum_floats(wk->t->m->grads, wk->t->m->n_params);
+		if (p)
+			barrier_wait(&p->reduced);
+	}
+	apply_range(wk);
 }
 
 static void *worker_main(void *arg)
@@ -130,11 +159,13 @@ static int start_pool(vk_trainer *t, vk_error *e)
 	if (!p)
 		return vk_fail(e, "out of memory for the thread pool");
 	p->start.parties = p->grads_done.parties = p->step_done.parties = t->threads;
+	p->summed.parties = p->reduced.parties = t->threads;
 	t->pool = p;
 	for (int i = 1; i < t->threads; i++)
 		if (pthread_create(&p->tid[i], NULL, worker_main, &t->workers[i])) {
 			t->threads = i; /* the ones started are stopped by vk_trainer_free */
 			p->start.parties = p->grads_done.parties = p->step_done.parties = i;
+			p->summed.parties = p->reduced.parties = i;
 			return vk_fail(e, "cannot start training thread %d", i);
 		}
 	return 0;
@@ -149,6 +180,8 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int
 	t->optimizer = optimizer;
 	t->beta = beta;
 	t->n = n_records;
+	t->ranks = vk_dist_size();
+	t->rank = vk_dist_rank();
 	/* No more workers than rows: each needs at least one record a step. */
 	t->threads = threads < 1 ? 1 : threads > VK_MAX_THREADS ? VK_MAX_THREADS : threads;
 	if (t->threads > batch)
@@ -170,9 +203,10 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int
 	t->x = malloc(sizeof(float) * batch * m->a.input_size);
 	t->labels = malloc(sizeof(int32_t) * batch);
 	t->eps = malloc(sizeof(float) * batch * m->a.latent);
+	t->eps_all = t->ranks > 1 ? malloc(sizeof(float) * batch * m->a.latent) : t->eps;
 	t->opt.m = calloc(m->n_params, sizeof(float));
 	t->opt.v = calloc(m->n_params, sizeof(float));
-	if (!ok || !t->order || !t->x || !t->labels || !t->eps || !t->opt.m || !t->opt.v) {
+	if (!ok || !t->order || !t->x || !t->labels || !t->eps || !t->eps_all || !t->opt.m || !t->opt.v) {
 		vk_trainer_free(t);
 		return vk_fail(e, "out of memory for the training buffers");
 	}
@@ -204,6 +238,8 @@ void vk_trainer_free(vk_trainer *t)
 	free(t->order);
 	free(t->x);
 	free(t->labels);
+	if (t->eps_all != t->eps)
+		free(t->eps_all);
 	free(t->eps);
 	free(t->opt.m);
 	free(t->opt.v);
@@ -236,15 +272,22 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 	int stopped = 0;
 	while (done < t->n) {
 		int b = t->n - done < (size_t)t->batch ? (int)(t->n - done) : t->batch;
-		vk_dataset_gather(d, t->order + done, b, t->x, t->labels);
-		if (m->a.kind != VK_AE)
-			vk_rng_normals(&t->opt.rng, t->eps, (size_t)b * m->a.latent);
-		t->step_rows = b;
+		/* This rank's share of the global batch; every rank draws the whole
+		 * batch's ε so the generators stay in step. */
+		int lo = (int)((long)b * t->rank / t->ranks), hi = (int)((long)b * (t->rank + 1) / t->ranks);
+		vk_dataset_gather(d, t->order + done + lo, hi - lo, t->x, t->labels);
+		if (m->a.kind != VK_AE) {
+			vk_rng_normals(&t->opt.rng, t->eps_all, (size_t)b * m->a.latent);
+			memcpy(t->eps, t->eps_all + (size_t)lo * m->a.latent,
+			       sizeof(float) * (hi - lo) * m->a.latent);
+		}
+		t->step_rows = hi - lo;
+		t->global_rows = b;
 		train_step(t);
 		for (int k = 0; k < t->threads; k++) {
-			int lo, hi;
-			slice(b, t->threads, k, &lo, &hi);
-			for (int r = 0; r < hi - lo; r++) {
+			int klo, khi;
+			slice(hi - lo, t->threads, k, &klo, &khi);
+			for (int r = 0; r < khi - klo; r++) {
 				pos->rec_sum += t->workers[k].w.rec[r];
 				pos->kl_sum += t->workers[k].w.kl[r];
 			}
@@ -258,8 +301,11 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 			break;
 		}
 	}
-	*rec = pos->rec_sum / (done ? done : 1);
-	*kl = pos->kl_sum / (done ? done : 1);
+	double sums[2] = {pos->rec_sum, pos->kl_sum};
+	if (!stopped)
+		vk_dist_sum_doubles(sums, 2);
+	*rec = sums[0] / (done ? done : 1);
+	*kl = sums[1] / (done ? done : 1);
 	if (!stopped)
 		memset(pos, 0, sizeof *pos);
 	return stopped;

@@ -39,7 +39,10 @@ struct vk_trainer {
 	uint32_t *order;      /* (n) shuffled record indices */
 	float *x;             /* (batch, D) */
 	int32_t *labels;      /* (batch) */
-	float *eps;           /* (batch, Z) */
+	float *eps;           /* (batch, Z): this rank's rows of the batch's ε */
+	float *eps_all;       /* (batch, Z): the whole batch's ε (== eps on one rank) */
+	int rank, ranks;      /* MPI data parallelism (1 rank without MPI) */
+	int global_rows;      /* rows of the step over all ranks */
 	size_t n;
 	vk_epoch_pos pos;     /* where the current epoch stands */
 	vk_worker workers[VK_MAX_THREADS];

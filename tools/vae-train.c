@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "dist.h"
 #include "err.h"
 #include "modelfile.h"
 #include "opts.h"
@@ -211,6 +212,9 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_init(argc, argv);
+	/* Under mpirun every rank trains on its share of each batch; rank 0
+	 * alone writes the model, the log and the summaries. */
+	int lead = vk_dist_init(&argc, &argv) == 1 || vk_dist_rank() == 0;
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 
@@ -275,7 +279,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	FILE *log = open_log(c.log, c.resume);
+	FILE *log = lead ? open_log(c.log, c.resume) : NULL;
 	vk_work eval_work;
 	if (c.test && vk_work_alloc(&eval_work, &model, 512, &e))
 		vk_die_error(&e);
@@ -294,7 +298,7 @@ int main(int argc, char **argv)
 		if (stopped) {
 			size_t done = vk_epoch_records(&t, t.pos.batches);
 			rec.records_seen += done - start;
-			if (vk_checkpoint_save(c.output, &model, &rec, &t.opt, &t.pos, &e))
+			if (lead && vk_checkpoint_save(c.output, &model, &rec, &t.opt, &t.pos, &e))
 				vk_die_error(&e);
 			interrupted(&c, epoch, done, train.n);
 		}
@@ -305,9 +309,9 @@ int main(int argc, char **argv)
 		rec.records_seen += train.n - start;
 		rec.train_rec = tr_rec, rec.train_kl = tr_kl;
 		rec.test_rec = te_rec, rec.test_kl = te_kl;
-		if (vk_model_save(c.output, &model, &rec, &t.opt, &e))
+		if (lead && vk_model_save(c.output, &model, &rec, &t.opt, &e))
 			vk_die_error(&e);
-		if (!c.quiet) {
+		if (lead && !c.quiet) {
 			fprintf(stderr, "%s: epoch %d/%d %.2fs train rec %.3f kl %.3f", vk_progname,
 				epoch, c.epochs, secs, tr_rec, tr_kl);
 			if (vae)
@@ -326,5 +330,6 @@ int main(int argc, char **argv)
 	}
 	if (log && fclose(log) != 0)
 		vk_die("error writing log %s:", c.log);
+	vk_dist_finalize();
 	return 0;
 }
