@@ -1,5 +1,6 @@
 #include "dataset.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,13 +30,31 @@ long long vk_parse_size(const char *s)
 	return (long long)(v * mult);
 }
 
-static int grow(vk_dataset *d, size_t cap, size_t max_bytes, const char *name, vk_error *e)
+/* "235.2 KB" into buf: sizes in messages, readable at any scale. */
+static const char *human(double bytes, char *buf, size_t len)
+{
+	static const char *unit[] = {"bytes", "KB", "MB", "GB", "TB", "PB", "EB"};
+	int u = 0;
+	while (bytes >= 1024 && u < 6)
+		bytes /= 1024, u++;
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+	return buf;
+}
+
+/* Room for cap records. need is what the data is known to take when it does
+ * not fit: all of it for a declared count, else the records so far and one. */
+static int grow(vk_dataset *d, size_t cap, size_t max_bytes, const char *name, int exact,
+		vk_error *e)
 {
 	size_t elem = d->is_u8 ? 1 : 4, row = d->dim * elem + (d->labels ? 4 : 0);
-	if (cap * row > max_bytes)
-		return vk_fail(e, "%s: the data needs more than %zu MB of memory (limit %zu MB); "
+	if (cap > max_bytes / row) { /* cap * row > max_bytes, without overflow */
+		char need[32], lim[32];
+		double bytes = (double)(exact ? cap : d->n + 1) * row;
+		return vk_fail(e, "%s: the data needs %s%s of memory (limit %s); "
 				  "raise --max-memory or use fewer records",
-			       name, cap * row >> 20, max_bytes >> 20);
+			       name, exact ? "" : "more than ", human(bytes, need, sizeof need),
+			       human((double)max_bytes, lim, sizeof lim));
+	}
 	void *p = realloc(d->is_u8 ? (void *)d->u8 : (void *)d->f32, cap * d->dim * elem);
 	if (!p)
 		return vk_fail(e, "%s: out of memory for %zu records", name, cap);
@@ -64,11 +83,11 @@ int vk_dataset_load(vk_dataset *d, const char *path, size_t max_bytes, vk_error 
 	if (r.h.has_labels)
 		d->labels = malloc(sizeof(int32_t));
 	size_t cap = r.h.count != TS_COUNT_UNKNOWN && r.h.count ? r.h.count : 1024;
-	int rc = grow(d, cap, max_bytes, r.name, e);
+	int rc = grow(d, cap, max_bytes, r.name, cap == r.h.count, e);
 	for (;;) {
 		if (rc)
 			break;
-		if (d->n == cap && (rc = grow(d, cap *= 2, max_bytes, r.name, e)))
+		if (d->n == cap && (rc = grow(d, cap *= 2, max_bytes, r.name, 0, e)))
 			break;
 		int32_t lab;
 		int got = d->is_u8 ? ts_read(&r, d->u8 + d->n * d->dim, &lab, e)
