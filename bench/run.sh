@@ -5,7 +5,8 @@
 # Knobs (environment): BENCH_EPOCHS (per speed config, default 2; the epoch
 # time is the median of the epochs after the first), BENCH_QUALITY=0 skips the
 # 10-epoch quality runs, BENCH_QUALITY_EPOCHS (default 10), BENCH_RUNS (repeats
-# of short measurements, default 5). See bench/README.md.
+# of short measurements, default 5), BENCH_TIMEOUT (seconds a training run may
+# take before it is cut and reported n/a, default 300). See bench/README.md.
 set -u
 BIN=$(cd "${1:?usage: bench/run.sh BIN_DIR}" && pwd) || exit 2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ EPOCHS=${BENCH_EPOCHS:-2}
 QUALITY=${BENCH_QUALITY:-1}
 QEPOCHS=${BENCH_QUALITY_EPOCHS:-10}
 RUNS=${BENCH_RUNS:-5}
+TIMEOUT=${BENCH_TIMEOUT:-300}
 NTRAIN=60000
 PATH=$BIN:$PATH
 export PATH
@@ -71,7 +73,7 @@ header() {
 	echo "- CPU: $cpu, $(nproc) online CPUs ($(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core)"
 	echo "- OpenBLAS: $(pkg-config --modversion openblas 2>/dev/null || echo '?'), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
 	echo "- PyTorch: $($PY -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not installed') ($PY)"
-	echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)$(awk -v n="$(nproc)" '$1 > 0.5 {printf " — other work was running: timings are pessimistic, especially PyTorch default with %d threads", n}' /proc/loadavg)"
 	echo "- Speed configs: $EPOCHS epochs on Fashion-MNIST 60k (test 10k), seed 1; epoch time = median of the epochs after the first"
 	echo
 }
@@ -88,7 +90,7 @@ floor() {
 vaekit_run() {
 	have vae-train && [ -s "$8" ] || return 0
 	log=$OUT/$1.vaekit.tsv
-	vae-train -o "$OUT/$1.model" --model "$2" --hidden "$3" --latent "$4" --batch "$5" \
+	timeout "$TIMEOUT" vae-train -o "$OUT/$1.model" --model "$2" --hidden "$3" --latent "$4" --batch "$5" \
 		--threads "$6" --epochs "$7" --seed 1 --test "$9" --log "$log" "$8" >/dev/null 2>"$OUT/$1.vaekit.err" \
 		&& echo "$log"
 }
@@ -99,7 +101,7 @@ torch_run() {
 	[ "$HAVE_TORCH" = 1 ] || return 0
 	log=$OUT/$1.torch.tsv
 	envs=$(echo "$2" | tr , '\n' | grep '^[A-Z]') opts=$(echo "$2" | tr , '\n' | grep '^-')
-	env $envs $PY "$ROOT/bench/pytorch_vae.py" $opts --model "$3" --hidden "$4" --latent "$5" --batch "$6" \
+	timeout "$TIMEOUT" env $envs $PY "$ROOT/bench/pytorch_vae.py" $opts --model "$3" --hidden "$4" --latent "$5" --batch "$6" \
 		--threads "$7" --epochs "$8" --seed 1 --train-images "$9" --test-images "${10}" \
 		>"$log" 2>"$OUT/$1.torch.err" && echo "$log"
 }
@@ -194,6 +196,7 @@ hf_median() {
 	awk -F, 'NR == 2 {print $4}' "$csv"
 }
 bytes() { stat -c %s "$1" 2>/dev/null || echo 0; }
+mbps() { div "$(div "$1" 1e6 %.6f)" "$2" %.0f; }
 
 throughput_table() {
 	train=$OUT/fashion-train.ts test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1.model
@@ -203,11 +206,11 @@ throughput_table() {
 	echo "|---|---|---|---|"
 	if have idx2stream; then
 		s=$(hf_median "idx2stream --float -o $OUT/tmp.ts $FM/train-images-idx3-ubyte.gz $FM/train-labels-idx1-ubyte.gz")
-		echo "| idx2stream --float | 60,000 images (.gz) → $(div "$(bytes "$OUT/tmp.ts")" 1e6 %.0f) MB stream | $(fmt "$s" %.3f) | $(div "$(bytes "$OUT/tmp.ts")" "$(div "$s" 1e6 %.9f)" %.0f) MB/s out |"
+		echo "| idx2stream --float | 60,000 images (.gz) → $(div "$(bytes "$OUT/tmp.ts")" 1e6 %.0f) MB stream | $(fmt "$s" %.3f) | $(mbps "$(bytes "$OUT/tmp.ts")" "$s") MB/s out |"
 	else echo "| idx2stream | — | n/a | n/a |"; fi
 	if have stream-cat && [ -s "$train" ]; then
 		s=$(hf_median "stream-cat -o $OUT/tmp.ts $train")
-		echo "| stream-cat | copy $(div "$(bytes "$train")" 1e6 %.0f) MB | $(fmt "$s" %.3f) | $(div "$(bytes "$train")" "$(div "$s" 1e6 %.9f)" %.0f) MB/s |"
+		echo "| stream-cat | copy $(div "$(bytes "$train")" 1e6 %.0f) MB | $(fmt "$s" %.3f) | $(mbps "$(bytes "$train")" "$s") MB/s |"
 	else echo "| stream-cat | — | n/a | n/a |"; fi
 	rm -f "$OUT/tmp.ts"
 	if have vae-encode && [ -s "$model" ]; then
