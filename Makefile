@@ -55,6 +55,7 @@ $(BUILD)/obj $(BUILD)/bin:
 
 # The tests run the real programs from $(BUILD)/bin, found through PATH.
 test: $(BINS) $(TEST_BIN)
+	@if [ "$(SANITIZE)" != 1 ] && command -v mpicc >/dev/null; then $(MAKE) MPI=1 build-mpi/bin/vae-train; fi
 	cd tests && PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" VAEKIT_ROOT="$(CURDIR)" \
 		timeout 1500 ../$(TEST_BIN) --jobs=2 2>&1
 

@@ -1,0 +1,53 @@
+/* Data-parallel training under MPI: two ranks give the losses of one process
+ * (same global batch and seed) to within float summation order. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static int read_log(const char *path, double nelbo[], int max)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char line[512];
+	int n = 0;
+	if (!fgets(line, sizeof line, f)) {
+		fclose(f);
+		return -1;
+	}
+	while (n < max && fgets(line, sizeof line, f)) {
+		double v[5];
+		int epoch;
+		if (sscanf(line, "%d %lf %lf %lf %lf", &epoch, &v[0], &v[1], &v[2], &v[3]) == 5)
+			nelbo[n++] = v[3];
+	}
+	fclose(f);
+	return n;
+}
+
+Test(mpi, two_ranks_match_one_process, .timeout = 120)
+{
+	const char *mpi_train = repo_path("build-mpi/bin/vae-train");
+	if (access(mpi_train, X_OK) != 0 || run("command -v mpirun >/dev/null") != 0)
+		cr_skip_test("no MPI build (make MPI=1) or no mpirun");
+	const char *data = tmp_path("mpi-train.ts");
+	cr_assert_eq(run("idx2stream %s | stream-cat -n 512 > %s",
+			 repo_path("examples/data/digits-train-images-idx3-ubyte.gz"), data), 0);
+	const char *one = tmp_path("mpi-one.tsv"), *two = tmp_path("mpi-two.tsv");
+	cr_assert_eq(run("%s -q -o %s -e 3 -t 1 --seed 5 --hidden 64 --latent 4 --log %s %s",
+			 mpi_train, tmp_path("mpi-one.vae"), one, data), 0);
+	cr_assert_eq(run("mpirun --allow-run-as-root --oversubscribe -np 2 %s -q -o %s -e 3 -t 1 "
+			 "--seed 5 --hidden 64 --latent 4 --log %s %s",
+			 mpi_train, tmp_path("mpi-two.vae"), two, data), 0);
+	double a[3], b[3];
+	cr_assert_eq(read_log(one, a, 3), 3);
+	cr_assert_eq(read_log(two, b, 3), 3);
+	for (int i = 0; i < 3; i++)
+		cr_assert(fabs(a[i] - b[i]) <= 1e-4 * fabs(a[i]), "epoch %d: %g vs %g", i + 1,
+			  a[i], b[i]);
+	/* and training did something: the loss falls */
+	cr_assert(b[2] < b[0]);
+}
