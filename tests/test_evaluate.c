@@ -88,7 +88,7 @@ static const double BIAS[PD] = {0.3, -0.2, 0.1, 0.5};
 
 /* Set the decoder to (W, b) and the encoder to the exact posterior, then
  * spoil it: μ shifted by mu_shift, σ² scaled by var_scale. */
-static void ppca_model(vk_model *m, double mu_shift, double var_scale)
+static void ppca_model(vk_model *m, vk_work *w, double mu_shift, double var_scale)
 {
 	vk_arch a = {.kind = VK_VAE, .input_rank = 1, .input_dims = {PD}, .input_size = PD,
 		     .n_hidden = 0, .act = VK_RELU, .latent = PZ, .likelihood = VK_GAUSSIAN,
@@ -114,6 +114,7 @@ static void ppca_model(vk_model *m, double mu_shift, double var_scale)
 		P[enc->b + j] = (float)(-wb / M + mu_shift);
 		P[enc->b + PZ + j] = (float)log(var_scale * SIGMA * SIGMA / M);
 	}
+	cr_assert_eq(vk_work_alloc(w, m, 512, &e), 0);
 }
 
 /* Exact log N(x; b, W Wᵀ + σ² I) by a Cholesky factorisation in double. */
@@ -165,9 +166,7 @@ Test(evaluate_iw, exact_posterior_gives_exact_log_likelihood)
 {
 	vk_model m;
 	vk_work w;
-	vk_error e;
-	ppca_model(&m, 0, 1);
-	cr_assert_eq(vk_work_alloc(&w, &m, 64, &e), 0);
+	ppca_model(&m, &w, 0, 1);
 	float x[20 * PD], rec[1], kl[1];
 	ppca_data(x, 20, 5);
 	for (int r = 0; r < 20; r++) {
@@ -189,9 +188,7 @@ Test(evaluate_iw, k1_is_the_single_sample_elbo_with_the_same_eps)
 {
 	vk_model m;
 	vk_work w;
-	vk_error e;
-	ppca_model(&m, 0.7, 2.5);
-	cr_assert_eq(vk_work_alloc(&w, &m, 64, &e), 0);
+	ppca_model(&m, &w, 0.7, 2.5);
 	float x[10 * PD], rec[1], kl[1];
 	ppca_data(x, 10, 6);
 	for (int r = 0; r < 10; r++) {
@@ -216,9 +213,7 @@ Test(evaluate_iw, wrong_encoder_bounds_rise_to_exact_log_likelihood)
 	static const int Ks[] = {1, 10, 100, 5000};
 	vk_model m;
 	vk_work w;
-	vk_error e;
-	ppca_model(&m, 0.7, 2.5);
-	cr_assert_eq(vk_work_alloc(&w, &m, 512, &e), 0);
+	ppca_model(&m, &w, 0.7, 2.5);
 	static float x[N * PD];
 	ppca_data(x, N, 7);
 	double exact = 0, elbo = 0, iw[4] = {0}, d = 0, d2 = 0;
@@ -251,9 +246,7 @@ Test(evaluate_iw, same_seed_same_numbers_any_batch)
 {
 	vk_model m;
 	vk_work w;
-	vk_error e;
-	ppca_model(&m, 0.7, 2.5);
-	cr_assert_eq(vk_work_alloc(&w, &m, 64, &e), 0);
+	ppca_model(&m, &w, 0.7, 2.5);
 	float x[3 * PD], rec[2][3], kl[2][3], eps_alone[PZ];
 	ppca_data(x, 3, 8);
 	vk_eval_batch(&m, &w, x, NULL, 3, 21, rec[0], kl[0]);
