@@ -61,3 +61,15 @@ int vk_check_labels(const vk_model *m, const int32_t *labels, int n, uint64_t fi
 				       m->a.classes - 1);
 	return 0;
 }
+
+int vk_check_label_option(const vk_model *m, int label, const char *model_path, vk_error *e)
+{
+	if (label < 0)
+		return 0;
+	if (m->a.kind != VK_CVAE)
+		return vk_fail(e, "--label: %s is not a conditional model", model_path);
+	if (label >= m->a.classes)
+		return vk_fail(e, "--label: %d is outside the model's classes 0..%d", label,
+			       m->a.classes - 1);
+	return 0;
+}

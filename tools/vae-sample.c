@@ -117,20 +117,18 @@ int main(int argc, char **argv)
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
-	if (vk_model_load(c.model, &m, NULL, NULL, &e))
+	if (vk_model_load(c.model, &m, NULL, NULL, &e) ||
+	    vk_check_label_option(&m, c.label, c.model, &e))
 		vk_die_error(&e);
 	int Z = m.a.latent, cvae = m.a.kind == VK_CVAE;
 	if (c.grid && Z != 2)
 		vk_die("--grid needs a model with a 2-D latent space; %s has %d dimensions",
 		       c.model, Z);
-	if ((c.label >= 0 || c.each_label) && !cvae)
-		vk_die("%s: %s is not a conditional model", c.each_label ? "--each-label" : "--label",
-		       c.model);
+	if (c.each_label && !cvae)
+		vk_die("--each-label: %s is not a conditional model", c.model);
 	if (cvae && c.label < 0 && !c.each_label)
 		vk_die("%s is a conditional model: choose a class with --label K or --each-label",
 		       c.model);
-	if (c.label >= m.a.classes)
-		vk_die("--label: %d is outside the model's classes 0..%d", c.label, m.a.classes - 1);
 	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? m.a.classes : 1);
 
 	ts_header h;
