@@ -263,8 +263,6 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 		first += got;
 	}
 	free(x);
-	if (!first)
-		vk_die("%s: no records to measure", r->name);
 	for (int k = 0; k < n_ev; k++) {
 		if (ev[k].sum.bad)
 			vk_die("%s: a loss is not finite or too large to add up exactly", ev[k].name);
@@ -342,7 +340,7 @@ static int name_width(const struct evaluator *ev, int n_ev)
 
 static void cell(int width, int have, double v)
 {
-	if (have)
+	if (have && !isnan(v))
 		printf(" %*.*f", width, width > 7 ? 3 : 2, v);
 	else
 		printf(" %*s", width, "-");
@@ -389,7 +387,8 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 			double var = vk_evalsum_mu_var(s, j);
 			printf("%-*s %5d", nw, ev[k].name, j);
 			cell(10, s->has_kl, vk_sum_mean(s->kl_dim[j], s->n));
-			printf(" %10.4f %6s\n", var, var > VK_ACTIVE_THRESHOLD ? "yes" : "no");
+			cell(10, 1, var);
+			printf(" %6s\n", var > VK_ACTIVE_THRESHOLD ? "yes" : "no");
 		}
 }
 
