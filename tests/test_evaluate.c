@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "evaluate.h"
+#include "stream.h"
 #include "testutil.h"
 
 Test(evaluate_math, logsumexp_is_stable)
@@ -451,6 +452,20 @@ Test(kl_eval_tool, errors_are_one_clear_line)
 			 "txt2stream -l -t u8 -s 28x28 > %s", digits(), lab12), 0);
 	cr_assert_eq(run_err(err, sizeof err, "kl-eval -m %s %s", cv, lab12), 1);
 	cr_assert(strstr(err, "label 12 is outside"), "%s", err);
+	/* NaN in the data */
+	const char *nan_ts = tmp_path("nan.ts");
+	ts_header h;
+	ts_writer tw;
+	vk_error e;
+	uint32_t dims[2] = {28, 28};
+	static float img[784];
+	img[100] = NAN;
+	cr_assert_eq(ts_header_init(&h, TS_F32, 2, dims, &e), 0);
+	cr_assert_eq(ts_writer_open(&tw, nan_ts, &h, &e), 0, "%s", e.msg);
+	cr_assert_eq(ts_write(&tw, img, TS_NO_LABEL, &e), 0, "%s", e.msg);
+	cr_assert_eq(ts_writer_close(&tw, &e), 0, "%s", e.msg);
+	cr_assert_eq(run_err(err, sizeof err, "kl-eval -m %s %s", m, nan_ts), 1);
+	cr_assert(strstr(err, "NaN") || strstr(err, "nan") || strstr(err, "finite"), "%s", err);
 	cr_assert_eq(run_err(err, sizeof err, "kl-eval --iw 5 %s", three), 2);
 	cr_assert_eq(run_err(err, sizeof err, "kl-eval -m %s --iw 0 %s", m, three), 2);
 	/* Each message is one line. */
