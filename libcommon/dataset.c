@@ -87,7 +87,10 @@ int vk_dataset_load(vk_dataset *d, const char *path, size_t max_bytes, vk_error 
 	for (;;) {
 		if (rc)
 			break;
-		if (d->n == cap && (rc = grow(d, cap *= 2, max_bytes, r.name, 0, e)))
+		/* A declared count is all the room needed: the read after the last
+		 * record only checks for trailing bytes. */
+		if (d->n == cap && d->n != r.h.count &&
+		    (rc = grow(d, cap *= 2, max_bytes, r.name, 0, e)))
 			break;
 		int32_t lab;
 		int got = d->is_u8 ? ts_read(&r, d->u8 + d->n * d->dim, &lab, e)
