@@ -427,6 +427,15 @@ Test(kl_eval_tool, latent_stream_filter)
 	char err[1024];
 	cr_assert_eq(run_err(err, sizeof err, "kl-eval %s", digits()), 1);
 	cr_assert(strstr(err, "not latent+logvar"), "%s", err);
+	/* What vae-encode writes has the model's KL. */
+	const char *m = train("enc.m", "vae"), *direct = tmp_path("direct.tsv");
+	char prefix[600];
+	cr_assert_eq(run_err(err, sizeof err, "vae-encode --with-logvar -m %s %s | kl-eval > %s",
+			     m, digits(), out), 0, "%s", err);
+	cr_assert_eq(run("kl-eval -m %s %s > %s", m, digits(), direct), 0);
+	snprintf(prefix, sizeof prefix, "%s\tvae\tall", m);
+	double a = tsv_field(out, "-\tlatent\tall", C_KL), b = tsv_field(direct, prefix, C_KL);
+	cr_assert(fabs(a - b) < 1e-4 * b, "encoded %g direct %g", a, b);
 }
 
 Test(kl_eval_tool, errors_are_one_clear_line)
