@@ -1,4 +1,6 @@
 /* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor stream. */
+#include <dirent.h>
+#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -156,6 +158,32 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 
+/* A run killed while saving leaves its temporary file (MODEL.tmpXXXXXX, see
+ * afile.c) behind; remove those of earlier runs so kills do not pile them up.
+ * Only one vae-train may write a given MODEL at a time. */
+static void remove_stale_temps(const char *output)
+{
+	char dirbuf[4096], basebuf[4096];
+	snprintf(dirbuf, sizeof dirbuf, "%s", output);
+	snprintf(basebuf, sizeof basebuf, "%s", output);
+	const char *dir = dirname(dirbuf), *base = basename(basebuf);
+	size_t len = strlen(base);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (strncmp(n, base, len) || strncmp(n + len, ".tmp", 4) ||
+		    strlen(n + len) != 10)
+			continue;
+		char path[8192];
+		snprintf(path, sizeof path, "%s/%s", dir, n);
+		unlink(path);
+	}
+	closedir(d);
+}
+
 /* Say where training stopped and how to go on; the checkpoint is saved. */
 static void interrupted(const struct cmdline *c, int epoch, size_t done, size_t n)
 {
@@ -276,6 +304,7 @@ int main(int argc, char **argv)
 		rec.desc[len] = 0;
 	}
 
+	remove_stale_temps(c.output);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
