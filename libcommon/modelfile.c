@@ -160,6 +160,10 @@ static int load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 	unsigned char *buf = NULL;
 	struct stat st;
 	vk_arch a;
+	if (got < HEADER && ferror(f)) { /* a directory, an I/O error */
+		vk_fail(e, "cannot read model %s:", path);
+		goto out;
+	}
 	if (got < 8 || memcmp(h, MAGIC, 8)) {
 		vk_fail(e, "%s: not a vaekit model (bad magic)", path);
 		goto out;
