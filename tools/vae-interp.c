@@ -163,14 +163,10 @@ int main(int argc, char **argv)
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
-	if (vk_model_load(c.model, &m, NULL, NULL, &e))
+	if (vk_model_load(c.model, &m, NULL, NULL, &e) ||
+	    vk_check_label_option(&m, c.label, c.model, &e))
 		vk_die_error(&e);
 	int Z = m.a.latent, cvae = m.a.kind == VK_CVAE;
-	if (c.label >= 0 && !cvae)
-		vk_die("--label: %s is not a conditional model", c.model);
-	if (c.label >= m.a.classes && cvae)
-		vk_die("--label: %d is outside the model's classes 0..%d", c.label,
-		       m.a.classes - 1);
 
 	float *x = vk_xmalloc(2 * (size_t)m.a.input_size * sizeof *x);
 	int32_t ends_label[2] = {TS_NO_LABEL, TS_NO_LABEL};
