@@ -233,12 +233,20 @@ Test(modelfile, truncated_file)
 	free(b);
 }
 
+/* The saved bytes with the u32 at offset at set to v and the CRC made right
+ * again, so that only the edit can make a load fail. */
+static unsigned char *edited(size_t at, uint32_t v, size_t *len)
+{
+	unsigned char *b = saved_bytes(len);
+	put_u32(b + at, v);
+	fix_crc(b, *len);
+	return b;
+}
+
 Test(modelfile, wrong_major_version)
 {
 	size_t len;
-	unsigned char *b = saved_bytes(&len);
-	b[OFF_MAJOR] = 2;
-	fix_crc(b, len);
+	unsigned char *b = edited(OFF_MAJOR, 2, &len); /* major 2, minor 0 */
 	expect_refused(b, len, "version 2.0", "not supported");
 	free(b);
 }
@@ -246,9 +254,7 @@ Test(modelfile, wrong_major_version)
 Test(modelfile, wrong_magic)
 {
 	size_t len;
-	unsigned char *b = saved_bytes(&len);
-	b[1] = 'X';
-	fix_crc(b, len);
+	unsigned char *b = edited(0, 0x4D4B5893, &len); /* "\x93XKM..." */
 	expect_refused(b, len, "not a vaekit model", "magic");
 	expect_refused((const unsigned char *)"hello", 5, "not a vaekit model", NULL);
 	free(b);
@@ -257,13 +263,10 @@ Test(modelfile, wrong_magic)
 Test(modelfile, header_fields_out_of_range)
 {
 	size_t len;
-	unsigned char *b = saved_bytes(&len);
-	put_u32(b + OFF_LATENT, 0);
-	fix_crc(b, len);
+	unsigned char *b = edited(OFF_LATENT, 0, &len);
 	expect_refused(b, len, "bad model", "latent size 0");
-	put_u32(b + OFF_LATENT, 3);
-	put_u32(b + OFF_HIDDEN, 9);
-	fix_crc(b, len);
+	free(b);
+	b = edited(OFF_HIDDEN, 9, &len);
 	expect_refused(b, len, "9 hidden layers", "at most 8");
 	free(b);
 }

@@ -96,6 +96,14 @@ static float *read_all(const char *path, ts_header *h, size_t *n, int32_t **labe
 	return x;
 }
 
+/* The number of records in a stream, and its header. */
+static size_t records(const char *path, ts_header *h)
+{
+	size_t n;
+	free(read_all(path, h, &n, NULL));
+	return n;
+}
+
 static char *meta(const ts_header *h, const char *key)
 {
 	static char buf[4][256];
@@ -147,15 +155,24 @@ static int read_log(const char *path, double rows[][8], int max)
 	return n;
 }
 
+/* Train on the first n_train digits with opts, testing on the first n_test
+ * test digits; the log's rows land in rows. Returns the model's path. */
+static char *train_logged(const char *opts, int n_train, int n_test, double rows[][8],
+			  int max, int want_rows)
+{
+	char *train_ts = digits("train.ts", n_train, 0, "");
+	char *test_ts = digits("test.ts", n_test, 1, "");
+	char *log = tp("train.tsv"), all[1024];
+	snprintf(all, sizeof all, "%s -t 1 -q --test %s --log %s", opts, test_ts, log);
+	char *model = train("m.vkm", all, train_ts);
+	cr_assert_eq(read_log(log, rows, max), want_rows);
+	return model;
+}
+
 Test(models_e2e, training_lowers_the_test_nelbo)
 {
-	char *train_ts = digits("train.ts", 500, 0, ""), *test_ts = digits("test.ts", 200, 1, "");
-	char *log = tp("train.tsv"), opts[1024];
-	snprintf(opts, sizeof opts, "--hidden 64 -z 8 -e 10 -b 32 -t 1 -q --test %s --log %s",
-		 test_ts, log);
-	char *model = train("m.vkm", opts, train_ts);
 	double rows[16][8];
-	cr_assert_eq(read_log(log, rows, 16), 10);
+	char *model = train_logged("--hidden 64 -z 8 -e 10 -b 32", 500, 200, rows, 16, 10);
 	for (int i = 0; i < 10; i++) {
 		cr_assert_eq(rows[i][0], i + 1);
 		cr_assert_float_eq(rows[i][4], rows[i][2] + rows[i][3], 2e-3, "train nelbo = rec + kl");
@@ -206,9 +223,7 @@ Test(models_e2e, latent_only_then_decode_equals_sample)
 	ok(cmd);
 	cr_assert(same_file(direct, piped), "vae-sample differs from --latent-only | vae-decode");
 	ts_header h;
-	size_t n;
-	free(read_all(direct, &h, &n, NULL));
-	cr_assert_eq(n, 300);
+	cr_assert_eq(records(direct, &h), 300);
 	cr_assert_str_eq(meta(&h, "kind"), "image");
 }
 
@@ -221,17 +236,19 @@ Test(models_e2e, grid_needs_a_2d_model)
 	snprintf(cmd, sizeof cmd, "vae-sample -m %s --grid 5 -o %s", m2, out);
 	ok(cmd);
 	ts_header h;
-	size_t n;
-	free(read_all(out, &h, &n, NULL));
-	cr_assert_eq(n, 25);
+	cr_assert_eq(records(out, &h), 25);
 	cr_assert_eq(ts_elems(&h), PIXELS);
 	/* The grid's latent points: column 0 is z1 = Φ⁻¹(0.1), row 0 is z2 = Φ⁻¹(0.9). */
 	snprintf(cmd, sizeof cmd, "vae-sample -m %s --grid 5 --latent-only -o %s", m2, out);
 	ok(cmd);
+	size_t n;
 	float *z = read_all(out, &h, &n, NULL);
+	cr_assert_eq(n, 25);
+	cr_assert_eq(h.dims[0], 2);
 	cr_assert_float_eq(z[0], -1.2815516, 1e-5);
 	cr_assert_float_eq(z[1], 1.2815516, 1e-5);
 	cr_assert_float_eq(z[2 * 12], 0.0, 1e-6, "the middle point is the origin");
+	cr_assert_float_eq(z[2 * 12 + 1], 0.0, 1e-6, "the middle point is the origin");
 	free(z);
 	snprintf(cmd, sizeof cmd, "rm -f %s && vae-sample -m %s --grid 5 -o %s", out, m4, out);
 	fails(cmd, "vae-sample: ", "2-D");
@@ -577,9 +594,7 @@ static void train_shape(const char *shape, int k, int rank, const uint32_t *dims
 	snprintf(cmd, sizeof cmd, "vae-sample -m %s -n 5 -o %s", model, out);
 	ok(cmd);
 	ts_header h;
-	size_t n;
-	free(read_all(out, &h, &n, NULL));
-	cr_assert_eq(n, 5);
+	cr_assert_eq(records(out, &h), 5);
 	cr_assert_eq(h.rank, rank);
 	for (int i = 0; i < rank; i++)
 		cr_assert_eq(h.dims[i], dims[i]);
@@ -597,13 +612,8 @@ Test(models_e2e, input_shape_comes_from_the_stream_header)
 
 Test(models_e2e, autoencoder_log_has_no_kl)
 {
-	char *train_ts = digits("train.ts", 300, 0, ""), *test_ts = digits("test.ts", 100, 1, "");
-	char *log = tp("ae.tsv"), opts[1024];
-	snprintf(opts, sizeof opts, "--model ae --hidden 32 -z 4 -e 4 -t 1 -q --test %s --log %s",
-		 test_ts, log);
-	char *model = train("ae.vkm", opts, train_ts);
 	double rows[8][8];
-	cr_assert_eq(read_log(log, rows, 8), 4);
+	char *model = train_logged("--model ae --hidden 32 -z 4 -e 4", 300, 100, rows, 8, 4);
 	for (int i = 0; i < 4; i++) {
 		cr_assert_eq(rows[i][3], 0.0, "train_kl of an AE");
 		cr_assert_eq(rows[i][6], 0.0, "test_kl of an AE");
