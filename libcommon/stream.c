@@ -90,9 +90,17 @@ static int check_shape(int dtype, int rank, const uint32_t *dims, vk_error *e)
 	for (int i = 0; i < rank; i++) {
 		if (dims[i] < 1 || dims[i] > 0x7fffffffu)
 			return vk_fail(e, "dimension %d is %u (expected 1 to 2^31-1)", i, dims[i]);
-		n *= dims[i];
+		n *= dims[i]; /* < 2^26 * 2^31 before the check below: no overflow */
 		if (n > TS_MAX_ELEMS)
-			return vk_fail(e, "record has too many elements (limit %u)", TS_MAX_ELEMS);
+			break;
+	}
+	if (n > TS_MAX_ELEMS) { /* name the shape: the bad value, in the header's terms */
+		char shape[64];
+		size_t len = 0;
+		for (int i = 0; i < rank; i++)
+			len += snprintf(shape + len, sizeof shape - len, i ? "x%u" : "%u", dims[i]);
+		return vk_fail(e, "a record of shape %s has too many elements (limit %u)", shape,
+			       TS_MAX_ELEMS);
 	}
 	return 0;
 }
