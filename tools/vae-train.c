@@ -359,6 +359,14 @@ int main(int argc, char **argv)
 	}
 	if (log && fclose(log) != 0)
 		vk_die("error writing log %s:", c.log);
+	/* Released so that LeakSanitizer (make SANITIZE=1) and valgrind stay quiet. */
+	if (c.test) {
+		vk_work_free(&eval_work);
+		vk_dataset_free(&test);
+	}
+	vk_trainer_free(&t);
+	vk_model_free(&model);
+	vk_dataset_free(&train);
 	vk_dist_finalize();
 	return 0;
 }
