@@ -35,7 +35,7 @@ static const char USAGE[] =
 	"      --beta B           weight of the KL term (default 1: the VAE)\n"
 	"      --classes N        number of classes for a cvae (default: from the data)\n"
 	"  -s, --seed N           seed for initialisation, shuffling and noise (default 1)\n"
-	"  -t, --threads N        BLAS threads (default: all processors)\n"
+	"  -t, --threads N        training threads (default: all processors)\n"
 	"      --test FILE        evaluate on the stream FILE after every epoch\n"
 	"      --log FILE         write a TSV line per epoch to FILE\n"
 	"      --resume           continue training the checkpoint in MODEL\n"
@@ -244,7 +244,6 @@ int main(int argc, char **argv)
 	 * alone writes the model, the log and the summaries. */
 	int lead = vk_dist_init(&argc, &argv) == 1 || vk_dist_rank() == 0;
 	parse_cmdline(argc, argv, &c);
-	vk_set_threads(c.threads);
 
 	vk_dataset train, test;
 	if (vk_dataset_load(&train, c.train, c.max_memory, &e))
