@@ -72,6 +72,8 @@ static void compute_slice(vk_worker *wk)
 		return;
 	}
 	size_t D = m->a.input_size, Z = m->a.latent;
+	/* Each worker converts its own rows: the u8-to-float pass is split too. */
+	vk_dataset_gather(t->data, t->step_order + lo, hi - lo, t->x + lo * D, t->labels + lo);
 	vk_batch_grad(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, hi - lo, t->beta,
 		      m->a.kind == VK_AE ? NULL : t->eps + lo * Z, scale);
 }
@@ -275,7 +277,8 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		/* This rank's share of the global batch; every rank draws the whole
 		 * batch's ε so the generators stay in step. */
 		int lo = (int)((long)b * t->rank / t->ranks), hi = (int)((long)b * (t->rank + 1) / t->ranks);
-		vk_dataset_gather(d, t->order + done + lo, hi - lo, t->x, t->labels);
+		t->data = d;
+		t->step_order = t->order + done + lo;
 		if (m->a.kind != VK_AE) {
 			vk_rng_normals(&t->opt.rng, t->eps_all, (size_t)b * m->a.latent);
 			memcpy(t->eps, t->eps_all + (size_t)lo * m->a.latent,

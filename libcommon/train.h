@@ -43,6 +43,8 @@ struct vk_trainer {
 	float *eps_all;       /* (batch, Z): the whole batch's ε (== eps on one rank) */
 	int rank, ranks;      /* MPI data parallelism (1 rank without MPI) */
 	int global_rows;      /* rows of the step over all ranks */
+	const vk_dataset *data;       /* the step's records: data rows step_order[0..step_rows) */
+	const uint32_t *step_order;
 	size_t n;
 	vk_epoch_pos pos;     /* where the current epoch stands */
 	vk_worker workers[VK_MAX_THREADS];
