@@ -6,7 +6,8 @@
 # time is the median of the epochs after the first), BENCH_QUALITY=0 skips the
 # 10-epoch quality runs, BENCH_QUALITY_EPOCHS (default 10), BENCH_RUNS (repeats
 # of short measurements, default 5), BENCH_TIMEOUT (seconds a training run may
-# take before it is cut and reported n/a, default 300). See bench/README.md.
+# take before it is cut and reported n/a, default 300); BENCH_MODELS,
+# BENCH_BATCHES, BENCH_THREADS narrow the speed table. See bench/README.md.
 set -u
 BIN=$(cd "${1:?usage: bench/run.sh BIN_DIR}" && pwd) || exit 2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,9 @@ QUALITY=${BENCH_QUALITY:-1}
 QEPOCHS=${BENCH_QUALITY_EPOCHS:-10}
 RUNS=${BENCH_RUNS:-5}
 TIMEOUT=${BENCH_TIMEOUT:-300}
+MODELS=${BENCH_MODELS:-"vae:400:20 ae:400:20 vae:512,256:32"}
+BATCHES=${BENCH_BATCHES:-"128 32"}
+THREADS=${BENCH_THREADS:-"1 2"}
 NTRAIN=60000
 PATH=$BIN:$PATH
 export PATH
@@ -121,11 +125,11 @@ speed_table() {
 	echo
 	echo "| model | batch | threads | sgemm floor | vaekit | vaekit % floor | PyTorch default | PyTorch best | best setting | PyTorch % floor | vaekit / PyTorch best | vaekit test −ELBO | PyTorch test −ELBO |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-	for cfg in vae:400:20 ae:400:20 vae:512,256:32; do
+	for cfg in $MODELS; do
 		m=${cfg%%:*} rest=${cfg#*:}
 		h=${rest%%:*} z=${rest#*:}
-		for b in 128 32; do
-			for t in 1 2; do
+		for b in $BATCHES; do
+			for t in $THREADS; do
 				tag=$m-$(echo "$h" | tr , -)-$z-b$b-t$t
 				say "bench: $tag"
 				fl=$(floor "$m" "784,$h,$z" "$b" "$t")
