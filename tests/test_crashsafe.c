@@ -128,12 +128,33 @@ Test(crashsafe_train, kill9_leaves_a_whole_model_or_none)
 /* Options shared by the runs that must end in the same bytes. */
 #define SAME "-t 1 -s 5 -z 4 --hidden 64 -b 10 -q"
 
-/* Train e epochs uninterrupted into ref (with a log into reflog). */
-static void reference(const char *data, const char *test, const char *ref,
-		      const char *reflog, int e)
+/* The files of one comparison: data, a test set, the uninterrupted run's
+ * model and log, and the interrupted run's (copied: tmp_path's are reused). */
+struct runs {
+	char data[512], test[512], ref[512], reflog[512], m[512], log[512];
+};
+
+#define KEEP(field, path) snprintf(r->field, sizeof r->field, "%s", path)
+
+/* n digits, 50 of them as the test set, and 4 uninterrupted epochs. */
+static void prepare(struct runs *r, int n)
 {
-	cr_assert_eq(run("vae-train " SAME " -e %d --test %s --log %s -o %s %s", e, test,
-			 reflog, ref, data), 0);
+	KEEP(data, digits(n));
+	KEEP(test, tmp_path("test.ts"));
+	KEEP(ref, tmp_path("ref.vkm"));
+	KEEP(reflog, tmp_path("ref.log"));
+	KEEP(m, tmp_path("m.vkm"));
+	KEEP(log, tmp_path("m.log"));
+	cr_assert_eq(run("stream-cat -n 50 %s > %s", r->data, r->test), 0);
+	cr_assert_eq(run("vae-train " SAME " -e 4 --test %s --log %s -o %s %s", r->test,
+			 r->reflog, r->ref, r->data), 0);
+}
+
+/* The vae-train command for the interrupted side, to e epochs. */
+static void command(const struct runs *r, char *cmd, size_t len, int e, const char *extra)
+{
+	snprintf(cmd, len, "vae-train " SAME " -e %d --test %s --log %s -o %s %s %s", e, r->test,
+		 r->log, r->m, r->data, extra);
 }
 
 /* The epoch column of a log file. */
@@ -148,62 +169,62 @@ static void log_epochs(const char *path, char *out, size_t len)
 	pclose(p);
 }
 
+/* Resume to 4 epochs (unless there already) and compare with the reference:
+ * the model byte for byte, the log's epochs one line each. */
+static void resume_and_compare(const struct runs *r, const char *what)
+{
+	if (model_epochs(r->m, NULL) < 4)
+		cr_assert_eq(run("vae-train --resume -t 1 -q -e 4 --test %s --log %s -o %s %s",
+				 r->test, r->log, r->m, r->data), 0);
+	cr_assert_eq(run("cmp -s %s %s", r->ref, r->m), 0, "%s: differs from uninterrupted",
+		     what);
+	char a[200], b[200];
+	log_epochs(r->reflog, a, sizeof a);
+	log_epochs(r->log, b, sizeof b);
+	cr_assert_str_eq(b, a, "%s: log's epochs '%s', uninterrupted '%s'", what, b, a);
+}
+
 Test(crashsafe_train, resume_at_an_epoch_boundary_with_test_and_log_is_exact)
 {
-	const char *data = digits(400), *test = tmp_path("test.ts");
-	cr_assert_eq(run("stream-cat -n 50 %s > %s", data, test), 0);
-	const char *ref = tmp_path("ref.vkm"), *reflog = tmp_path("ref.log");
-	const char *m = tmp_path("m.vkm"), *log = tmp_path("m.log");
-	reference(data, test, ref, reflog, 4);
-	cr_assert_eq(run("vae-train " SAME " -e 2 --test %s --log %s -o %s %s", test, log, m,
-			 data), 0);
-	cr_assert_eq(run("vae-train --resume -t 1 -q -e 4 --test %s --log %s -o %s %s", test,
-			 log, m, data), 0);
-	cr_assert_eq(run("cmp -s %s %s", ref, m), 0, "2 + 2 epochs differ from 4");
-	char a[200], b[200];
-	log_epochs(reflog, a, sizeof a);
-	log_epochs(log, b, sizeof b);
-	cr_assert_str_eq(b, a, "resumed log's epochs '%s', uninterrupted '%s'", b, a);
+	struct runs r;
+	char cmd[3000];
+	prepare(&r, 400);
+	command(&r, cmd, sizeof cmd, 2, "");
+	cr_assert_eq(run("%s", cmd), 0);
+	resume_and_compare(&r, "2 epochs, then resumed to 4");
 }
 
 Test(crashsafe_train, kill9_in_epoch_3_then_resume_is_exact)
 {
-	const char *data = digits(1000), *test = tmp_path("test.ts");
-	cr_assert_eq(run("stream-cat -n 50 %s > %s", data, test), 0);
-	const char *ref = tmp_path("ref.vkm"), *reflog = tmp_path("ref.log");
-	const char *m = tmp_path("m.vkm"), *log = tmp_path("m.log");
-	reference(data, test, ref, reflog, 4);
-	char cmd[1600];
-	snprintf(cmd, sizeof cmd, "exec vae-train " SAME " -e 4 --test %s --log %s -o %s %s",
-		 test, log, m, data);
+	struct runs r;
+	char cmd[3000];
+	prepare(&r, 1000);
+	command(&r, cmd + 5, sizeof cmd - 5, 4, "");
+	memcpy(cmd, "exec ", 5);
 	pid_t pid = spawn(cmd);
-	wait_for_epoch(m, 2, pid);
+	wait_for_epoch(r.m, 2, pid);
 	sleep_ms(5);
 	kill(pid, SIGKILL);
 	wait_status(pid);
-	int ep = model_epochs(m, NULL);
+	int ep = model_epochs(r.m, NULL);
 	cr_assert(ep >= 2, "after the kill the model has %d epochs", ep);
-	if (ep < 4)
-		cr_assert_eq(run("vae-train --resume -t 1 -q -e 4 --test %s --log %s -o %s %s",
-				 test, log, m, data), 0);
-	cr_assert_eq(run("cmp -s %s %s", ref, m), 0,
-		     "killed after epoch %d and resumed: differs from uninterrupted", ep);
+	resume_and_compare(&r, "killed after epoch 2 and resumed");
 }
 
 /* Signal a run once it is into epoch 2; returns 1 when the checkpoint it
  * left is mid-epoch (the signal can land just as an epoch ends). */
-static int interrupt_mid_epoch(int sig, const char *data, const char *test, const char *m,
-			       const char *log)
+static int interrupt_mid_epoch(int sig, const struct runs *r)
 {
-	char cmd[1600], err[1024];
-	const char *errfile = tmp_path("train.err");
-	unlink(m);
-	unlink(log);
-	snprintf(cmd, sizeof cmd,
-		 "exec vae-train " SAME " -e 4 --test %s --log %s -o %s %s 2>%s", test, log, m,
-		 data, errfile);
+	char cmd[3000], err[1024], errfile[512];
+	snprintf(errfile, sizeof errfile, "%s", tmp_path("train.err"));
+	unlink(r->m);
+	unlink(r->log);
+	char redirect[600];
+	snprintf(redirect, sizeof redirect, "2>%s", errfile);
+	command(r, cmd + 5, sizeof cmd - 5, 4, redirect);
+	memcpy(cmd, "exec ", 5);
 	pid_t pid = spawn(cmd);
-	wait_for_epoch(m, 1, pid);
+	wait_for_epoch(r->m, 1, pid);
 	sleep_ms(3);
 	kill(pid, sig);
 	cr_assert_eq(wait_status(pid), 1, "an interrupted run must exit 1");
@@ -215,30 +236,20 @@ static int interrupt_mid_epoch(int sig, const char *data, const char *test, cons
 	cr_assert(strstr(err, "vae-train: interrupted in epoch"), "stderr: %s", err);
 	cr_assert(strstr(err, "--resume"), "the message says how to resume: %s", err);
 	vk_epoch_pos pos;
-	int ep = model_epochs(m, &pos);
+	int ep = model_epochs(r->m, &pos);
 	cr_assert(ep >= 1, "no loadable checkpoint after the signal (%d)", ep);
 	return pos.batches > 0;
 }
 
 static void signal_then_resume(int sig)
 {
-	const char *data = digits(1000), *test = tmp_path("test.ts");
-	cr_assert_eq(run("stream-cat -n 50 %s > %s", data, test), 0);
-	const char *ref = tmp_path("ref.vkm"), *reflog = tmp_path("ref.log");
-	const char *m = tmp_path("m.vkm"), *log = tmp_path("m.log");
-	reference(data, test, ref, reflog, 4);
+	struct runs r;
+	prepare(&r, 1000);
 	int mid = 0;
 	for (int tries = 0; tries < 3 && !mid; tries++)
-		mid = interrupt_mid_epoch(sig, data, test, m, log);
+		mid = interrupt_mid_epoch(sig, &r);
 	cr_assert(mid, "three signals in a row landed on an epoch boundary");
-	cr_assert_eq(run("vae-train --resume -t 1 -q -e 4 --test %s --log %s -o %s %s", test,
-			 log, m, data), 0);
-	cr_assert_eq(run("cmp -s %s %s", ref, m), 0,
-		     "mid-epoch checkpoint resumed: differs from uninterrupted");
-	char a[200], b[200];
-	log_epochs(reflog, a, sizeof a);
-	log_epochs(log, b, sizeof b);
-	cr_assert_str_eq(b, a, "resumed log's epochs '%s', uninterrupted '%s'", b, a);
+	resume_and_compare(&r, "mid-epoch checkpoint resumed");
 }
 
 Test(crashsafe_train, sigint_mid_epoch_checkpoint_resumes_exactly)
