@@ -60,18 +60,6 @@ uint64_t vk_record_seed(uint64_t seed, const float *x, int D, int32_t label)
 	return mix64(h);
 }
 
-const float *vk_decoder_out(vk_model *m, vk_work *w, int n)
-{
-	const float *in = w->z;
-	for (int i = 0; i < m->n_dec; i++) {
-		const vk_layer *l = &m->dec[i];
-		vk_dense_forward(w->act_dec[i], in, m->params + l->w, m->params + l->b, n, l->in,
-				 l->out, l->act);
-		in = w->act_dec[i];
-	}
-	return in;
-}
-
 /* −log p(x|z) of n decoded rows against the one record x (stride 0) or
  * against n records (stride D). */
 static void nll_rows(const vk_model *m, const float *out, const float *x, size_t stride,
@@ -117,7 +105,7 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 		}
 		put_label(zr, Z, C, lab);
 	}
-	nll_rows(m, vk_decoder_out(m, w, n), x, D, rec, n);
+	nll_rows(m, vk_decoder_forward(m, w, n), x, D, rec, n);
 }
 
 double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const float *head,
@@ -143,7 +131,7 @@ double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const
 			vk_reparam(zr, ldz, head, e, NULL, 1, Z);
 			put_label(zr, Z, C, label);
 		}
-		nll_rows(m, vk_decoder_out(m, w, b), x, 0, w->rec, b);
+		nll_rows(m, vk_decoder_forward(m, w, b), x, 0, w->rec, b);
 		for (int r = 0; r < b; r++) {
 			const float *e = w->eps + (size_t)r * Z, *zr = w->z + (size_t)r * ldz;
 			double log_pz_over_qz = half_logvar;

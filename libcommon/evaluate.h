@@ -44,10 +44,6 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const float *head,
 		   int K, uint64_t seed);
 
-/* Decoder output (logits for Bernoulli, means for Gaussian) for the z rows
- * already in w->z (n, Z + C) with their one-hot; returns (n, D). */
-const float *vk_decoder_out(vk_model *m, vk_work *w, int n);
-
 /* Sums kept exactly: each value is rounded to a multiple of VK_FIX_UNIT
  * (about 1e-6 nats) and added as a 64-bit integer, so sums do not depend on
  * the order of the records and shards add up to the very same totals. A

@@ -223,8 +223,7 @@ const float *vk_encode(vk_model *m, vk_work *w, const float *x, const int32_t *l
 	return in;
 }
 
-/* Decoder forward from w->z (already holding z and the one-hot); returns logits/means. */
-static const float *decoder_forward(vk_model *m, vk_work *w, int n)
+const float *vk_decoder_forward(vk_model *m, vk_work *w, int n)
 {
 	const float *in = w->z;
 	for (int i = 0; i < m->n_dec; i++) {
@@ -252,7 +251,7 @@ static const float *forward(vk_model *m, vk_work *w, const float *x, const int32
 	}
 	if (a->classes)
 		put_onehot(w->z, ldz, Z, labels, n, a->classes);
-	return decoder_forward(m, w, n);
+	return vk_decoder_forward(m, w, n);
 }
 
 static void reconstruction(const vk_model *m, const float *out, const float *x, float *grad,
@@ -317,7 +316,7 @@ const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *l
 		memcpy(w->z + (size_t)r * ldz, z + (size_t)r * Z, sizeof(float) * Z);
 	if (m->a.classes)
 		put_onehot(w->z, ldz, Z, labels, n, m->a.classes);
-	float *out = (float *)decoder_forward(m, w, n);
+	float *out = (float *)vk_decoder_forward(m, w, n);
 	if (m->a.likelihood == VK_BERNOULLI)
 		vk_activate(out, (size_t)n * m->a.input_size, VK_SIGMOID);
 	return out;

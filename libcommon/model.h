@@ -93,4 +93,8 @@ const float *vk_encode(vk_model *m, vk_work *w, const float *x, const int32_t *l
  * (sigmoid of the logits), the means for Gaussian. Returns (n, D). */
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n);
 
+/* The decoder alone, from w->z (its first Z columns hold z, then the one-hot
+ * for a CVAE): the logits (Bernoulli) or means (Gaussian), (n, D). */
+const float *vk_decoder_forward(vk_model *m, vk_work *w, int n);
+
 #endif
