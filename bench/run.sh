@@ -200,7 +200,15 @@ hf_median() {
 	awk -F, 'NR == 2 {print $4}' "$csv"
 }
 bytes() { stat -c %s "$1" 2>/dev/null || echo 0; }
-mbps() { div "$(div "$1" 1e6 %.6f)" "$2" %.0f; }
+# tool_row PROGRAM NEEDS WORK AMOUNT UNIT COMMAND: a table row of AMOUNT UNIT
+# per second; AMOUNT may be a file, whose size in MB (after COMMAND) is used.
+tool_row() {
+	if ! have "$1" || [ ! -s "$2" ]; then echo "| $1 | — | n/a | n/a |"; return; fi
+	s=$(hf_median "$6")
+	amount=$4
+	[ -f "$amount" ] && amount=$(div "$(bytes "$amount")" 1e6 %.6f)
+	echo "| $1 | $3 | $(fmt "$s" %.3f) | $(div "$amount" "$s" %.0f) $5/s |"
+}
 
 throughput_table() {
 	train=$OUT/fashion-train.ts test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1.model
@@ -208,31 +216,14 @@ throughput_table() {
 	echo
 	echo "| program | work | median s | rate |"
 	echo "|---|---|---|---|"
-	if have idx2stream; then
-		s=$(hf_median "idx2stream --float -o $OUT/tmp.ts $FM/train-images-idx3-ubyte.gz $FM/train-labels-idx1-ubyte.gz")
-		echo "| idx2stream --float | 60,000 images (.gz) → $(div "$(bytes "$OUT/tmp.ts")" 1e6 %.0f) MB stream | $(fmt "$s" %.3f) | $(mbps "$(bytes "$OUT/tmp.ts")" "$s") MB/s out |"
-	else echo "| idx2stream | — | n/a | n/a |"; fi
-	if have stream-cat && [ -s "$train" ]; then
-		s=$(hf_median "stream-cat -o $OUT/tmp.ts $train")
-		echo "| stream-cat | copy $(div "$(bytes "$train")" 1e6 %.0f) MB | $(fmt "$s" %.3f) | $(mbps "$(bytes "$train")" "$s") MB/s |"
-	else echo "| stream-cat | — | n/a | n/a |"; fi
+	tool_row idx2stream "$FM/train-images-idx3-ubyte.gz" "60,000 images (.gz) → f32 stream, MB written" "$OUT/tmp.ts" MB \
+		"idx2stream --float -o $OUT/tmp.ts $FM/train-images-idx3-ubyte.gz $FM/train-labels-idx1-ubyte.gz"
+	tool_row stream-cat "$train" "copy the 60,000-image f32 stream" "$train" MB "stream-cat -o $OUT/tmp.ts $train"
 	rm -f "$OUT/tmp.ts"
-	if have vae-encode && [ -s "$model" ]; then
-		s=$(hf_median "vae-encode -m $model $test > $OUT/latent.ts")
-		echo "| vae-encode | 10,000 images | $(fmt "$s" %.3f) | $(div 10000 "$s" %.0f) records/s |"
-	else echo "| vae-encode | — | n/a | n/a |"; fi
-	if have vae-decode && [ -s "$OUT/latent.ts" ]; then
-		s=$(hf_median "vae-decode -m $model $OUT/latent.ts > /dev/null")
-		echo "| vae-decode | 10,000 latents | $(fmt "$s" %.3f) | $(div 10000 "$s" %.0f) records/s |"
-	else echo "| vae-decode | — | n/a | n/a |"; fi
-	if have vae-sample && [ -s "$model" ]; then
-		s=$(hf_median "vae-sample -m $model -n 10000 > /dev/null")
-		echo "| vae-sample | 10,000 samples | $(fmt "$s" %.3f) | $(div 10000 "$s" %.0f) records/s |"
-	else echo "| vae-sample | — | n/a | n/a |"; fi
-	if have png-grid && [ -s "$test" ]; then
-		s=$(hf_median "png-grid -n 1000 -o $OUT/grid.png $test")
-		echo "| png-grid | 1,000 images → one PNG | $(fmt "$s" %.3f) | $(div 1000 "$s" %.0f) images/s |"
-	else echo "| png-grid | — | n/a | n/a |"; fi
+	tool_row vae-encode "$model" "10,000 images" 10000 records "vae-encode -m $model $test > $OUT/latent.ts"
+	tool_row vae-decode "$OUT/latent.ts" "10,000 latents" 10000 records "vae-decode -m $model $OUT/latent.ts > /dev/null"
+	tool_row vae-sample "$model" "10,000 samples" 10000 records "vae-sample -m $model -n 10000 > /dev/null"
+	tool_row png-grid "$test" "1,000 images → one PNG" 1000 images "png-grid -n 1000 -o $OUT/grid.png $test"
 	echo
 }
 
