@@ -47,6 +47,9 @@ def parse_args(argv):
 		       help="torch.set_num_threads (OpenMP threads of torch's own kernels)")
 	p.add_argument("--seed", type=int, default=1)
 	p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
+	p.add_argument("--epoch-budget", type=float, default=0,
+		       help="cut an epoch that runs longer than this many seconds, report its "
+		       "rate (seconds extrapolated to the full epoch) and stop training")
 	p.add_argument("--format", choices=("tsv", "json"), default="tsv")
 	a = p.parse_args(argv)
 	a.hidden = [int(h) for h in a.hidden.split(",") if h]
@@ -135,13 +138,18 @@ def evaluate(torch, F, enc, dec, xt, a, use_mean, seed):
 
 
 def train_epoch(torch, F, enc, dec, opt, x, a, gen):
-	"""One shuffled pass; returns (wall s, CPU s of all threads, rec/img, kl/img)."""
+	"""One shuffled pass; returns (wall s, CPU s of all threads, rec/img, kl/img,
+	images done), all but the last scaled to the full epoch if --epoch-budget cut it."""
 	n = x.shape[0]
+	done = n
 	rec_acc = torch.zeros(())
 	kl_acc = torch.zeros(())
 	t0, c0 = time.perf_counter(), time.process_time()
 	perm = torch.randperm(n, generator=gen)
 	for i in range(0, n, a.batch):
+		if i and a.epoch_budget and time.perf_counter() - t0 > a.epoch_budget:
+			done = i
+			break
 		xb = x[perm[i:i + a.batch]]
 		rec, kl = losses(torch, F, enc, dec, xb, a.model, a.latent)
 		opt.zero_grad(set_to_none=True)
@@ -150,7 +158,8 @@ def train_epoch(torch, F, enc, dec, opt, x, a, gen):
 		rec_acc += rec.detach()
 		kl_acc += kl.detach()
 	secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-	return secs, cpu, rec_acc.item() / n, kl_acc.item() / n
+	scale = n / done
+	return secs * scale, cpu * scale, rec_acc.item() / done, kl_acc.item() / done, done
 
 
 def main(argv):
@@ -193,7 +202,7 @@ def main(argv):
 	      f"train={x.shape[0]} test={0 if xt is None else xt.shape[0]}", file=sys.stderr)
 	for epoch in range(1, a.epochs + 1):
 		enc.train(), dec.train()
-		secs, cpu, rec, kl = train_epoch(torch, F, enc, dec, opt, x, a, gen)
+		secs, cpu, rec, kl, done = train_epoch(torch, F, enc, dec, opt, x, a, gen)
 		trec = tkl = tmu = float("nan")
 		if xt is not None:
 			enc.eval(), dec.eval()
@@ -207,6 +216,10 @@ def main(argv):
 		else:
 			import json
 			print(json.dumps({k: None if v != v else v for k, v in zip(cols, row)}), flush=True)
+		if done < x.shape[0]:
+			print(f"# epoch {epoch} cut by --epoch-budget after {done} images; stopping",
+			      file=sys.stderr)
+			break
 
 
 if __name__ == "__main__":
