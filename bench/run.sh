@@ -116,7 +116,14 @@ torch_run() {
 }
 
 rate() { [ -n "$1" ] && div "$NTRAIN" "$(epoch_secs "$1")" "%.0f" || echo n/a; }
-nelbo() { [ -n "$1" ] && fmt "$(last_val "$1" test_nelbo)" "%.2f" || echo n/a; }
+# Test −ELBO of the last epoch; an AE has no ELBO (vae-train logs nan), so its
+# reconstruction loss stands in, as in pytorch_vae.py.
+nelbo() {
+	[ -n "$1" ] || { echo n/a; return; }
+	v=$(last_val "$1" test_nelbo)
+	case $v in nan | NaN | -nan | "") v=$(last_val "$1" test_rec) ;; esac
+	fmt "$v" "%.2f"
+}
 pct() { div "$1" "$2" "%.4f" | awk '$1 == "n/a" {print; next} {printf "%.0f%%\n", $1 * 100}'; }
 
 # The PyTorch settings tried with two threads; the fastest is the "best"
