@@ -35,7 +35,7 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 TEST_BIN := $(BUILD)/test-runner
 MANS := $(wildcard man/*.1 man/*.5)
 
-.PHONY: all check test demo install deps bench figures clean
+.PHONY: all check check-san test demo install deps bench figures fuzz clean
 all: $(BINS)
 
 $(BUILD)/obj/%.o: libcommon/%.c libcommon/*.h | $(BUILD)/obj
@@ -63,6 +63,16 @@ check: deps
 	$(MAKE) all
 	$(MAKE) test
 
+# The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
+check-san: deps
+	$(MAKE) SANITIZE=1 all
+	$(MAKE) SANITIZE=1 test
+
+# libFuzzer harnesses (clang), FUZZ_SECONDS each; crashes are kept for tests/corpus/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	sh fuzz/run.sh $(FUZZ_SECONDS)
+
 deps:
 	@sh examples/deps.sh
 
@@ -83,4 +93,4 @@ install: all
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
 
 clean:
-	rm -rf build build-san build-mpi out
+	rm -rf build build-san build-mpi out fuzz/build

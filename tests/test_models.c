@@ -19,7 +19,15 @@
 #define SMALL "--hidden 32 -z 4 -e 2 -t 1 -q" /* a quick model for the plumbing tests */
 
 /* tmp_path's buffers are reused; keep our own copy. */
-static char *tp(const char *name) { return strdup(tmp_path(name)); }
+/* A temporary path that outlives tmp_path's small ring (a test holds many). */
+static char *tp(const char *name)
+{
+	static char paths[64][512];
+	static int next;
+	char *p = paths[next++ % 64];
+	snprintf(p, sizeof paths[0], "%s", tmp_path(name));
+	return p;
+}
 
 /* The first n shipped digits (training or test set) with labels, through
  * idx2stream with opts. */

@@ -26,7 +26,7 @@ static void fixed_header(unsigned char h[64], int dtype, int rank, const uint32_
 	put32le(h + 12, 64);
 	h[16] = dtype;
 	h[17] = rank;
-	for (int i = 0; i < rank; i++)
+	for (int i = 0; i < rank && i < 4; i++) /* the header has room for four */
 		put32le(h + 20 + 4 * i, dims[i]);
 	memset(h + 36, 0xff, 8);
 }

@@ -114,6 +114,10 @@ int main(int argc, char **argv)
 	if (ts_writer_close(&w, &e))
 		vk_die_error(&e);
 	ts_reader_close(&r);
+	vk_work_free(&work);
+	vk_model_free(&m);
+	free(z);
+	free(labels);
 	return 0;
 fail:
 	ts_writer_abort(&w);

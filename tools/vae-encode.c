@@ -124,5 +124,10 @@ int main(int argc, char **argv)
 	if (ts_writer_close(&w, &e))
 		vk_die_error(&e);
 	ts_reader_close(&r);
+	vk_work_free(&work);
+	vk_model_free(&m);
+	free(x);
+	free(z);
+	free(labels);
 	return 0;
 }

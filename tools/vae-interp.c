@@ -200,5 +200,10 @@ int main(int argc, char **argv)
 	}
 	if (ts_writer_close(&w, &e))
 		vk_die_error(&e);
+	if (!c.latent_only)
+		vk_work_free(&work);
+	vk_model_free(&m);
+	free(x);
+	free(z);
 	return 0;
 }

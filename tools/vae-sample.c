@@ -168,5 +168,9 @@ int main(int argc, char **argv)
 	}
 	if (ts_writer_close(&w, &e))
 		vk_die_error(&e);
+	vk_work_free(&work);
+	vk_model_free(&m);
+	free(z);
+	free(labels);
 	return 0;
 }
