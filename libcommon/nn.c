@@ -246,20 +246,34 @@ void vk_adam_init(vk_adam *o, float lr)
 	o->t = 0;
 }
 
-void vk_adam_apply(const vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)
+/* One body for both entry points: h may be NULL (inlined away). */
+static inline void adam_update(const vk_adam *o, float *restrict p, const float *restrict g,
+			       const float *restrict h, float *restrict m, float *restrict v,
+			       size_t n)
 {
 	float b1 = o->beta1, b2 = o->beta2;
 	float step = o->lr / (1.0f - powf(b1, (float)o->t));
 	float inv_bc2 = 1.0f / sqrtf(1.0f - powf(b2, (float)o->t));
 	float eps = o->eps;
 	for (size_t i = 0; i < n; i++) {
-		float gi = g[i];
+		float gi = h ? g[i] + h[i] : g[i];
 		float mi = b1 * m[i] + (1.0f - b1) * gi;
 		float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
 		m[i] = mi;
 		v[i] = vi;
 		p[i] -= step * mi / (sqrtf(vi) * inv_bc2 + eps);
 	}
+}
+
+void vk_adam_apply(const vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)
+{
+	adam_update(o, p, g, NULL, m, v, n);
+}
+
+void vk_adam_apply2(const vk_adam *o, float *p, const float *g, const float *h, float *m,
+		    float *v, size_t n)
+{
+	adam_update(o, p, g, h, m, v, n);
 }
 
 void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)

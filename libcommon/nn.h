@@ -65,6 +65,10 @@ void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size
 /* The update of step o->t (already counted) on one range of the parameters,
  * so threads can share a step. */
 void vk_adam_apply(const vk_adam *o, float *p, const float *g, float *m, float *v, size_t n);
+/* The same with the gradient given as the sum of two blocks g + h (two
+ * workers' shares), saving a pass over memory. */
+void vk_adam_apply2(const vk_adam *o, float *p, const float *g, const float *h, float *m,
+		    float *v, size_t n);
 void vk_sgd_step(float lr, float *p, const float *g, size_t n);
 
 /* BLAS threads for the layers (OpenBLAS). */

@@ -110,6 +110,15 @@ static void apply_range(vk_worker *wk)
 static void update_range(vk_worker *wk)
 {
 	pool *p = wk->t->pool;
+	vk_trainer *t = wk->t;
+	if (t->threads == 2 && t->ranks == 1 && t->optimizer == VK_OPT_ADAM) {
+		/* The common two-core case: add the two blocks inside the Adam loop. */
+		size_t lo, hi;
+		param_range(t->m->n_params, 2, wk->id, &lo, &hi);
+		vk_adam_apply2(&t->opt.adam, t->m->params + lo, t->m->grads + lo,
+			       t->workers[1].grads + lo, t->opt.m + lo, t->opt.v + lo, hi - lo);
+		return;
+	}
 	sum_range(wk);
 	if (wk->t->ranks > 1) {
 		if (p)
