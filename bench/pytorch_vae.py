@@ -51,6 +51,8 @@ def parse_args(argv):
 		       help="cut an epoch that runs longer than this many seconds, report its "
 		       "rate (seconds extrapolated to the full epoch) and stop training")
 	p.add_argument("--format", choices=("tsv", "json"), default="tsv")
+	p.add_argument("--save-vaekit", metavar="PATH",
+		       help="write the trained model as a vaekit model file (for kl-eval)")
 	a = p.parse_args(argv)
 	a.hidden = [int(h) for h in a.hidden.split(",") if h]
 	if not a.hidden or min(a.hidden) < 1 or a.latent < 1 or a.batch < 1 or a.epochs < 1:
@@ -220,6 +222,12 @@ def main(argv):
 			print(f"# epoch {epoch} cut by --epoch-budget after {done} images; stopping",
 			      file=sys.stderr)
 			break
+	if a.save_vaekit:
+		sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+		from torch2vaekit import save_vaekit
+		save_vaekit(a.save_vaekit, torch, nn, enc, dec, (28, 28), a.hidden, a.latent, a.model,
+			    desc="source=pytorch_vae.py\n", epochs=epoch, records=epoch * x.shape[0],
+			    seed=a.seed, batch=a.batch, lr=a.lr)
 
 
 if __name__ == "__main__":
