@@ -93,4 +93,4 @@ install: all
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
 
 clean:
-	rm -rf build build-san build-mpi out fuzz/build
+	rm -rf build build-san build-mpi build-vg out fuzz/build
