@@ -5,8 +5,10 @@
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS := openblas libpng zlib
-OPT ?= -O3 -march=native -fopenmp-simd -fno-math-errno
-CFLAGS ?= $(OPT) -g
+# ARCH= (empty) builds for any x86-64, e.g. for valgrind, which lacks AVX-512.
+ARCH ?= -march=native
+OPT ?= -O3 -fopenmp-simd -fno-math-errno
+CFLAGS ?= $(OPT) $(ARCH) -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilibcommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lpng -lz) -lm -lpthread
 
