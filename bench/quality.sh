@@ -38,11 +38,14 @@ row fashion "$FASHION/train-images-idx3-ubyte.gz" "$FASHION/train-labels-idx1-ub
 	echo
 	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`sh bench/quality.sh\`; both models evaluated by"
 	echo "vaekit's \`kl-eval --iw $K\` on the test set (nats per image; ± one standard error)."
+	echo "The PyTorch models come from \`bench/pytorch_vae.py --save-vaekit\` (same recipe)."
 	echo
 	for f in "$OUT"/digits-eval.tsv "$OUT"/fashion-eval.tsv; do
 		echo "## $(basename "$f" -eval.tsv)"
 		echo
-		kl-eval --merge --table "$f"
+		echo '```'
+		kl-eval --merge --table "$f" | sed "s|$OUT/||"
+		echo '```'
 		echo
 	done
 } > "$ROOT/bench/QUALITY.md"
