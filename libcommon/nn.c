@@ -288,7 +288,15 @@ void vk_sgd_step(float lr, float *p, const float *g, size_t n)
 		p[i] -= lr * g[i];
 }
 
+/* OpenBLAS (pthreads build) starts its worker threads when it loads; they
+ * poll with sched_yield and would compete with our own training threads.
+ * With one BLAS thread we stop them; OpenBLAS restarts them by itself if a
+ * later call asks for more. Weak, for BLAS builds without this function. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 void vk_set_threads(int n)
 {
 	openblas_set_num_threads(n);
+	if (n == 1 && blas_thread_shutdown_)
+		blas_thread_shutdown_();
 }
