@@ -102,8 +102,8 @@ int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
 	if (at > MAX_PARAMS)
 		return vk_fail(e, "model has %zu parameters (limit %u)", at, MAX_PARAMS);
 	m->n_params = at;
-	m->params = calloc(at, sizeof(float));
-	m->grads = calloc(at, sizeof(float));
+	m->params = vk_alloc_floats(at);
+	m->grads = vk_alloc_floats(at);
 	if (!m->params || !m->grads) {
 		vk_model_free(m);
 		return vk_fail(e, "out of memory for %zu parameters", at);

@@ -2,7 +2,9 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Loops below are written branch-free so the compiler vectorises them
  * (-O3 -fopenmp-simd -fno-math-errno); `omp simd reduction` lets row sums
@@ -286,6 +288,18 @@ void vk_sgd_step(float lr, float *p, const float *g, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		p[i] -= lr * g[i];
+}
+
+float *vk_alloc_floats(size_t n)
+{
+	const size_t huge = (size_t)2 << 20;
+	size_t bytes = (n * sizeof(float) + huge - 1) / huge * huge;
+	void *p = NULL;
+	if (!bytes || posix_memalign(&p, huge, bytes))
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE); /* advice only: ignore failure */
+	memset(p, 0, bytes);
+	return p;
 }
 
 /* OpenBLAS (pthreads build) starts its worker threads when it loads; they

@@ -71,6 +71,12 @@ void vk_adam_apply2(const vk_adam *o, float *p, const float *g, const float *h, 
 		    float *v, size_t n);
 void vk_sgd_step(float lr, float *p, const float *g, size_t n);
 
+/* A zeroed block of n floats for parameters, gradients or optimiser moments:
+ * 2 MiB-aligned and advised to use transparent huge pages, which saves TLB
+ * misses in the passes over the whole block every step. NULL on failure;
+ * release with free(). */
+float *vk_alloc_floats(size_t n);
+
 /* BLAS threads for the layers (OpenBLAS). */
 void vk_set_threads(int n);
 

@@ -207,7 +207,7 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int
 		wk->id = i;
 		if (vk_work_alloc(&wk->w, m, hi - lo > 0 ? hi - lo : 1, e))
 			ok = 0;
-		wk->grads = i ? malloc(sizeof(float) * m->n_params) : m->grads;
+		wk->grads = i ? vk_alloc_floats(m->n_params) : m->grads;
 		ok = ok && wk->grads;
 	}
 	t->order = malloc(sizeof *t->order * n_records);
@@ -215,8 +215,8 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int
 	t->labels = malloc(sizeof(int32_t) * batch);
 	t->eps = malloc(sizeof(float) * batch * m->a.latent);
 	t->eps_all = t->ranks > 1 ? malloc(sizeof(float) * batch * m->a.latent) : t->eps;
-	t->opt.m = calloc(m->n_params, sizeof(float));
-	t->opt.v = calloc(m->n_params, sizeof(float));
+	t->opt.m = vk_alloc_floats(m->n_params);
+	t->opt.v = vk_alloc_floats(m->n_params);
 	if (!ok || !t->order || !t->x || !t->labels || !t->eps || !t->eps_all || !t->opt.m || !t->opt.v) {
 		vk_trainer_free(t);
 		return vk_fail(e, "out of memory for the training buffers");
