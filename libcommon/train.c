@@ -40,8 +40,12 @@ static void barrier_wait(spin_barrier *b)
 
 typedef struct {
 	pthread_t tid[VK_MAX_THREADS];
-	spin_barrier start, grads_done, summed, reduced, step_done;
-	atomic_int quit;
+	spin_barrier start, grads_done, summed, reduced;
+	/* What the workers do after start barrier number r is task[r % 2]: worker 0
+	 * writes it before arriving, and cannot write that slot again until every
+	 * worker has arrived at barrier r + 1, after reading it. */
+	atomic_int task[2];
+	int round;
 } pool;
 
 /* Rows [lo, hi) of a batch of n for worker i of k (equal slices). */
@@ -131,37 +135,54 @@ static void update_range(vk_worker *wk)
 	apply_range(wk);
 }
 
+enum { TASK_STEP, TASK_SYNC, TASK_QUIT };
+
 static void *worker_main(void *arg)
 {
 	vk_worker *wk = arg;
 	pool *p = wk->t->pool;
-	for (;;) {
+	for (int round = 0;; round++) {
 		barrier_wait(&p->start);
-		if (atomic_load(&p->quit))
+		int task = atomic_load(&p->task[round & 1]);
+		if (task == TASK_QUIT)
 			return NULL;
+		if (task == TASK_SYNC)
+			continue;
 		compute_slice(wk);
 		barrier_wait(&p->grads_done);
 		update_range(wk);
-		barrier_wait(&p->step_done);
 	}
+}
+
+/* Worker 0 starts a round. No barrier closes a step: the next round's start
+ * is where worker 0 knows the others have finished their updates. */
+static void start_round(pool *p, int task)
+{
+	atomic_store(&p->task[p->round & 1], task);
+	p->round++;
+	barrier_wait(&p->start);
+}
+
+/* Before worker 0 reads the parameters (evaluation, checkpoints). */
+static void pool_sync(vk_trainer *t)
+{
+	if (t->pool)
+		start_round(t->pool, TASK_SYNC);
 }
 
 /* One optimiser step on the t->step_rows records in t->x (and t->eps). */
 static void train_step(vk_trainer *t)
 {
 	pool *p = t->pool;
+	if (p)
+		start_round(p, TASK_STEP);
+	/* Counted after the start barrier: no worker is still in the last update. */
 	if (t->optimizer == VK_OPT_ADAM)
 		t->opt.adam.t++;
-	if (!p) {
-		compute_slice(&t->workers[0]);
-		update_range(&t->workers[0]);
-		return;
-	}
-	barrier_wait(&p->start);
 	compute_slice(&t->workers[0]);
-	barrier_wait(&p->grads_done);
+	if (p)
+		barrier_wait(&p->grads_done);
 	update_range(&t->workers[0]);
-	barrier_wait(&p->step_done);
 }
 
 static int start_pool(vk_trainer *t, vk_error *e)
@@ -169,13 +190,13 @@ static int start_pool(vk_trainer *t, vk_error *e)
 	pool *p = calloc(1, sizeof *p);
 	if (!p)
 		return vk_fail(e, "out of memory for the thread pool");
-	p->start.parties = p->grads_done.parties = p->step_done.parties = t->threads;
+	p->start.parties = p->grads_done.parties = t->threads;
 	p->summed.parties = p->reduced.parties = t->threads;
 	t->pool = p;
 	for (int i = 1; i < t->threads; i++)
 		if (pthread_create(&p->tid[i], NULL, worker_main, &t->workers[i])) {
 			t->threads = i; /* the ones started are stopped by vk_trainer_free */
-			p->start.parties = p->grads_done.parties = p->step_done.parties = i;
+			p->start.parties = p->grads_done.parties = i;
 			p->summed.parties = p->reduced.parties = i;
 			return vk_fail(e, "cannot start training thread %d", i);
 		}
@@ -235,8 +256,7 @@ void vk_trainer_free(vk_trainer *t)
 {
 	pool *p = t->pool;
 	if (p) {
-		atomic_store(&p->quit, 1);
-		barrier_wait(&p->start);
+		start_round(p, TASK_QUIT);
 		for (int i = 1; i < t->threads; i++)
 			pthread_join(p->tid[i], NULL);
 		free(p);
@@ -313,6 +333,7 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 			break;
 		}
 	}
+	pool_sync(t);
 	double sums[2] = {pos->rec_sum, pos->kl_sum};
 	if (!stopped)
 		vk_dist_sum_doubles(sums, 2);
