@@ -2,8 +2,9 @@
 # bench/run.sh BIN_DIR — vaekit against PyTorch and against the sgemm floor.
 # Prints Markdown and writes it to bench/RESULTS.md; scratch files go to
 # out/bench/. Programs missing from BIN_DIR give "n/a" cells, not failures.
-# Knobs (environment): BENCH_EPOCHS (per speed config, default 2; the epoch
-# time is the median of the epochs after the first), BENCH_QUALITY=0 skips the
+# Knobs (environment): BENCH_EPOCHS (per speed run, default 2; the epoch
+# time is the median of the epochs after the first), BENCH_REPEATS (speed runs
+# per config, vaekit and PyTorch alternating, default 3), BENCH_QUALITY=0 skips the
 # 10-epoch quality runs, BENCH_QUALITY_EPOCHS (default 10), BENCH_RUNS (repeats
 # of short measurements, default 5), BENCH_TIMEOUT (seconds a training run may
 # take before it is cut and reported n/a, default 300), BENCH_EPOCH_BUDGET
@@ -18,6 +19,7 @@ PY=/usr/bin/python3
 FM=/usr/share/datasets/fashion-mnist
 DIGITS=$ROOT/examples/data
 EPOCHS=${BENCH_EPOCHS:-2}
+REPEATS=${BENCH_REPEATS:-3}
 QUALITY=${BENCH_QUALITY:-1}
 QEPOCHS=${BENCH_QUALITY_EPOCHS:-10}
 RUNS=${BENCH_RUNS:-5}
@@ -59,14 +61,22 @@ ensure_torch() {
 
 build_probe() {
 	PROBE=$OUT/sgemm_probe
-	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -o "$PROBE" "$ROOT/bench/sgemm_probe.c" \
-		$(pkg-config --cflags --libs openblas) || PROBE=
+	# The flags vaekit is built with, so the probe's Adam pass vectorises as
+	# vaekit's does.
+	cc -O3 -march=native -fno-math-errno -std=c11 -D_GNU_SOURCE -Wall -Wextra -o "$PROBE" \
+		"$ROOT/bench/sgemm_probe.c" $(pkg-config --cflags --libs openblas) -lm -lpthread || PROBE=
 }
 
-# Fashion-MNIST (and the shipped digits) as f32 streams, converted once.
+# Fashion-MNIST (and the shipped digits) as streams, converted once: u8 (NAME.u8.ts,
+# idx2stream's default, which vae-train keeps as u8 in memory) for training, and
+# f32 (NAME.ts) for the filters' throughput and memory.
 make_streams() {
 	have idx2stream || return 0
-	conv() { [ -s "$OUT/$1.ts" ] || [ ! -f "$2" ] || idx2stream --float -o "$OUT/$1.ts" "$2" "$3"; }
+	conv() {
+		[ -f "$2" ] || return 0
+		[ -s "$OUT/$1.u8.ts" ] || idx2stream -o "$OUT/$1.u8.ts" "$2" "$3"
+		[ -s "$OUT/$1.ts" ] || idx2stream --float -o "$OUT/$1.ts" "$2" "$3"
+	}
 	conv fashion-train "$FM/train-images-idx3-ubyte.gz" "$FM/train-labels-idx1-ubyte.gz"
 	conv fashion-test "$FM/t10k-images-idx3-ubyte.gz" "$FM/t10k-labels-idx1-ubyte.gz"
 	conv digits-train "$DIGITS/digits-train-images-idx3-ubyte.gz" "$DIGITS/digits-train-labels-idx1-ubyte.gz"
@@ -83,15 +93,15 @@ header() {
 	echo "- OpenBLAS: $(pkg-config --modversion openblas 2>/dev/null || echo '?'), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
 	echo "- PyTorch: $($PY -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not installed') ($PY)"
 	echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)$(awk -v n="$(nproc)" '$1 > 0.5 {printf " — other work was running: timings are pessimistic, especially PyTorch default with %d threads", n}' /proc/loadavg)"
-	echo "- Speed configs: $EPOCHS epochs on Fashion-MNIST 60k (test 10k), seed 1; epoch time = median of the epochs after the first"
+	echo "- Speed configs: $REPEATS runs of $EPOCHS epochs each on Fashion-MNIST 60k (test 10k), seed 1, vaekit and PyTorch alternating; a run's epoch time is the median of its epochs after the first; the table gives medians over the runs"
 	echo
 }
 
 # ---- sgemm floor -------------------------------------------------------
-# floor MODEL LAYERS BATCH THREADS -> samples/s
+# floor MODEL LAYERS BATCH THREADS -> "GEMM-floor GEMM+Adam-floor" in samples/s
 floor() {
-	[ -n "$PROBE" ] || { echo n/a; return; }
-	"$PROBE" --summary --model "$1" --layers "$2" --batch "$3" --threads "$4" | cut -f5
+	[ -n "$PROBE" ] || { echo n/a n/a; return; }
+	"$PROBE" --summary --model "$1" --layers "$2" --batch "$3" --threads "$4" | cut -f5,8 | tr '\t' ' '
 }
 
 # ---- training runs ------------------------------------------------------
@@ -132,37 +142,60 @@ pct() { div "$1" "$2" "%.4f" | awk '$1 == "n/a" {print; next} {printf "%.0f%%\n"
 # torch's own kernels on one thread and leaves both cores to OpenBLAS.
 TORCH_BEST=${BENCH_TORCH_BEST:-"OMP_WAIT_POLICY=PASSIVE --intra-op=1 OMP_WAIT_POLICY=PASSIVE,--intra-op=1"}
 
+# The PyTorch setting with the highest rate among default and $TORCH_BEST
+# (run 1 of a two-thread config): sets best and blog, and td for the default.
+torch_settings() { # TAG MODEL HIDDEN LATENT BATCH THREADS
+	tlog=$(torch_run "$1" "" "$2" "$3" "$4" "$5" "$6" "$EPOCHS" \
+		"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
+	td=$(rate "$tlog") tb=$td blog=$tlog best=
+	[ "$6" -gt 1 ] || return 0
+	for e in $TORCH_BEST; do
+		l=$(torch_run "$1-$(echo "$e" | tr -c 'A-Za-z0-9\n' _)" "$e" "$2" "$3" "$4" "$5" "$6" "$EPOCHS" \
+			"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
+		r=$(rate "$l")
+		if [ "$r" != n/a ] && { [ "$tb" = n/a ] || [ "$r" -gt "$tb" ]; }; then
+			tb=$r blog=$l best=$e
+		fi
+	done
+}
+
+median_of() { echo "$*" | tr ' ' '\n' | grep -v '^n/a$' | grep . | median; }
+
 speed_table() {
 	TORCH_EXTRA=--epoch-budget=$EPOCH_BUDGET
 	echo "## Training speed (samples/s, higher is better)"
 	echo
-	echo "| model | batch | threads | sgemm floor | vaekit | vaekit % floor | PyTorch default | PyTorch best | best setting | PyTorch % floor | vaekit / PyTorch best | vaekit test −ELBO | PyTorch test −ELBO |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| model | batch | threads | sgemm floor | sgemm + Adam floor | vaekit | vaekit % floor | PyTorch default | PyTorch best | best setting | PyTorch % floor | vaekit / PyTorch best | runs' range | bound: sgemm + Adam floor / PyTorch best | vaekit test −ELBO | PyTorch test −ELBO |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for cfg in $MODELS; do
 		m=${cfg%%:*} rest=${cfg#*:}
 		h=${rest%%:*} z=${rest#*:}
 		for b in $BATCHES; do
 			for t in $THREADS; do
 				tag=$m-$(echo "$h" | tr , -)-$z-b$b-t$t
-				say "bench: $tag"
-				fl=$(floor "$m" "784,$h,$z" "$b" "$t")
-				vlog=$(vaekit_run "$tag" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" "$OUT/fashion-train.ts" "$OUT/fashion-test.ts")
-				tlog=$(torch_run "$tag" "" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
-					"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
-				v=$(rate "$vlog") td=$(rate "$tlog")
-				tb=$td blog=$tlog best=default
-				if [ "$t" -gt 1 ]; then
-					for e in $TORCH_BEST; do
-						l=$(torch_run "$tag-$(echo "$e" | tr -c 'A-Za-z0-9\n' _)" "$e" \
-							"$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
+				fls=$(floor "$m" "784,$h,$z" "$b" "$t")
+				fl=${fls% *} fla=${fls#* }
+				vrates= trates= ratios=
+				for r in $(seq "$REPEATS"); do
+					say "bench: $tag run $r/$REPEATS"
+					vlog=$(vaekit_run "$tag-r$r" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
+						"$OUT/fashion-train.u8.ts" "$OUT/fashion-test.u8.ts")
+					[ "$r" = 1 ] && vlog1=$vlog
+					if [ "$r" = 1 ]; then
+						torch_settings "$tag" "$m" "$h" "$z" "$b" "$t"
+						blog1=$blog tdef=$td
+					else
+						blog=$(torch_run "$tag-r$r" "$best" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
 							"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
-						r=$(rate "$l")
-						if [ "$r" != n/a ] && { [ "$tb" = n/a ] || [ "$r" -gt "$tb" ]; }; then
-							tb=$r blog=$l best=$(echo "$e" | tr , ' ')
-						fi
-					done
-				fi
-				echo "| $m 784-$(echo "$h" | tr , -)-$z | $b | $t | $(fmt "$fl") | $v | $(pct "$v" "$fl") | $td | $tb | \`$best\` | $(pct "$tb" "$fl") | $(div "$v" "$tb") | $(nelbo "$vlog") | $(nelbo "$blog") |"
+					fi
+					v=$(rate "$vlog") tb=$(rate "$blog")
+					vrates="$vrates $v" trates="$trates $tb" ratios="$ratios $(div "$v" "$tb")"
+				done
+				v=$(fmt "$(median_of $vrates)") tb=$(fmt "$(median_of $trates)")
+				# One thread: the default is the only setting, so it gets every run.
+				[ "$t" -gt 1 ] || tdef=$tb
+				range=$(echo $ratios | tr ' ' '\n' | grep -v '^n/a$' | sort -g | sed -n '1p;$p' | paste -sd '-' | sed 's/-/–/')
+				echo "| $m 784-$(echo "$h" | tr , -)-$z | $b | $t | $(fmt "$fl") | $(fmt "$fla") | $v | $(pct "$v" "$fl") | $tdef | $tb | \`$(echo "${best:-default}" | tr , " ")\` | $(pct "$tb" "$fl") | $(fmt "$(median_of $ratios)" %.2f) | ${range:-n/a} | $(div "$fla" "$tb") | $(nelbo "$vlog1") | $(nelbo "$blog1") |"
 			done
 		done
 	done
@@ -192,7 +225,7 @@ quality_table() {
 		fi
 		[ -f "$ti" ] || { echo "| $d | missing | n/a | n/a | n/a | n/a | n/a |"; continue; }
 		say "bench: quality $d"
-		vlog=$(vaekit_run "quality-$d" vae 400 20 128 2 "$QEPOCHS" "$OUT/$d-train.ts" "$OUT/$d-test.ts")
+		vlog=$(vaekit_run "quality-$d" vae 400 20 128 2 "$QEPOCHS" "$OUT/$d-train.u8.ts" "$OUT/$d-test.u8.ts")
 		tlog=$(torch_run "quality-$d" "$QUALITY_TORCH" vae 400 20 128 2 "$QEPOCHS" "$ti" "$vi")
 		sizes=n/a
 		[ -n "$tlog" ] && sizes=$(sed -n 's/.*train=\([0-9]*\) test=\([0-9]*\).*/\1 \/ \2/p' "$OUT/quality-$d.torch.err")
@@ -225,7 +258,7 @@ tool_row() {
 }
 
 throughput_table() {
-	train=$OUT/fashion-train.ts test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1.model
+	train=$OUT/fashion-train.ts test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1-r1.model
 	echo "## Throughput of the tools (median of $RUNS runs)"
 	echo
 	echo "| program | work | median s | rate |"
@@ -273,7 +306,7 @@ peak_mb() {
 many() { i=0; files=; while [ $i -lt 100 ]; do files="$files $1"; i=$((i + 1)); done; echo "stream-cat$files"; }
 
 memory_table() {
-	test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1.model
+	test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1-r1.model
 	echo "## Peak resident memory (MB, /usr/bin/time)"
 	echo
 	echo "| program | 10,000 records | 1,000,000 records |"

@@ -8,10 +8,17 @@
  * sum is a floor on a step's time that no implementation calling sgemm can
  * beat, as it ignores activations, the loss, Adam and memory traffic.
  *
+ * It also times one Adam update of all the parameters, split over the
+ * threads: a pass that reads the parameters, their gradient and both moments
+ * and writes three of them back, whatever the batch size. GEMMs plus that
+ * pass are a floor for a step with Adam (the second floor printed).
+ *
  * Build: cc -O2 -o sgemm_probe sgemm_probe.c $(pkg-config --cflags --libs openblas)
  */
 #include <cblas.h>
 #include <getopt.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +33,8 @@ static const char USAGE[] =
 	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
 	"  --layers   input, hidden..., latent sizes (decoder mirrored)\n"
 	"  --samples  samples per epoch for the epoch floor (default 60000)\n"
-	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n";
+	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n"
+	"             adam_s samples_per_s_with_adam\n";
 
 struct cmdline {
 	int batch, threads, summary, vae;
@@ -126,6 +134,16 @@ static int step_gemms(const struct cmdline *c, struct gemm *g)
 	return n;
 }
 
+/* Weights and biases of the step's layers: each forward GEMM is one layer. */
+static size_t count_params(const struct gemm *g, int n)
+{
+	size_t p = 0;
+	for (int i = 0; i < n; i++)
+		if (!g[i].trans_a && !g[i].trans_b && strncmp(g[i].name, "fwd", 3) == 0)
+			p += (size_t)g[i].k * g[i].n + g[i].n;
+	return p;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -182,6 +200,61 @@ static double time_gemm(const struct gemm *g)
 	return t[REPEATS / 2];
 }
 
+struct adam_share {
+	float *p, *g, *m, *v;
+	size_t n;
+	int calls;
+};
+
+/* PyTorch's Adam update (lr 1e-3, betas 0.9 and 0.999) on one share. */
+static void *adam_passes(void *arg)
+{
+	struct adam_share *a = arg;
+	for (int c = 0; c < a->calls; c++)
+		for (size_t i = 0; i < a->n; i++) {
+			float g = a->g[i], m = 0.9f * a->m[i] + 0.1f * g;
+			float v = 0.999f * a->v[i] + 0.001f * g * g;
+			a->m[i] = m, a->v[i] = v;
+			a->p[i] -= 1e-3f * m / (sqrtf(v) + 1e-8f);
+		}
+	return NULL;
+}
+
+/* Median seconds of one Adam pass over n parameters with the work split over
+ * the threads, as a data-parallel trainer would. */
+static double time_adam(size_t n, int threads)
+{
+	float *buf = calloc(4 * n, sizeof *buf);
+	if (!buf) {
+		fprintf(stderr, "sgemm_probe: out of memory for %zu parameters\n", n);
+		exit(1);
+	}
+	struct adam_share sh[64];
+	pthread_t tid[64];
+	if (threads > 64)
+		threads = 64;
+	double t[REPEATS];
+	for (int r = -1; r < REPEATS; r++) { /* r = -1: warm-up */
+		int calls = 20;
+		double t0 = now();
+		for (int k = 0; k < threads; k++) {
+			size_t lo = n * k / threads, hi = n * (k + 1) / threads;
+			sh[k] = (struct adam_share){buf + lo, buf + n + lo, buf + 2 * n + lo,
+						    buf + 3 * n + lo, hi - lo, calls};
+			if (k && pthread_create(&tid[k], NULL, adam_passes, &sh[k]))
+				threads = k;
+		}
+		adam_passes(&sh[0]);
+		for (int k = 1; k < threads; k++)
+			pthread_join(tid[k], NULL);
+		if (r >= 0)
+			t[r] = (now() - t0) / calls;
+	}
+	free(buf);
+	qsort(t, REPEATS, sizeof *t, cmp_double);
+	return t[REPEATS / 2];
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
@@ -202,13 +275,19 @@ int main(int argc, char **argv)
 	}
 	/* A partial last batch costs about its share, so no ceil(). */
 	double steps = (double)c.samples / c.batch;
+	size_t params = count_params(g, n);
+	double adam = time_adam(params, c.threads);
 	if (c.summary)
-		printf("%d\t%d\t%.6g\t%.4g\t%.1f\t%.1f\n", c.batch, c.threads, total, total * steps,
-		       c.batch / total, flops / total * 1e-9);
+		printf("%d\t%d\t%.6g\t%.4g\t%.1f\t%.1f\t%.6g\t%.1f\n", c.batch, c.threads, total,
+		       total * steps, c.batch / total, flops / total * 1e-9, adam,
+		       c.batch / (total + adam));
 	else
 		printf("step %.1f us, %.2f MFLOP, %.1f GFLOP/s; floor: %.3f s per %ld-sample epoch, "
-		       "%.0f samples/s\n",
+		       "%.0f samples/s\n"
+		       "Adam over %zu parameters: %.1f us (%.1f GB/s); GEMMs + Adam floor: "
+		       "%.3f s per epoch, %.0f samples/s\n",
 		       total * 1e6, flops * 1e-6, flops / total * 1e-9, total * steps, c.samples,
-		       c.batch / total);
+		       c.batch / total, params, adam * 1e6, 28.0 * params / adam * 1e-9,
+		       (total + adam) * steps, c.batch / (total + adam));
 	return 0;
 }
