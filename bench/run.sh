@@ -28,7 +28,7 @@ TIMEOUT=${BENCH_TIMEOUT:-300}
 # extrapolated: PyTorch's default two-thread setting crawls on a busy machine.
 EPOCH_BUDGET=${BENCH_EPOCH_BUDGET:-45}
 TORCH_EXTRA=
-MODELS=${BENCH_MODELS:-"vae:400:20 ae:400:20 vae:512,256:32"}
+MODELS=${BENCH_MODELS-"vae:400:20 ae:400:20 vae:512,256:32"}  # set but empty: no speed table
 BATCHES=${BENCH_BATCHES:-"128 32"}
 THREADS=${BENCH_THREADS:-"1 2"}
 NTRAIN=60000
@@ -249,42 +249,48 @@ hf_median() {
 bytes() { stat -c %s "$1" 2>/dev/null || echo 0; }
 # tool_row PROGRAM NEEDS WORK AMOUNT UNIT COMMAND: a table row of AMOUNT UNIT
 # per second; AMOUNT may be a file, whose size in MB (after COMMAND) is used.
+# tool_row PROGRAM INPUT WORK AMOUNT UNIT COMMAND [FLOOR] — AMOUNT: a number, or
+# a file whose size in MB is the amount; FLOOR: records/s the GEMMs alone allow.
 tool_row() {
-	if ! have "$1" || [ ! -s "$2" ]; then echo "| $1 | — | n/a | n/a |"; return; fi
+	if ! have "$1" || [ ! -s "$2" ]; then echo "| $1 | — | n/a | n/a | |"; return; fi
 	s=$(hf_median "$6")
 	amount=$4
 	[ -f "$amount" ] && amount=$(div "$(bytes "$amount")" 1e6 %.6f)
-	echo "| $1 | $3 | $(fmt "$s" %.3f) | $(div "$amount" "$s" %.0f) $5/s |"
+	rate=$(div "$amount" "$s" %.0f) share=
+	[ -n "${7:-}" ] && share="$(pct "$rate" "$7") of $(fmt "$7")"
+	echo "| $1 | $3 | $(fmt "$s" %.3f) | $rate $5/s | $share |"
+}
+
+# pass_floor encode|decode -> records/s of the pass's forward GEMMs at the
+# tools' default batch (256) and thread count (1), for VAE 784-400-20.
+pass_floor() {
+	[ -n "$PROBE" ] || { echo n/a; return; }
+	"$PROBE" --summary --pass "$1" --batch 256 --threads 1 --layers 784,400,20 | cut -f5
 }
 
 throughput_table() {
-	train=$OUT/fashion-train.ts test=$OUT/fashion-test.ts model=$OUT/vae-400-20-b128-t1-r1.model
+	train=$OUT/fashion-train.ts model=$OUT/vae-400-20-b128-t1-r1.model
 	echo "## Throughput of the tools (median of $RUNS runs)"
 	echo
-	echo "| program | work | median s | rate |"
-	echo "|---|---|---|---|"
+	echo "The model programs run on all 60,000 training images (u8, as idx2stream writes"
+	echo "them) with their defaults (batch 256, one thread, VAE 784-400-20); the last column"
+	echo "is their rate as a share of what their forward GEMMs alone allow (sgemm_probe --pass)."
+	echo
+	echo "| program | work | median s | rate | share of the GEMM floor |"
+	echo "|---|---|---|---|---|"
 	tool_row idx2stream "$FM/train-images-idx3-ubyte.gz" "60,000 images (.gz) → f32 stream, MB written" "$OUT/tmp.ts" MB \
 		"idx2stream --float -o $OUT/tmp.ts $FM/train-images-idx3-ubyte.gz $FM/train-labels-idx1-ubyte.gz"
 	tool_row stream-cat "$train" "copy the 60,000-image f32 stream" "$train" MB "stream-cat -o $OUT/tmp.ts $train"
 	rm -f "$OUT/tmp.ts"
-	tool_row vae-encode "$model" "10,000 images" 10000 records "vae-encode -m $model $test > $OUT/latent.ts"
-	tool_row vae-decode "$OUT/latent.ts" "10,000 latents" 10000 records "vae-decode -m $model $OUT/latent.ts > /dev/null"
-	tool_row vae-sample "$model" "10,000 samples" 10000 records "vae-sample -m $model -n 10000 > /dev/null"
-	tool_row png-grid "$test" "1,000 images → one PNG" 1000 images "png-grid -n 1000 -o $OUT/grid.png $test"
-	echo
-}
-
-startup_table() {
-	echo "## Start-up time (\`PROGRAM --version\`, median of 30 runs)"
-	echo
-	echo "| program | ms |"
-	echo "|---|---|"
-	for p in "$BIN"/*; do
-		[ -x "$p" ] || continue
-		hyperfine -N -w 3 -r 30 --export-csv "$OUT/hf.csv" "$p --version" >/dev/null 2>&1 &&
-			echo "| $(basename "$p") | $(awk -F, 'NR == 2 {printf "%.2f\n", $4 * 1000}' "$OUT/hf.csv") |" ||
-			echo "| $(basename "$p") | n/a |"
-	done
+	enc=$(pass_floor encode) dec=$(pass_floor decode)
+	tool_row vae-encode "$model" "60,000 images → μ" 60000 records \
+		"vae-encode -m $model -o $OUT/latent.ts $OUT/fashion-train.u8.ts" "$enc"
+	tool_row vae-decode "$OUT/latent.ts" "60,000 latents → images" 60000 records \
+		"vae-decode -m $model -o /dev/null $OUT/latent.ts" "$dec"
+	tool_row vae-sample "$model" "60,000 samples" 60000 records \
+		"vae-sample -m $model -n 60000 -o /dev/null" "$dec"
+	tool_row png-grid "$OUT/fashion-test.ts" "1,000 images → one PNG" 1000 images \
+		"png-grid -n 1000 -o $OUT/grid.png $OUT/fashion-test.ts"
 	echo
 }
 

@@ -29,8 +29,12 @@
 
 static const char USAGE[] =
 	"Usage: sgemm_probe [--batch B] [--layers 784,400,20] [--model vae|ae]\n"
-	"                   [--threads T] [--samples N] [--summary]\n"
+	"                   [--threads T] [--samples N] [--pass train|encode|decode]\n"
+	"                   [--summary]\n"
 	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
+	"  --pass     train (default): forward and backward; encode or decode: the\n"
+	"             encoder's or the decoder's forward GEMMs only (vae-encode,\n"
+	"             vae-decode), without the Adam pass\n"
 	"  --layers   input, hidden..., latent sizes (decoder mirrored)\n"
 	"  --samples  samples per epoch for the epoch floor (default 60000)\n"
 	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n"
@@ -38,6 +42,7 @@ static const char USAGE[] =
 
 struct cmdline {
 	int batch, threads, summary, vae;
+	char pass; /* 't'rain, 'e'ncode, 'd'ecode */
 	long samples;
 	int sizes[MAX_LAYERS], n_sizes;
 };
@@ -85,17 +90,23 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"batch", required_argument, 0, 'b'},   {"layers", required_argument, 0, 'l'},
 		{"model", required_argument, 0, 'm'},   {"threads", required_argument, 0, 't'},
 		{"samples", required_argument, 0, 'n'}, {"summary", no_argument, 0, 's'},
-		{"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-	*c = (struct cmdline){.batch = 128, .threads = 1, .vae = 1, .samples = 60000};
+		{"pass", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	*c = (struct cmdline){.batch = 128, .threads = 1, .vae = 1, .samples = 60000, .pass = 't'};
 	parse_sizes("784,400,20", c);
 	int ch;
-	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:sh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:p:sh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'b': c->batch = (int)parse_pos("bad --batch", optarg); break;
 		case 'l': parse_sizes(optarg, c); break;
 		case 't': c->threads = (int)parse_pos("bad --threads", optarg); break;
 		case 'n': c->samples = parse_pos("bad --samples", optarg); break;
 		case 's': c->summary = 1; break;
+		case 'p':
+			if (strcmp(optarg, "train") && strcmp(optarg, "encode") && strcmp(optarg, "decode"))
+				usage_error("--pass must be train, encode or decode", optarg);
+			c->pass = optarg[0];
+			break;
 		case 'm':
 			if (strcmp(optarg, "vae") && strcmp(optarg, "ae"))
 				usage_error("--model must be vae or ae", optarg);
@@ -120,6 +131,18 @@ static int add_layer(struct gemm *g, int i, int b, int in, int out, int first, c
 		snprintf(g[i - 1].name, sizeof g->name, "dX  %s %d->%d", tag, in, out);
 	}
 	return i;
+}
+
+/* For --pass encode or decode: keep only the forward GEMMs of that half. */
+static int forward_only(struct gemm *g, int n, char pass)
+{
+	int kept = 0;
+	for (int i = 0; i < n; i++) {
+		int fwd = !strncmp(g[i].name, "fwd", 3), dec = !strncmp(g[i].name + 4, "dec", 3);
+		if (fwd && dec == (pass == 'd'))
+			g[kept++] = g[i];
+	}
+	return kept;
 }
 
 /* The step's GEMMs: encoder, latent head, decoder. */
@@ -262,6 +285,8 @@ int main(int argc, char **argv)
 	parse_cmdline(argc, argv, &c);
 	openblas_set_num_threads(c.threads);
 	int n = step_gemms(&c, g);
+	if (c.pass != 't')
+		n = forward_only(g, n, c.pass);
 	double total = 0, flops = 0;
 	if (!c.summary)
 		printf("# batch %d, threads %d, %s\n%-24s %6s %6s %6s %9s %8s\n", c.batch,
@@ -276,18 +301,21 @@ int main(int argc, char **argv)
 	/* A partial last batch costs about its share, so no ceil(). */
 	double steps = (double)c.samples / c.batch;
 	size_t params = count_params(g, n);
-	double adam = time_adam(params, c.threads);
+	double adam = c.pass == 't' ? time_adam(params, c.threads) : 0;
 	if (c.summary)
 		printf("%d\t%d\t%.6g\t%.4g\t%.1f\t%.1f\t%.6g\t%.1f\n", c.batch, c.threads, total,
 		       total * steps, c.batch / total, flops / total * 1e-9, adam,
 		       c.batch / (total + adam));
-	else
+	else {
 		printf("step %.1f us, %.2f MFLOP, %.1f GFLOP/s; floor: %.3f s per %ld-sample epoch, "
-		       "%.0f samples/s\n"
-		       "Adam over %zu parameters: %.1f us (%.1f GB/s); GEMMs + Adam floor: "
-		       "%.3f s per epoch, %.0f samples/s\n",
+		       "%.0f samples/s\n",
 		       total * 1e6, flops * 1e-6, flops / total * 1e-9, total * steps, c.samples,
-		       c.batch / total, params, adam * 1e6, 28.0 * params / adam * 1e-9,
-		       (total + adam) * steps, c.batch / (total + adam));
+		       c.batch / total);
+		if (c.pass == 't')
+			printf("Adam over %zu parameters: %.1f us (%.1f GB/s); GEMMs + Adam floor: "
+			       "%.3f s per epoch, %.0f samples/s\n",
+			       params, adam * 1e6, 28.0 * params / adam * 1e-9, (total + adam) * steps,
+			       c.batch / (total + adam));
+	}
 	return 0;
 }
