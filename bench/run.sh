@@ -294,6 +294,20 @@ throughput_table() {
 	echo
 }
 
+startup_table() {
+	echo "## Start-up time (\`PROGRAM --version\`, median of 30 runs)"
+	echo
+	echo "| program | ms |"
+	echo "|---|---|"
+	for p in "$BIN"/*; do
+		[ -x "$p" ] || continue
+		hyperfine -N -w 3 -r 30 --export-csv "$OUT/hf.csv" "$p --version" >/dev/null 2>&1 &&
+			echo "| $(basename "$p") | $(awk -F, 'NR == 2 {printf "%.2f\n", $4 * 1000}' "$OUT/hf.csv") |" ||
+			echo "| $(basename "$p") | n/a |"
+	done
+	echo
+}
+
 # ---- memory -------------------------------------------------------------
 # peak_mb PRODUCER CONSUMER -> peak RSS (MB) of CONSUMER reading PRODUCER's
 # output from a pipe (shell command lines); no PRODUCER: CONSUMER alone.
