@@ -29,6 +29,10 @@ TIMEOUT=${BENCH_TIMEOUT:-300}
 EPOCH_BUDGET=${BENCH_EPOCH_BUDGET:-45}
 TORCH_EXTRA=
 MODELS=${BENCH_MODELS-"vae:400:20 ae:400:20 vae:512,256:32"}  # set but empty: no speed table
+# OpenBLAS kernels to compare with too, beyond the ones the environment
+# configures: this CPU's own AVX-512 kernels where it has them.
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then CORETYPES=${BENCH_CORETYPES-SkylakeX}; else CORETYPES=${BENCH_CORETYPES-}; fi
+CORE_ENV= TAG_PREFIX=
 BATCHES=${BENCH_BATCHES:-"128 32"}
 THREADS=${BENCH_THREADS:-"1 2"}
 NTRAIN=60000
@@ -101,7 +105,7 @@ header() {
 # floor MODEL LAYERS BATCH THREADS -> "GEMM-floor GEMM+Adam-floor" in samples/s
 floor() {
 	[ -n "$PROBE" ] || { echo n/a n/a; return; }
-	"$PROBE" --summary --model "$1" --layers "$2" --batch "$3" --threads "$4" | cut -f5,8 | tr '\t' ' '
+	env $CORE_ENV "$PROBE" --summary --model "$1" --layers "$2" --batch "$3" --threads "$4" | cut -f5,8 | tr '\t' ' '
 }
 
 # ---- training runs ------------------------------------------------------
@@ -109,7 +113,7 @@ floor() {
 vaekit_run() {
 	have vae-train && [ -s "$8" ] || return 0
 	log=$OUT/$1.vaekit.tsv
-	timeout "$TIMEOUT" vae-train -o "$OUT/$1.model" --model "$2" --hidden "$3" --latent "$4" --batch "$5" \
+	timeout "$TIMEOUT" env $CORE_ENV vae-train -o "$OUT/$1.model" --model "$2" --hidden "$3" --latent "$4" --batch "$5" \
 		--threads "$6" --epochs "$7" --seed 1 --test "$9" --log "$log" "$8" >/dev/null 2>"$OUT/$1.vaekit.err" \
 		&& echo "$log"
 }
@@ -120,7 +124,7 @@ torch_run() {
 	[ "$HAVE_TORCH" = 1 ] || return 0
 	log=$OUT/$1.torch.tsv
 	envs=$(echo "$2" | tr , '\n' | grep '^[A-Z]') opts=$(echo "$2" | tr , '\n' | grep '^-')
-	timeout "$TIMEOUT" env $envs $PY "$ROOT/bench/pytorch_vae.py" $opts $TORCH_EXTRA --model "$3" --hidden "$4" --latent "$5" --batch "$6" \
+	timeout "$TIMEOUT" env $CORE_ENV $envs $PY "$ROOT/bench/pytorch_vae.py" $opts $TORCH_EXTRA --model "$3" --hidden "$4" --latent "$5" --batch "$6" \
 		--threads "$7" --epochs "$8" --seed 1 --train-images "$9" --test-images "${10}" \
 		>"$log" 2>"$OUT/$1.torch.err" && echo "$log"
 }
@@ -163,8 +167,14 @@ median_of() { echo "$*" | tr ' ' '\n' | grep -v '^n/a$' | grep . | median; }
 
 speed_table() {
 	TORCH_EXTRA=--epoch-budget=$EPOCH_BUDGET
-	echo "## Training speed (samples/s, higher is better)"
+	echo "## Training speed${CORE_ENV:+ with $CORE_ENV for both} (samples/s, higher is better)"
 	echo
+	if [ -n "$CORE_ENV" ]; then
+		echo "The main VAE's rows again with $CORE_ENV set for the probe, vaekit and PyTorch"
+		echo "alike: the kernels OpenBLAS has for this CPU's AVX-512, instead of the ones the"
+		echo "environment configures (above)."
+		echo
+	fi
 	echo "| model | batch | threads | sgemm floor | sgemm + Adam floor | vaekit | vaekit % floor | PyTorch default | PyTorch best | best setting | PyTorch % floor | vaekit / PyTorch best | runs' range | bound: sgemm + Adam floor / PyTorch best | vaekit test −ELBO | PyTorch test −ELBO |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for cfg in $MODELS; do
@@ -172,7 +182,7 @@ speed_table() {
 		h=${rest%%:*} z=${rest#*:}
 		for b in $BATCHES; do
 			for t in $THREADS; do
-				tag=$m-$(echo "$h" | tr , -)-$z-b$b-t$t
+				tag=$TAG_PREFIX$m-$(echo "$h" | tr , -)-$z-b$b-t$t
 				fls=$(floor "$m" "784,$h,$z" "$b" "$t")
 				fl=${fls% *} fla=${fls#* }
 				vrates= trates= ratios=
@@ -200,6 +210,18 @@ speed_table() {
 		done
 	done
 	echo
+}
+
+# The main VAE's speed rows again with other OpenBLAS kernels for both sides:
+# the environment's OPENBLAS_CORETYPE may not be the fastest this CPU has.
+coretype_tables() {
+	[ -n "$MODELS" ] || return 0
+	saved=$MODELS
+	for ct in $CORETYPES; do
+		MODELS=vae:400:20 CORE_ENV=OPENBLAS_CORETYPE=$ct TAG_PREFIX=$ct-
+		speed_table
+	done
+	MODELS=$saved CORE_ENV= TAG_PREFIX=
 }
 
 # ---- quality ------------------------------------------------------------
@@ -375,6 +397,7 @@ main() {
 	{
 		header
 		speed_table
+		coretype_tables
 		quality_table
 		floor_detail
 		throughput_table
