@@ -1,5 +1,7 @@
 #include "modelstream.h"
 
+#include "modelfile.h"
+
 #include <string.h>
 
 int vk_image_header(ts_header *h, const vk_model *m, int u8, int labels, vk_error *e)
@@ -62,7 +64,7 @@ int vk_check_labels(const vk_model *m, const int32_t *labels, int n, uint64_t fi
 	return 0;
 }
 
-int vk_check_label_option(const vk_model *m, int label, const char *model_path, vk_error *e)
+static int check_label_option(const vk_model *m, int label, const char *model_path, vk_error *e)
 {
 	if (label < 0)
 		return 0;
@@ -72,4 +74,11 @@ int vk_check_label_option(const vk_model *m, int label, const char *model_path, 
 		return vk_fail(e, "--label: %d is outside the model's classes 0..%d", label,
 			       m->a.classes - 1);
 	return 0;
+}
+
+void vk_load_tool_model(const char *path, int label, vk_model *m)
+{
+	vk_error e;
+	if (vk_model_load(path, m, NULL, NULL, &e) || check_label_option(m, label, path, &e))
+		vk_die_error(&e);
 }

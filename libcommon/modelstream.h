@@ -21,8 +21,9 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 int vk_check_labels(const vk_model *m, const int32_t *labels, int n, uint64_t first,
 		    const char *name, vk_error *e);
 
-/* Check a tool's --label K (K < 0: not given) against a model: only a cvae
- * takes one, and K must be one of its classes. */
-int vk_check_label_option(const vk_model *m, int label, const char *model_path, vk_error *e);
+/* A model program's model: load MODEL and check its --label K against it
+ * (K < 0: not given; only a cvae takes one, and K must be one of its
+ * classes). On any error, print it and exit 1. */
+void vk_load_tool_model(const char *path, int label, vk_model *m);
 
 #endif

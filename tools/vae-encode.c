@@ -72,8 +72,7 @@ int main(int argc, char **argv)
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
-	if (vk_model_load(c.model, &m, NULL, NULL, &e))
-		vk_die_error(&e);
+	vk_load_tool_model(c.model, -1, &m);
 	int Z = m.a.latent, vae = m.a.kind != VK_AE;
 	if (!vae && (c.sample || c.with_logvar))
 		vk_die("%s is an autoencoder: its encoder is deterministic, with no sigma to %s",

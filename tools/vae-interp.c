@@ -163,9 +163,7 @@ int main(int argc, char **argv)
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
-	if (vk_model_load(c.model, &m, NULL, NULL, &e) ||
-	    vk_check_label_option(&m, c.label, c.model, &e))
-		vk_die_error(&e);
+	vk_load_tool_model(c.model, c.label, &m);
 	int Z = m.a.latent, cvae = m.a.kind == VK_CVAE;
 
 	float *x = vk_xmalloc(2 * (size_t)m.a.input_size * sizeof *x);
