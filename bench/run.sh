@@ -171,8 +171,7 @@ speed_table() {
 	echo
 	if [ -n "$CORE_ENV" ]; then
 		echo "The main VAE's rows again with $CORE_ENV set for the probe, vaekit and PyTorch"
-		echo "alike: the kernels OpenBLAS has for this CPU's AVX-512, instead of the ones the"
-		echo "environment configures (above)."
+		echo "alike, instead of the OpenBLAS kernels the environment configures (above)."
 		echo
 	fi
 	echo "| model | batch | threads | sgemm floor | sgemm + Adam floor | vaekit | vaekit % floor | PyTorch default | PyTorch best | best setting | PyTorch % floor | vaekit / PyTorch best | runs' range | bound: sgemm + Adam floor / PyTorch best | vaekit test −ELBO | PyTorch test −ELBO |"
@@ -190,10 +189,9 @@ speed_table() {
 					say "bench: $tag run $r/$REPEATS"
 					vlog=$(vaekit_run "$tag-r$r" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
 						"$OUT/fashion-train.u8.ts" "$OUT/fashion-test.u8.ts")
-					[ "$r" = 1 ] && vlog1=$vlog
 					if [ "$r" = 1 ]; then
 						torch_settings "$tag" "$m" "$h" "$z" "$b" "$t"
-						blog1=$blog tdef=$td
+						vlog1=$vlog blog1=$blog tdef=$td
 					else
 						blog=$(torch_run "$tag-r$r" "$best" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
 							"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
@@ -269,10 +267,9 @@ hf_median() {
 	awk -F, 'NR == 2 {print $4}' "$csv"
 }
 bytes() { stat -c %s "$1" 2>/dev/null || echo 0; }
-# tool_row PROGRAM NEEDS WORK AMOUNT UNIT COMMAND: a table row of AMOUNT UNIT
-# per second; AMOUNT may be a file, whose size in MB (after COMMAND) is used.
-# tool_row PROGRAM INPUT WORK AMOUNT UNIT COMMAND [FLOOR] — AMOUNT: a number, or
-# a file whose size in MB is the amount; FLOOR: records/s the GEMMs alone allow.
+# tool_row PROGRAM INPUT WORK AMOUNT UNIT COMMAND [FLOOR]: a table row of
+# AMOUNT UNIT per second; AMOUNT may be a file, whose size in MB (after
+# COMMAND) is used; FLOOR: records/s the GEMMs alone allow.
 tool_row() {
 	if ! have "$1" || [ ! -s "$2" ]; then echo "| $1 | — | n/a | n/a | |"; return; fi
 	s=$(hf_median "$6")
