@@ -54,7 +54,7 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 	for (int i = 0; i < a->n_hidden; i++)
 		if (a->hidden[i] < 1 || a->hidden[i] > VK_MAX_WIDTH)
 			return vk_fail(e, "hidden width %d is out of range", a->hidden[i]);
-	if (a->act < VK_IDENTITY || a->act > VK_TANH)
+	if (a->act < VK_IDENTITY || a->act > VK_LEAKY)
 		return vk_fail(e, "unknown activation %d", a->act);
 	if (a->latent < 1 || a->latent > 4096)
 		return vk_fail(e, "latent size %d is out of range (1 to 4096)", a->latent);

@@ -12,13 +12,13 @@
 
 const char *vk_act_name(int act)
 {
-	static const char *names[] = {"identity", "relu", "sigmoid", "tanh"};
-	return act >= 0 && act <= VK_TANH ? names[act] : "?";
+	static const char *names[] = {"identity", "relu", "sigmoid", "tanh", "leaky"};
+	return act >= 0 && act <= VK_LEAKY ? names[act] : "?";
 }
 
 int vk_act_parse(const char *name)
 {
-	for (int a = VK_IDENTITY; a <= VK_TANH; a++)
+	for (int a = VK_IDENTITY; a <= VK_LEAKY; a++)
 		if (!strcmp(name, vk_act_name(a)))
 			return a;
 	return -1;
@@ -81,6 +81,8 @@ static inline float tanh_fast(float x)
 	return x >= 0 ? t : -t;
 }
 
+static inline float leaky(float x) { return x > 0.0f ? x : VK_LEAKY_SLOPE * x; }
+
 void vk_activate(float *y, size_t n, int act)
 {
 	switch (act) {
@@ -96,21 +98,25 @@ void vk_activate(float *y, size_t n, int act)
 		for (size_t i = 0; i < n; i++)
 			y[i] = tanh_fast(y[i]);
 		break;
+	case VK_LEAKY:
+		for (size_t i = 0; i < n; i++)
+			y[i] = leaky(y[i]);
+		break;
 	}
 }
 
-void vk_dense_forward(float *y, const float *x, const float *W, const float *b, int B, int in,
-		      int out, int act)
+void vk_bias_act_forward(float *y, const float *b, int rows, int out, int act)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, out, in, 1.0f, x, in, W, out,
-		    0.0f, y, out);
-	/* Bias and activation fused in one pass over y. */
-	for (int r = 0; r < B; r++) {
+	for (int r = 0; r < rows; r++) {
 		float *row = y + (size_t)r * out;
 		switch (act) {
 		case VK_RELU:
 			for (int j = 0; j < out; j++)
 				row[j] = max_f(row[j] + b[j], 0.0f);
+			break;
+		case VK_LEAKY:
+			for (int j = 0; j < out; j++)
+				row[j] = leaky(row[j] + b[j]);
 			break;
 		case VK_SIGMOID:
 			for (int j = 0; j < out; j++)
@@ -127,19 +133,31 @@ void vk_dense_forward(float *y, const float *x, const float *W, const float *b, 
 	}
 }
 
-void vk_dense_backward(float *dx, float *dW, float *db, float *dy, const float *x,
-		       const float *y, const float *W, int B, int in, int out, int act)
+void vk_dense_forward(float *y, const float *x, const float *W, const float *b, int B, int in,
+		      int out, int act)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, out, in, 1.0f, x, in, W, out,
+		    0.0f, y, out);
+	/* Bias and activation fused in one pass over y. */
+	vk_bias_act_forward(y, b, B, out, act);
+}
+
+void vk_bias_act_backward(float *dy, float *db, const float *y, int rows, int out, int act)
 {
 	/* The activation derivative (from the output y) and the bias gradient
 	 * (column sums) in one pass over dy. */
 	memset(db, 0, sizeof *db * out);
-	for (int r = 0; r < B; r++) {
+	for (int r = 0; r < rows; r++) {
 		float *g = dy + (size_t)r * out;
 		const float *yr = y + (size_t)r * out;
 		switch (act) {
 		case VK_RELU:
 			for (int j = 0; j < out; j++)
 				g[j] = yr[j] > 0.0f ? g[j] : 0.0f;
+			break;
+		case VK_LEAKY: /* the slope is positive, so y's sign is the input's */
+			for (int j = 0; j < out; j++)
+				g[j] = yr[j] > 0.0f ? g[j] : VK_LEAKY_SLOPE * g[j];
 			break;
 		case VK_SIGMOID:
 			for (int j = 0; j < out; j++)
@@ -153,6 +171,12 @@ void vk_dense_backward(float *dx, float *dW, float *db, float *dy, const float *
 		for (int j = 0; j < out; j++)
 			db[j] += g[j];
 	}
+}
+
+void vk_dense_backward(float *dx, float *dW, float *db, float *dy, const float *x,
+		       const float *y, const float *W, int B, int in, int out, int act)
+{
+	vk_bias_act_backward(dy, db, y, B, out, act);
 	/* dW = xᵀ·dy, dx = dy·Wᵀ */
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, B, 1.0f, x, in, dy, out,
 		    0.0f, dW, out);

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum vk_act { VK_IDENTITY = 0, VK_RELU = 1, VK_SIGMOID = 2, VK_TANH = 3 };
+enum vk_act { VK_IDENTITY = 0, VK_RELU = 1, VK_SIGMOID = 2, VK_TANH = 3, VK_LEAKY = 4 };
+#define VK_LEAKY_SLOPE 0.01f
 
 const char *vk_act_name(int act);
 int vk_act_parse(const char *name); /* -1 when unknown */
@@ -18,6 +19,13 @@ int vk_act_parse(const char *name); /* -1 when unknown */
 /* y (B,out) = act(x (B,in) · W (in,out) + b (out)) */
 void vk_dense_forward(float *y, const float *x, const float *W, const float *b, int B, int in,
 		      int out, int act);
+
+/* y (rows,out) = act(y + b) in place: the cheap pass after any layer's GEMM
+ * (a conv layer's rows are its output pixels, channels-last). */
+void vk_bias_act_forward(float *y, const float *b, int rows, int out, int act);
+/* Backward through that pass: dy (rows,out) becomes the gradient w.r.t. the
+ * pre-activation (act' taken from the output y); writes db (out) = Σ_rows dy. */
+void vk_bias_act_backward(float *dy, float *db, const float *y, int rows, int out, int act);
 
 /* Backward through y = act(x·W + b), given dy (B,out), the gradient of the loss
  * with respect to y. dy is overwritten with the gradient w.r.t. the
