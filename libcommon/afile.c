@@ -1,5 +1,8 @@
 #include "afile.h"
 
+#include <dirent.h>
+#include <libgen.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -136,4 +139,27 @@ void vk_afile_abort(vk_afile *a)
 		unlink(a->tmp);
 	a->tmp[0] = 0;
 	forget(a);
+}
+
+void vk_afile_remove_stale(const char *path)
+{
+	char dirbuf[4096], basebuf[4096];
+	snprintf(dirbuf, sizeof dirbuf, "%s", path);
+	snprintf(basebuf, sizeof basebuf, "%s", path);
+	const char *dir = dirname(dirbuf), *base = basename(basebuf);
+	size_t len = strlen(base);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		/* the names vk_afile_open's mkstemp makes: PATH.tmp and six characters */
+		if (strncmp(n, base, len) || strncmp(n + len, ".tmp", 4) || strlen(n + len) != 10)
+			continue;
+		char victim[8192];
+		snprintf(victim, sizeof victim, "%s/%s", dir, n);
+		unlink(victim);
+	}
+	closedir(d);
 }

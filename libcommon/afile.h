@@ -22,6 +22,11 @@ int vk_afile_commit(vk_afile *a, vk_error *e);
 /* Drop a temporary file (on error paths); harmless after commit. */
 void vk_afile_abort(vk_afile *a);
 
+/* Remove the temporaries (PATH.tmpXXXXXX) that writers of path killed while
+ * saving left behind, so kills do not pile them up. Only for outputs that
+ * one process at a time writes (a model under training). */
+void vk_afile_remove_stale(const char *path);
+
 /* 1 when FILE is stdout and stdout is a terminal. */
 int vk_stdout_is_tty(void);
 

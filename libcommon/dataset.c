@@ -137,17 +137,6 @@ void vk_dataset_gather(const vk_dataset *d, const uint32_t *idx, int n, float *o
 	}
 }
 
-int vk_dataset_check_labels(const vk_dataset *d, int classes, vk_error *e)
-{
-	if (!d->labels)
-		return vk_fail(e, "the stream has no labels (a conditional model needs them)");
-	for (size_t i = 0; i < d->n; i++)
-		if (d->labels[i] < 0 || d->labels[i] >= classes)
-			return vk_fail(e, "record %zu has label %d, outside the model's classes 0..%d",
-				       i, d->labels[i], classes - 1);
-	return 0;
-}
-
 int vk_dataset_classes(const vk_dataset *d)
 {
 	int c = 0;

@@ -23,8 +23,6 @@ void vk_dataset_free(vk_dataset *d);
 /* Rows idx[0..n) as floats into out (n, dim), their labels into lab (if not NULL). */
 void vk_dataset_gather(const vk_dataset *d, const uint32_t *idx, int n, float *out,
 		       int32_t *lab);
-/* Check every label is in [0, classes); returns -1 with a message naming the record. */
-int vk_dataset_check_labels(const vk_dataset *d, int classes, vk_error *e);
 /* Largest label + 1 (0 without labels). */
 int vk_dataset_classes(const vk_dataset *d);
 

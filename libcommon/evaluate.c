@@ -108,6 +108,39 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 	nll_rows(m, vk_decoder_forward(m, w, n), x, D, rec, n);
 }
 
+int vk_evaluate(vk_model *m, vk_work *w, const vk_dataset *d, uint64_t seed, double *rec,
+		double *kl, vk_error *e)
+{
+	int cap = w->cap;
+	float *x = malloc(sizeof(float) * cap * d->dim), *r = malloc(sizeof(float) * cap),
+	      *k = malloc(sizeof(float) * cap);
+	int32_t *lab = malloc(sizeof(int32_t) * cap);
+	uint32_t *idx = malloc(sizeof(uint32_t) * cap);
+	int rc = 0;
+	double rec_sum = 0, kl_sum = 0;
+	if (!x || !r || !k || !lab || !idx) {
+		rc = vk_fail(e, "out of memory for the evaluation batch");
+		goto out;
+	}
+	for (size_t done = 0; done < d->n;) {
+		int b = d->n - done < (size_t)cap ? (int)(d->n - done) : cap;
+		for (int i = 0; i < b; i++)
+			idx[i] = (uint32_t)(done + i);
+		vk_dataset_gather(d, idx, b, x, lab);
+		vk_eval_batch(m, w, x, m->a.kind == VK_CVAE ? lab : NULL, b, seed, r, k);
+		for (int i = 0; i < b; i++) {
+			rec_sum += r[i];
+			kl_sum += k[i];
+		}
+		done += b;
+	}
+	*rec = rec_sum / d->n;
+	*kl = kl_sum / d->n;
+out:
+	free(x), free(r), free(k), free(lab), free(idx);
+	return rc;
+}
+
 double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const float *head,
 		   int K, uint64_t seed)
 {

@@ -10,6 +10,7 @@
 #define VK_EVALUATE_H
 
 #include <stdint.h>
+#include "dataset.h"
 #include "model.h"
 
 /* log Σ exp(v[i]) without overflow or underflow; −∞ for n = 0. */
@@ -33,6 +34,11 @@ uint64_t vk_record_seed(uint64_t seed, const float *x, int D, int32_t label);
  * head stays in w->act_enc[m->n_enc − 1] for vk_iw_logpx and the statistics. */
 void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		   uint64_t seed, float *rec, float *kl);
+
+/* Mean reconstruction and KL per record over d by vk_eval_batch (the one
+ * evaluation path: vae-train --test and kl-eval agree for the same seed). */
+int vk_evaluate(vk_model *m, vk_work *w, const vk_dataset *d, uint64_t seed, double *rec,
+		double *kl, vk_error *e);
 
 /* The importance-weighted estimate of log p(x) for one record x (D), label
  * for a CVAE, from its encoder head (2Z: μ | log σ²):

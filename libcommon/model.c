@@ -34,6 +34,64 @@ int vk_head_width(const vk_arch *a)
 	return a->kind == VK_AE ? a->latent : 2 * a->latent;
 }
 
+vk_shape vk_arch_input_shape(const vk_arch *a)
+{
+	if (a->input_rank == 2)
+		return (vk_shape){(int)a->input_dims[0], (int)a->input_dims[1], 1};
+	if (a->input_rank == 3)
+		return (vk_shape){(int)a->input_dims[0], (int)a->input_dims[1], (int)a->input_dims[2]};
+	return (vk_shape){0, 0, a->input_size};
+}
+
+void vk_arch_set_input(vk_arch *a, int rank, const uint32_t *dims)
+{
+	a->input_rank = rank;
+	memset(a->input_dims, 0, sizeof a->input_dims);
+	uint64_t d = 1;
+	for (int i = 0; i < rank && i < 4; i++) {
+		a->input_dims[i] = dims[i];
+		d *= dims[i];
+	}
+	a->input_size = d > VK_MAX_VALUES ? -1 : (int)d;
+}
+
+void vk_arch_mlp(vk_arch *a, const int *widths, int n, int act)
+{
+	for (int i = 0; i < n; i++) {
+		a->enc[i] = (vk_layer_spec){.kind = VK_DENSE, .act = act, .units = widths[i]};
+		a->dec[n - 1 - i] = a->enc[i];
+	}
+	a->n_enc = a->n_dec = n;
+}
+
+static int check_specs(const vk_layer_spec *s, int n, const char *list, vk_error *e)
+{
+	if (n < 0 || n > VK_MAX_LAYERS)
+		return vk_fail(e, "%d %s layers (at most %d)", n, list, VK_MAX_LAYERS);
+	for (int i = 0; i < n; i++) {
+		const vk_layer_spec *l = &s[i];
+		int conv = l->kind == VK_CONV || l->kind == VK_DECONV;
+		if (l->kind != VK_DENSE && !conv)
+			return vk_fail(e, "%s layer %d: unknown kind %d", list, i + 1, l->kind);
+		if (l->act < VK_IDENTITY || l->act > VK_LEAKY)
+			return vk_fail(e, "%s layer %d: unknown activation %d", list, i + 1, l->act);
+		if (l->units < 1 || l->units > VK_MAX_WIDTH)
+			return vk_fail(e, "%s layer %d: %d units is out of range (1 to %d)", list,
+				       i + 1, l->units, VK_MAX_WIDTH);
+		if (conv ? l->k < 1 || l->k > VK_MAX_KERNEL || l->s < 1 || l->s > VK_MAX_STRIDE
+			 : l->k || l->s)
+			return vk_fail(e, "%s layer %d: bad kernel %d or stride %d", list, i + 1, l->k,
+				       l->s);
+		const vk_shape *r = &l->reshape;
+		if (r->h < 0 || r->w < 0 || r->c < 0 || (r->h > 0) != (r->w > 0) ||
+		    (r->h > 0) != (r->c > 0) ||
+		    (r->h && (conv || r->h > VK_MAX_WIDTH || r->w > VK_MAX_WIDTH ||
+			      vk_shape_size(*r) != (size_t)l->units)))
+			return vk_fail(e, "%s layer %d: bad output shape", list, i + 1);
+	}
+	return 0;
+}
+
 int vk_arch_check(const vk_arch *a, vk_error *e)
 {
 	if (a->kind < VK_AE || a->kind > VK_CVAE)
@@ -46,16 +104,12 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 			return vk_fail(e, "input dimension %u is out of range", a->input_dims[i]);
 		d *= a->input_dims[i];
 	}
-	if (d > VK_MAX_WIDTH || (int)d != a->input_size)
+	if (d > VK_MAX_VALUES || (int)d != a->input_size)
 		return vk_fail(e, "input size %d does not match its shape or exceeds %d",
-			       a->input_size, VK_MAX_WIDTH);
-	if (a->n_hidden < 0 || a->n_hidden > VK_MAX_HIDDEN)
-		return vk_fail(e, "%d hidden layers (at most %d)", a->n_hidden, VK_MAX_HIDDEN);
-	for (int i = 0; i < a->n_hidden; i++)
-		if (a->hidden[i] < 1 || a->hidden[i] > VK_MAX_WIDTH)
-			return vk_fail(e, "hidden width %d is out of range", a->hidden[i]);
-	if (a->act < VK_IDENTITY || a->act > VK_LEAKY)
-		return vk_fail(e, "unknown activation %d", a->act);
+			       a->input_size, VK_MAX_VALUES);
+	if (check_specs(a->enc, a->n_enc, "encoder", e) ||
+	    check_specs(a->dec, a->n_dec, "decoder", e))
+		return -1;
 	if (a->latent < 1 || a->latent > 4096)
 		return vk_fail(e, "latent size %d is out of range (1 to 4096)", a->latent);
 	if (a->kind == VK_CVAE ? (a->classes < 1 || a->classes > VK_MAX_CLASSES) : a->classes)
@@ -67,14 +121,85 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 	return 0;
 }
 
-static size_t add_layer(vk_layer *l, int in, int out, int act, size_t at)
+/* The layer kinds' forward/backward pairs, by kind: the only place that
+ * knows them; the loops below walk a list through these two. */
+static size_t layer_workspace(const vk_layer *l, int cap)
 {
+	(void)l, (void)cap;
+	return 0;
+}
+
+/* y (n, l->n_out) = layer(x (n, l->n_in)) */
+static void layer_forward(const vk_layer *l, float *y, const float *x, const float *P,
+			  float *scratch, int n)
+{
+	(void)scratch;
+	switch (l->spec.kind) {
+	case VK_DENSE: /* an image input is flattened, an image output reshaped: no copy */
+		vk_dense_forward(y, x, P + l->w, P + l->b, n, l->n_in, l->n_out, l->spec.act);
+		break;
+	}
+}
+
+/* Given dy (n, n_out), overwritten: parameter gradients into G at the layer's
+ * offsets, and dx (n, n_in) unless NULL. */
+static void layer_backward(const vk_layer *l, float *dx, float *G, float *dy, const float *x,
+			   const float *y, const float *P, float *scratch, int n)
+{
+	(void)scratch;
+	switch (l->spec.kind) {
+	case VK_DENSE:
+		vk_dense_backward(dx, G + l->w, G + l->b, dy, x, y, P + l->w, n, l->n_in, l->n_out,
+				  l->spec.act);
+		break;
+	}
+}
+
+/* Shapes and parameter offsets of one layer on input shape in. */
+static int add_layer(vk_layer *l, const vk_layer_spec *s, vk_shape in, int label, size_t *at,
+		     const char *list, int index, vk_error *e)
+{
+	memset(l, 0, sizeof *l);
+	l->spec = *s;
 	l->in = in;
-	l->out = out;
-	l->act = act;
-	l->w = at;
-	l->b = at + (size_t)in * out;
-	return l->b + out;
+	vk_error le;
+	if (vk_layer_out_shape(s, in, &l->out, &le))
+		return vk_fail(e, "%s layer %d: %s", list, index, le.msg);
+	l->label_in = label;
+	l->n_in = (int)vk_shape_size(in) + label;
+	l->n_out = (int)vk_shape_size(l->out);
+	if (s->kind != VK_DENSE)
+		return vk_fail(e, "%s layer %d: %s layers are not available yet", list, index,
+			       vk_layer_kind_name(s->kind));
+	switch (s->kind) {
+	case VK_DENSE: l->n_w = (size_t)l->n_in * l->n_out; break;
+	case VK_CONV: l->n_w = (size_t)s->k * s->k * in.c * s->units; break;
+	case VK_DECONV: l->n_w = (size_t)s->k * s->k * in.c * s->units; break;
+	}
+	l->w = *at;
+	l->b = l->w + l->n_w;
+	*at = l->b + (size_t)s->units;
+	if (*at > MAX_PARAMS)
+		return vk_fail(e, "%s layer %d: the model would have more than %u parameters", list,
+			       index, MAX_PARAMS);
+	return 0;
+}
+
+/* Build the user's layers of one list from input shape in; returns the
+ * count built (n). label: the CVAE's one-hot joins the encoder at its first
+ * dense layer (*label is cleared once placed). */
+static int build_layers(vk_layer *L, const vk_layer_spec *specs, int n, vk_shape *in,
+			int *label, size_t *at, const char *list, vk_error *e)
+{
+	for (int i = 0; i < n; i++) {
+		int here = *label && specs[i].kind == VK_DENSE ? *label : 0;
+		if (add_layer(&L[i], &specs[i], *in, here, at, list, i + 1, e))
+			return -1;
+		if (here)
+			*label = 0;
+		*in = L[i].out;
+	}
+	return 0;
 }
 
 int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
@@ -83,24 +208,36 @@ int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
 	if (vk_arch_check(a, e))
 		return -1;
 	m->a = *a;
-	int C = a->classes, H = a->n_hidden;
+	vk_shape input = vk_arch_input_shape(a), in = input;
+	char s1[64], s2[48], s3[48];
 	size_t at = 0;
-	int in = a->input_size + C;
-	for (int i = 0; i < H; i++) {
-		at = add_layer(&m->enc[i], in, a->hidden[i], a->act, at);
-		in = a->hidden[i];
+	int label = a->classes;
+	/* Encoder, then its head: a dense layer to μ | log σ² (or the AE's code). */
+	vk_layer_spec head = {.kind = VK_DENSE, .act = VK_IDENTITY, .units = vk_head_width(a)};
+	if (build_layers(m->enc, a->enc, a->n_enc, &in, &label, &at, "encoder", e) ||
+	    add_layer(&m->enc[a->n_enc], &head, in, label, &at, "encoder", a->n_enc + 1, e))
+		return -1;
+	m->n_enc = a->n_enc + 1;
+	/* Decoder from z (with the one-hot for a CVAE), then its output layer: a
+	 * dense layer to the input's values, or, after an image-shaped layer, a
+	 * 3×3 stride-1 deconv to the input's channels. */
+	in = (vk_shape){0, 0, a->latent + a->classes};
+	label = 0;
+	if (build_layers(m->dec, a->dec, a->n_dec, &in, &label, &at, "decoder", e))
+		return -1;
+	vk_layer_spec out = {.kind = VK_DENSE, .act = VK_IDENTITY, .units = a->input_size,
+			     .reshape = vk_shape_is_image(input) ? input : (vk_shape){0}};
+	if (vk_shape_is_image(in)) {
+		if (!vk_shape_is_image(input) || in.h != input.h || in.w != input.w)
+			return vk_fail(e, "decoder layer %d (%s) ends at %s, but the input is %s",
+				       a->n_dec, vk_layer_spec_str(&a->dec[a->n_dec - 1], s1, sizeof s1),
+				       vk_shape_str(in, s2, sizeof s2), vk_shape_str(input, s3, sizeof s3));
+		out = (vk_layer_spec){.kind = VK_DECONV, .act = VK_IDENTITY, .units = input.c,
+				      .k = 3, .s = 1};
 	}
-	at = add_layer(&m->enc[H], in, vk_head_width(a), VK_IDENTITY, at);
-	in = a->latent + C;
-	for (int i = 0; i < H; i++) {
-		int width = a->hidden[H - 1 - i];
-		at = add_layer(&m->dec[i], in, width, a->act, at);
-		in = width;
-	}
-	at = add_layer(&m->dec[H], in, a->input_size, VK_IDENTITY, at);
-	m->n_enc = m->n_dec = H + 1;
-	if (at > MAX_PARAMS)
-		return vk_fail(e, "model has %zu parameters (limit %u)", at, MAX_PARAMS);
+	if (add_layer(&m->dec[a->n_dec], &out, in, 0, &at, "decoder", a->n_dec + 1, e))
+		return -1;
+	m->n_dec = a->n_dec + 1;
 	m->n_params = at;
 	m->params = vk_alloc_floats(at);
 	m->grads = vk_alloc_floats(at);
@@ -111,13 +248,20 @@ int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
 	return 0;
 }
 
+/* He (ReLU-like) or Xavier (others) uniform weights, zero biases. */
 static void init_layer(float *p, const vk_layer *l, vk_rng *rng)
 {
-	double bound = l->act == VK_RELU ? sqrt(6.0 / l->in) : sqrt(6.0 / (l->in + l->out));
-	size_t n = (size_t)l->in * l->out;
-	for (size_t i = 0; i < n; i++)
+	double fan_in = l->n_in, fan_out = l->n_out;
+	if (l->spec.kind != VK_DENSE) {
+		double k2 = (double)l->spec.k * l->spec.k;
+		fan_in = k2 * l->in.c;
+		fan_out = k2 * l->spec.units;
+	}
+	int relu = l->spec.act == VK_RELU || l->spec.act == VK_LEAKY;
+	double bound = relu ? sqrt(6.0 / fan_in) : sqrt(6.0 / (fan_in + fan_out));
+	for (size_t i = 0; i < l->n_w; i++)
 		p[l->w + i] = (float)((2.0 * vk_rng_uniform(rng) - 1.0) * bound);
-	memset(p + l->b, 0, sizeof(float) * l->out);
+	memset(p + l->b, 0, sizeof(float) * l->spec.units);
 }
 
 void vk_model_init_params(vk_model *m, vk_rng *rng)
@@ -135,34 +279,61 @@ void vk_model_free(vk_model *m)
 	m->params = m->grads = NULL;
 }
 
-static int widest(const vk_model *m)
+static size_t widest(const vk_model *m)
 {
-	int w = m->a.input_size + m->a.classes;
-	for (int i = 0; i < m->n_enc; i++)
-		w = m->enc[i].out > w ? m->enc[i].out : w;
-	for (int i = 0; i < m->n_dec; i++)
-		w = m->dec[i].in > w ? m->dec[i].in : w;
+	size_t w = (size_t)m->a.input_size + m->a.classes;
+	for (int i = 0; i < m->n_enc; i++) {
+		w = (size_t)m->enc[i].n_in > w ? (size_t)m->enc[i].n_in : w;
+		w = (size_t)m->enc[i].n_out > w ? (size_t)m->enc[i].n_out : w;
+	}
+	for (int i = 0; i < m->n_dec; i++) {
+		w = (size_t)m->dec[i].n_in > w ? (size_t)m->dec[i].n_in : w;
+		w = (size_t)m->dec[i].n_out > w ? (size_t)m->dec[i].n_out : w;
+	}
 	return w;
+}
+
+static const vk_layer *label_layer(const vk_model *m)
+{
+	for (int i = 0; i < m->n_enc; i++)
+		if (m->enc[i].label_in)
+			return &m->enc[i];
+	return NULL;
+}
+
+/* Floats of lowering workspace the conv layers need for cap records. */
+static size_t scratch_floats(const vk_model *m, int cap)
+{
+	size_t s = 0;
+	for (int i = 0; i < m->n_enc + m->n_dec; i++) {
+		const vk_layer *l = i < m->n_enc ? &m->enc[i] : &m->dec[i - m->n_enc];
+		size_t need = layer_workspace(l, cap);
+		s = need > s ? need : s;
+	}
+	return s;
 }
 
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 {
 	memset(w, 0, sizeof *w);
 	const vk_arch *a = &m->a;
-	size_t c = cap;
+	size_t c = cap, scratch = scratch_floats(m, cap);
+	const vk_layer *lab = label_layer(m);
 	int ok = 1;
 #define ALLOC(p, n) ok = ok && ((p) = malloc(sizeof(float) * (n) + 1)) != NULL
 	w->cap = cap;
-	if (a->classes)
-		ALLOC(w->xin, c * (a->input_size + a->classes));
+	if (lab)
+		ALLOC(w->cat, c * lab->n_in);
 	for (int i = 0; i < m->n_enc; i++)
-		ALLOC(w->act_enc[i], c * m->enc[i].out);
+		ALLOC(w->act_enc[i], c * m->enc[i].n_out);
 	ALLOC(w->z, c * (a->latent + a->classes));
 	ALLOC(w->eps, c * a->latent);
 	for (int i = 0; i < m->n_dec; i++)
-		ALLOC(w->act_dec[i], c * m->dec[i].out);
+		ALLOC(w->act_dec[i], c * m->dec[i].n_out);
 	ALLOC(w->grad[0], c * widest(m));
 	ALLOC(w->grad[1], c * widest(m));
+	if (scratch)
+		ALLOC(w->scratch, scratch);
 	ALLOC(w->rec, c);
 	ALLOC(w->kl, c);
 #undef ALLOC
@@ -175,8 +346,8 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 
 void vk_work_free(vk_work *w)
 {
-	free(w->xin);
-	for (int i = 0; i <= VK_MAX_HIDDEN; i++) {
+	free(w->cat);
+	for (int i = 0; i <= VK_MAX_LAYERS; i++) {
 		free(w->act_enc[i]);
 		free(w->act_dec[i]);
 	}
@@ -184,6 +355,7 @@ void vk_work_free(vk_work *w)
 	free(w->eps);
 	free(w->grad[0]);
 	free(w->grad[1]);
+	free(w->scratch);
 	free(w->rec);
 	free(w->kl);
 	memset(w, 0, sizeof *w);
@@ -199,40 +371,65 @@ static void put_onehot(float *dst, int ld, int col, const int32_t *labels, int n
 	}
 }
 
-static const float *encoder_input(vk_model *m, vk_work *w, const float *x,
-				  const int32_t *labels, int n)
+/* cat (n, in+C) = [x (n, in) | one-hot(labels)] */
+static const float *with_label(const vk_layer *l, float *cat, const float *x,
+			       const int32_t *labels, int n)
 {
-	int D = m->a.input_size, C = m->a.classes;
-	if (!C)
-		return x;
+	int in = l->n_in - l->label_in;
 	for (int r = 0; r < n; r++)
-		memcpy(w->xin + (size_t)r * (D + C), x + (size_t)r * D, sizeof(float) * D);
-	put_onehot(w->xin, D + C, D, labels, n, C);
-	return w->xin;
+		memcpy(cat + (size_t)r * l->n_in, x + (size_t)r * in, sizeof(float) * in);
+	put_onehot(cat, l->n_in, in, labels, n, l->label_in);
+	return cat;
+}
+
+/* One forward loop for both lists: acts[i] (n, L[i].n_out) = layer i of its input. */
+static const float *list_forward(vk_model *m, vk_work *w, const vk_layer *L, int nl,
+				 float *const *acts, const float *x, const int32_t *labels, int n)
+{
+	const float *in = x;
+	for (int i = 0; i < nl; i++) {
+		if (L[i].label_in)
+			in = with_label(&L[i], w->cat, in, labels, n);
+		layer_forward(&L[i], acts[i], in, m->params, w->scratch, n);
+		in = acts[i];
+	}
+	return in;
+}
+
+/* One backward loop: from g (n, L[nl−1].n_out), the gradient w.r.t. the list's
+ * output, write each layer's parameter gradients into G; returns the gradient
+ * w.r.t. the list's input x (n, L[0].n_in) when want_dx, else NULL. g and the
+ * other ping-pong buffer are overwritten. */
+static float *list_backward(vk_model *m, vk_work *w, float *G, const vk_layer *L, int nl,
+			    float *const *acts, const float *x, float *g, int want_dx, int n)
+{
+	float *other = g == w->grad[0] ? w->grad[1] : w->grad[0], *t;
+	for (int i = nl - 1; i >= 0; i--) {
+		const vk_layer *l = &L[i];
+		const float *in = l->label_in ? w->cat : i ? acts[i - 1] : x;
+		int need_dx = i > 0 || want_dx;
+		layer_backward(l, need_dx ? other : NULL, G, g, in, acts[i], m->params,
+				  w->scratch, n);
+		if (need_dx && l->label_in) {
+			/* Drop the label's columns: they are inputs, not learned. */
+			int keep = l->n_in - l->label_in;
+			for (int r = 1; r < n; r++)
+				memmove(other + (size_t)r * keep, other + (size_t)r * l->n_in,
+					sizeof(float) * keep);
+		}
+		t = g, g = other, other = t;
+	}
+	return want_dx ? g : NULL;
 }
 
 const float *vk_encode(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n)
 {
-	const float *in = encoder_input(m, w, x, labels, n);
-	for (int i = 0; i < m->n_enc; i++) {
-		const vk_layer *l = &m->enc[i];
-		vk_dense_forward(w->act_enc[i], in, m->params + l->w, m->params + l->b, n, l->in,
-				 l->out, l->act);
-		in = w->act_enc[i];
-	}
-	return in;
+	return list_forward(m, w, m->enc, m->n_enc, w->act_enc, x, labels, n);
 }
 
 const float *vk_decoder_forward(vk_model *m, vk_work *w, int n)
 {
-	const float *in = w->z;
-	for (int i = 0; i < m->n_dec; i++) {
-		const vk_layer *l = &m->dec[i];
-		vk_dense_forward(w->act_dec[i], in, m->params + l->w, m->params + l->b, n, l->in,
-				 l->out, l->act);
-		in = w->act_dec[i];
-	}
-	return in;
+	return list_forward(m, w, m->dec, m->n_dec, w->act_dec, w->z, NULL, n);
 }
 
 /* Encoder, latent and decoder; leaves w->kl set. eps NULL means z = μ. */
@@ -254,8 +451,8 @@ static const float *forward(vk_model *m, vk_work *w, const float *x, const int32
 	return vk_decoder_forward(m, w, n);
 }
 
-static void reconstruction(const vk_model *m, const float *out, const float *x, float *grad,
-			   float *rec, int n, float scale)
+void vk_reconstruction(const vk_model *m, const float *out, const float *x, float *grad,
+		       float *rec, int n, float scale)
 {
 	if (m->a.likelihood == VK_BERNOULLI)
 		vk_bce_logits(out, x, grad, rec, n, m->a.input_size, scale);
@@ -263,50 +460,26 @@ static void reconstruction(const vk_model *m, const float *out, const float *x, 
 		vk_gaussian_nll(out, x, grad, rec, n, m->a.input_size, m->a.sigma, scale);
 }
 
-void vk_batch_eval(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
-		   vk_rng *rng)
-{
-	if (rng && m->a.kind != VK_AE)
-		vk_rng_normals(rng, w->eps, (size_t)n * m->a.latent);
-	const float *out = forward(m, w, x, labels, n, rng && m->a.kind != VK_AE ? w->eps : NULL);
-	reconstruction(m, out, x, NULL, w->rec, n, 0.0f);
-}
-
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 		   const int32_t *labels, int n, float beta, const float *eps, float scale)
 {
 	const vk_arch *a = &m->a;
-	int Z = a->latent, ldz = Z + a->classes, H = a->n_hidden;
-	float *P = m->params, *G = grads;
+	int Z = a->latent, ldz = Z + a->classes;
 	int vae = a->kind != VK_AE;
 	const float *out = forward(m, w, x, labels, n, vae ? eps : NULL);
-	float *g = w->grad[0], *other = w->grad[1], *t;
-	reconstruction(m, out, x, g, w->rec, n, scale);
-
-	for (int i = H; i >= 0; i--) {
-		const vk_layer *l = &m->dec[i];
-		const float *in = i ? w->act_dec[i - 1] : w->z;
-		vk_dense_backward(other, G + l->w, G + l->b, g, in, w->act_dec[i], P + l->w, n,
-				  l->in, l->out, l->act);
-		t = g, g = other, other = t;
-	}
-	/* g now holds dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
-	const float *head = w->act_enc[H];
+	float *g = w->grad[0];
+	vk_reconstruction(m, out, x, g, w->rec, n, scale);
+	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
+	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, g, 1, n);
+	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
+	const float *head = w->act_enc[m->n_enc - 1];
 	if (vae) {
-		vk_reparam_backward(other, g, ldz, head, eps, n, Z, beta, scale);
+		vk_reparam_backward(dhead, dz, ldz, head, eps, n, Z, beta, scale);
 	} else {
 		for (int r = 0; r < n; r++)
-			memcpy(other + (size_t)r * Z, g + (size_t)r * ldz, sizeof(float) * Z);
+			memcpy(dhead + (size_t)r * Z, dz + (size_t)r * ldz, sizeof(float) * Z);
 	}
-	t = g, g = other, other = t;
-	const float *xin = a->classes ? w->xin : x;
-	for (int i = H; i >= 0; i--) {
-		const vk_layer *l = &m->enc[i];
-		const float *in = i ? w->act_enc[i - 1] : xin;
-		vk_dense_backward(i ? other : NULL, G + l->w, G + l->b, g, in, w->act_enc[i],
-				  P + l->w, n, l->in, l->out, l->act);
-		t = g, g = other, other = t;
-	}
+	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 }
 
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n)

@@ -6,38 +6,44 @@
 
 #include <stdint.h>
 #include "err.h"
+#include "layers.h"
 #include "nn.h"
 #include "rng.h"
 
 enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3 };
 enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
-#define VK_MAX_HIDDEN 8
-#define VK_MAX_WIDTH 65536
 #define VK_MAX_CLASSES 4096
 
+/* What a model is: its kind, its input, and the layers of its encoder and
+ * decoder as the user gave them. The model adds the encoder's head (a dense
+ * layer to μ | log σ², or to the AE's code) and the decoder's output layer
+ * (to logits or means of the input's shape). */
 typedef struct {
 	int kind;
 	int input_rank;
 	uint32_t input_dims[4];
 	int input_size;               /* D: product of input_dims */
-	int n_hidden;
-	int hidden[VK_MAX_HIDDEN];    /* encoder widths; the decoder mirrors them */
-	int act;                      /* hidden activation */
+	int n_enc, n_dec;
+	vk_layer_spec enc[VK_MAX_LAYERS], dec[VK_MAX_LAYERS];
 	int latent;                   /* Z */
 	int classes;                  /* C: one-hot width for a CVAE, else 0 */
 	int likelihood;
 	float sigma;                  /* Gaussian decoder's fixed σ */
 } vk_arch;
 
+/* A layer of a built model: its spec, shapes and parameter offsets. */
 typedef struct {
-	int in, out, act;
-	size_t w, b;                  /* offsets of W (in,out) and b (out) in params */
+	vk_layer_spec spec;
+	vk_shape in, out;             /* in excludes the label columns */
+	int label_in;                 /* the CVAE's one-hot is appended to the input */
+	int n_in, n_out;              /* values in (with the label) and out, per record */
+	size_t w, b, n_w;             /* offsets of the weights and bias in params; weights */
 } vk_layer;
 
 typedef struct {
 	vk_arch a;
-	int n_enc, n_dec;
-	vk_layer enc[VK_MAX_HIDDEN + 1], dec[VK_MAX_HIDDEN + 1];
+	int n_enc, n_dec;             /* with the head and the output layer */
+	vk_layer enc[VK_MAX_LAYERS + 1], dec[VK_MAX_LAYERS + 1];
 	size_t n_params;
 	float *params, *grads;        /* parallel blocks of n_params */
 } vk_model;
@@ -46,9 +52,18 @@ const char *vk_kind_name(int kind);
 int vk_kind_parse(const char *name);
 const char *vk_likelihood_name(int lik);
 
+/* The model's input shape: an image for rank 2 (H×W, one channel) and 3
+ * (H×W×C), else a flat vector. */
+vk_shape vk_arch_input_shape(const vk_arch *a);
+/* Set the input shape from a stream's dims. */
+void vk_arch_set_input(vk_arch *a, int rank, const uint32_t *dims);
+/* Dense encoder layers of the given widths and activation, the decoder their
+ * mirror: the MLP of model format 1.0 and of --hidden. */
+void vk_arch_mlp(vk_arch *a, const int *widths, int n, int act);
 /* Check an architecture (every field in range). */
 int vk_arch_check(const vk_arch *a, vk_error *e);
-/* Lay out the layers and allocate params and grads (zeroed). */
+/* Build the layer lists (shapes checked; an error names the layer and both
+ * shapes), lay out the parameters and allocate params and grads (zeroed). */
 int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e);
 /* He (ReLU) or Xavier (others) uniform weights, zero biases. */
 void vk_model_init_params(vk_model *m, vk_rng *rng);
@@ -59,12 +74,13 @@ int vk_head_width(const vk_arch *a);
 /* Per-batch buffers, allocated once for batches of at most cap records. */
 typedef struct {
 	int cap;
-	float *xin;                       /* (cap, D+C) encoder input with one-hot (CVAE) */
-	float *act_enc[VK_MAX_HIDDEN + 1]; /* encoder layer outputs; last is the head */
+	float *cat;                       /* (cap, in+C) input of the encoder's label layer (CVAE) */
+	float *act_enc[VK_MAX_LAYERS + 1]; /* encoder layer outputs; last is the head */
 	float *z;                         /* (cap, Z+C) decoder input */
 	float *eps;                       /* (cap, Z) */
-	float *act_dec[VK_MAX_HIDDEN + 1]; /* decoder layer outputs; last is logits/means */
+	float *act_dec[VK_MAX_LAYERS + 1]; /* decoder layer outputs; last is logits/means */
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
+	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
 } vk_work;
 
@@ -80,12 +96,12 @@ void vk_work_free(vk_work *w);
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 		   const int32_t *labels, int n, float beta, const float *eps, float scale);
 
-/* Evaluate a batch without gradients: w->rec, w->kl per record. With rng,
- * z is sampled once (the usual ELBO estimate); with NULL, z = μ. */
-void vk_batch_eval(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
-		   vk_rng *rng);
+/* −log p(x|out) per record of the decoder's output out (n, D) against x
+ * (n, D); grad (n, D) gets its gradient times scale unless NULL. */
+void vk_reconstruction(const vk_model *m, const float *out, const float *x, float *grad,
+		       float *rec, int n, float scale);
 
-/* Encode a batch: the head (n, head width) lands in w->act_enc[n_hidden]:
+/* Encode a batch: the head (n, head width) lands in w->act_enc[n_enc − 1]:
  * μ | log σ² for a VAE, z for an AE. Returns that pointer. */
 const float *vk_encode(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n);
 

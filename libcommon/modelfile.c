@@ -7,10 +7,11 @@
 #include <zlib.h>
 
 #include "afile.h"
-#include "train.h"
 
 static const unsigned char MAGIC[8] = {0x93, 'V', 'K', 'M', 'D', '\r', '\n', 0x1a};
-enum { MAJOR = 1, MINOR = 0, HEADER = 256 };
+/* Version 2.0 holds a layer table after the header; 1.0 files (dense layers
+ * given as widths that the decoder mirrors) are still read. */
+enum { MAJOR = 2, MINOR = 0, HEADER = 256, LAYER_ROW = 32 };
 
 /* Little-endian field access on a byte buffer (memcpy: the host is LE; the
  * Makefile targets x86-64 and a static assert below keeps it honest). */
@@ -23,21 +24,22 @@ static void put32(unsigned char *p, uint32_t v) { put(p, &v, 4); }
 static void put64(unsigned char *p, uint64_t v) { put(p, &v, 8); }
 static void putf(unsigned char *p, float v) { put(p, &v, 4); }
 
-static size_t body_size(size_t desc_len, size_t n, int has_opt)
+static size_t body_size(size_t layers, size_t desc_len, size_t n, int has_opt)
 {
-	size_t s = HEADER + desc_len + 4 * n + 4;
+	size_t s = HEADER + LAYER_ROW * layers + desc_len + 4 * n + 4;
 	if (has_opt)
 		s += 8 + 8 * n + 32;
 	return s;
 }
 
-static int save(const char *path, const vk_model *m, const vk_trainrec *t,
+int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 		const vk_optstate *opt, const vk_epoch_pos *pos, vk_error *e)
 {
 	const vk_arch *a = &m->a;
 	int has_opt = opt && opt->present;
 	size_t desc_len = t ? strlen(t->desc) : 0, n = m->n_params;
-	size_t size = body_size(desc_len, n, has_opt);
+	size_t layers = (size_t)m->n_enc + m->n_dec;
+	size_t size = body_size(layers, desc_len, n, has_opt);
 	unsigned char *buf = calloc(1, size);
 	if (!buf)
 		return vk_fail(e, "out of memory writing %s", path);
@@ -50,10 +52,8 @@ static int save(const char *path, const vk_model *m, const vk_trainrec *t,
 	put(buf + 24, a->input_dims, 16);
 	put32(buf + 40, a->latent);
 	put32(buf + 44, a->classes);
-	put32(buf + 48, a->n_hidden);
-	for (int i = 0; i < a->n_hidden; i++)
-		put32(buf + 52 + 4 * i, a->hidden[i]);
-	put32(buf + 84, a->act);
+	put32(buf + 48, m->n_enc);
+	put32(buf + 52, m->n_dec);
 	put32(buf + 88, a->likelihood);
 	putf(buf + 92, a->sigma);
 	if (t) {
@@ -77,6 +77,12 @@ static int save(const char *path, const vk_model *m, const vk_trainrec *t,
 		put(buf + 192, pos->epoch_rng.s, 32);
 	}
 	unsigned char *p = buf + HEADER;
+	for (size_t i = 0; i < layers; i++, p += LAYER_ROW) {
+		const vk_layer *l = i < (size_t)m->n_enc ? &m->enc[i] : &m->dec[i - m->n_enc];
+		uint32_t row[8] = {l->spec.kind, l->spec.act, l->spec.units, l->spec.k, l->spec.s,
+				   l->out.h, l->out.w, l->out.c};
+		put(p, row, sizeof row);
+	}
 	if (desc_len)
 		memcpy(p, t->desc, desc_len);
 	p += desc_len;
@@ -108,44 +114,84 @@ static int save(const char *path, const vk_model *m, const vk_trainrec *t,
 int vk_model_save(const char *path, const vk_model *m, const vk_trainrec *t,
 		  const vk_optstate *opt, vk_error *e)
 {
-	return save(path, m, t, opt, NULL, e);
+	return vk_model_write(path, m, t, opt, NULL, e);
 }
 
-int vk_checkpoint_save(const char *path, const vk_model *m, const vk_trainrec *t,
-		       const vk_optstate *opt, const vk_epoch_pos *pos, vk_error *e)
-{
-	return save(path, m, t, opt, pos, e);
-}
-
-/* Parse the fixed header into an architecture; every field range-checked. */
-static int parse_arch(const unsigned char *h, vk_arch *a, const char *path, vk_error *e)
+/* The fields 1.0 and 2.0 share. */
+static void parse_common(const unsigned char *h, vk_arch *a)
 {
 	memset(a, 0, sizeof *a);
 	a->kind = (int)u32(h + 16);
 	a->input_rank = (int)u32(h + 20);
-	memcpy(a->input_dims, h + 24, 16);
+	uint32_t dims[4];
+	memcpy(dims, h + 24, 16);
+	vk_arch_set_input(a, a->input_rank >= 1 && a->input_rank <= 4 ? a->input_rank : 4, dims);
+	a->input_rank = (int)u32(h + 20);
 	a->latent = (int)u32(h + 40);
 	a->classes = (int)u32(h + 44);
-	a->n_hidden = (int)u32(h + 48);
-	if (a->n_hidden < 0 || a->n_hidden > VK_MAX_HIDDEN)
-		return vk_fail(e, "%s: %u hidden layers (at most %d)", path, u32(h + 48),
-			       VK_MAX_HIDDEN);
-	for (int i = 0; i < a->n_hidden; i++)
-		a->hidden[i] = (int)u32(h + 52 + 4 * i);
-	a->act = (int)u32(h + 84);
 	a->likelihood = (int)u32(h + 88);
 	a->sigma = f32(h + 92);
-	uint64_t d = 1;
-	for (int i = 0; i < 4 && i < a->input_rank; i++)
-		d *= a->input_dims[i] ? a->input_dims[i] : 1;
-	a->input_size = d > VK_MAX_WIDTH ? -1 : (int)d;
-	vk_error ae;
-	if (vk_arch_check(a, &ae))
-		return vk_fail(e, "%s: bad model: %s", path, ae.msg);
+}
+
+/* 1.0: hidden widths (encoder order) and one activation; the decoder mirrors. */
+static int parse_arch_v1(const unsigned char *h, vk_arch *a, const char *path, vk_error *e)
+{
+	parse_common(h, a);
+	uint32_t n = u32(h + 48), act = u32(h + 84);
+	if (n > 8 || act > VK_TANH)
+		return vk_fail(e, "%s: bad model: %u hidden layers or activation %u", path, n, act);
+	int widths[8];
+	for (uint32_t i = 0; i < n; i++)
+		widths[i] = (int)u32(h + 52 + 4 * i);
+	vk_arch_mlp(a, widths, (int)n, (int)act);
 	return 0;
 }
 
-static int load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
+/* 2.0: the layer counts in the header, each layer a row of eight u32 (kind,
+ * activation, units, kernel, stride, output h, w, c); the last row of each
+ * list is the head or output layer the model adds, checked on build. */
+static int parse_arch_v2(const unsigned char *h, const unsigned char *rows, vk_arch *a,
+			 const char *path, vk_error *e)
+{
+	parse_common(h, a);
+	uint32_t ne = u32(h + 48), nd = u32(h + 52);
+	a->n_enc = (int)ne - 1;
+	a->n_dec = (int)nd - 1;
+	for (uint32_t i = 0; i + 1 < ne + nd; i++) {
+		if (i + 1 == ne)
+			continue;
+		uint32_t r[8];
+		memcpy(r, rows + LAYER_ROW * i, sizeof r);
+		vk_layer_spec *s = i < ne ? &a->enc[i] : &a->dec[i - ne];
+		*s = (vk_layer_spec){.kind = (int)(r[0] & 0xffff), .act = (int)(r[1] & 0xffff),
+				     .units = (int)(r[2] & 0xfffffff), .k = (int)(r[3] & 0xffff),
+				     .s = (int)(r[4] & 0xffff)};
+		if (r[0] != (uint32_t)s->kind || r[1] != (uint32_t)s->act || r[2] != (uint32_t)s->units ||
+		    r[3] != (uint32_t)s->k || r[4] != (uint32_t)s->s)
+			return vk_fail(e, "%s: bad model: layer %u has a field out of range", path, i + 1);
+		if (s->kind == VK_DENSE && r[5])
+			s->reshape = (vk_shape){(int)(r[5] & 0xffff), (int)(r[6] & 0xffff),
+						(int)(r[7] & 0xffff)};
+	}
+	return 0;
+}
+
+/* Every stored row equals the one the architecture builds. */
+static int check_rows(const vk_model *m, const unsigned char *rows, const char *path, vk_error *e)
+{
+	for (int i = 0; i < m->n_enc + m->n_dec; i++) {
+		const vk_layer *l = i < m->n_enc ? &m->enc[i] : &m->dec[i - m->n_enc];
+		uint32_t want[8] = {l->spec.kind, l->spec.act, l->spec.units, l->spec.k, l->spec.s,
+				    l->out.h, l->out.w, l->out.c}, got[8];
+		memcpy(got, rows + LAYER_ROW * i, sizeof got);
+		if (memcmp(want, got, sizeof want))
+			return vk_fail(e, "%s: bad model: layer %d's row does not match its "
+					  "architecture", path, i + 1);
+	}
+	return 0;
+}
+
+int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 		vk_epoch_pos *pos, vk_error *e)
 {
 	memset(m, 0, sizeof *m);
@@ -174,8 +220,8 @@ static int load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 	}
 	uint16_t ver[2];
 	memcpy(ver, h + 8, 4);
-	if (ver[0] != MAJOR) {
-		vk_fail(e, "%s: model version %u.%u is not supported (this vaekit reads 1.x); "
+	if (ver[0] != 1 && ver[0] != MAJOR) {
+		vk_fail(e, "%s: model version %u.%u is not supported (this vaekit reads 1.x and 2.x); "
 			   "retrain it with this version",
 			path, ver[0], ver[1]);
 		goto out;
@@ -184,10 +230,31 @@ static int load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 		vk_fail(e, "%s: bad model header size %u", path, u32(h + 12));
 		goto out;
 	}
-	if (parse_arch(h, &a, path, e))
+	size_t layers = 0;
+	unsigned char rows[LAYER_ROW * 2 * (VK_MAX_LAYERS + 1)];
+	if (ver[0] == 1) {
+		if (parse_arch_v1(h, &a, path, e))
+			goto out;
+	} else {
+		uint32_t ne = u32(h + 48), nd = u32(h + 52);
+		if (ne < 1 || nd < 1 || ne > VK_MAX_LAYERS + 1 || nd > VK_MAX_LAYERS + 1) {
+			vk_fail(e, "%s: bad model: %u encoder and %u decoder layers (1 to %d each)",
+				path, ne, nd, VK_MAX_LAYERS + 1);
+			goto out;
+		}
+		layers = ne + nd;
+		if (fread(rows, LAYER_ROW, layers, f) != layers) {
+			vk_fail(e, "%s: truncated layer table", path);
+			goto out;
+		}
+		if (parse_arch_v2(h, rows, &a, path, e))
+			goto out;
+	}
+	vk_error ae;
+	if (vk_arch_check(&a, &ae) || vk_model_alloc(m, &a, &ae)) {
+		vk_fail(e, "%s: bad model: %s", path, ae.msg);
 		goto out;
-	if (vk_model_alloc(m, &a, e))
-		goto out;
+	}
 	size_t desc_len = u32(h + 152), n = m->n_params;
 	int has_opt = u32(h + 156) & 1;
 	if (desc_len > VK_DESC_MAX || (u32(h + 156) & ~1u)) {
@@ -199,7 +266,7 @@ static int load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 			(unsigned long long)u64(h + 160), n);
 		goto out;
 	}
-	size_t size = body_size(desc_len, n, has_opt);
+	size_t size = body_size(layers, desc_len, n, has_opt);
 	if (fstat(fileno(f), &st) || (size_t)st.st_size != size) {
 		vk_fail(e, "%s: model file is %lld bytes, expected %zu (truncated or corrupt)",
 			path, (long long)st.st_size, size);
@@ -211,7 +278,9 @@ static int load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 		goto out;
 	}
 	memcpy(buf, h, HEADER);
-	if (fread(buf + HEADER, 1, size - HEADER, f) != size - HEADER) {
+	memcpy(buf + HEADER, rows, LAYER_ROW * layers);
+	size_t head = HEADER + LAYER_ROW * layers;
+	if (fread(buf + head, 1, size - head, f) != size - head) {
 		vk_fail(e, "%s: read error:", path);
 		goto out;
 	}
@@ -219,7 +288,10 @@ static int load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 		vk_fail(e, "%s: checksum mismatch: the model file is corrupt", path);
 		goto out;
 	}
-	const unsigned char *p = buf + HEADER;
+	/* After the checksum: a corrupt file is reported as one. */
+	if (layers && check_rows(m, rows, path, e))
+		goto out;
+	const unsigned char *p = buf + head;
 	if (pos) {
 		memset(pos, 0, sizeof *pos);
 		pos->batches = u64(h + 168);
@@ -286,11 +358,5 @@ out:
 int vk_model_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 		  vk_error *e)
 {
-	return load(path, m, t, opt, NULL, e);
-}
-
-int vk_checkpoint_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
-		       vk_epoch_pos *pos, vk_error *e)
-{
-	return load(path, m, t, opt, pos, e);
+	return vk_model_read(path, m, t, opt, NULL, e);
 }

@@ -23,6 +23,23 @@ typedef struct {
 	vk_rng rng;
 } vk_optstate;
 
+/* Where training stands within an epoch, kept by a checkpoint (its meaning
+ * belongs to the trainer, train.h): batches done (0 at an epoch boundary),
+ * the epoch's loss sums so far, and the generator as it was when the epoch
+ * began, from which its shuffle is regenerated on resume. */
+typedef struct {
+	uint64_t batches;
+	double rec_sum, kl_sum;
+	vk_rng epoch_rng;
+} vk_epoch_pos;
+
+/* Write or read the whole file, with the position within an epoch (pos may
+ * be NULL: written as zeros, not read). Checkpoints go through train.h. */
+int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
+		   const vk_optstate *opt, const vk_epoch_pos *pos, vk_error *e);
+int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
+		  vk_epoch_pos *pos, vk_error *e);
+
 /* opt may be NULL (or opt->present 0) to save parameters only. */
 int vk_model_save(const char *path, const vk_model *m, const vk_trainrec *t,
 		  const vk_optstate *opt, vk_error *e);

@@ -38,24 +38,35 @@ int vk_stamp_meta(ts_header *h, const ts_header *src, const char *model_path,
 
 int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_error *e)
 {
-	char shape[64];
-	if (ts_elems(h) != (size_t)m->a.input_size)
-		return vk_fail(e, "%s: records of shape %s (%zu values) do not match the model's "
-				  "input of %d values",
-			       name, ts_shape_str(h, shape, sizeof shape), ts_elems(h),
-			       m->a.input_size);
+	char shape[64], want[48];
+	vk_shape in = vk_arch_input_shape(&m->a);
+	if (m->enc[0].spec.kind == VK_DENSE) {
+		if (ts_elems(h) != (size_t)m->a.input_size)
+			return vk_fail(e, "%s: records of shape %s (%zu values) do not match the "
+					  "model's input, %s (%d values)",
+				       name, ts_shape_str(h, shape, sizeof shape), ts_elems(h),
+				       vk_shape_str(in, want, sizeof want), m->a.input_size);
+	} else {
+		int rank2 = h->rank == 2 && in.c == 1;
+		if (!((h->rank == 3 || rank2) && h->dims[0] == (uint32_t)in.h &&
+		      h->dims[1] == (uint32_t)in.w && (rank2 || h->dims[2] == (uint32_t)in.c)))
+			return vk_fail(e, "%s: records of shape %s do not fit the model's "
+					  "convolutional input, which needs images of exactly %s",
+				       name, ts_shape_str(h, shape, sizeof shape),
+				       vk_shape_str(in, want, sizeof want));
+	}
 	if (m->a.kind == VK_CVAE && !h->has_labels)
 		return vk_fail(e, "%s: the stream has no labels, which a conditional model needs",
 			       name);
 	return 0;
 }
 
-int vk_check_labels(const vk_model *m, const int32_t *labels, int n, uint64_t first,
+int vk_check_labels(const vk_model *m, const int32_t *labels, size_t n, uint64_t first,
 		    const char *name, vk_error *e)
 {
 	if (m->a.kind != VK_CVAE)
 		return 0;
-	for (int i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (labels[i] < 0 || labels[i] >= m->a.classes)
 			return vk_fail(e, "%s: record %llu has label %d, outside the model's "
 					  "classes 0..%d",
@@ -64,7 +75,7 @@ int vk_check_labels(const vk_model *m, const int32_t *labels, int n, uint64_t fi
 	return 0;
 }
 
-static int check_label_option(const vk_model *m, int label, const char *model_path, vk_error *e)
+int vk_check_label_option(const vk_model *m, int label, const char *model_path, vk_error *e)
 {
 	if (label < 0)
 		return 0;
@@ -76,9 +87,48 @@ static int check_label_option(const vk_model *m, int label, const char *model_pa
 	return 0;
 }
 
-void vk_load_tool_model(const char *path, int label, vk_model *m)
+static int check_latents(const vk_model *m, const ts_header *h, int label, const char *name,
+			 vk_error *e)
 {
-	vk_error e;
-	if (vk_model_load(path, m, NULL, NULL, &e) || check_label_option(m, label, path, &e))
-		vk_die_error(&e);
+	if (ts_elems(h) != (size_t)m->a.latent)
+		return vk_fail(e, "%s: latent vectors of %zu values do not match the model's "
+				  "latent size %d",
+			       name, ts_elems(h), m->a.latent);
+	if (m->a.kind == VK_CVAE && label < 0 && !h->has_labels)
+		return vk_fail(e, "%s: the stream has no labels; a conditional model needs them "
+				  "or --label K",
+			       name);
+	return 0;
+}
+
+int vk_model_tool_open(vk_model_tool *t, const char *model_path, int label, int batch,
+		       int input, const char *input_path, vk_error *e)
+{
+	memset(t, 0, sizeof *t);
+	if (vk_model_load(model_path, &t->m, NULL, NULL, e))
+		return -1;
+	if (vk_check_label_option(&t->m, label, model_path, e) ||
+	    vk_work_alloc(&t->w, &t->m, batch, e))
+		goto fail;
+	if (input != VK_INPUT_NONE) {
+		if (ts_reader_open(&t->r, input_path, e))
+			goto fail;
+		t->input = input;
+		if (input == VK_INPUT_IMAGES ? vk_check_input(&t->m, &t->r.h, t->r.name, e)
+					     : check_latents(&t->m, &t->r.h, label, t->r.name, e))
+			goto fail;
+	}
+	return 0;
+fail:
+	vk_model_tool_close(t);
+	return -1;
+}
+
+void vk_model_tool_close(vk_model_tool *t)
+{
+	if (t->input != VK_INPUT_NONE)
+		ts_reader_close(&t->r);
+	vk_work_free(&t->w);
+	vk_model_free(&t->m);
+	t->input = VK_INPUT_NONE;
 }

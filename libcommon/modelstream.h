@@ -14,16 +14,34 @@ int vk_vector_header(ts_header *h, int width, int labels, vk_error *e);
 int vk_stamp_meta(ts_header *h, const ts_header *src, const char *model_path,
 		  const char *kind, vk_error *e);
 
-/* The stream's records have the model's input size (any shape of that size). */
+/* The one rule for "does this stream fit this model", for every program: a
+ * model whose first encoder layer is dense takes records of any shape with
+ * its input's number of values (they are flattened); a model whose first
+ * layer is a convolution needs records of its exact H×W×C (H×W is H×W×1).
+ * A cvae needs labelled records. */
 int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_error *e);
 /* For a cvae: labels of a batch are in the model's classes. first is the
  * index of the batch's first record, for the message. */
-int vk_check_labels(const vk_model *m, const int32_t *labels, int n, uint64_t first,
+int vk_check_labels(const vk_model *m, const int32_t *labels, size_t n, uint64_t first,
 		    const char *name, vk_error *e);
+/* A --label K option (K < 0: not given) against the model: only a cvae takes
+ * one, and K must be one of its classes. */
+int vk_check_label_option(const vk_model *m, int label, const char *model_path, vk_error *e);
 
-/* A model program's model: load MODEL and check its --label K against it
- * (K < 0: not given; only a cvae takes one, and K must be one of its
- * classes). On any error, print it and exit 1. */
-void vk_load_tool_model(const char *path, int label, vk_model *m);
+/* What vae-encode, vae-decode, vae-sample and vae-interp open: the model
+ * (its --label checked), its batch buffers, and the input stream: none,
+ * images (checked by vk_check_input) or latent vectors of the model's latent
+ * size (labelled for a cvae unless --label is given). */
+enum { VK_INPUT_NONE, VK_INPUT_IMAGES, VK_INPUT_LATENTS };
+typedef struct {
+	vk_model m;
+	vk_work w;
+	ts_reader r;        /* when the input is not VK_INPUT_NONE */
+	int input;
+} vk_model_tool;
+
+int vk_model_tool_open(vk_model_tool *t, const char *model_path, int label, int batch,
+		       int input, const char *input_path, vk_error *e);
+void vk_model_tool_close(vk_model_tool *t);
 
 #endif

@@ -344,36 +344,32 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 	return stopped;
 }
 
-void vk_evaluate(vk_model *m, vk_work *w, const vk_dataset *d, uint64_t seed, double *rec,
-		 double *kl)
+int vk_trainer_resume(vk_trainer *t, const vk_optstate *saved, const vk_epoch_pos *pos,
+		      vk_error *e)
 {
-	vk_rng rng;
-	vk_rng_seed(&rng, seed);
-	double rec_sum = 0, kl_sum = 0;
-	uint32_t idx[1024];
-	float *x = malloc(sizeof(float) * w->cap * d->dim);
-	int32_t *lab = malloc(sizeof(int32_t) * w->cap);
-	if (!x || !lab) {
-		free(x);
-		free(lab);
-		*rec = *kl = 0.0 / 0.0;
-		return;
-	}
-	int cap = w->cap < 1024 ? w->cap : 1024;
-	for (size_t done = 0; done < d->n;) {
-		int b = d->n - done < (size_t)cap ? (int)(d->n - done) : cap;
-		for (int i = 0; i < b; i++)
-			idx[i] = (uint32_t)(done + i);
-		vk_dataset_gather(d, idx, b, x, lab);
-		vk_batch_eval(m, w, x, lab, b, &rng);
-		for (int r = 0; r < b; r++) {
-			rec_sum += w->rec[r];
-			kl_sum += w->kl[r];
-		}
-		done += b;
-	}
-	free(x);
-	free(lab);
-	*rec = rec_sum / d->n;
-	*kl = kl_sum / d->n;
+	if (!saved->present)
+		return vk_fail(e, "the checkpoint holds no optimiser state to resume from");
+	if (pos->batches >= (t->n + t->batch - 1) / t->batch)
+		return vk_fail(e, "the checkpoint is %llu batches into an epoch of %zu records; "
+				  "resume with the same training data",
+			       (unsigned long long)pos->batches, t->n);
+	size_t n = t->m->n_params;
+	memcpy(t->opt.m, saved->m, sizeof(float) * n);
+	memcpy(t->opt.v, saved->v, sizeof(float) * n);
+	t->opt.adam.t = saved->adam.t;
+	t->opt.rng = saved->rng;
+	t->pos = *pos;
+	return 0;
+}
+
+int vk_checkpoint_save(const char *path, const vk_trainer *t, const vk_trainrec *rec,
+		       vk_error *e)
+{
+	return vk_model_write(path, t->m, rec, &t->opt, &t->pos, e);
+}
+
+int vk_checkpoint_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
+		       vk_epoch_pos *pos, vk_error *e)
+{
+	return vk_model_read(path, m, t, opt, pos, e);
 }

@@ -10,15 +10,6 @@
 #include "modelfile.h"
 #include "progress.h"
 
-/* Where training stands within an epoch: batches done (0 at an epoch
- * boundary), the epoch's loss sums so far, and the generator as it was when
- * the epoch began, from which its shuffle is regenerated on resume. */
-typedef struct {
-	uint64_t batches;
-	double rec_sum, kl_sum;
-	vk_rng epoch_rng;
-} vk_epoch_pos;
-
 #define VK_MAX_THREADS 64
 
 typedef struct vk_trainer vk_trainer;
@@ -65,19 +56,20 @@ void vk_trainer_free(vk_trainer *t);
 int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		   vk_progress *p, volatile sig_atomic_t *stop);
 
-/* Mean reconstruction and KL per record over d, one z sample per record
- * drawn from a generator seeded with seed (z = μ for an AE). */
-void vk_evaluate(vk_model *m, vk_work *w, const vk_dataset *d, uint64_t seed, double *rec,
-		 double *kl);
-
 /* Records of d done after pos->batches batches. */
 size_t vk_epoch_records(const vk_trainer *t, uint64_t batches);
 
-/* A checkpoint is a model file (formats/model.md) that also records the
- * position within an epoch in its reserved header bytes; vk_model_save and
- * vk_model_load read and write the same file with the position left out. */
-int vk_checkpoint_save(const char *path, const vk_model *m, const vk_trainrec *t,
-		       const vk_optstate *opt, const vk_epoch_pos *pos, vk_error *e);
+/* Continue a run from a checkpoint's optimiser state and position, read by
+ * vk_checkpoint_load (same model); refuses a position that does not fit the
+ * trainer's data. Takes over nothing: saved stays the caller's. */
+int vk_trainer_resume(vk_trainer *t, const vk_optstate *saved, const vk_epoch_pos *pos,
+		      vk_error *e);
+
+/* A checkpoint is a model file (formats/model.md) with the optimiser state
+ * and the position within an epoch; vk_model_save and vk_model_load read and
+ * write the same file with the position left out. */
+int vk_checkpoint_save(const char *path, const vk_trainer *t, const vk_trainrec *rec,
+		       vk_error *e);
 int vk_checkpoint_load(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 		       vk_epoch_pos *pos, vk_error *e);
 

@@ -128,7 +128,7 @@ static void setup_inputs(void)
 	save("crc.vkm", m, n);
 	m[300] ^= 1;
 	save("truncated.vkm", m, n - 10);
-	m[8] = 2;
+	m[8] = 3;
 	save("version.vkm", m, n);
 	free(m);
 	cr_assert_eq(run("mkdir -p %s/adir", dir), 0);
@@ -218,7 +218,7 @@ Test(bad_input, labels_and_shapes)
 	       "vae-train -q -m cvae --classes 10 -e 1 -o out.vkm label12.ts");
 	expect("vae-train", 1, "record 5 has label -1",
 	       "vae-train -q -m cvae -e 1 -o out.vkm label-1.ts");
-	expect("vae-train", 1, "use --classes", "vae-train -q -m cvae -e 1 -o out.vkm nolabels.ts");
+	expect("vae-train", 1, "no labels", "vae-train -q -m cvae -e 1 -o out.vkm nolabels.ts");
 	expect("vae-train", 1, "no labels",
 	       "vae-train -q -m cvae --classes 10 -e 1 -o out.vkm nolabels.ts");
 	expect("vae-encode", 1, "record 5 has label 12", "vae-encode -m C.vkm -o out.ts label12.ts");
@@ -254,7 +254,7 @@ Test(bad_input, model_files)
 {
 	every_model_user("crc.vkm", "checksum mismatch");
 	every_model_user("truncated.vkm", "truncated or corrupt");
-	every_model_user("version.vkm", "model version 2.0 is not supported");
+	every_model_user("version.vkm", "model version 3.0 is not supported");
 	every_model_user("d.ts", "not a vaekit model (bad magic)");
 	every_model_user("adir", "Is a directory");
 	expect("vae-encode", 1, "cannot open model missing.vkm",

@@ -14,7 +14,8 @@
 #include "testutil.h"
 
 /* Offsets from formats/model.md. */
-enum { OFF_MAJOR = 8, OFF_LATENT = 40, OFF_HIDDEN = 48, OFF_DESC_LEN = 152, HEADER = 256 };
+enum { OFF_MAJOR = 8, OFF_LATENT = 40, OFF_N_ENC = 48, OFF_N_DEC = 52, OFF_DESC_LEN = 152,
+       HEADER = 256, LAYER_ROW = 32 };
 
 /* A model of the given kind and depth with random parameters, an unusual
  * shape (rank 2, 4x5) and non-default architecture fields, so that a field
@@ -22,12 +23,11 @@ enum { OFF_MAJOR = 8, OFF_LATENT = 40, OFF_HIDDEN = 48, OFF_DESC_LEN = 152, HEAD
 static void make_model(vk_model *m, int kind, int n_hidden, uint64_t seed)
 {
 	vk_arch a = {.kind = kind, .input_rank = 2, .input_dims = {4, 5}, .input_size = 20,
-		     .n_hidden = n_hidden, .act = VK_TANH, .latent = 3,
+		     .latent = 3,
 		     .classes = kind == VK_CVAE ? 4 : 0, .likelihood = VK_GAUSSIAN,
 		     .sigma = 0.25f};
 	int widths[2] = {7, 6};
-	for (int i = 0; i < n_hidden; i++)
-		a.hidden[i] = widths[i];
+	vk_arch_mlp(&a, widths, n_hidden, VK_TANH);
 	vk_error e;
 	cr_assert_eq(vk_model_alloc(m, &a, &e), 0, "%s", e.msg);
 	vk_rng rng;
@@ -70,9 +70,10 @@ static void assert_same_arch(const vk_arch *a, const vk_arch *b)
 	cr_assert_eq(a->input_rank, b->input_rank);
 	cr_assert_eq(memcmp(a->input_dims, b->input_dims, sizeof a->input_dims), 0);
 	cr_assert_eq(a->input_size, b->input_size);
-	cr_assert_eq(a->n_hidden, b->n_hidden);
-	cr_assert_eq(memcmp(a->hidden, b->hidden, sizeof a->hidden), 0);
-	cr_assert_eq(a->act, b->act);
+	cr_assert_eq(a->n_enc, b->n_enc);
+	cr_assert_eq(a->n_dec, b->n_dec);
+	cr_assert_eq(memcmp(a->enc, b->enc, sizeof a->enc), 0);
+	cr_assert_eq(memcmp(a->dec, b->dec, sizeof a->dec), 0);
 	cr_assert_eq(a->latent, b->latent);
 	cr_assert_eq(a->classes, b->classes);
 	cr_assert_eq(a->likelihood, b->likelihood);
@@ -159,12 +160,21 @@ static unsigned char *saved_bytes(size_t *len)
 
 static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 
-/* Where the parameters start: after the header and the description. */
+/* Where the layer table ends: after the header's rows (format 2.0). */
+static size_t rows_end(const unsigned char *b)
+{
+	uint32_t ne, nd;
+	memcpy(&ne, b + OFF_N_ENC, 4);
+	memcpy(&nd, b + OFF_N_DEC, 4);
+	return HEADER + LAYER_ROW * (ne + nd);
+}
+
+/* Where the parameters start: after the header, the layer table and the description. */
 static size_t params_at(const unsigned char *b)
 {
 	uint32_t desc_len;
 	memcpy(&desc_len, b + OFF_DESC_LEN, 4);
-	return HEADER + desc_len;
+	return rows_end(b) + desc_len;
 }
 
 /* The CRC-32 the file ends with, recomputed after an edit. */
@@ -246,8 +256,8 @@ static unsigned char *edited(size_t at, uint32_t v, size_t *len)
 Test(modelfile, wrong_major_version)
 {
 	size_t len;
-	unsigned char *b = edited(OFF_MAJOR, 2, &len); /* major 2, minor 0 */
-	expect_refused(b, len, "version 2.0", "not supported");
+	unsigned char *b = edited(OFF_MAJOR, 3, &len); /* major 3, minor 0 */
+	expect_refused(b, len, "version 3.0", "not supported");
 	free(b);
 }
 
@@ -266,8 +276,33 @@ Test(modelfile, header_fields_out_of_range)
 	unsigned char *b = edited(OFF_LATENT, 0, &len);
 	expect_refused(b, len, "bad model", "latent size 0");
 	free(b);
-	b = edited(OFF_HIDDEN, 9, &len);
-	expect_refused(b, len, "9 hidden layers", "at most 8");
+	b = edited(OFF_N_ENC, 40, &len);
+	expect_refused(b, len, "40 encoder", "1 to 17");
+	free(b);
+	b = edited(OFF_N_DEC, 0, &len);
+	expect_refused(b, len, "bad model", "decoder layers");
+	free(b);
+}
+
+Test(modelfile, layer_rows_checked_against_the_architecture)
+{
+	size_t len;
+	/* The first encoder row's units (offset 8 of the row): 7 becomes 8, so
+	 * its shape no longer matches what the file's architecture builds. */
+	unsigned char *b = saved_bytes(&len);
+	uint32_t units;
+	memcpy(&units, b + HEADER + 8, 4);
+	cr_assert_eq(units, 7);
+	b = edited(HEADER + 8, 8, &len);
+	expect_refused(b, len, "does not match", NULL);
+	free(b);
+	/* A stored output shape that is not the built one. */
+	b = edited(HEADER + 20, 3, &len);
+	expect_refused(b, len, "bad model", NULL);
+	free(b);
+	/* An unknown layer kind. */
+	b = edited(HEADER, 9, &len);
+	expect_refused(b, len, "bad model", "unknown kind");
 	free(b);
 }
 

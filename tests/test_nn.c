@@ -75,8 +75,9 @@ static double batch_loss(vk_model *m, vk_work *w, const float *x, const int32_t 
 static void check_gradients(int kind, int act, int lik, int n_hidden)
 {
 	vk_arch a = {.kind = kind, .input_rank = 1, .input_dims = {6}, .input_size = 6,
-		     .n_hidden = n_hidden, .hidden = {5, 4}, .act = act, .latent = 3,
-		     .classes = kind == VK_CVAE ? 3 : 0, .likelihood = lik, .sigma = 0.7f};
+		     .latent = 3, .classes = kind == VK_CVAE ? 3 : 0, .likelihood = lik,
+		     .sigma = 0.7f};
+	vk_arch_mlp(&a, (int[]){5, 4}, n_hidden, act);
 	vk_model m;
 	vk_work w;
 	vk_error e;

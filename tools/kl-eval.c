@@ -10,6 +10,7 @@
 #include "err.h"
 #include "evaluate.h"
 #include "modelfile.h"
+#include "modelstream.h"
 #include "opts.h"
 #include "progress.h"
 #include "stream.h"
@@ -118,22 +119,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 /* ---- evaluating ---- */
 
-static void check_model_fits(const struct evaluator *ev, const ts_reader *r)
-{
-	const vk_arch *a = &ev->m.a;
-	char s[64];
-	if (a->input_rank != r->h.rank || memcmp(a->input_dims, r->h.dims, sizeof a->input_dims)) {
-		ts_header mh = {.rank = a->input_rank};
-		memcpy(mh.dims, a->input_dims, sizeof mh.dims);
-		char t[64];
-		vk_die("%s: records of shape %s do not match %s's input of shape %s", r->name,
-		       ts_shape_str(&r->h, s, sizeof s), ev->name, ts_shape_str(&mh, t, sizeof t));
-	}
-	if (a->kind == VK_CVAE && !r->h.has_labels)
-		vk_die("%s: %s is a cvae and needs labelled records, but the stream has no labels",
-		       r->name, ev->name);
-}
-
 static void open_model(struct evaluator *ev, const char *path, const ts_reader *r, int iw)
 {
 	vk_error e;
@@ -142,7 +127,8 @@ static void open_model(struct evaluator *ev, const char *path, const ts_reader *
 	if (vk_model_load(path, &ev->m, NULL, NULL, &e))
 		vk_die_error(&e);
 	ev->kind = ev->m.a.kind;
-	check_model_fits(ev, r);
+	if (vk_check_input(&ev->m, &r->h, r->name, &e))
+		vk_die("%s (model %s)", e.msg, path);
 	int vae = ev->kind != VK_AE;
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
@@ -170,16 +156,6 @@ static void open_latent(struct evaluator *ev, const ts_reader *r)
 		vk_die_error(&e);
 }
 
-static void check_labels(const struct evaluator *ev, const char *src, const int32_t *labels,
-			 size_t n, uint64_t first)
-{
-	int C = ev->m.a.classes;
-	for (size_t i = 0; i < n; i++)
-		if (labels[i] < 0 || labels[i] >= C)
-			vk_die("%s: record %llu: label %d is outside %s's %d classes (0 to %d)",
-			       src, (unsigned long long)(first + i), (int)labels[i], ev->name, C, C - 1);
-}
-
 static void evaluate_batch(struct evaluator *ev, const char *src, const float *x,
 			   const int32_t *labels, size_t n, uint64_t first, const struct cmdline *c)
 {
@@ -193,8 +169,9 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 	}
 	vk_model *m = &ev->m;
 	int cvae = ev->kind == VK_CVAE, D = m->a.input_size;
-	if (cvae)
-		check_labels(ev, src, labels, n, first);
+	vk_error e;
+	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
+		vk_die("%s (model %s)", e.msg, ev->name);
 	const int32_t *lab = cvae ? labels : NULL;
 	const float *head = ev->w.act_enc[m->n_enc - 1];
 	double t0 = vk_now(), t_iw = 0;

@@ -58,66 +58,56 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
+/* Decode every latent vector of t's input into an image on w. */
+static int vae_decode(const struct cmdline *c, vk_model_tool *t, ts_writer *w, vk_error *e)
+{
+	vk_model *m = &t->m;
+	float *z = vk_xmalloc(sizeof(float) * c->batch * m->a.latent);
+	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c->batch);
+	size_t got, D = m->a.input_size;
+	int rc = 0;
+	for (uint64_t first = 0;; first += got) {
+		if ((rc = ts_read_batch_f32(&t->r, z, labels, c->batch, &got, e)) || !got)
+			break;
+		for (size_t i = 0; c->label >= 0 && i < got; i++)
+			labels[i] = c->label;
+		if ((rc = vk_check_labels(m, labels, got, first, t->r.name, e)))
+			break;
+		const float *out = vk_decode(m, &t->w, z, labels, (int)got);
+		for (size_t i = 0; i < got && !rc; i++)
+			rc = ts_write_f32(w, out + i * D, labels[i], e);
+		if (rc)
+			break;
+	}
+	free(z);
+	free(labels);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
 	vk_error e;
-	vk_model m;
+	vk_model_tool t;
+	ts_writer w;
+	ts_header h;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
-	vk_load_tool_model(c.model, c.label, &m);
-	int Z = m.a.latent, cvae = m.a.kind == VK_CVAE;
-
-	ts_reader r;
-	ts_writer w;
-	ts_header h;
-	if (ts_reader_open(&r, c.input, &e))
+	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_LATENTS, c.input, &e))
 		vk_die_error(&e);
-	if (ts_elems(&r.h) != (size_t)Z)
-		vk_die("%s: latent vectors of %zu values do not match the model's latent size %d",
-		       r.name, ts_elems(&r.h), Z);
-	if (cvae && c.label < 0 && !r.h.has_labels)
-		vk_die("%s: the stream has no labels; a conditional model needs them or --label K",
-		       r.name);
-	int labelled = r.h.has_labels || c.label >= 0;
-	if (vk_image_header(&h, &m, c.u8, labelled, &e) ||
-	    vk_stamp_meta(&h, &r.h, c.model, "image", &e) ||
+	int labelled = t.r.h.has_labels || c.label >= 0;
+	if (vk_image_header(&h, &t.m, c.u8, labelled, &e) ||
+	    vk_stamp_meta(&h, &t.r.h, c.model, "image", &e) ||
 	    (!c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
 	    ts_writer_open(&w, c.output, &h, &e))
 		vk_die_error(&e);
-
-	vk_work work;
-	if (vk_work_alloc(&work, &m, c.batch, &e))
+	if (vae_decode(&c, &t, &w, &e)) {
+		ts_writer_abort(&w);
 		vk_die_error(&e);
-	float *z = vk_xmalloc(sizeof(float) * c.batch * Z);
-	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c.batch);
-	size_t got, D = m.a.input_size;
-	uint64_t first = 0;
-	for (;;) {
-		if (ts_read_batch_f32(&r, z, labels, c.batch, &got, &e))
-			goto fail;
-		if (!got)
-			break;
-		for (size_t i = 0; c.label >= 0 && i < got; i++)
-			labels[i] = c.label;
-		if (vk_check_labels(&m, labels, (int)got, first, r.name, &e))
-			goto fail;
-		const float *out = vk_decode(&m, &work, z, labels, (int)got);
-		for (size_t i = 0; i < got; i++)
-			if (ts_write_f32(&w, out + i * D, labels[i], &e))
-				goto fail;
-		first += got;
 	}
 	if (ts_writer_close(&w, &e))
 		vk_die_error(&e);
-	ts_reader_close(&r);
-	vk_work_free(&work);
-	vk_model_free(&m);
-	free(z);
-	free(labels);
+	vk_model_tool_close(&t);
 	return 0;
-fail:
-	ts_writer_abort(&w);
-	vk_die_error(&e);
 }

@@ -64,69 +64,67 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
-int main(int argc, char **argv)
+/* Encode every record of t's input into w: μ, μ | log σ², or a draw of z. */
+static int vae_encode(const struct cmdline *c, vk_model_tool *t, ts_writer *w, vk_error *e)
 {
-	struct cmdline c;
-	vk_error e;
-	vk_model m;
-	vk_init(argc, argv);
-	parse_cmdline(argc, argv, &c);
-	vk_set_threads(c.threads);
-	vk_load_tool_model(c.model, -1, &m);
-	int Z = m.a.latent, vae = m.a.kind != VK_AE;
-	if (!vae && (c.sample || c.with_logvar))
-		vk_die("%s is an autoencoder: its encoder is deterministic, with no sigma to %s",
-		       c.model, c.sample ? "sample" : "write");
-
-	ts_reader r;
-	ts_writer w;
-	ts_header h;
-	if (ts_reader_open(&r, c.input, &e) || vk_check_input(&m, &r.h, r.name, &e))
-		vk_die_error(&e);
-	int width = c.with_logvar ? 2 * Z : Z;
-	if (vk_vector_header(&h, width, r.h.has_labels, &e) ||
-	    vk_stamp_meta(&h, &r.h, c.model, c.with_logvar ? "latent+logvar" : "latent", &e) ||
-	    ts_writer_open(&w, c.output, &h, &e))
-		vk_die_error(&e);
-
-	vk_work work;
-	if (vk_work_alloc(&work, &m, c.batch, &e))
-		vk_die_error(&e);
-	float *x = vk_xmalloc(sizeof(float) * c.batch * m.a.input_size);
-	float *z = vk_xmalloc(sizeof(float) * c.batch * Z);
-	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c.batch);
+	vk_model *m = &t->m;
+	int Z = m->a.latent, vae = m->a.kind != VK_AE;
+	float *x = vk_xmalloc(sizeof(float) * c->batch * m->a.input_size);
+	float *z = vk_xmalloc(sizeof(float) * c->batch * Z);
+	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c->batch);
 	vk_rng rng;
-	vk_rng_seed(&rng, c.seed);
+	vk_rng_seed(&rng, c->seed);
 	size_t got;
-	uint64_t first = 0;
-	for (;;) {
-		if (ts_read_batch_f32(&r, x, labels, c.batch, &got, &e) ||
-		    vk_check_labels(&m, labels, (int)got, first, r.name, &e)) {
-			ts_writer_abort(&w);
-			vk_die_error(&e);
-		}
-		if (!got)
+	int rc = 0;
+	for (uint64_t first = 0;; first += got) {
+		if ((rc = ts_read_batch_f32(&t->r, x, labels, c->batch, &got, e)) ||
+		    (rc = vk_check_labels(m, labels, got, first, t->r.name, e)) || !got)
 			break;
-		const float *head = vk_encode(&m, &work, x, labels, (int)got);
-		for (size_t i = 0; i < got; i++) {
+		const float *head = vk_encode(m, &t->w, x, labels, (int)got);
+		for (size_t i = 0; i < got && !rc; i++) {
 			const float *row = head + i * (vae ? 2 * Z : Z);
-			if (c.sample) {
+			if (c->sample) {
 				for (int j = 0; j < Z; j++)
 					z[j] = row[j] + expf(0.5f * row[Z + j]) * vk_rng_normal(&rng);
 				row = z;
 			}
-			if (ts_write(&w, row, labels[i], &e))
-				vk_die_error(&e);
+			rc = ts_write(w, row, labels[i], e);
 		}
-		first += got;
+		if (rc)
+			break;
 	}
-	if (ts_writer_close(&w, &e))
-		vk_die_error(&e);
-	ts_reader_close(&r);
-	vk_work_free(&work);
-	vk_model_free(&m);
 	free(x);
 	free(z);
 	free(labels);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	vk_error e;
+	vk_model_tool t;
+	ts_writer w;
+	ts_header h;
+	vk_init(argc, argv);
+	parse_cmdline(argc, argv, &c);
+	vk_set_threads(c.threads);
+	if (vk_model_tool_open(&t, c.model, -1, c.batch, VK_INPUT_IMAGES, c.input, &e))
+		vk_die_error(&e);
+	if (t.m.a.kind == VK_AE && (c.sample || c.with_logvar))
+		vk_die("%s is an autoencoder: its encoder is deterministic, with no sigma to %s",
+		       c.model, c.sample ? "sample" : "write");
+	int width = c.with_logvar ? 2 * t.m.a.latent : t.m.a.latent;
+	if (vk_vector_header(&h, width, t.r.h.has_labels, &e) ||
+	    vk_stamp_meta(&h, &t.r.h, c.model, c.with_logvar ? "latent+logvar" : "latent", &e) ||
+	    ts_writer_open(&w, c.output, &h, &e))
+		vk_die_error(&e);
+	if (vae_encode(&c, &t, &w, &e)) {
+		ts_writer_abort(&w);
+		vk_die_error(&e);
+	}
+	if (ts_writer_close(&w, &e))
+		vk_die_error(&e);
+	vk_model_tool_close(&t);
 	return 0;
 }

@@ -79,35 +79,31 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 }
 
 /* The two records: x (2 rows) and their labels, read up to the later one. */
-static void read_ends(const struct cmdline *c, const vk_model *m, float *x, int32_t *labels,
-		      ts_header *src)
+static int read_ends(const struct cmdline *c, vk_model_tool *t, float *x, int32_t *labels,
+		     vk_error *e)
 {
-	vk_error e;
-	ts_reader r;
-	if (ts_reader_open(&r, c->input, &e) || vk_check_input(m, &r.h, r.name, &e))
-		vk_die_error(&e);
-	size_t D = (size_t)m->a.input_size;
+	size_t D = (size_t)t->m.a.input_size;
 	long last = c->from > c->to ? c->from : c->to;
 	float *rec = vk_xmalloc(D * sizeof *rec);
 	int32_t label;
-	for (long i = 0; i <= last; i++) {
-		int rc = ts_read_f32(&r, rec, &label, &e);
-		if (rc < 0)
-			vk_die_error(&e);
-		if (rc == 0)
-			vk_die("%s has %ld records; --from %ld --to %ld needs %ld", r.name, i,
-			       c->from, c->to, last + 1);
-		for (int k = 0; k < 2; k++)
+	int rc = 0;
+	for (long i = 0; i <= last && !rc; i++) {
+		int got = ts_read_f32(&t->r, rec, &label, e);
+		if (got < 0)
+			rc = -1;
+		else if (got == 0)
+			rc = vk_fail(e, "%s has %ld records; --from %ld --to %ld needs %ld",
+				     t->r.name, i, c->from, c->to, last + 1);
+		for (int k = 0; k < 2 && !rc; k++)
 			if (i == (k ? c->to : c->from)) {
 				memcpy(x + k * D, rec, D * sizeof *rec);
 				labels[k] = label;
+				/* named by its index in the stream */
+				rc = vk_check_labels(&t->m, &label, 1, (uint64_t)i, t->r.name, e);
 			}
 	}
-	if (vk_check_labels(m, labels, 2, 0, r.name, &e))
-		vk_die_error(&e);
-	*src = r.h;
 	free(rec);
-	ts_reader_close(&r);
+	return rc;
 }
 
 /* Point t in [0,1] of the path from a to b: the straight line, or the arc
@@ -136,71 +132,70 @@ static void path_point(const float *a, const float *b, int Z, double t, int sler
 
 /* Encode the two records one at a time, as vae-encode would, and lay out
  * the path; its ends are the codes mu themselves, bit for bit. */
-static float *make_path(const struct cmdline *c, vk_model *m, const float *x,
+static float *make_path(const struct cmdline *c, vk_model_tool *t, const float *x,
 			const int32_t *labels)
 {
-	vk_error e;
-	vk_work work;
+	vk_model *m = &t->m;
 	int Z = m->a.latent;
 	size_t D = (size_t)m->a.input_size;
 	float *z = vk_xmalloc(sizeof(float) * Z * c->steps);
 	float *a = z, *b = z + (size_t)(c->steps - 1) * Z;
-	if (vk_work_alloc(&work, m, 1, &e))
-		vk_die_error(&e);
-	memcpy(a, vk_encode(m, &work, x, labels, 1), Z * sizeof(float));
-	memcpy(b, vk_encode(m, &work, x + D, labels + 1, 1), Z * sizeof(float));
-	vk_work_free(&work);
+	memcpy(a, vk_encode(m, &t->w, x, labels, 1), Z * sizeof(float));
+	memcpy(b, vk_encode(m, &t->w, x + D, labels + 1, 1), Z * sizeof(float));
 	for (int i = 1; i < c->steps - 1; i++)
 		path_point(a, b, Z, (double)i / (c->steps - 1), c->slerp, z + (size_t)i * Z);
 	return z;
+}
+
+/* Decode the path's points (or write them as latents) one at a time: BLAS
+ * kernels sum in an order that depends on the batch size, and a batch of one
+ * makes the ends bit for bit what vae-encode | vae-decode make of each record
+ * alone. A cvae decodes every point with one class, written as the label. */
+static int vae_interp(const struct cmdline *c, vk_model_tool *t, const float *z, int32_t label,
+		      ts_writer *w, vk_error *e)
+{
+	int Z = t->m.a.latent;
+	for (int i = 0; i < c->steps; i++) {
+		const float *zi = z + (size_t)i * Z;
+		const float *out = c->latent_only ? zi : vk_decode(&t->m, &t->w, zi, &label, 1);
+		if (ts_write_f32(w, out, label, e))
+			return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct cmdline c;
 	vk_error e;
-	vk_model m;
+	vk_model_tool t;
+	ts_header h;
+	ts_writer w;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
-	vk_load_tool_model(c.model, c.label, &m);
-	int Z = m.a.latent, cvae = m.a.kind == VK_CVAE;
-
-	float *x = vk_xmalloc(2 * (size_t)m.a.input_size * sizeof *x);
+	if (vk_model_tool_open(&t, c.model, c.label, 1, VK_INPUT_IMAGES, c.input, &e))
+		vk_die_error(&e);
+	int Z = t.m.a.latent, cvae = t.m.a.kind == VK_CVAE;
+	float *x = vk_xmalloc(2 * (size_t)t.m.a.input_size * sizeof *x);
 	int32_t ends_label[2] = {TS_NO_LABEL, TS_NO_LABEL};
-	ts_header src, h;
-	read_ends(&c, &m, x, ends_label, &src);
-	float *z = make_path(&c, &m, x, ends_label);
-
-	/* A cvae decodes every point with one class, and writes it as the label. */
+	if (read_ends(&c, &t, x, ends_label, &e))
+		vk_die_error(&e);
+	float *z = make_path(&c, &t, x, ends_label);
 	int32_t label = !cvae ? TS_NO_LABEL : c.label >= 0 ? c.label : ends_label[0];
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
-			       : vk_image_header(&h, &m, c.u8, cvae, &e);
-	if (rc || vk_stamp_meta(&h, &src, c.model, c.latent_only ? "latent" : "image", &e) ||
-	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)))
+			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
+	if (rc || vk_stamp_meta(&h, &t.r.h, c.model, c.latent_only ? "latent" : "image", &e) ||
+	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
+	    ts_writer_open(&w, c.output, &h, &e))
 		vk_die_error(&e);
-	ts_writer w;
-	if (ts_writer_open(&w, c.output, &h, &e))
+	if (vae_interp(&c, &t, z, label, &w, &e)) {
+		ts_writer_abort(&w);
 		vk_die_error(&e);
-	/* One point at a time: BLAS kernels sum in an order that depends on the
-	 * batch size, and a batch of one makes the ends bit for bit what
-	 * vae-encode | vae-decode make of each record alone. */
-	vk_work work;
-	if (!c.latent_only && vk_work_alloc(&work, &m, 1, &e))
-		vk_die_error(&e);
-	for (int i = 0; i < c.steps; i++) {
-		const float *zi = z + (size_t)i * Z;
-		const float *out = c.latent_only ? zi : vk_decode(&m, &work, zi, &label, 1);
-		if (ts_write_f32(&w, out, label, &e)) {
-			ts_writer_abort(&w);
-			vk_die_error(&e);
-		}
 	}
 	if (ts_writer_close(&w, &e))
 		vk_die_error(&e);
-	if (!c.latent_only)
-		vk_work_free(&work);
-	vk_model_free(&m);
+	vk_model_tool_close(&t);
 	free(x);
 	free(z);
 	return 0;

@@ -109,16 +109,48 @@ static void next_z(const struct cmdline *c, int Z, long i, vk_rng *rng, const vk
 		z[j] *= c->temperature;
 }
 
+/* Draw total samples (or the grid) and write them, decoded or as latents. */
+static int vae_sample(const struct cmdline *c, vk_model_tool *t, long total, ts_writer *w,
+		      vk_error *e)
+{
+	vk_model *m = &t->m;
+	int Z = m->a.latent, cvae = m->a.kind == VK_CVAE, rc = 0;
+	float *z = vk_xmalloc(sizeof(float) * c->batch * Z);
+	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c->batch);
+	vk_rng rng, start;
+	vk_rng_seed(&rng, c->seed);
+	start = rng;
+	size_t width = c->latent_only ? (size_t)Z : (size_t)m->a.input_size;
+	for (long done = 0; done < total && !rc;) {
+		int n = total - done < c->batch ? (int)(total - done) : c->batch;
+		for (int i = 0; i < n; i++) {
+			next_z(c, Z, done + i, &rng, &start, z + (size_t)i * Z);
+			labels[i] = c->each_label ? (int32_t)((done + i) / c->count)
+						  : cvae ? c->label : TS_NO_LABEL;
+		}
+		const float *out = c->latent_only ? z : vk_decode(m, &t->w, z, labels, n);
+		for (int i = 0; i < n && !rc; i++)
+			rc = ts_write_f32(w, out + i * width, labels[i], e);
+		done += n;
+	}
+	free(z);
+	free(labels);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
 	vk_error e;
-	vk_model m;
+	vk_model_tool t;
+	ts_header h;
+	ts_writer w;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
-	vk_load_tool_model(c.model, c.label, &m);
-	int Z = m.a.latent, cvae = m.a.kind == VK_CVAE;
+	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_NONE, NULL, &e))
+		vk_die_error(&e);
+	int Z = t.m.a.latent, cvae = t.m.a.kind == VK_CVAE;
 	if (c.grid && Z != 2)
 		vk_die("--grid needs a model with a 2-D latent space; %s has %d dimensions",
 		       c.model, Z);
@@ -127,48 +159,19 @@ int main(int argc, char **argv)
 	if (cvae && c.label < 0 && !c.each_label)
 		vk_die("%s is a conditional model: choose a class with --label K or --each-label",
 		       c.model);
-	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? m.a.classes : 1);
-
-	ts_header h;
-	ts_writer w;
+	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? t.m.a.classes : 1);
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
-			       : vk_image_header(&h, &m, c.u8, cvae, &e);
+			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
 	if (rc || vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
-	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)))
+	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
+	    ts_writer_open(&w, c.output, &h, &e))
 		vk_die_error(&e);
-	if (ts_writer_open(&w, c.output, &h, &e))
+	if (vae_sample(&c, &t, total, &w, &e)) {
+		ts_writer_abort(&w);
 		vk_die_error(&e);
-
-	vk_work work;
-	if (vk_work_alloc(&work, &m, c.batch, &e))
-		vk_die_error(&e);
-	float *z = vk_xmalloc(sizeof(float) * c.batch * Z);
-	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c.batch);
-	vk_rng rng, start;
-	vk_rng_seed(&rng, c.seed);
-	start = rng;
-	size_t D = m.a.input_size;
-	for (long done = 0; done < total;) {
-		int n = total - done < c.batch ? (int)(total - done) : c.batch;
-		for (int i = 0; i < n; i++) {
-			next_z(&c, Z, done + i, &rng, &start, z + (size_t)i * Z);
-			labels[i] = c.each_label ? (int32_t)((done + i) / c.count)
-						 : cvae ? c.label : TS_NO_LABEL;
-		}
-		const float *out = c.latent_only ? z : vk_decode(&m, &work, z, labels, n);
-		size_t width = c.latent_only ? (size_t)Z : D;
-		for (int i = 0; i < n; i++)
-			if (ts_write_f32(&w, out + i * width, labels[i], &e)) {
-				ts_writer_abort(&w);
-				vk_die_error(&e);
-			}
-		done += n;
 	}
 	if (ts_writer_close(&w, &e))
 		vk_die_error(&e);
-	vk_work_free(&work);
-	vk_model_free(&m);
-	free(z);
-	free(labels);
+	vk_model_tool_close(&t);
 	return 0;
 }

@@ -1,6 +1,4 @@
 /* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor stream. */
-#include <dirent.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,10 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "dataset.h"
 #include "dist.h"
 #include "err.h"
+#include "evaluate.h"
 #include "modelfile.h"
+#include "modelstream.h"
 #include "opts.h"
 #include "progress.h"
 #include "train.h"
@@ -24,8 +25,12 @@ static const char USAGE[] =
 	"  -o, --output MODEL     model file to write (required)\n"
 	"  -m, --model KIND       ae, vae or cvae (default vae)\n"
 	"  -z, --latent N         latent size (default 20)\n"
-	"      --hidden LIST      hidden widths, comma-separated (default 400; 0 for none)\n"
-	"      --activation ACT   relu, tanh, sigmoid or identity (default relu)\n"
+	"      --encoder SPEC     encoder layers: a comma list of dense:N, dense:HxWxC,\n"
+	"                         conv:C:K:S, deconv:C:K:S, each with an optional /ACT\n"
+	"      --decoder SPEC     decoder layers (default: the encoder's mirror)\n"
+	"      --hidden LIST      shorthand for --encoder dense:N,... (default 400; 0 for none)\n"
+	"      --arch NAME        mlp (default: --hidden 400) or conv (Keras' conv VAE)\n"
+	"      --activation ACT   relu, leaky, tanh, sigmoid or identity (default relu)\n"
 	"  -e, --epochs N         train until N epochs in all (default 10)\n"
 	"  -b, --batch N          minibatch size (default 128)\n"
 	"      --lr RATE          learning rate (default 1e-3)\n"
@@ -46,6 +51,8 @@ static const char USAGE[] =
 
 struct cmdline {
 	const char *output, *train, *test, *log;
+	const char *encoder, *decoder, *hidden, *arch_name;
+	int act, arch_given;
 	vk_arch arch;
 	int epochs, batch, optimizer, threads, resume, quiet;
 	float lr, beta;
@@ -53,7 +60,7 @@ struct cmdline {
 	size_t max_memory;
 };
 
-enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
+enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
        OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
@@ -61,6 +68,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	static const struct option longopts[] = {
 		{"output", required_argument, 0, 'o'}, {"model", required_argument, 0, 'm'},
 		{"latent", required_argument, 0, 'z'}, {"hidden", required_argument, 0, OPT_HIDDEN},
+		{"encoder", required_argument, 0, OPT_ENCODER},
+		{"decoder", required_argument, 0, OPT_DECODER}, {"arch", required_argument, 0, OPT_ARCH},
 		{"activation", required_argument, 0, OPT_ACT},
 		{"epochs", required_argument, 0, 'e'}, {"batch", required_argument, 0, 'b'},
 		{"lr", required_argument, 0, OPT_LR},
@@ -75,8 +84,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
-	c->arch = (vk_arch){.kind = VK_VAE, .n_hidden = 1, .hidden = {400}, .act = VK_RELU,
-			    .latent = 20, .likelihood = VK_BERNOULLI, .sigma = 0.1f};
+	c->arch = (vk_arch){.kind = VK_VAE, .latent = 20, .likelihood = VK_BERNOULLI, .sigma = 0.1f};
+	c->act = VK_RELU;
 	c->epochs = 10;
 	c->batch = 128;
 	c->lr = 1e-3f;
@@ -97,17 +106,19 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 				vk_usage_error("--model: '%s' is not ae, vae or cvae", optarg);
 			break;
 		case 'z': c->arch.latent = (int)vk_parse_long("--latent", optarg, 1, 4096); break;
-		case OPT_HIDDEN:
-			if (!strcmp(optarg, "0") || !strcmp(optarg, "none"))
-				c->arch.n_hidden = 0;
-			else
-				c->arch.n_hidden = vk_parse_list("--hidden", optarg, c->arch.hidden,
-								 VK_MAX_HIDDEN, 1, VK_MAX_WIDTH);
+		case OPT_HIDDEN: c->hidden = optarg, c->arch_given = 1; break;
+		case OPT_ENCODER: c->encoder = optarg, c->arch_given = 1; break;
+		case OPT_DECODER: c->decoder = optarg, c->arch_given = 1; break;
+		case OPT_ARCH:
+			if (strcmp(optarg, "mlp") && strcmp(optarg, "conv"))
+				vk_usage_error("--arch: '%s' is not mlp or conv", optarg);
+			c->arch_name = optarg, c->arch_given = 1;
 			break;
 		case OPT_ACT:
-			if ((c->arch.act = vk_act_parse(optarg)) < 0)
-				vk_usage_error("--activation: '%s' is not relu, tanh, sigmoid or "
+			if ((c->act = vk_act_parse(optarg)) < 0)
+				vk_usage_error("--activation: '%s' is not relu, leaky, tanh, sigmoid or "
 					       "identity", optarg);
+			c->arch_given = 1;
 			break;
 		case 'e': c->epochs = (int)vk_parse_long("--epochs", optarg, 1, 1000000); break;
 		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
@@ -152,37 +163,37 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("an output model is required (-o MODEL)");
 	if (c->arch.classes && c->arch.kind != VK_CVAE)
 		vk_usage_error("--classes applies only to --model cvae");
+	if (c->encoder && c->hidden)
+		vk_usage_error("--encoder and --hidden both give the encoder; use one");
+	if (c->arch_name && (c->encoder || c->decoder || c->hidden))
+		vk_usage_error("--arch %s names a whole network; drop --encoder, --decoder and "
+			       "--hidden, or --arch", c->arch_name);
+	/* Layer lists are checked now, before any data is read. */
+	vk_error e;
+	if (c->encoder && vk_layers_parse(c->encoder, c->act, c->arch.enc, VK_MAX_LAYERS,
+					  &c->arch.n_enc, &e))
+		vk_usage_error("--encoder: %s", e.msg);
+	if (c->decoder && vk_layers_parse(c->decoder, c->act, c->arch.dec, VK_MAX_LAYERS,
+					  &c->arch.n_dec, &e))
+		vk_usage_error("--decoder: %s", e.msg);
+	if (!c->encoder && !c->arch_name) {
+		/* --hidden 400,200 is --encoder dense:400,dense:200; 0 or none: no layers */
+		const char *h = c->hidden ? c->hidden : "400";
+		int w[VK_MAX_LAYERS], n = 0;
+		if (strcmp(h, "0") && strcmp(h, "none"))
+			n = vk_parse_list("--hidden", h, w, VK_MAX_LAYERS, 1, VK_MAX_WIDTH);
+		for (int i = 0; i < n; i++)
+			c->arch.enc[i] = (vk_layer_spec){.kind = VK_DENSE, .act = c->act, .units = w[i]};
+		c->arch.n_enc = n;
+	}
+	if (c->resume && c->arch_given)
+		vk_warn("--resume continues the network in %s; the architecture options are "
+			"ignored", c->output);
 	c->train = vk_input_arg(argc, argv, optind);
 }
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
-
-/* A run killed while saving leaves its temporary file (MODEL.tmpXXXXXX, see
- * afile.c) behind; remove those of earlier runs so kills do not pile them up.
- * Only one vae-train may write a given MODEL at a time. */
-static void remove_stale_temps(const char *output)
-{
-	char dirbuf[4096], basebuf[4096];
-	snprintf(dirbuf, sizeof dirbuf, "%s", output);
-	snprintf(basebuf, sizeof basebuf, "%s", output);
-	const char *dir = dirname(dirbuf), *base = basename(basebuf);
-	size_t len = strlen(base);
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		const char *n = de->d_name;
-		if (strncmp(n, base, len) || strncmp(n + len, ".tmp", 4) ||
-		    strlen(n + len) != 10)
-			continue;
-		char path[8192];
-		snprintf(path, sizeof path, "%s/%s", dir, n);
-		unlink(path);
-	}
-	closedir(d);
-}
 
 /* Say where training stopped and how to go on; the checkpoint is saved. */
 static void interrupted(const struct cmdline *c, int epoch, size_t done, size_t n)
@@ -192,14 +203,33 @@ static void interrupted(const struct cmdline *c, int epoch, size_t done, size_t 
 	       c->output, c->epochs, c->train ? c->train : "< TRAIN");
 }
 
-/* Fill the architecture's input from the data and its classes for a cvae. */
-static void fit_arch_to_data(vk_arch *a, const vk_dataset *d)
+/* The layer lists from the options, once the data's shape is known. */
+static void build_arch(struct cmdline *c, const vk_dataset *d)
 {
-	a->input_rank = d->h.rank;
-	memcpy(a->input_dims, d->h.dims, sizeof a->input_dims);
-	a->input_size = (int)d->dim;
-	if (d->dim > VK_MAX_WIDTH)
-		vk_die("records of %zu elements are too large (limit %d)", d->dim, VK_MAX_WIDTH);
+	vk_arch *a = &c->arch;
+	vk_error e;
+	vk_arch_set_input(a, d->h.rank, d->h.dims);
+	if (a->input_size < 0)
+		vk_die("records of %zu values are too large (limit %d)", d->dim, VK_MAX_VALUES);
+	vk_shape in = vk_arch_input_shape(a);
+	char enc[256], dec[256];
+	if (c->arch_name && !strcmp(c->arch_name, "conv")) {
+		/* Keras' VAE example (keras-io examples/generative/vae.py) for any H×W×C
+		 * with sides divisible by 4; the output deconv:C:3:1 is the model's own. */
+		if (!vk_shape_is_image(in) || in.h % 4 || in.w % 4)
+			vk_die("--arch conv needs images whose sides are divisible by 4; the data's "
+			       "records are %s", ts_shape_str(&d->h, enc, sizeof enc));
+		snprintf(dec, sizeof dec, "dense:%dx%dx64,deconv:64:3:2,deconv:32:3:2", in.h / 4,
+			 in.w / 4);
+		if (vk_layers_parse("conv:32:3:2,conv:64:3:2,dense:16", VK_RELU, a->enc,
+				    VK_MAX_LAYERS, &a->n_enc, &e) ||
+		    vk_layers_parse(dec, VK_RELU, a->dec, VK_MAX_LAYERS, &a->n_dec, &e))
+			vk_die("--arch conv: %s", e.msg);
+	} else if (!c->decoder && vk_layers_mirror(a->enc, a->n_enc, in, a->dec, &a->n_dec, &e)) {
+		vk_die("--encoder: %s", e.msg);
+	}
+	if (a->kind == VK_CVAE && !d->labels)
+		vk_die("training data: the stream has no labels, which a conditional model needs");
 	if (a->kind == VK_CVAE && !a->classes) {
 		char buf[32];
 		const char *meta = ts_meta_get(&d->h, "classes", buf, sizeof buf);
@@ -209,17 +239,13 @@ static void fit_arch_to_data(vk_arch *a, const vk_dataset *d)
 	}
 }
 
-static void check_same_shape(const vk_arch *a, const vk_dataset *d, const char *what)
+/* The data fits the model (the library's one rule) and its labels its classes. */
+static void check_fits(const vk_model *m, const vk_dataset *d, const char *what)
 {
-	if ((size_t)a->input_size != d->dim || a->input_rank != d->h.rank ||
-	    memcmp(a->input_dims, d->h.dims, sizeof a->input_dims)) {
-		char s[64];
-		vk_die("%s: records of shape %s do not match the model's input of %d values",
-		       what, ts_shape_str(&d->h, s, sizeof s), a->input_size);
-	}
 	vk_error e;
-	if (a->kind == VK_CVAE && vk_dataset_check_labels(d, a->classes, &e))
-		vk_die("%s: %s", what, e.msg);
+	if (vk_check_input(m, &d->h, what, &e) ||
+	    (d->labels && vk_check_labels(m, d->labels, d->n, 0, what, &e)))
+		vk_die_error(&e);
 }
 
 static FILE *open_log(const char *path, int resume)
@@ -260,37 +286,29 @@ int main(int argc, char **argv)
 			vk_die_error(&e);
 		if (!saved.present)
 			vk_die("%s holds no optimiser state to resume from", c.output);
-		c.arch = model.a;
 		c.batch = rec.batch, c.lr = rec.lr, c.beta = rec.beta, c.seed = rec.seed;
 		c.optimizer = rec.optimizer;
 		if (rec.epochs >= (uint64_t)c.epochs)
 			vk_die("%s already has %llu epochs; ask for more with --epochs", c.output,
 			       (unsigned long long)rec.epochs);
 	} else {
-		fit_arch_to_data(&c.arch, &train);
+		build_arch(&c, &train);
 		if (vk_model_alloc(&model, &c.arch, &e))
 			vk_die_error(&e);
 	}
-	check_same_shape(&model.a, &train, "training data");
+	check_fits(&model, &train, "training data");
 	if (c.test)
-		check_same_shape(&model.a, &test, "test data");
+		check_fits(&model, &test, "test data");
 
 	vk_trainer t;
 	if (vk_trainer_init(&t, &model, train.n, c.batch, c.optimizer, c.lr, c.beta, c.seed,
 			    c.threads, &e))
 		vk_die_error(&e);
 	if (c.resume) {
-		memcpy(t.opt.m, saved.m, sizeof(float) * model.n_params);
-		memcpy(t.opt.v, saved.v, sizeof(float) * model.n_params);
-		t.opt.adam.t = saved.adam.t;
-		t.opt.rng = saved.rng;
+		if (vk_trainer_resume(&t, &saved, &pos, &e))
+			vk_die("%s: %s", c.output, e.msg);
 		free(saved.m);
 		free(saved.v);
-		if (pos.batches >= (train.n + t.batch - 1) / t.batch)
-			vk_die("%s: checkpoint is %llu batches into an epoch of %zu records; "
-			       "resume with the same training data", c.output,
-			       (unsigned long long)pos.batches, train.n);
-		t.pos = pos;
 	} else {
 		vk_model_init_params(&model, &t.opt.rng);
 		rec = (vk_trainrec){.seed = c.seed, .batch = c.batch, .optimizer = c.optimizer,
@@ -303,7 +321,8 @@ int main(int argc, char **argv)
 		rec.desc[len] = 0;
 	}
 
-	remove_stale_temps(c.output);
+	/* Only one vae-train may write a given MODEL at a time. */
+	vk_afile_remove_stale(c.output);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -326,13 +345,14 @@ int main(int argc, char **argv)
 		if (stopped) {
 			size_t done = vk_epoch_records(&t, t.pos.batches);
 			rec.records_seen += done - start;
-			if (lead && vk_checkpoint_save(c.output, &model, &rec, &t.opt, &t.pos, &e))
+			if (lead && vk_checkpoint_save(c.output, &t, &rec, &e))
 				vk_die_error(&e);
 			interrupted(&c, epoch, done, train.n);
 		}
-		if (c.test)
-			/* A fixed evaluation seed: epochs are compared on the same noise. */
-			vk_evaluate(&model, &eval_work, &test, c.seed ^ 0x7e57, &te_rec, &te_kl);
+		/* The run's seed for the evaluation noise, every epoch the same, as
+		 * kl-eval --seed draws it: the last test -ELBO is kl-eval's. */
+		if (c.test && vk_evaluate(&model, &eval_work, &test, c.seed, &te_rec, &te_kl, &e))
+			vk_die_error(&e);
 		rec.epochs = epoch;
 		rec.records_seen += train.n - start;
 		rec.train_rec = tr_rec, rec.train_kl = tr_kl;
