@@ -176,7 +176,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	if (c->decoder && vk_layers_parse(c->decoder, c->act, c->arch.dec, VK_MAX_LAYERS,
 					  &c->arch.n_dec, &e))
 		vk_usage_error("--decoder: %s", e.msg);
-	if (!c->encoder && !c->arch_name) {
+	int conv_arch = c->arch_name && !strcmp(c->arch_name, "conv");
+	if (!c->encoder && !conv_arch) {
 		/* --hidden 400,200 is --encoder dense:400,dense:200; 0 or none: no layers */
 		const char *h = c->hidden ? c->hidden : "400";
 		int w[VK_MAX_LAYERS], n = 0;

@@ -1,0 +1,176 @@
+/* vae-info — what a model file holds: its network layer by layer, and how it was trained. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "modelfile.h"
+#include "opts.h"
+
+static const char USAGE[] =
+	"Usage: vae-info [OPTION]... MODEL...\n"
+	"Describe each trained MODEL: its kind, likelihood and input shape, every layer\n"
+	"of its encoder and decoder with its output shape, activation and parameter\n"
+	"count, the latent size, the classes, and the training record.\n\n"
+	"      --tsv           one 'model<TAB>key<TAB>value' line per fact, for scripts\n"
+	"  -h, --help          show this help and exit\n"
+	"      --version       show the version and exit\n";
+
+struct cmdline {
+	int tsv, n_models;
+	char **models;
+};
+
+enum { OPT_TSV = VK_OPT_FIRST_LONG };
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *c)
+{
+	static const struct option longopts[] = {{"tsv", no_argument, 0, OPT_TSV},
+						 {"help", no_argument, 0, 'h'},
+						 {"version", no_argument, 0, VK_OPT_VERSION},
+						 {0, 0, 0, 0}};
+	memset(c, 0, sizeof *c);
+	int ch;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (vk_common_option(ch, USAGE))
+			continue;
+		if (ch == OPT_TSV)
+			c->tsv = 1;
+	}
+	if (optind == argc)
+		vk_usage_error("no model given");
+	c->models = argv + optind;
+	c->n_models = argc - optind;
+}
+
+/* One fact: a "key: value" line for people, a TSV row for scripts. */
+static void fact(const struct cmdline *c, const char *model, const char *key, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
+static void fact(const struct cmdline *c, const char *model, const char *key, const char *fmt,
+		 ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (c->tsv)
+		printf("%s\t%s\t", model, key);
+	else
+		printf("%-18s ", key);
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+}
+
+static size_t layer_params(const vk_layer *l) { return l->n_w + (size_t)l->spec.units; }
+
+static void print_layers(const struct cmdline *c, const char *model, const char *part,
+			 const vk_layer *L, int n, const char *last_role)
+{
+	char spec[96], shape[48], key[64];
+	if (!c->tsv)
+		printf("%s\n  %-3s %-26s %-12s %-10s %10s\n", part, "#", "layer", "output",
+		       "activation", "params");
+	for (int i = 0; i < n; i++) {
+		const vk_layer *l = &L[i];
+		vk_layer_spec_str(&l->spec, spec, sizeof spec);
+		*strrchr(spec, '/') = 0; /* the activation has its own column */
+		vk_shape_str(l->out, shape, sizeof shape);
+		const char *act = vk_act_name(l->spec.act);
+		if (c->tsv) {
+			snprintf(key, sizeof key, "%s.%d", part, i + 1);
+			printf("%s\t%s\t%s%s%s%s\t%s\t%s\t%zu\n", model, key, spec,
+			       l->label_in ? "+label" : "", i == n - 1 ? " " : "",
+			       i == n - 1 ? last_role : "", shape, act, layer_params(l));
+			continue;
+		}
+		char name[128];
+		snprintf(name, sizeof name, "%s%s%s", spec, l->label_in ? " +label" : "",
+			 i == n - 1 ? (strcmp(last_role, "head") ? " (output)" : " (head)") : "");
+		printf("  %-3d %-26s %-12s %-10s %10zu\n", i + 1, name, shape, act, layer_params(l));
+	}
+}
+
+static const char *optimizer_name(int o)
+{
+	return o == VK_OPT_ADAM ? "adam" : o == VK_OPT_SGD ? "sgd" : "?";
+}
+
+/* Describe one model file; -1 (with e) when it cannot be read. */
+static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
+{
+	vk_model m;
+	vk_trainrec t;
+	vk_optstate o;
+	if (vk_model_load(path, &m, &t, &o, e))
+		return -1;
+	const vk_arch *a = &m.a;
+	char shape[48];
+	if (!c->tsv)
+		printf("%s\n", path);
+	fact(c, path, "kind", "%s", vk_kind_name(a->kind));
+	fact(c, path, "likelihood", "%s", vk_likelihood_name(a->likelihood));
+	if (a->likelihood == VK_GAUSSIAN)
+		fact(c, path, "sigma", "%g", a->sigma);
+	fact(c, path, "input", "%s (%d values)",
+	     vk_shape_str(vk_arch_input_shape(a), shape, sizeof shape), a->input_size);
+	fact(c, path, "latent", "%d", a->latent);
+	if (a->classes)
+		fact(c, path, "classes", "%d", a->classes);
+	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
+	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
+	fact(c, path, "parameters", "%zu", m.n_params);
+	fact(c, path, "epochs", "%llu", (unsigned long long)t.epochs);
+	fact(c, path, "records_seen", "%llu", (unsigned long long)t.records_seen);
+	fact(c, path, "seed", "%llu", (unsigned long long)t.seed);
+	fact(c, path, "batch", "%d", t.batch);
+	fact(c, path, "optimizer", "%s", optimizer_name(t.optimizer));
+	fact(c, path, "lr", "%g", t.lr);
+	fact(c, path, "beta", "%g", t.beta);
+	fact(c, path, "train_rec", "%.4f", t.train_rec);
+	fact(c, path, "train_kl", "%.4f", t.train_kl);
+	fact(c, path, "test_rec", "%.4f", t.test_rec);
+	fact(c, path, "test_kl", "%.4f", t.test_kl);
+	if (o.present)
+		fact(c, path, "optimizer_state", "present (step %llu)", (unsigned long long)o.adam.t);
+	else
+		fact(c, path, "optimizer_state", "absent");
+	/* The training data's metadata, one fact per key=value line. */
+	for (char *line = t.desc, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line) - 1;
+		char *eq = memchr(line, '=', nl - line);
+		if (eq) {
+			char key[128];
+			snprintf(key, sizeof key, "data.%.*s", (int)(eq - line), line);
+			fact(c, path, key, "%.*s", (int)(nl - eq - 1), eq + 1);
+		}
+		if (!nl[1] || !nl[0])
+			break;
+	}
+	free(o.m);
+	free(o.v);
+	vk_model_free(&m);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	vk_error e;
+	vk_init(argc, argv);
+	parse_cmdline(argc, argv, &c);
+	int rc = 0;
+	for (int i = 0; i < c.n_models; i++) {
+		if (i && !c.tsv)
+			putchar('\n');
+		if (vae_info(&c, c.models[i], &e)) {
+			fflush(stdout);
+			vk_warn("%s", e.msg);
+			rc = 1;
+		}
+	}
+	if (fflush(stdout) || ferror(stdout))
+		vk_die("error writing standard output:");
+	return rc;
+}
