@@ -9,7 +9,9 @@
 /* Floats of column buffer per chunk: about 1 MB, so the buffer the im2col
  * pass writes is still in L2 when the GEMM packs it (and col2im reads what
  * the GEMM just wrote), while each GEMM still has hundreds of rows. */
+#ifndef CHUNK_FLOATS
 #define CHUNK_FLOATS (1 << 18)
+#endif
 /* But never fewer rows than this, whatever the column width: a GEMM of a
  * few rows runs at GEMV speed. */
 #define MIN_CHUNK_ROWS 32
