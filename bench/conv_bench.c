@@ -16,7 +16,8 @@
  * the GEMMs themselves take; the rest is lowering, bias and activation.
  *
  * Build: make build/bin-bench/conv_bench
- * Run:   OPENBLAS_NUM_THREADS=1 build/bin-bench/conv_bench [batch [repeats]]
+ * Run:   OPENBLAS_NUM_THREADS=1 build/bin-bench/conv_bench [batch [repeats [layer]]]
+ *        (layer: the index of one layer to time alone, e.g. under perf record)
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -83,8 +84,9 @@ int main(int argc, char **argv)
 {
 	vk_init(argc, argv);
 	int B = argc > 1 ? atoi(argv[1]) : 128, R = argc > 2 ? atoi(argv[2]) : 21;
+	int only = argc > 3 ? atoi(argv[3]) : -1; /* one layer (for perf record) */
 	if (B < 1 || R < 1)
-		vk_ndie(VK_EXIT_USAGE, "usage: conv_bench [batch [repeats]]");
+		vk_ndie(VK_EXIT_USAGE, "usage: conv_bench [batch [repeats [layer]]]");
 	vk_set_threads(1);
 	vk_rng rng;
 	vk_rng_seed(&rng, 1);
@@ -95,6 +97,8 @@ int main(int argc, char **argv)
 	       "gemm-fwd", "gemm-bwd", "floor", "share");
 	for (size_t li = 0; li < sizeof LAYERS / sizeof *LAYERS; li++) {
 		const struct layer *L = &LAYERS[li];
+		if (only >= 0 && (size_t)only != li)
+			continue;
 		vk_conv_geom g;
 		vk_error e;
 		if (vk_conv_geom_init(&g, L->kind, L->H, L->W, L->C, L->F, L->K, L->S, &e))

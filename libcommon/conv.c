@@ -1,6 +1,7 @@
 #include "conv.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <limits.h>
 #include <string.h>
 
@@ -15,6 +16,56 @@
 /* But never fewer rows than this, whatever the column width: a GEMM of a
  * few rows runs at GEMV speed. */
 #define MIN_CHUNK_ROWS 32
+
+/* Runs of n floats: copy, zero, add. A run is K·C floats (one window row),
+ * often shorter than a vector (C = 1: 3 floats), where a memcpy call or a
+ * vectorised loop's scalar tail costs more than the data; AVX-512's masked
+ * loads and stores do a short run or a loop's tail in one step (masked-off
+ * lanes never fault). Plain loops elsewhere, e.g. ARCH= builds for valgrind. */
+#ifdef __AVX512F__
+static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1); }
+
+static inline void copy_run(float *restrict d, const float *restrict s, int n)
+{
+	for (; n >= 16; n -= 16, d += 16, s += 16)
+		_mm512_storeu_ps(d, _mm512_loadu_ps(s));
+	if (n)
+		_mm512_mask_storeu_ps(d, tail_mask(n), _mm512_maskz_loadu_ps(tail_mask(n), s));
+}
+
+static inline void zero_run(float *d, int n)
+{
+	for (; n >= 16; n -= 16, d += 16)
+		_mm512_storeu_ps(d, _mm512_setzero_ps());
+	if (n)
+		_mm512_mask_storeu_ps(d, tail_mask(n), _mm512_setzero_ps());
+}
+
+static inline void add_run(float *restrict d, const float *restrict s, int n)
+{
+	for (; n >= 16; n -= 16, d += 16, s += 16)
+		_mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), _mm512_loadu_ps(s)));
+	if (n) {
+		__mmask16 m = tail_mask(n);
+		__m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, d), _mm512_maskz_loadu_ps(m, s));
+		_mm512_mask_storeu_ps(d, m, v);
+	}
+}
+#else
+static inline void copy_run(float *restrict d, const float *restrict s, int n)
+{
+	memcpy(d, s, sizeof *d * n);
+}
+
+static inline void zero_run(float *d, int n) { memset(d, 0, sizeof *d * n); }
+
+static inline void add_run(float *restrict d, const float *restrict s, int n)
+{
+#pragma omp simd
+	for (int i = 0; i < n; i++)
+		d[i] += s[i];
+}
+#endif
 
 /* One lowering: a grid of GH×GW positions over an image IH×IW×IC; grid
  * position (gy,gx) sees the K×K window whose top-left pixel is
@@ -131,15 +182,15 @@ static void im2col(float *restrict col, const float *restrict img, const lowerin
 			float *d = dst + (size_t)ky * KC;
 			int iy = iy0 + ky;
 			if (iy < 0 || iy >= l->IH || kx1 <= kx0) {
-				memset(d, 0, sizeof *d * KC);
+				zero_run(d, KC);
 				continue;
 			}
 			if (kx0 > 0)
-				memset(d, 0, sizeof *d * kx0 * C);
-			memcpy(d + kx0 * C, im + ((size_t)iy * l->IW + ix0 + kx0) * C,
-			       sizeof *d * (kx1 - kx0) * C);
+				zero_run(d, kx0 * C);
+			copy_run(d + kx0 * C, im + ((size_t)iy * l->IW + ix0 + kx0) * C,
+				 (kx1 - kx0) * C);
 			if (kx1 < K)
-				memset(d + kx1 * C, 0, sizeof *d * (K - kx1) * C);
+				zero_run(d + kx1 * C, (K - kx1) * C);
 		}
 		if (++gx == l->GW) {
 			gx = 0;
@@ -166,11 +217,8 @@ static void col2im_add(float *restrict img, const float *restrict col, const low
 		int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = l->IH - iy0 < K ? l->IH - iy0 : K;
 		int len = (kx1 - kx0) * C;
 		for (int ky = ky0; ky < ky1; ky++) {
-			float *restrict d = im + ((size_t)(iy0 + ky) * l->IW + ix0 + kx0) * C;
-			const float *restrict s = src + (size_t)ky * KC + kx0 * C;
-#pragma omp simd
-			for (int i = 0; i < len; i++)
-				d[i] += s[i];
+			add_run(im + ((size_t)(iy0 + ky) * l->IW + ix0 + kx0) * C,
+				src + (size_t)ky * KC + kx0 * C, len);
 		}
 		if (++gx == l->GW) {
 			gx = 0;
