@@ -88,6 +88,11 @@ figures: all
 bench: deps all
 	sh bench/run.sh "$(CURDIR)/$(BUILD)/bin"
 
+# The conv kernels' micro-benchmark (not built by default): see bench/conv_bench.c.
+$(BUILD)/bin-bench/conv_bench: bench/conv_bench.c $(LIB) libcommon/*.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin

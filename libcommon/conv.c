@@ -1,0 +1,400 @@
+#include "conv.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <limits.h>
+#include <string.h>
+
+#include "nn.h"
+
+/* Floats of column buffer per chunk: about 1 MB, so the buffer the im2col
+ * pass writes is still in L2 when the GEMM packs it (and col2im reads what
+ * the GEMM just wrote), while each GEMM still has hundreds of rows. */
+#ifndef CHUNK_FLOATS
+#define CHUNK_FLOATS (1 << 18)
+#endif
+/* But never fewer rows than this, whatever the column width: a GEMM of a
+ * few rows runs at GEMV speed. */
+#define MIN_CHUNK_ROWS 32
+
+/* Runs of n floats: copy, zero, add. A run is K·C floats (one window row),
+ * often shorter than a vector (C = 1: 3 floats), where a memcpy call or a
+ * vectorised loop's scalar tail costs more than the data; AVX-512's masked
+ * loads and stores do a short run or a loop's tail in one step (masked-off
+ * lanes never fault). Plain loops elsewhere, e.g. ARCH= builds for valgrind. */
+#ifdef __AVX512F__
+static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1); }
+
+static inline void copy_run(float *restrict d, const float *restrict s, int n)
+{
+	for (; n >= 16; n -= 16, d += 16, s += 16)
+		_mm512_storeu_ps(d, _mm512_loadu_ps(s));
+	if (n)
+		_mm512_mask_storeu_ps(d, tail_mask(n), _mm512_maskz_loadu_ps(tail_mask(n), s));
+}
+
+static inline void zero_run(float *d, int n)
+{
+	for (; n >= 16; n -= 16, d += 16)
+		_mm512_storeu_ps(d, _mm512_setzero_ps());
+	if (n)
+		_mm512_mask_storeu_ps(d, tail_mask(n), _mm512_setzero_ps());
+}
+
+static inline void add_run(float *restrict d, const float *restrict s, int n)
+{
+	for (; n >= 16; n -= 16, d += 16, s += 16)
+		_mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), _mm512_loadu_ps(s)));
+	if (n) {
+		__mmask16 m = tail_mask(n);
+		__m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, d), _mm512_maskz_loadu_ps(m, s));
+		_mm512_mask_storeu_ps(d, m, v);
+	}
+}
+#else
+static inline void copy_run(float *restrict d, const float *restrict s, int n)
+{
+	memcpy(d, s, sizeof *d * n);
+}
+
+static inline void zero_run(float *d, int n) { memset(d, 0, sizeof *d * n); }
+
+static inline void add_run(float *restrict d, const float *restrict s, int n)
+{
+#pragma omp simd
+	for (int i = 0; i < n; i++)
+		d[i] += s[i];
+}
+#endif
+
+/* One lowering: a grid of GH×GW positions over an image IH×IW×IC; grid
+ * position (gy,gx) sees the K×K window whose top-left pixel is
+ * (gy·S−pad, gx·S−pad). For conv the image is the input and the grid the
+ * output; for deconv the image is the output and the grid the input. The
+ * lowered matrix has one row per (b,gy,gx) and K·K·IC columns (ky,kx,c). */
+typedef struct {
+	int IH, IW, IC, GH, GW, K, S, pad;
+} lowering;
+
+static lowering lowering_of(const vk_conv_geom *g)
+{
+	if (g->kind == VK_DECONV)
+		return (lowering){g->OH, g->OW, g->F, g->H, g->W, g->K, g->S, g->pad};
+	return (lowering){g->H, g->W, g->C, g->OH, g->OW, g->K, g->S, g->pad};
+}
+
+/* A 1×1 kernel at stride 1 lowers to the image itself: no im2col. */
+static int is_direct(const vk_conv_geom *g) { return g->K == 1 && g->S == 1; }
+
+int vk_conv_geom_init(vk_conv_geom *g, int kind, int H, int W, int C, int F, int K, int S,
+		      vk_error *e)
+{
+	const char *name = kind == VK_CONV_SAME ? "conv" : kind == VK_DECONV ? "deconv" : NULL;
+	if (!name)
+		return vk_fail(e, "unknown convolution kind %d", kind);
+	if (K < 1 || K > VK_CONV_MAX_KERNEL)
+		return vk_fail(e, "%s: kernel size %d out of range [1, %d]", name, K,
+			       VK_CONV_MAX_KERNEL);
+	if (S < 1 || S > VK_CONV_MAX_STRIDE)
+		return vk_fail(e, "%s: stride %d out of range [1, %d]", name, S,
+			       VK_CONV_MAX_STRIDE);
+	if (C < 1 || C > VK_CONV_MAX_CHANNELS)
+		return vk_fail(e, "%s: input channels %d out of range [1, %d]", name, C,
+			       VK_CONV_MAX_CHANNELS);
+	if (F < 1 || F > VK_CONV_MAX_CHANNELS)
+		return vk_fail(e, "%s: filters %d out of range [1, %d]", name, F,
+			       VK_CONV_MAX_CHANNELS);
+	if (H < 1 || W < 1 || H > VK_CONV_MAX_SIDE || W > VK_CONV_MAX_SIDE)
+		return vk_fail(e, "%s: input size %dx%d out of range [1, %d] per side", name, H, W,
+			       VK_CONV_MAX_SIDE);
+	int pad = (K - 1) / 2;
+	long long OH, OW;
+	if (kind == VK_CONV_SAME) {
+		OH = (H + S - 1) / S;
+		OW = (W + S - 1) / S;
+	} else {
+		OH = (long long)H * S;
+		OW = (long long)W * S;
+		if (OH > VK_CONV_MAX_SIDE || OW > VK_CONV_MAX_SIDE)
+			return vk_fail(e, "%s: output size %lldx%lld (input %dx%d, stride %d) "
+				       "beyond %d per side", name, OH, OW, H, W, S,
+				       VK_CONV_MAX_SIDE);
+	}
+	/* The image the kernel slides over: the input for conv, the output for
+	 * deconv (its adjoint). Padded by pad on both sides, it must hold one
+	 * whole kernel window. */
+	long long IH = kind == VK_CONV_SAME ? H : OH, IW = kind == VK_CONV_SAME ? W : OW;
+	if (K > IH + 2 * pad || K > IW + 2 * pad)
+		return vk_fail(e, "%s: kernel %dx%d larger than the padded %s %lldx%lld "
+			       "(padding %d per side)", name, K, K,
+			       kind == VK_CONV_SAME ? "input" : "output", IH + 2 * pad,
+			       IW + 2 * pad, pad);
+	/* Every per-image count and the weights fit an int, as callers and the
+	 * GEMMs' dimensions count them. */
+	long long in = (long long)H * W * C, out = OH * OW * F;
+	long long wts = (long long)K * K * C * F;
+	if (in > INT_MAX || out > INT_MAX || wts > INT_MAX)
+		return vk_fail(e, "%s: layer too large (input %lld, output %lld, weights %lld "
+			       "floats; limit %d)", name, in, out, wts, INT_MAX);
+	*g = (vk_conv_geom){.kind = kind, .H = H, .W = W, .C = C, .F = F, .K = K, .S = S,
+			    .OH = (int)OH, .OW = (int)OW, .pad = pad};
+	lowering l = lowering_of(g);
+	long long width = is_direct(g) ? (C > F ? C : F) : (long long)K * K * l.IC;
+	long long rows = CHUNK_FLOATS / width;
+	g->chunk = (int)(rows < MIN_CHUNK_ROWS ? MIN_CHUNK_ROWS : rows);
+	return 0;
+}
+
+size_t vk_conv_weights(const vk_conv_geom *g) { return (size_t)g->K * g->K * g->C * g->F; }
+
+/* Rows per chunk for a batch of B: never more than the batch has. */
+static size_t chunk_rows(const vk_conv_geom *g, int B)
+{
+	lowering l = lowering_of(g);
+	size_t total = (size_t)B * l.GH * l.GW;
+	return total < (size_t)g->chunk ? total : (size_t)g->chunk;
+}
+
+size_t vk_conv_workspace(const vk_conv_geom *g, int B)
+{
+	lowering l = lowering_of(g);
+	size_t col = is_direct(g) ? 0 : chunk_rows(g, B) * l.K * l.K * l.IC;
+	return col + g->F; /* + a chunk's bias gradient */
+}
+
+/* col (n, K·K·IC) = the lowered rows r0..r0+n of img (B,IH,IW,IC). Each
+ * (row, ky) is one run of up to K·IC contiguous floats, zero where the
+ * window leaves the image. */
+static void im2col(float *restrict col, const float *restrict img, const lowering *l, size_t r0,
+		   size_t n)
+{
+	const int K = l->K, C = l->IC, KC = K * C;
+	const size_t grid = (size_t)l->GH * l->GW, img_size = (size_t)l->IH * l->IW * C;
+	size_t b = r0 / grid;
+	int gy = (int)(r0 % grid / l->GW), gx = (int)(r0 % l->GW);
+	for (size_t r = 0; r < n; r++) {
+		float *dst = col + r * K * KC;
+		const float *im = img + b * img_size;
+		int iy0 = gy * l->S - l->pad, ix0 = gx * l->S - l->pad;
+		/* the window's columns inside the image: kx in [kx0, kx1) */
+		int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = l->IW - ix0 < K ? l->IW - ix0 : K;
+		for (int ky = 0; ky < K; ky++) {
+			float *d = dst + (size_t)ky * KC;
+			int iy = iy0 + ky;
+			if (iy < 0 || iy >= l->IH || kx1 <= kx0) {
+				zero_run(d, KC);
+				continue;
+			}
+			if (kx0 > 0)
+				zero_run(d, kx0 * C);
+			copy_run(d + kx0 * C, im + ((size_t)iy * l->IW + ix0 + kx0) * C,
+				 (kx1 - kx0) * C);
+			if (kx1 < K)
+				zero_run(d + kx1 * C, (K - kx1) * C);
+		}
+		if (++gx == l->GW) {
+			gx = 0;
+			if (++gy == l->GH)
+				gy = 0, b++;
+		}
+	}
+}
+
+/* The adjoint: img (B,IH,IW,IC) += the lowered rows r0..r0+n in col
+ * (n, K·K·IC), each (row, ky) run added where it lies inside the image. */
+static void col2im_add(float *restrict img, const float *restrict col, const lowering *l,
+		       size_t r0, size_t n)
+{
+	const int K = l->K, C = l->IC, KC = K * C;
+	const size_t grid = (size_t)l->GH * l->GW, img_size = (size_t)l->IH * l->IW * C;
+	size_t b = r0 / grid;
+	int gy = (int)(r0 % grid / l->GW), gx = (int)(r0 % l->GW);
+	for (size_t r = 0; r < n; r++) {
+		const float *src = col + r * K * KC;
+		float *im = img + b * img_size;
+		int iy0 = gy * l->S - l->pad, ix0 = gx * l->S - l->pad;
+		int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = l->IW - ix0 < K ? l->IW - ix0 : K;
+		int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = l->IH - iy0 < K ? l->IH - iy0 : K;
+		int len = (kx1 - kx0) * C;
+		for (int ky = ky0; ky < ky1; ky++) {
+			add_run(im + ((size_t)(iy0 + ky) * l->IW + ix0 + kx0) * C,
+				src + (size_t)ky * KC + kx0 * C, len);
+		}
+		if (++gx == l->GW) {
+			gx = 0;
+			if (++gy == l->GH)
+				gy = 0, b++;
+		}
+	}
+}
+
+/* Conv forward, chunk by chunk of output pixels: col = im2col(x), y = col·W,
+ * then bias and activation while the chunk of y is still in cache. */
+static void conv_forward(float *y, const float *x, const float *Wt, const float *b,
+			 float *work, const vk_conv_geom *g, int B, int act)
+{
+	lowering l = lowering_of(g);
+	const int F = g->F, KKC = g->K * g->K * g->C;
+	const size_t rows = (size_t)B * g->OH * g->OW, chunk = chunk_rows(g, B);
+	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
+		const float *col = x + r0 * g->C; /* (n, KKC) */
+		if (!is_direct(g)) {
+			im2col(work, x, &l, r0, n);
+			col = work;
+		}
+		float *yc = y + r0 * F; /* (n, F) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, F, KKC, 1.0f, col, KKC,
+			    Wt, F, 0.0f, yc, F);
+		vk_bias_act_forward(yc, b, n, F, act);
+	}
+}
+
+/* Conv backward, chunk by chunk of output pixels: the activation's
+ * derivative and db on the chunk of dy, dW += colᵀ·dy, dcol = dy·Wᵀ
+ * scattered back into dx (col2im), which is zeroed image by image just
+ * before the first chunk that touches it. */
+static void conv_backward(float *dx, float *dW, float *db, float *dy, const float *x,
+			  const float *y, const float *Wt, float *work, const vk_conv_geom *g,
+			  int B, int act)
+{
+	lowering l = lowering_of(g);
+	const int F = g->F, KKC = g->K * g->K * g->C, direct = is_direct(g);
+	const size_t rows = (size_t)B * g->OH * g->OW, chunk = chunk_rows(g, B);
+	const size_t grid = (size_t)g->OH * g->OW, img = (size_t)g->H * g->W * g->C;
+	float *col = work;                                 /* (chunk, KKC) */
+	float *dbc = direct ? work : work + chunk * KKC;   /* (F) */
+	size_t zeroed = 0; /* images of dx zeroed so far */
+	memset(db, 0, sizeof *db * F);
+	if (!rows)
+		memset(dW, 0, sizeof *dW * vk_conv_weights(g));
+	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
+		float *dyc = dy + r0 * F; /* (n, F) */
+		vk_bias_act_backward(dyc, dbc, y + r0 * F, n, F, act);
+		for (int j = 0; j < F; j++)
+			db[j] += dbc[j];
+		const float *xc = x + r0 * g->C;
+		if (!direct) {
+			im2col(col, x, &l, r0, n);
+			xc = col;
+		}
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KKC, F, n, 1.0f, xc, KKC, dyc,
+			    F, r0 ? 1.0f : 0.0f, dW, F);
+		if (!dx)
+			continue;
+		if (direct) {
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, KKC, F, 1.0f, dyc, F,
+				    Wt, F, 0.0f, dx + r0 * g->C, KKC);
+			continue;
+		}
+		size_t last = (r0 + n - 1) / grid; /* last image this chunk touches */
+		if (zeroed <= last) {
+			memset(dx + zeroed * img, 0, sizeof *dx * (last + 1 - zeroed) * img);
+			zeroed = last + 1;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, KKC, F, 1.0f, dyc, F, Wt,
+			    F, 0.0f, col, KKC);
+		col2im_add(dx, col, &l, r0, n);
+	}
+}
+
+/* Deconv forward, chunk by chunk of input pixels: col = x·W, scattered into
+ * y (col2im). Each image of y is zeroed before its first chunk and gets its
+ * bias and activation as soon as its last chunk is in, while still cached. */
+static void deconv_forward(float *y, const float *x, const float *Wt, const float *b,
+			   float *work, const vk_conv_geom *g, int B, int act)
+{
+	lowering l = lowering_of(g);
+	const int C = g->C, F = g->F, KKF = g->K * g->K * g->F, direct = is_direct(g);
+	const size_t rows = (size_t)B * g->H * g->W, chunk = chunk_rows(g, B);
+	const size_t grid = (size_t)g->H * g->W, img = (size_t)g->OH * g->OW * F;
+	size_t zeroed = 0, done = 0; /* images of y zeroed, finished */
+	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
+		if (direct) { /* y is the lowered matrix itself */
+			float *yc = y + r0 * F;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, F, C, 1.0f,
+				    x + r0 * C, C, Wt, F, 0.0f, yc, F);
+			vk_bias_act_forward(yc, b, n, F, act);
+			continue;
+		}
+		size_t last = (r0 + n - 1) / grid;
+		if (zeroed <= last) {
+			memset(y + zeroed * img, 0, sizeof *y * (last + 1 - zeroed) * img);
+			zeroed = last + 1;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, KKF, C, 1.0f, x + r0 * C,
+			    C, Wt, KKF, 0.0f, work, KKF);
+		col2im_add(y, work, &l, r0, n);
+		size_t complete = (r0 + n) / grid; /* images with all their rows in */
+		if (complete > done) {
+			vk_bias_act_forward(y + done * img, b, (int)((complete - done) * g->OH * g->OW),
+					    F, act);
+			done = complete;
+		}
+	}
+}
+
+/* Deconv backward, chunk by chunk of input pixels: the activation's
+ * derivative and db on each image of dy before its first chunk, then
+ * dcol = im2col(dy), dW += xᵀ·dcol, dx = dcol·Wᵀ. */
+static void deconv_backward(float *dx, float *dW, float *db, float *dy, const float *x,
+			    const float *y, const float *Wt, float *work, const vk_conv_geom *g,
+			    int B, int act)
+{
+	lowering l = lowering_of(g);
+	const int C = g->C, F = g->F, KKF = g->K * g->K * g->F, direct = is_direct(g);
+	const size_t rows = (size_t)B * g->H * g->W, chunk = chunk_rows(g, B);
+	const size_t grid = (size_t)g->H * g->W, img = (size_t)g->OH * g->OW * F;
+	const int opix = g->OH * g->OW;
+	float *col = work;                               /* (chunk, KKF) */
+	float *dbc = direct ? work : work + chunk * KKF; /* (F) */
+	size_t ready = 0; /* images of dy through the activation's derivative */
+	memset(db, 0, sizeof *db * F);
+	if (!rows)
+		memset(dW, 0, sizeof *dW * vk_conv_weights(g));
+	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
+		const float *dcol = dy + r0 * F; /* (n, KKF) */
+		if (direct) {
+			vk_bias_act_backward(dy + r0 * F, dbc, y + r0 * F, n, F, act);
+			for (int j = 0; j < F; j++)
+				db[j] += dbc[j];
+		} else {
+			size_t last = (r0 + n - 1) / grid;
+			if (ready <= last) {
+				vk_bias_act_backward(dy + ready * img, dbc, y + ready * img,
+						     (int)(last + 1 - ready) * opix, F, act);
+				for (int j = 0; j < F; j++)
+					db[j] += dbc[j];
+				ready = last + 1;
+			}
+			im2col(col, dy, &l, r0, n);
+			dcol = col;
+		}
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, KKF, n, 1.0f, x + r0 * C, C,
+			    dcol, KKF, r0 ? 1.0f : 0.0f, dW, KKF);
+		if (dx)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, C, KKF, 1.0f, dcol,
+				    KKF, Wt, KKF, 0.0f, dx + r0 * C, C);
+	}
+}
+
+void vk_conv_forward(float *y, const float *x, const float *Wt, const float *b, float *work,
+		     const vk_conv_geom *g, int B, int act)
+{
+	if (g->kind == VK_DECONV)
+		deconv_forward(y, x, Wt, b, work, g, B, act);
+	else
+		conv_forward(y, x, Wt, b, work, g, B, act);
+}
+
+void vk_conv_backward(float *dx, float *dW, float *db, float *dy, const float *x, const float *y,
+		      const float *Wt, float *work, const vk_conv_geom *g, int B, int act)
+{
+	if (g->kind == VK_DECONV)
+		deconv_backward(dx, dW, db, dy, x, y, Wt, work, g, B, act);
+	else
+		conv_backward(dx, dW, db, dy, x, y, Wt, work, g, B, act);
+}
