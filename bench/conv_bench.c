@@ -38,9 +38,9 @@ struct layer {
 static const struct layer LAYERS[] = {
 	{"enc conv:32:3:2   28x28x1 ", VK_CONV_SAME, 28, 28, 1, 32, 3, 2, VK_RELU, 0},
 	{"enc conv:64:3:2   14x14x32", VK_CONV_SAME, 14, 14, 32, 64, 3, 2, VK_RELU, 1},
-	{"dec deconv:64:3:2  7x7x64 ", VK_DECONV, 7, 7, 64, 64, 3, 2, VK_RELU, 1},
-	{"dec deconv:32:3:2 14x14x64", VK_DECONV, 14, 14, 64, 32, 3, 2, VK_RELU, 1},
-	{"dec deconv:1:3:1  28x28x32", VK_DECONV, 28, 28, 32, 1, 3, 1, VK_IDENTITY, 1},
+	{"dec deconv:64:3:2  7x7x64 ", VK_CONV_TRANSPOSED, 7, 7, 64, 64, 3, 2, VK_RELU, 1},
+	{"dec deconv:32:3:2 14x14x64", VK_CONV_TRANSPOSED, 14, 14, 64, 32, 3, 2, VK_RELU, 1},
+	{"dec deconv:1:3:1  28x28x32", VK_CONV_TRANSPOSED, 28, 28, 32, 1, 3, 1, VK_IDENTITY, 1},
 };
 
 static double now(void)

@@ -78,7 +78,7 @@ typedef struct {
 
 static lowering lowering_of(const vk_conv_geom *g)
 {
-	if (g->kind == VK_DECONV)
+	if (g->kind == VK_CONV_TRANSPOSED)
 		return (lowering){g->OH, g->OW, g->F, g->H, g->W, g->K, g->S, g->pad};
 	return (lowering){g->H, g->W, g->C, g->OH, g->OW, g->K, g->S, g->pad};
 }
@@ -89,7 +89,7 @@ static int is_direct(const vk_conv_geom *g) { return g->K == 1 && g->S == 1; }
 int vk_conv_geom_init(vk_conv_geom *g, int kind, int H, int W, int C, int F, int K, int S,
 		      vk_error *e)
 {
-	const char *name = kind == VK_CONV_SAME ? "conv" : kind == VK_DECONV ? "deconv" : NULL;
+	const char *name = kind == VK_CONV_SAME ? "conv" : kind == VK_CONV_TRANSPOSED ? "deconv" : NULL;
 	if (!name)
 		return vk_fail(e, "unknown convolution kind %d", kind);
 	if (K < 1 || K > VK_CONV_MAX_KERNEL)
@@ -384,7 +384,7 @@ static void deconv_backward(float *dx, float *dW, float *db, float *dy, const fl
 void vk_conv_forward(float *y, const float *x, const float *Wt, const float *b, float *work,
 		     const vk_conv_geom *g, int B, int act)
 {
-	if (g->kind == VK_DECONV)
+	if (g->kind == VK_CONV_TRANSPOSED)
 		deconv_forward(y, x, Wt, b, work, g, B, act);
 	else
 		conv_forward(y, x, Wt, b, work, g, B, act);
@@ -393,7 +393,7 @@ void vk_conv_forward(float *y, const float *x, const float *Wt, const float *b, 
 void vk_conv_backward(float *dx, float *dW, float *db, float *dy, const float *x, const float *y,
 		      const float *Wt, float *work, const vk_conv_geom *g, int B, int act)
 {
-	if (g->kind == VK_DECONV)
+	if (g->kind == VK_CONV_TRANSPOSED)
 		deconv_backward(dx, dW, db, dy, x, y, Wt, work, g, B, act);
 	else
 		conv_backward(dx, dW, db, dy, x, y, Wt, work, g, B, act);

@@ -23,7 +23,7 @@
 
 #include "err.h"
 
-enum { VK_CONV_SAME = 1, VK_DECONV = 2 };
+enum { VK_CONV_SAME = 1, VK_CONV_TRANSPOSED = 2 };
 
 /* Limits checked by vk_conv_geom_init. */
 #define VK_CONV_MAX_SIDE 65536 /* input and output height, width */
@@ -32,7 +32,7 @@ enum { VK_CONV_SAME = 1, VK_DECONV = 2 };
 #define VK_CONV_MAX_STRIDE 64
 
 typedef struct {
-	int kind;    /* VK_CONV_SAME or VK_DECONV */
+	int kind;    /* VK_CONV_SAME or VK_CONV_TRANSPOSED */
 	int H, W, C; /* input */
 	int F, K, S; /* filters, kernel, stride */
 	int OH, OW;  /* output height, width (channels F) */

@@ -125,18 +125,20 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
  * knows them; the loops below walk a list through these two. */
 static size_t layer_workspace(const vk_layer *l, int cap)
 {
-	(void)l, (void)cap;
-	return 0;
+	return l->spec.kind == VK_DENSE ? 0 : vk_conv_workspace(&l->g, cap);
 }
 
 /* y (n, l->n_out) = layer(x (n, l->n_in)) */
 static void layer_forward(const vk_layer *l, float *y, const float *x, const float *P,
 			  float *scratch, int n)
 {
-	(void)scratch;
 	switch (l->spec.kind) {
 	case VK_DENSE: /* an image input is flattened, an image output reshaped: no copy */
 		vk_dense_forward(y, x, P + l->w, P + l->b, n, l->n_in, l->n_out, l->spec.act);
+		break;
+	case VK_CONV: /* (n,H,W,C) -> (n,OH,OW,F), channels-last */
+	case VK_DECONV:
+		vk_conv_forward(y, x, P + l->w, P + l->b, scratch, &l->g, n, l->spec.act);
 		break;
 	}
 }
@@ -146,11 +148,15 @@ static void layer_forward(const vk_layer *l, float *y, const float *x, const flo
 static void layer_backward(const vk_layer *l, float *dx, float *G, float *dy, const float *x,
 			   const float *y, const float *P, float *scratch, int n)
 {
-	(void)scratch;
 	switch (l->spec.kind) {
 	case VK_DENSE:
 		vk_dense_backward(dx, G + l->w, G + l->b, dy, x, y, P + l->w, n, l->n_in, l->n_out,
 				  l->spec.act);
+		break;
+	case VK_CONV:
+	case VK_DECONV:
+		vk_conv_backward(dx, G + l->w, G + l->b, dy, x, y, P + l->w, scratch, &l->g, n,
+				 l->spec.act);
 		break;
 	}
 }
@@ -168,13 +174,17 @@ static int add_layer(vk_layer *l, const vk_layer_spec *s, vk_shape in, int label
 	l->label_in = label;
 	l->n_in = (int)vk_shape_size(in) + label;
 	l->n_out = (int)vk_shape_size(l->out);
-	if (s->kind != VK_DENSE)
-		return vk_fail(e, "%s layer %d: %s layers are not available yet", list, index,
-			       vk_layer_kind_name(s->kind));
-	switch (s->kind) {
-	case VK_DENSE: l->n_w = (size_t)l->n_in * l->n_out; break;
-	case VK_CONV: l->n_w = (size_t)s->k * s->k * in.c * s->units; break;
-	case VK_DECONV: l->n_w = (size_t)s->k * s->k * in.c * s->units; break;
+	if (s->kind == VK_DENSE) {
+		l->n_w = (size_t)l->n_in * l->n_out;
+	} else {
+		int kind = s->kind == VK_CONV ? VK_CONV_SAME : VK_CONV_TRANSPOSED;
+		if (vk_conv_geom_init(&l->g, kind, in.h, in.w, in.c, s->units, s->k, s->s, &le))
+			return vk_fail(e, "%s layer %d: %s", list, index, le.msg);
+		/* The shape rule (layers.c) and the lowering agree, or the build stops. */
+		if (l->g.OH != l->out.h || l->g.OW != l->out.w)
+			return vk_fail(e, "%s layer %d: geometry disagrees with its shape", list,
+				       index);
+		l->n_w = vk_conv_weights(&l->g);
 	}
 	l->w = *at;
 	l->b = l->w + l->n_w;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "err.h"
+#include "conv.h"
 #include "layers.h"
 #include "nn.h"
 #include "rng.h"
@@ -38,6 +39,7 @@ typedef struct {
 	int label_in;                 /* the CVAE's one-hot is appended to the input */
 	int n_in, n_out;              /* values in (with the label) and out, per record */
 	size_t w, b, n_w;             /* offsets of the weights and bias in params; weights */
+	vk_conv_geom g;               /* conv and deconv: the lowering's geometry */
 } vk_layer;
 
 typedef struct {

@@ -229,11 +229,11 @@ static const shape conv_shapes[] = {
 	{VK_CONV_SAME, 8, 8, 1, 2, 3, 2}, {VK_CONV_SAME, 7, 5, 2, 2, 3, 3},
 };
 static const shape deconv_shapes[] = {
-	{VK_DECONV, 3, 4, 1, 2, 3, 2}, {VK_DECONV, 4, 4, 3, 2, 3, 1},
-	{VK_DECONV, 3, 5, 3, 2, 5, 2}, {VK_DECONV, 4, 4, 3, 2, 1, 1},
-	{VK_DECONV, 3, 3, 2, 2, 1, 2}, {VK_DECONV, 4, 3, 1, 2, 4, 2},
-	{VK_DECONV, 5, 7, 2, 2, 5, 1}, {VK_DECONV, 4, 4, 1, 3, 3, 2},
-	{VK_DECONV, 3, 2, 2, 2, 3, 3},
+	{VK_CONV_TRANSPOSED, 3, 4, 1, 2, 3, 2}, {VK_CONV_TRANSPOSED, 4, 4, 3, 2, 3, 1},
+	{VK_CONV_TRANSPOSED, 3, 5, 3, 2, 5, 2}, {VK_CONV_TRANSPOSED, 4, 4, 3, 2, 1, 1},
+	{VK_CONV_TRANSPOSED, 3, 3, 2, 2, 1, 2}, {VK_CONV_TRANSPOSED, 4, 3, 1, 2, 4, 2},
+	{VK_CONV_TRANSPOSED, 5, 7, 2, 2, 5, 1}, {VK_CONV_TRANSPOSED, 4, 4, 1, 3, 3, 2},
+	{VK_CONV_TRANSPOSED, 3, 2, 2, 2, 3, 3},
 };
 #define COUNT(a) (int)(sizeof(a) / sizeof(a)[0])
 
@@ -319,8 +319,8 @@ Test(conv_naive, chunked_backward_matches)
 {
 	check_chunked_backward((shape){VK_CONV_SAME, 9, 7, 3, 4, 3, 2}, VK_TANH);
 	check_chunked_backward((shape){VK_CONV_SAME, 6, 5, 2, 3, 1, 1}, VK_RELU);
-	check_chunked_backward((shape){VK_DECONV, 5, 4, 3, 4, 3, 2}, VK_TANH);
-	check_chunked_backward((shape){VK_DECONV, 5, 4, 3, 4, 1, 1}, VK_IDENTITY);
+	check_chunked_backward((shape){VK_CONV_TRANSPOSED, 5, 4, 3, 4, 3, 2}, VK_TANH);
+	check_chunked_backward((shape){VK_CONV_TRANSPOSED, 5, 4, 3, 4, 1, 1}, VK_IDENTITY);
 }
 
 Test(conv_golden, matches_pytorch)
@@ -359,13 +359,13 @@ Test(conv_geom, output_shapes)
 	cr_assert(g.OH == 3 && g.OW == 2 && g.pad == 2);
 	g = geom((shape){VK_CONV_SAME, 9, 9, 3, 8, 4, 1});
 	cr_assert(g.OH == 9 && g.OW == 9 && g.pad == 1);
-	g = geom((shape){VK_DECONV, 7, 7, 64, 64, 3, 2});
+	g = geom((shape){VK_CONV_TRANSPOSED, 7, 7, 64, 64, 3, 2});
 	cr_assert(g.OH == 14 && g.OW == 14);
-	g = geom((shape){VK_DECONV, 14, 14, 64, 32, 3, 2});
+	g = geom((shape){VK_CONV_TRANSPOSED, 14, 14, 64, 32, 3, 2});
 	cr_assert(g.OH == 28 && g.OW == 28);
-	g = geom((shape){VK_DECONV, 28, 28, 32, 1, 3, 1});
+	g = geom((shape){VK_CONV_TRANSPOSED, 28, 28, 32, 1, 3, 1});
 	cr_assert(g.OH == 28 && g.OW == 28 && g.F == 1);
-	g = geom((shape){VK_DECONV, 3, 5, 2, 4, 5, 3});
+	g = geom((shape){VK_CONV_TRANSPOSED, 3, 5, 2, 4, 5, 3});
 	cr_assert(g.OH == 9 && g.OW == 15);
 	cr_assert_eq(vk_conv_weights(&g), 5 * 5 * 2 * 4);
 	/* The workspace of a large batch stays bounded (a few MB). */
@@ -388,20 +388,20 @@ static void expect_error(int kind, int H, int W, int C, int F, int K, int S, con
 Test(conv_geom, bad_values_rejected)
 {
 	expect_error(VK_CONV_SAME, 28, 28, 1, 32, 3, 0, "stride 0");
-	expect_error(VK_DECONV, 7, 7, 1, 32, 3, -2, "stride -2");
+	expect_error(VK_CONV_TRANSPOSED, 7, 7, 1, 32, 3, -2, "stride -2");
 	expect_error(VK_CONV_SAME, 28, 28, 0, 32, 3, 2, "input channels 0");
 	expect_error(VK_CONV_SAME, 28, 28, 1, 0, 3, 2, "filters 0");
-	expect_error(VK_DECONV, 7, 7, 8, 0, 3, 2, "filters 0");
+	expect_error(VK_CONV_TRANSPOSED, 7, 7, 8, 0, 3, 2, "filters 0");
 	expect_error(VK_CONV_SAME, 28, 28, 1, 32, 0, 2, "kernel size 0");
 	expect_error(VK_CONV_SAME, 28, 28, 1, 32, 1000, 2, "kernel size 1000");
 	expect_error(VK_CONV_SAME, 28, 28, 1, 100000, 3, 2, "filters 100000");
 	expect_error(VK_CONV_SAME, 0, 28, 1, 32, 3, 2, "input size 0x28");
 	expect_error(VK_CONV_SAME, 28, 70000, 1, 32, 3, 2, "input size 28x70000");
-	expect_error(VK_DECONV, 40000, 4, 1, 32, 3, 2, "output size 80000x8");
+	expect_error(VK_CONV_TRANSPOSED, 40000, 4, 1, 32, 3, 2, "output size 80000x8");
 	/* kernels larger than the padded input: even K pads less before */
 	expect_error(VK_CONV_SAME, 1, 8, 1, 4, 2, 1, "kernel 2x2 larger than the padded input 1x8");
 	expect_error(VK_CONV_SAME, 8, 1, 1, 4, 6, 1, "larger than the padded input 12x5");
-	expect_error(VK_DECONV, 1, 1, 1, 4, 4, 1, "larger than the padded output");
+	expect_error(VK_CONV_TRANSPOSED, 1, 1, 1, 4, 4, 1, "larger than the padded output");
 	expect_error(VK_CONV_SAME, 65536, 65536, 4, 4, 3, 1, "layer too large");
 	expect_error(7, 8, 8, 1, 4, 3, 1, "unknown convolution kind 7");
 	/* and the edge cases that are fine */
@@ -410,5 +410,5 @@ Test(conv_geom, bad_values_rejected)
 	cr_assert_eq(vk_conv_geom_init(&g, VK_CONV_SAME, 1, 1, 1, 1, 3, 1, &e), 0, "%s", e.msg);
 	cr_assert_eq(vk_conv_geom_init(&g, VK_CONV_SAME, 2, 2, 1, 1, 5, 3, &e), 0, "%s", e.msg);
 	cr_assert(g.OH == 1 && g.OW == 1);
-	cr_assert_eq(vk_conv_geom_init(&g, VK_DECONV, 1, 1, 1, 1, 1, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_conv_geom_init(&g, VK_CONV_TRANSPOSED, 1, 1, 1, 1, 1, 1, &e), 0, "%s", e.msg);
 }

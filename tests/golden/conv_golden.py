@@ -80,7 +80,7 @@ def main():
               "\tint kind, B, H, W, C, F, K, S, act, n;", "\tconst float *y;",
               "} conv_goldens[] = {"]
     for i, (name, kind, B, H, W, C, F, K, S, act) in enumerate(CASES):
-        k = "VK_CONV_SAME" if kind == "conv" else "VK_DECONV"
+        k = "VK_CONV_SAME" if kind == "conv" else "VK_CONV_TRANSPOSED"
         a = {"identity": "VK_IDENTITY", "tanh": "VK_TANH", "relu": "VK_RELU"}[act]
         lines.append(f'\t{{"{name}", {k}, {B}, {H}, {W}, {C}, {F}, {K}, {S}, {a}, '
                      f"(int)(sizeof golden_y{i} / sizeof(float)), golden_y{i}}},")
