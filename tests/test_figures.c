@@ -237,42 +237,6 @@ Test(figures_models, interpolation_ends_are_reconstructions)
 	cr_assert(strstr(err, "vae-interp: ") && strstr(err, "has 200 records"), "%s", err);
 }
 
-/* Mean image of every class of the shipped training digits. */
-static void class_means(const char *data, float means[10][784])
-{
-	ts_reader r;
-	vk_error e;
-	float x[784];
-	int32_t label;
-	int count[10] = {0};
-	memset(means, 0, sizeof(float) * 10 * 784);
-	cr_assert_eq(ts_reader_open(&r, data, &e), 0, "%s", e.msg);
-	while (ts_read_f32(&r, x, &label, &e) > 0) {
-		cr_assert(label >= 0 && label < 10);
-		count[label]++;
-		for (int j = 0; j < 784; j++)
-			means[label][j] += x[j];
-	}
-	ts_reader_close(&r);
-	for (int k = 0; k < 10; k++)
-		for (int j = 0; j < 784; j++)
-			means[k][j] /= count[k];
-}
-
-static int nearest_mean(const float *x, float means[10][784])
-{
-	int best = 0;
-	double best_d = INFINITY;
-	for (int k = 0; k < 10; k++) {
-		double d = 0;
-		for (int j = 0; j < 784; j++)
-			d += (x[j] - means[k][j]) * (x[j] - means[k][j]);
-		if (d < best_d)
-			best_d = d, best = k;
-	}
-	return best;
-}
-
 Test(figures_models, cvae_samples_look_like_their_class, .timeout = 120)
 {
 	const char *data = digits(8000);
@@ -281,20 +245,8 @@ Test(figures_models, cvae_samples_look_like_their_class, .timeout = 120)
 	cr_assert_eq(run("vae-train -q -t 2 -m cvae -z 2 -e 5 -o %s %s", model, data), 0);
 	const char *samples = tmp_path("cvae-samples.ts");
 	cr_assert_eq(run("vae-sample -m %s --each-label -n 30 --seed 9 -o %s", model, samples), 0);
-	static float means[10][784];
-	class_means(data, means);
-	ts_reader r;
-	vk_error e;
-	float x[784];
-	int32_t label;
-	int right = 0, total = 0;
-	cr_assert_eq(ts_reader_open(&r, samples, &e), 0, "%s", e.msg);
-	while (ts_read_f32(&r, x, &label, &e) > 0) {
-		cr_assert_eq(label, total / 30, "samples come class by class");
-		right += nearest_mean(x, means) == label;
-		total++;
-	}
-	ts_reader_close(&r);
+	int total = 0, right = class_mean_hits(data, samples, 30, &total);
+	cr_assert(right >= 0, "cannot read %s or %s, or samples out of class order", data, samples);
 	cr_assert_eq(total, 300);
 	double acc = (double)right / total;
 	fprintf(stderr, "figures_models: cvae samples, nearest-class-mean accuracy %.1f%% "

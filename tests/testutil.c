@@ -1,5 +1,8 @@
 #include "testutil.h"
 
+#include "stream.h"
+
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,4 +102,66 @@ const char *repo_path(const char *rel)
 	char *p = path[next++ % 4];
 	snprintf(p, 1024, "%s/%s", root ? root : "..", rel);
 	return p;
+}
+
+/* Mean image of every class of a labelled stream of 28x28 digits. */
+static int class_means(const char *data, float means[10][784])
+{
+	ts_reader r;
+	vk_error e;
+	float x[784];
+	int32_t label;
+	int count[10] = {0};
+	memset(means, 0, sizeof(float) * 10 * 784);
+	if (ts_reader_open(&r, data, &e))
+		return -1;
+	while (ts_read_f32(&r, x, &label, &e) > 0) {
+		if (label < 0 || label >= 10)
+			return ts_reader_close(&r), -1;
+		count[label]++;
+		for (int j = 0; j < 784; j++)
+			means[label][j] += x[j];
+	}
+	ts_reader_close(&r);
+	for (int k = 0; k < 10; k++)
+		for (int j = 0; j < 784; j++)
+			means[k][j] /= count[k] ? count[k] : 1;
+	return 0;
+}
+
+static int nearest_mean(const float *x, float means[10][784])
+{
+	int best = 0;
+	double best_d = INFINITY;
+	for (int k = 0; k < 10; k++) {
+		double d = 0;
+		for (int j = 0; j < 784; j++)
+			d += (x[j] - means[k][j]) * (x[j] - means[k][j]);
+		if (d < best_d)
+			best_d = d, best = k;
+	}
+	return best;
+}
+
+int class_mean_hits(const char *data, const char *samples, int per_class, int *total)
+{
+	static float means[10][784];
+	if (class_means(data, means))
+		return -1;
+	ts_reader r;
+	vk_error e;
+	float x[784];
+	int32_t label;
+	int right = 0;
+	*total = 0;
+	if (ts_reader_open(&r, samples, &e))
+		return -1;
+	while (ts_read_f32(&r, x, &label, &e) > 0) {
+		if (label != *total / per_class)
+			return ts_reader_close(&r), -1;
+		right += nearest_mean(x, means) == label;
+		++*total;
+	}
+	ts_reader_close(&r);
+	return right;
 }

@@ -17,4 +17,10 @@ int spit(const char *path, const void *data, size_t len);
 /* The repository root (for shipped data): $VAEKIT_ROOT or "..". */
 const char *repo_path(const char *rel);
 
+/* How many samples (per_class of each class in turn, 28x28 digits) lie
+ * nearest to the mean image of their own class among data's class means;
+ * *total gets the sample count. -1 when a stream cannot be read or the
+ * samples do not come class by class. */
+int class_mean_hits(const char *data, const char *samples, int per_class, int *total);
+
 #endif
