@@ -2,6 +2,7 @@
 
 #include "dist.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -316,13 +317,30 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		t->step_rows = hi - lo;
 		t->global_rows = b;
 		train_step(t);
+		double batch_rec = 0, batch_kl = 0;
 		for (int k = 0; k < t->threads; k++) {
 			int klo, khi;
 			slice(hi - lo, t->threads, k, &klo, &khi);
 			for (int r = 0; r < khi - klo; r++) {
 				pos->rec_sum += t->workers[k].w.rec[r];
 				pos->kl_sum += t->workers[k].w.kl[r];
+				batch_rec += t->workers[k].w.rec[r];
+				batch_kl += t->workers[k].w.kl[r];
 			}
+		}
+		if (t->ranks > 1) {
+			/* every rank must see a divergence in any rank's share, or the
+			 * others would wait for it in the next all-reduce */
+			double b[2] = {batch_rec, batch_kl};
+			vk_dist_sum_doubles(b, 2);
+			batch_rec = b[0], batch_kl = b[1];
+		}
+		if (!isfinite(batch_rec + batch_kl)) {
+			/* Diverged: the parameters are already spoilt; the caller keeps
+			 * its last good checkpoint. */
+			t->diverged_batch = pos->batches + 1;
+			pool_sync(t);
+			return VK_EPOCH_DIVERGED;
 		}
 		done += b;
 		pos->batches++;

@@ -41,6 +41,7 @@ struct vk_trainer {
 	vk_worker workers[VK_MAX_THREADS];
 	void *pool;           /* the threads and their barrier (train.c) */
 	int step_rows;        /* rows of the step being computed */
+	uint64_t diverged_batch; /* the batch (from 1) whose loss was not finite */
 };
 
 /* threads: workers that each compute a slice of every batch with one-thread
@@ -49,9 +50,12 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int
 		    float lr, float beta, uint64_t seed, int threads, vk_error *e);
 void vk_trainer_free(vk_trainer *t);
 
-/* One epoch over d, or the rest of one when t->pos.batches > 0: returns 1
- * when *stop was raised (after finishing the current step; t->pos then says
- * where it stopped), else 0 with t->pos cleared. Mean reconstruction and KL
+enum { VK_EPOCH_DONE = 0, VK_EPOCH_STOPPED = 1, VK_EPOCH_DIVERGED = 2 };
+/* One epoch over d, or the rest of one when t->pos.batches > 0: returns
+ * VK_EPOCH_STOPPED when *stop was raised (after finishing the current step;
+ * t->pos then says where it stopped), VK_EPOCH_DIVERGED at the first batch
+ * whose loss is not finite (t->diverged_batch; the parameters are then
+ * spoilt), else VK_EPOCH_DONE with t->pos cleared. Mean reconstruction and KL
  * per record of the whole epoch in rec, kl. */
 int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		   vk_progress *p, volatile sig_atomic_t *stop);

@@ -50,9 +50,11 @@ static const char USAGE[] =
 	"      --version          show the version and exit\n";
 
 struct cmdline {
+	int argc;
+	char **argv;
 	const char *output, *train, *test, *log;
 	const char *encoder, *decoder, *hidden, *arch_name;
-	int act, arch_given;
+	int act, arch_given, recipe_given, beta_given, sigma_given;
 	vk_arch arch;
 	int epochs, batch, optimizer, threads, resume, quiet;
 	float lr, beta;
@@ -84,6 +86,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
+	c->argc = argc, c->argv = argv;
 	c->arch = (vk_arch){.kind = VK_VAE, .latent = 20, .likelihood = VK_BERNOULLI, .sigma = 0.1f};
 	c->act = VK_RELU;
 	c->epochs = 10;
@@ -121,9 +124,16 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			c->arch_given = 1;
 			break;
 		case 'e': c->epochs = (int)vk_parse_long("--epochs", optarg, 1, 1000000); break;
-		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
-		case OPT_LR: c->lr = (float)vk_parse_double("--lr", optarg, 1e-12, 100); break;
+		case 'b':
+			c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536);
+			c->recipe_given = 1;
+			break;
+		case OPT_LR:
+			c->lr = (float)vk_parse_double("--lr", optarg, 1e-12, 100);
+			c->recipe_given = 1;
+			break;
 		case OPT_OPTIMIZER:
+			c->recipe_given = 1;
 			if (!strcmp(optarg, "adam"))
 				c->optimizer = VK_OPT_ADAM;
 			else if (!strcmp(optarg, "sgd"))
@@ -139,12 +149,21 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			else
 				vk_usage_error("--loss: '%s' is not bce or gaussian", optarg);
 			break;
-		case OPT_SIGMA: c->arch.sigma = (float)vk_parse_double("--sigma", optarg, 1e-6, 1e6); break;
-		case OPT_BETA: c->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6); break;
+		case OPT_SIGMA:
+			c->arch.sigma = (float)vk_parse_double("--sigma", optarg, 1e-6, 1e6);
+			c->sigma_given = 1;
+			break;
+		case OPT_BETA:
+			c->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6);
+			c->beta_given = c->recipe_given = 1;
+			break;
 		case OPT_CLASSES:
 			c->arch.classes = (int)vk_parse_long("--classes", optarg, 1, VK_MAX_CLASSES);
 			break;
-		case 's': c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
+		case 's':
+			c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL);
+			c->recipe_given = 1;
+			break;
 		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
 		case OPT_TEST: c->test = optarg; break;
 		case OPT_LOG: c->log = optarg; break;
@@ -187,21 +206,81 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			c->arch.enc[i] = (vk_layer_spec){.kind = VK_DENSE, .act = c->act, .units = w[i]};
 		c->arch.n_enc = n;
 	}
+	c->train = vk_input_arg(argc, argv, optind);
+	if (c->test && !strcmp(c->test, "-") && (!c->train || !strcmp(c->train, "-")))
+		vk_usage_error("--test - and the training data both read standard input");
 	if (c->resume && c->arch_given)
 		vk_warn("--resume continues the network in %s; the architecture options are "
 			"ignored", c->output);
-	c->train = vk_input_arg(argc, argv, optind);
+	if (c->resume && c->recipe_given)
+		vk_warn("--resume continues with the checkpoint's --batch, --lr, --beta, --seed "
+			"and --optimizer; the ones given are ignored");
+	if (c->beta_given && c->arch.kind == VK_AE)
+		vk_warn("--beta weighs the KL term, which an autoencoder (-m ae) does not have; "
+			"ignored");
+	if (c->sigma_given && c->arch.likelihood != VK_GAUSSIAN)
+		vk_warn("--sigma applies to --loss gaussian only; ignored");
 }
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 
+/* The command that continues this run: the user's own arguments, with
+ * --resume, each quoted for the shell when it needs to be. */
+static void resume_command(int argc, char **argv, char *buf, size_t n)
+{
+	size_t len = snprintf(buf, n, "vae-train --resume");
+	for (int i = 1; i < argc && len < n; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--resume"))
+			continue;
+		if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789-_=./,:+@%") == strlen(a)) {
+			len += snprintf(buf + len, n - len, " %s", a);
+			continue;
+		}
+		len += snprintf(buf + len, n - len, " '");
+		for (; *a && len < n; a++)
+			len += snprintf(buf + len, n - len, *a == '\'' ? "'\\''" : "%c", *a);
+		len += snprintf(buf + len, n - len, "'");
+	}
+}
+
 /* Say where training stopped and how to go on; the checkpoint is saved. */
 static void interrupted(const struct cmdline *c, int epoch, size_t done, size_t n)
 {
+	char cmd[8192];
+	resume_command(c->argc, c->argv, cmd, sizeof cmd);
 	vk_die("interrupted in epoch %d after %zu of %zu records; %s holds a checkpoint; "
-	       "continue with: vae-train --resume -o %s -e %d %s", epoch, done, n, c->output,
-	       c->output, c->epochs, c->train ? c->train : "< TRAIN");
+	       "continue with: %s", epoch, done, n, c->output, cmd);
+}
+
+/* The loss of a batch was not finite: say so, keep the last good checkpoint. */
+static void diverged(const struct cmdline *c, int epoch, uint64_t batch, int saved_epochs)
+{
+	char keep[4200];
+	if (saved_epochs > 0)
+		snprintf(keep, sizeof keep, "%s keeps the last good checkpoint (epoch %d)", c->output,
+			 saved_epochs);
+	else
+		snprintf(keep, sizeof keep, "nothing was saved");
+	vk_die("epoch %d, batch %llu: the loss is not finite: training diverged; %s; try a lower "
+	       "--lr than %g%s", epoch, (unsigned long long)batch, keep, c->lr,
+	       c->arch.likelihood == VK_GAUSSIAN ? " or a larger --sigma" : "");
+}
+
+/* Targets of a Bernoulli decoder are probabilities: refuse anything else
+ * before training rather than diverge on it. u8 data are scaled to [0,1]. */
+static void check_unit_range(const vk_model *m, const vk_dataset *d, const char *what)
+{
+	if (m->a.likelihood != VK_BERNOULLI || d->is_u8)
+		return;
+	size_t n = d->n * d->dim;
+	for (size_t i = 0; i < n; i++)
+		if (!(d->f32[i] >= 0.0f && d->f32[i] <= 1.0f))
+			vk_die("%s: record %zu has the value %g, outside the [0, 1] that the Bernoulli "
+			       "decoder (--loss bce) models; use --loss gaussian, or scale the data "
+			       "to [0, 1]", what, i / d->dim, d->f32[i]);
 }
 
 /* The layer lists from the options, once the data's shape is known. */
@@ -298,8 +377,11 @@ int main(int argc, char **argv)
 			vk_die_error(&e);
 	}
 	check_fits(&model, &train, "training data");
-	if (c.test)
+	check_unit_range(&model, &train, "training data");
+	if (c.test) {
 		check_fits(&model, &test, "test data");
+		check_unit_range(&model, &test, "test data");
+	}
 
 	vk_trainer t;
 	if (vk_trainer_init(&t, &model, train.n, c.batch, c.optimizer, c.lr, c.beta, c.seed,
@@ -343,6 +425,8 @@ int main(int argc, char **argv)
 		int stopped = vk_train_epoch(&t, &train, &tr_rec, &tr_kl, &p, &stop_requested);
 		double secs = vk_now() - t0;
 		vk_progress_end(&p);
+		if (stopped == VK_EPOCH_DIVERGED)
+			diverged(&c, epoch, t.diverged_batch, epoch - 1);
 		if (stopped) {
 			size_t done = vk_epoch_records(&t, t.pos.batches);
 			rec.records_seen += done - start;
@@ -354,6 +438,9 @@ int main(int argc, char **argv)
 		 * kl-eval --seed draws it: the last test -ELBO is kl-eval's. */
 		if (c.test && vk_evaluate(&model, &eval_work, &test, c.seed, &te_rec, &te_kl, &e))
 			vk_die_error(&e);
+		for (size_t i = 0; i < model.n_params; i++)
+			if (!isfinite(model.params[i]))
+				diverged(&c, epoch, t.pos.batches, epoch - 1);
 		rec.epochs = epoch;
 		rec.records_seen += train.n - start;
 		rec.train_rec = tr_rec, rec.train_kl = tr_kl;
@@ -374,7 +461,8 @@ int main(int argc, char **argv)
 			fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\n", epoch, secs,
 				tr_rec, tr_kl, vae ? tr_rec + tr_kl : NAN, te_rec, te_kl,
 				vae ? te_rec + te_kl : NAN);
-			fflush(log);
+			if (fflush(log) || ferror(log))
+				vk_die("error writing log %s:", c.log);
 		}
 	}
 	if (log && fclose(log) != 0)
