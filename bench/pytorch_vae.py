@@ -35,6 +35,8 @@ def parse_args(argv):
 	p.add_argument("--train-labels", help="IDX1 labels (read only for a count check)")
 	p.add_argument("--test-images", help="IDX3 test images; enables test columns")
 	p.add_argument("--hidden", default="400", help="hidden sizes, e.g. 400 or 512,256")
+	p.add_argument("--arch", choices=("mlp", "conv"), default="mlp",
+		       help="conv: Keras' conv VAE (vaekit's --arch conv) on 28x28 images")
 	p.add_argument("--latent", type=int, default=20)
 	p.add_argument("--model", choices=("vae", "ae"), default="vae")
 	p.add_argument("--epochs", type=int, default=10)
@@ -92,6 +94,22 @@ def load_images(torch, np, path, limit=0):
 	if limit:
 		x = x[:limit]
 	return torch.from_numpy(x.astype(np.float32) / np.float32(255.0)).contiguous()
+
+
+def build_conv(nn, side, latent, model):
+	"""Keras' VAE example (vaekit --arch conv): conv 32/3/2, conv 64/3/2, dense 16,
+	head; dense (side/4)^2*64, deconv 64/3/2, deconv 32/3/2, deconv 1/3/1. PyTorch
+	is NCHW, so the flat rows are viewed as (B, 1, side, side) and back."""
+	q = side // 4
+	head = 2 * latent if model == "vae" else latent
+	enc = nn.Sequential(nn.Unflatten(1, (1, side, side)),
+			    nn.Conv2d(1, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(),
+			    nn.Flatten(), nn.Linear(64 * q * q, 16), nn.ReLU(), nn.Linear(16, head))
+	dec = nn.Sequential(nn.Linear(latent, 64 * q * q), nn.ReLU(), nn.Unflatten(1, (64, q, q)),
+			    nn.ConvTranspose2d(64, 64, 3, 2, 1, 1), nn.ReLU(),
+			    nn.ConvTranspose2d(64, 32, 3, 2, 1, 1), nn.ReLU(),
+			    nn.ConvTranspose2d(32, 1, 3, 1, 1), nn.Flatten())
+	return enc, dec
 
 
 def build(torch, nn, d_in, hidden, latent, model):
@@ -190,7 +208,10 @@ def main(argv):
 		if dims[0] != x.shape[0]:
 			sys.exit(f"pytorch_vae.py: {a.train_labels}: {dims[0]} labels for {x.shape[0]} images")
 	xt = load_images(torch, np, a.test_images) if a.test_images else None
-	enc, dec = build(torch, nn, x.shape[1], a.hidden, a.latent, a.model)
+	if a.arch == "conv":
+		enc, dec = build_conv(nn, int(round(x.shape[1] ** 0.5)), a.latent, a.model)
+	else:
+		enc, dec = build(torch, nn, x.shape[1], a.hidden, a.latent, a.model)
 	opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=a.lr, foreach=True)
 	gen = torch.Generator().manual_seed(a.seed)
 
@@ -222,7 +243,7 @@ def main(argv):
 			print(f"# epoch {epoch} cut by --epoch-budget after {done} images; stopping",
 			      file=sys.stderr)
 			break
-	if a.save_vaekit:
+	if a.save_vaekit and a.arch == "mlp":
 		sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 		from torch2vaekit import save_vaekit
 		save_vaekit(a.save_vaekit, torch, nn, enc, dec, (28, 28), a.hidden, a.latent, a.model,

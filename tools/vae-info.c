@@ -135,18 +135,15 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	else
 		fact(c, path, "optimizer_state", "absent");
 	/* The training data's metadata, one fact per key=value line. */
-	for (char *line = t.desc, *nl; *line; line = nl + 1) {
-		nl = strchr(line, '\n');
-		if (!nl)
-			nl = line + strlen(line) - 1;
-		char *eq = memchr(line, '=', nl - line);
+	for (const char *line = t.desc; *line;) {
+		size_t len = strcspn(line, "\n");
+		const char *eq = memchr(line, '=', len);
 		if (eq) {
 			char key[128];
 			snprintf(key, sizeof key, "data.%.*s", (int)(eq - line), line);
-			fact(c, path, key, "%.*s", (int)(nl - eq - 1), eq + 1);
+			fact(c, path, key, "%.*s", (int)(line + len - eq - 1), eq + 1);
 		}
-		if (!nl[1] || !nl[0])
-			break;
+		line += len + (line[len] == '\n');
 	}
 	free(o.m);
 	free(o.v);
