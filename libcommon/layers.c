@@ -125,8 +125,8 @@ static int parse_one(const char *p, const char *end, int default_act, vk_layer_s
 		if (nf != 4)
 			return vk_fail(e, "layer '%s': %s takes FILTERS:KERNEL:STRIDE", text,
 				       vk_layer_kind_name(s->kind));
-		if (parse_int(fs[1], fe[1], 4096, &s->units))
-			return vk_fail(e, "layer '%s': the filter count must be 1 to 4096", text);
+		if (parse_int(fs[1], fe[1], VK_MAX_FILTERS, &s->units))
+			return vk_fail(e, "layer '%s': the filter count must be 1 to %d", text, VK_MAX_FILTERS);
 		if (parse_int(fs[2], fe[2], VK_MAX_KERNEL, &s->k))
 			return vk_fail(e, "layer '%s': the kernel size must be 1 to %d", text,
 				       VK_MAX_KERNEL);

@@ -16,6 +16,7 @@ enum vk_layer_kind { VK_DENSE = 1, VK_CONV = 2, VK_DECONV = 3 };
 #define VK_MAX_WIDTH 65536        /* dense outputs, filters, image sides */
 #define VK_MAX_VALUES (1 << 24)   /* values in one shape */
 #define VK_MAX_KERNEL 15
+#define VK_MAX_FILTERS 4096
 #define VK_MAX_STRIDE 8
 
 typedef struct {

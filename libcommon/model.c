@@ -75,9 +75,10 @@ static int check_specs(const vk_layer_spec *s, int n, const char *list, vk_error
 			return vk_fail(e, "%s layer %d: unknown kind %d", list, i + 1, l->kind);
 		if (l->act < VK_IDENTITY || l->act > VK_LEAKY)
 			return vk_fail(e, "%s layer %d: unknown activation %d", list, i + 1, l->act);
-		if (l->units < 1 || l->units > VK_MAX_WIDTH)
+		int max = conv ? VK_MAX_FILTERS : VK_MAX_WIDTH;
+		if (l->units < 1 || l->units > max)
 			return vk_fail(e, "%s layer %d: %d units is out of range (1 to %d)", list,
-				       i + 1, l->units, VK_MAX_WIDTH);
+				       i + 1, l->units, max);
 		if (conv ? l->k < 1 || l->k > VK_MAX_KERNEL || l->s < 1 || l->s > VK_MAX_STRIDE
 			 : l->k || l->s)
 			return vk_fail(e, "%s layer %d: bad kernel %d or stride %d", list, i + 1, l->k,
