@@ -25,11 +25,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	    (bar ? vk_layers_parse(bar, VK_TANH, a.dec, VK_MAX_LAYERS, &a.n_dec, &e)
 		 : vk_layers_mirror(a.enc, a.n_enc, in, a.dec, &a.n_dec, &e)) == 0) {
 		vk_model m;
-		if (vk_model_alloc(&m, &a, &e) == 0) {
+		/* The shapes and the layout only: the parameters' size is the
+		 * user's to choose (up to the library's limit). */
+		if (vk_model_build(&m, &a, &e) == 0) {
 			char buf[96];
 			for (int i = 0; i < m.n_enc; i++)
 				vk_layer_spec_str(&m.enc[i].spec, buf, sizeof buf);
-			vk_model_free(&m);
 		}
 	}
 	free(text);

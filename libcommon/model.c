@@ -213,7 +213,7 @@ static int build_layers(vk_layer *L, const vk_layer_spec *specs, int n, vk_shape
 	return 0;
 }
 
-int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
+int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 {
 	memset(m, 0, sizeof *m);
 	if (vk_arch_check(a, e))
@@ -250,6 +250,14 @@ int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
 		return -1;
 	m->n_dec = a->n_dec + 1;
 	m->n_params = at;
+	return 0;
+}
+
+int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
+{
+	if (vk_model_build(m, a, e))
+		return -1;
+	size_t at = m->n_params;
 	m->params = vk_alloc_floats(at);
 	m->grads = vk_alloc_floats(at);
 	if (!m->params || !m->grads) {

@@ -65,7 +65,9 @@ void vk_arch_mlp(vk_arch *a, const int *widths, int n, int act);
 /* Check an architecture (every field in range). */
 int vk_arch_check(const vk_arch *a, vk_error *e);
 /* Build the layer lists (shapes checked; an error names the layer and both
- * shapes), lay out the parameters and allocate params and grads (zeroed). */
+ * shapes) and lay out the parameters (n_params), allocating nothing. */
+int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e);
+/* vk_model_build, then allocate params and grads (zeroed). */
 int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e);
 /* He (ReLU) or Xavier (others) uniform weights, zero biases. */
 void vk_model_init_params(vk_model *m, vk_rng *rng);

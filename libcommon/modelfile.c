@@ -251,7 +251,7 @@ int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 			goto out;
 	}
 	vk_error ae;
-	if (vk_arch_check(&a, &ae) || vk_model_alloc(m, &a, &ae)) {
+	if (vk_model_build(m, &a, &ae)) {
 		vk_fail(e, "%s: bad model: %s", path, ae.msg);
 		goto out;
 	}
@@ -270,6 +270,11 @@ int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 	if (fstat(fileno(f), &st) || (size_t)st.st_size != size) {
 		vk_fail(e, "%s: model file is %lld bytes, expected %zu (truncated or corrupt)",
 			path, (long long)st.st_size, size);
+		goto out;
+	}
+	/* Only now, with every count checked against the file's size, allocate. */
+	if (vk_model_alloc(m, &a, &ae)) {
+		vk_fail(e, "%s: %s", path, ae.msg);
 		goto out;
 	}
 	buf = malloc(size);
