@@ -28,20 +28,27 @@ static int read_log(const char *path, double nelbo[], int max)
 	return n;
 }
 
-Test(mpi, two_ranks_match_one_process, .timeout = 120)
+static void two_ranks_match_one_process(const char *tag, const char *net)
 {
 	const char *mpi_train = repo_path("build-mpi/bin/vae-train");
 	if (access(mpi_train, X_OK) != 0 || run("command -v mpirun >/dev/null") != 0)
 		cr_skip_test("no MPI build (make MPI=1) or no mpirun");
-	const char *data = tmp_path("mpi-train.ts");
+	char names[4][64];
+	const char *suffix[4] = {"train.ts", "one.tsv", "two.tsv", "one.vae"};
+	for (int i = 0; i < 4; i++)
+		snprintf(names[i], sizeof names[i], "mpi-%s-%s", tag, suffix[i]);
+	char data[512], one[512], two[512], model[512];
+	snprintf(data, sizeof data, "%s", tmp_path(names[0]));
+	snprintf(one, sizeof one, "%s", tmp_path(names[1]));
+	snprintf(two, sizeof two, "%s", tmp_path(names[2]));
+	snprintf(model, sizeof model, "%s", tmp_path(names[3]));
 	cr_assert_eq(run("idx2stream %s | stream-cat -n 512 > %s",
 			 repo_path("examples/data/digits-train-images-idx3-ubyte.gz"), data), 0);
-	const char *one = tmp_path("mpi-one.tsv"), *two = tmp_path("mpi-two.tsv");
-	cr_assert_eq(run("%s -q -o %s -e 3 -t 1 --seed 5 --hidden 64 --latent 4 --log %s %s",
-			 mpi_train, tmp_path("mpi-one.vae"), one, data), 0);
+	cr_assert_eq(run("%s -q -o %s -e 3 -t 1 --seed 5 %s --latent 4 --log %s %s",
+			 mpi_train, model, net, one, data), 0);
 	cr_assert_eq(run("mpirun --allow-run-as-root --oversubscribe -np 2 %s -q -o %s -e 3 -t 1 "
-			 "--seed 5 --hidden 64 --latent 4 --log %s %s",
-			 mpi_train, tmp_path("mpi-two.vae"), two, data), 0);
+			 "--seed 5 %s --latent 4 --log %s %s",
+			 mpi_train, model, net, two, data), 0);
 	double a[3], b[3];
 	cr_assert_eq(read_log(one, a, 3), 3);
 	cr_assert_eq(read_log(two, b, 3), 3);
@@ -50,4 +57,11 @@ Test(mpi, two_ranks_match_one_process, .timeout = 120)
 			  a[i], b[i]);
 	/* and training did something: the loss falls */
 	cr_assert(b[2] < b[0]);
+}
+
+Test(mpi, two_ranks_match_one_process, .timeout = 120) { two_ranks_match_one_process("mlp", "--hidden 64"); }
+
+Test(mpi, conv_two_ranks_match_one_process, .timeout = 120)
+{
+	two_ranks_match_one_process("conv", "--encoder conv:8:3:2,conv:8:3:2,dense:16");
 }

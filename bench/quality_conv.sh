@@ -1,0 +1,81 @@
+#!/bin/sh
+# Conv VAE quality (issue: conv rows in QUALITY.md). Two comparisons:
+#  1. Keras' conv VAE (vae-train --arch conv, latent 2) against the same network
+#     in PyTorch (bench/pytorch_vae.py --arch conv), Fashion-MNIST, 10 epochs,
+#     batch 128, Adam 1e-3, seed 1: test -ELBO of each from its own training log.
+#  2. The conv VAE against the 784-400-20 MLP VAE at latent 20, both trained by
+#     vaekit (10 epochs, seed 1) on the shipped digits and on Fashion-MNIST, then
+#     measured by kl-eval: -ELBO on the whole test set, and -log p(x) with K
+#     importance samples on its first N records (K = 5000 decodes per record
+#     cost a conv decoder about 13 MFLOP each: N keeps the run in minutes).
+# Usage: sh bench/quality_conv.sh BIN_DIR [K] [N]   (writes bench/QUALITY-conv.md)
+set -eu
+BIN=${1:?usage: quality_conv.sh BIN_DIR [K] [N]}
+K=${2:-5000}
+N=${3:-200}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$ROOT/out/quality
+PY=/usr/bin/python3
+mkdir -p "$OUT"
+export PATH="$BIN:$PATH"
+FASHION=/usr/share/datasets/fashion-mnist
+DIGITS=$ROOT/examples/data
+
+streams() { # name train-images train-labels test-images test-labels
+	[ -s "$OUT/$1-train.ts" ] || idx2stream "$2" "$3" > "$OUT/$1-train.ts"
+	[ -s "$OUT/$1-test.ts" ] || idx2stream "$4" "$5" > "$OUT/$1-test.ts"
+	stream-cat -n "$N" "$OUT/$1-test.ts" > "$OUT/$1-test$N.ts"
+}
+streams digits "$DIGITS/digits-train-images-idx3-ubyte.gz" "$DIGITS/digits-train-labels-idx1-ubyte.gz" \
+	"$DIGITS/digits-test-images-idx3-ubyte.gz" "$DIGITS/digits-test-labels-idx1-ubyte.gz"
+streams fashion "$FASHION/train-images-idx3-ubyte.gz" "$FASHION/train-labels-idx1-ubyte.gz" \
+	"$FASHION/t10k-images-idx3-ubyte.gz" "$FASHION/t10k-labels-idx1-ubyte.gz"
+
+# 1. the same recipe in both
+vae-train -q -o "$OUT/fashion-conv2.vae" --arch conv -z 2 -e 10 -t 2 --seed 1 \
+	--test "$OUT/fashion-test.ts" --log "$OUT/fashion-conv2.log" "$OUT/fashion-train.ts"
+$PY "$ROOT/bench/pytorch_vae.py" --arch conv --latent 2 --train-images "$FASHION/train-images-idx3-ubyte.gz" \
+	--test-images "$FASHION/t10k-images-idx3-ubyte.gz" --epochs 10 --threads 2 --seed 1 \
+	> "$OUT/fashion-conv2-pytorch.tsv" 2>/dev/null
+
+# 2. conv against MLP at latent 20
+for d in digits fashion; do
+	vae-train -q -o "$OUT/$d-conv20.vae" --arch conv -z 20 -e 10 -t 2 --seed 1 "$OUT/$d-train.ts"
+	[ -s "$OUT/$d-vaekit.vae" ] || vae-train -q -o "$OUT/$d-vaekit.vae" -e 10 -t 2 --seed 1 "$OUT/$d-train.ts"
+	kl-eval --tsv -t 2 -m "$OUT/$d-conv20.vae" -m "$OUT/$d-vaekit.vae" "$OUT/$d-test.ts" > "$OUT/$d-conv-elbo.tsv"
+	start=$(date +%s)
+	kl-eval --tsv --iw "$K" -t 2 -m "$OUT/$d-conv20.vae" -m "$OUT/$d-vaekit.vae" \
+		"$OUT/$d-test$N.ts" > "$OUT/$d-conv-iw.tsv"
+	echo "$d: kl-eval --iw $K on $N records, both models: $(( $(date +%s) - start )) s" >&2
+done
+
+last() { tail -1 "$1" | cut -f"$2"; }
+{
+	echo "# Conv VAE results"
+	echo
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`sh bench/quality_conv.sh\` (nats per image)."
+	echo
+	echo "## Keras' conv VAE, latent 2, Fashion-MNIST, 10 epochs: vaekit against PyTorch"
+	echo
+	echo "| | test -ELBO after epoch 10 |"
+	echo "|---|---|"
+	echo "| vaekit \`--arch conv -z 2\` | $(last "$OUT/fashion-conv2.log" 8) |"
+	echo "| PyTorch, same network and recipe | $(last "$OUT/fashion-conv2-pytorch.tsv" 9) |"
+	echo
+	echo "Both use one z sample per test image."
+	echo
+	for d in digits fashion; do
+		echo "## $d: conv VAE (\`--arch conv -z 20\`) against the 784-400-20 MLP VAE"
+		echo
+		echo "-ELBO on the whole test set:"
+		echo '```'
+		kl-eval --merge --table "$OUT/$d-conv-elbo.tsv" | sed "s|$OUT/||"
+		echo '```'
+		echo "-log p(x), K = $K, on the first $N test records:"
+		echo '```'
+		kl-eval --merge --table "$OUT/$d-conv-iw.tsv" | sed "s|$OUT/||"
+		echo '```'
+		echo
+	done
+} > "$ROOT/bench/QUALITY-conv.md"
+cat "$ROOT/bench/QUALITY-conv.md"
