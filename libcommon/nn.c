@@ -104,11 +104,21 @@ static inline float sigmoid(float x)
 
 static inline float tanh_fast(float x)
 {
-	/* tanh x = sign(x)·(1 − e)/(1 + e) with e = exp(−2|x|), stable for large |x| */
-	float e = fast_exp(-2.0f * fabsf(x)), t = (1.0f - e) / (1.0f + e);
-	/* copysignf is two bit operations (and, or) and never a branch. It
-	 * differs from x ≥ 0 ? t : −t only at x = −0, giving tanh(−0) = −0. */
-	return copysignf(t, x);
+	/* tanh x = sign(x)·(1 − e)/(1 + e) with e = exp(−2|x|), stable for
+	 * large |x|; but 1 − e cancels for small |x| (1e-5 would keep only 3
+	 * digits), so below |x| = 0.625 Cephes' odd polynomial is used instead.
+	 * Both are computed and one is selected: branch-free, and the extra
+	 * multiply-adds are cheaper than a branch the vectoriser cannot take. */
+	float a = fabsf(x), e = fast_exp(-2.0f * a), t = (1.0f - e) / (1.0f + e);
+	float s = x * x, q = -5.70498872745e-3f;
+	q = q * s + 2.06390887954e-2f;
+	q = q * s - 5.37397155531e-2f;
+	q = q * s + 1.33314422036e-1f;
+	q = q * s - 3.33332819422e-1f;
+	float small = q * s * a + a;
+	/* copysignf is two bit operations (and, or) and never a branch; it
+	 * also gives tanh(−0) = −0. */
+	return copysignf(blend_f(a < 0.625f, small, t), x);
 }
 
 /* x·(x > 0 ? 1 : slope): the select picks the factor, so the multiplication
