@@ -108,12 +108,16 @@ demo: deps
 figures: all
 	$(MAKE) -C examples figures BIN="$(CURDIR)/$(BUILD)/bin"
 
-# The bench runs the native build, then the main rows again with the AVX2
-# build (BENCH_ARCHS: the other ARCH values, space-separated -march= values).
-BENCH_ARCHS ?= -march=x86-64-v3
+# The bench measures this build, then the main rows and the model programs
+# again with each build in BENCH_ARCHS (-march=... values, or PORTABLE=1):
+# by default the AVX2 code and the portable binary.
+BENCH_ARCHS ?= -march=x86-64-v3 PORTABLE=1
+bench_make = $(if $(filter PORTABLE=1,$(1)),PORTABLE=1,ARCH=$(1))
+bench_dir = $(if $(filter PORTABLE=1,$(1)),build-portable,build-$(patsubst -march=%,%,$(1)))
 bench: deps all
-	for a in $(BENCH_ARCHS); do $(MAKE) ARCH=$$a all || exit 1; done
-	BENCH_ARCH="$(ARCH)" BENCH_ARCH_BINS="$(foreach a,$(BENCH_ARCHS),$(a)=$(CURDIR)/build-$(patsubst -march=%,%,$(a))/bin)" \
+	$(foreach a,$(BENCH_ARCHS),$(MAKE) $(call bench_make,$(a)) all &&) true
+	BENCH_ARCH="$(if $(filter 1,$(PORTABLE)),PORTABLE=1,$(ARCH))" \
+	BENCH_ARCH_BINS="$(foreach a,$(filter-out $(if $(filter 1,$(PORTABLE)),PORTABLE=1,$(ARCH)),$(BENCH_ARCHS)),$(a)|$(CURDIR)/$(call bench_dir,$(a))/bin)" \
 		sh bench/run.sh "$(CURDIR)/$(BUILD)/bin"
 
 # Fails when gcc reports a loop marked /* hot */ in the hot units as not
