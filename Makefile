@@ -5,11 +5,24 @@
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS := openblas libpng zlib
-# ARCH= (empty) builds for any x86-64, e.g. for valgrind, which lacks AVX-512.
+# ARCH= (empty) builds for any x86-64, e.g. for valgrind, which lacks AVX-512;
+# ARCH=-march=x86-64-v3 builds the AVX2 code (to measure it on an AVX-512 CPU).
+# Each ARCH gets its own build directory (build-x86-64-v3, ...; build for
+# native), so the variants never mix objects.
 ARCH ?= -march=native
+# make PORTABLE=1: a binary for any x86-64 (what a distribution ships), in
+# build-portable: baseline code everywhere, and the hot kernels in nn.c (VK_HOT)
+# compiled three times, for x86-64-v4 (AVX-512), x86-64-v3 (AVX2) and baseline,
+# the best picked at load time from the CPU (gcc target_clones).
+ifeq ($(PORTABLE),1)
+ARCH := -march=x86-64 -mtune=generic
+endif
 OPT ?= -O3 -fopenmp-simd -fno-math-errno
 CFLAGS ?= $(OPT) $(ARCH) -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilibcommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ifeq ($(PORTABLE),1)
+CFLAGS += -DVK_PORTABLE
+endif
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lpng -lz) -lm -lpthread
 
 # make MPI=1: vae-train trains data-parallel under mpirun (Open MPI).
@@ -18,14 +31,24 @@ CC := mpicc
 CFLAGS += -DVK_MPI
 endif
 
+# The build directory's suffix: none for the native default, -portable, or
+# the -march value (-x86-64-v3), -generic for an empty ARCH.
+MARCH := $(patsubst -march=%,%,$(filter -march=%,$(ARCH)))
+ifeq ($(PORTABLE),1)
+BUILD_TAG := -portable
+else ifeq ($(strip $(ARCH)),-march=native)
+BUILD_TAG :=
+else
+BUILD_TAG := -$(or $(MARCH),generic)
+endif
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
-BUILD := build-san
+BUILD ?= build-san$(BUILD_TAG)
 else ifeq ($(MPI),1)
-BUILD := build-mpi
+BUILD ?= build-mpi$(BUILD_TAG)
 else
-BUILD := build
+BUILD ?= build$(BUILD_TAG)
 endif
 
 TOOLS := $(sort $(basename $(notdir $(wildcard tools/*.c))))
@@ -37,7 +60,7 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 TEST_BIN := $(BUILD)/test-runner
 MANS := $(wildcard man/*.1 man/*.5)
 
-.PHONY: all check check-san test demo install deps bench figures fuzz clean
+.PHONY: all check check-san test demo install deps bench figures fuzz clean vectorize-check
 all: $(BINS)
 
 $(BUILD)/obj/%.o: libcommon/%.c libcommon/*.h | $(BUILD)/obj
@@ -85,8 +108,24 @@ demo: deps
 figures: all
 	$(MAKE) -C examples figures BIN="$(CURDIR)/$(BUILD)/bin"
 
+# The bench measures this build, then the main rows and the model programs
+# again with each build in BENCH_ARCHS (-march=... values, or PORTABLE=1):
+# by default the AVX2 code and the portable binary.
+BENCH_ARCHS ?= -march=x86-64-v3 PORTABLE=1
+bench_make = $(if $(filter PORTABLE=1,$(1)),PORTABLE=1,ARCH=$(1))
+bench_dir = $(if $(filter PORTABLE=1,$(1)),build-portable,build-$(patsubst -march=%,%,$(1)))
 bench: deps all
-	sh bench/run.sh "$(CURDIR)/$(BUILD)/bin"
+	$(foreach a,$(BENCH_ARCHS),$(MAKE) $(call bench_make,$(a)) all &&) true
+	BENCH_ARCH="$(if $(filter 1,$(PORTABLE)),PORTABLE=1,$(ARCH))" \
+	BENCH_ARCH_BINS="$(foreach a,$(filter-out $(if $(filter 1,$(PORTABLE)),PORTABLE=1,$(ARCH)),$(BENCH_ARCHS)),$(a)|$(CURDIR)/$(call bench_dir,$(a))/bin)" \
+		sh bench/run.sh "$(CURDIR)/$(BUILD)/bin"
+
+# Fails when gcc reports a loop marked /* hot */ in the hot units as not
+# vectorised for AVX2 (x86-64-v3) or AVX-512 (x86-64-v4): bench/vectorize-check.sh.
+VEC_UNITS ?= libcommon/nn.c
+VEC_MARCHS ?= x86-64-v3 x86-64-v4
+vectorize-check:
+	sh bench/vectorize-check.sh "$(CC) $(OPT) -std=c11 -D_GNU_SOURCE -Ilibcommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)" "$(VEC_MARCHS)" $(VEC_UNITS)
 
 # The conv kernels' micro-benchmark (not built by default): see bench/conv_bench.c.
 $(BUILD)/bin-bench/conv_bench: bench/conv_bench.c $(LIB) libcommon/*.h
@@ -100,4 +139,4 @@ install: all
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
 
 clean:
-	rm -rf build build-san build-mpi build-vg out fuzz/build
+	rm -rf build build-* out fuzz/build

@@ -9,7 +9,13 @@
 # of short measurements, default 5), BENCH_TIMEOUT (seconds a training run may
 # take before it is cut and reported n/a, default 300), BENCH_EPOCH_BUDGET
 # (seconds after which a PyTorch speed epoch is cut, default 45); BENCH_MODELS,
-# BENCH_BATCHES, BENCH_THREADS narrow the speed table. See bench/README.md.
+# BENCH_BATCHES, BENCH_THREADS narrow the speed table; BENCH_ARCH (the ARCH
+# the BIN_DIR build used) and BENCH_ARCH_BINS ("NAME|DIR ..."; other builds,
+# e.g. "-march=x86-64-v3|build-x86-64-v3/bin PORTABLE=1|build-portable/bin",
+# whose main rows and model programs are measured too; make bench sets both),
+# BENCH_ARCH_TORCH (1: PyTorch runs in those rows too; default 0), BENCH_IW
+# (importance samples per record for the kl-eval --iw row, default 1024) and
+# BENCH_IW_RECORDS (default 500). See bench/README.md.
 set -u
 BIN=$(cd "${1:?usage: bench/run.sh BIN_DIR}" && pwd) || exit 2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +38,11 @@ MODELS=${BENCH_MODELS-"vae:400:20 ae:400:20 vae:512,256:32"}  # set but empty: n
 # OpenBLAS kernels to compare with too, beyond the ones the environment
 # configures: this CPU's own AVX-512 kernels where it has them.
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then CORETYPES=${BENCH_CORETYPES-SkylakeX}; else CORETYPES=${BENCH_CORETYPES-}; fi
-CORE_ENV= TAG_PREFIX=
+CORE_ENV= TAG_PREFIX= VARIANT=
+ARCH_BINS=${BENCH_ARCH_BINS:-}
+ARCH_TORCH=${BENCH_ARCH_TORCH:-0}
+IW=${BENCH_IW:-1024}
+IW_RECORDS=${BENCH_IW_RECORDS:-500}
 BATCHES=${BENCH_BATCHES:-"128 32"}
 THREADS=${BENCH_THREADS:-"1 2"}
 NTRAIN=60000
@@ -63,12 +73,30 @@ ensure_torch() {
 	return 1
 }
 
+# build_probe [-march=X]: the flags vaekit is built with, so the probe's Adam
+# pass vectorises as vaekit's does (native by default); sets PROBE.
 build_probe() {
-	PROBE=$OUT/sgemm_probe
-	# The flags vaekit is built with, so the probe's Adam pass vectorises as
-	# vaekit's does.
-	cc -O3 -march=native -fno-math-errno -std=c11 -D_GNU_SOURCE -Wall -Wextra -o "$PROBE" \
+	arch=${1:--march=native}
+	PROBE=$OUT/sgemm_probe$(echo "$arch" | sed 's/^-march=native$//; s/^-march=/-/')
+	cc -O3 $arch -fno-math-errno -std=c11 -D_GNU_SOURCE -Wall -Wextra -o "$PROBE" \
 		"$ROOT/bench/sgemm_probe.c" $(pkg-config --cflags --libs openblas) -lm -lpthread || PROBE=
+}
+
+# What gcc's -march=X means on this machine (native resolves to a CPU name).
+march_of() { cc ${1:--march=native} -Q --help=target 2>/dev/null | sed -n 's/^ *-march= *//p' | head -n 1; }
+# The ISA a build targets, from its make setting (ARCH=... or PORTABLE=1).
+isa_of() {
+	case $1 in
+	PORTABLE=1) echo "x86-64 baseline, hot kernels cloned for x86-64-v4 / x86-64-v3 / baseline and picked at load time (PORTABLE=1)" ;;
+	-march=*) echo "$1 ($(march_of "$1"))" ;;
+	"") echo "x86-64 baseline (ARCH empty)" ;;
+	*) echo "$1" ;;
+	esac
+}
+cpu_flags() {
+	for f in sse4_2 avx avx2 fma avx512f avx512vl; do
+		grep -qw $f /proc/cpuinfo && printf '%s ' "$f" || printf '(no %s) ' "$f"
+	done
 }
 
 # Fashion-MNIST (and the shipped digits) as streams, converted once: u8 (NAME.u8.ts,
@@ -94,7 +122,10 @@ header() {
 	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`make bench\` (bench/run.sh); see bench/README.md for the columns."
 	echo
 	echo "- CPU: $cpu, $(nproc) online CPUs ($(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core)"
-	echo "- OpenBLAS: $(pkg-config --modversion openblas 2>/dev/null || echo '?'), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
+	echo "- CPU flags that matter: $(cpu_flags)"
+	echo "- vaekit built for: $(isa_of "${BENCH_ARCH--march=native}") (BIN $BIN)"
+	for v in $ARCH_BINS; do echo "- also measured: $(isa_of "${v%%|*}") (BIN ${v#*|})"; done
+	echo "- OpenBLAS: $(pkg-config --modversion openblas 2>/dev/null || echo '?'), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}; core in use: $([ -n "$PROBE" ] && "$PROBE" --info | cut -f1 || echo '?') ($([ -n "$PROBE" ] && "$PROBE" --info | cut -f2 || echo '?'))"
 	echo "- PyTorch: $($PY -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not installed') ($PY)"
 	echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)$(awk -v n="$(nproc)" '$1 > 0.5 {printf " — other work was running: timings are pessimistic, especially PyTorch default with %d threads", n}' /proc/loadavg)"
 	echo "- Speed configs: $REPEATS runs of $EPOCHS epochs each on Fashion-MNIST 60k (test 10k), seed 1, vaekit and PyTorch alternating; a run's epoch time is the median of its epochs after the first; the table gives medians over the runs"
@@ -113,7 +144,7 @@ floor() {
 vaekit_run() {
 	have vae-train && [ -s "$8" ] || return 0
 	log=$OUT/$1.vaekit.tsv
-	timeout "$TIMEOUT" env $CORE_ENV vae-train -o "$OUT/$1.model" --model "$2" --hidden "$3" --latent "$4" --batch "$5" \
+	timeout "$TIMEOUT" env $CORE_ENV "$BIN/vae-train" -o "$OUT/$1.model" --model "$2" --hidden "$3" --latent "$4" --batch "$5" \
 		--threads "$6" --epochs "$7" --seed 1 --test "$9" --log "$log" "$8" >/dev/null 2>"$OUT/$1.vaekit.err" \
 		&& echo "$log"
 }
@@ -167,8 +198,13 @@ median_of() { echo "$*" | tr ' ' '\n' | grep -v '^n/a$' | grep . | median; }
 
 speed_table() {
 	TORCH_EXTRA=--epoch-budget=$EPOCH_BUDGET
-	echo "## Training speed${CORE_ENV:+ with $CORE_ENV for both} (samples/s, higher is better)"
+	echo "## Training speed${CORE_ENV:+ with $CORE_ENV for both}${VARIANT:+, vaekit built with $VARIANT} (samples/s, higher is better)"
 	echo
+	if [ -n "$VARIANT" ]; then
+		echo "The main VAE's rows with vaekit built for $(isa_of "$VARIANT"); the floors"
+		echo "from a probe built the same way$( [ "$ARCH_TORCH" = 1 ] || echo '; PyTorch is not run again (BENCH_ARCH_TORCH=1 runs it)')."
+		echo
+	fi
 	if [ -n "$CORE_ENV" ]; then
 		echo "The main VAE's rows again with $CORE_ENV set for the probe, vaekit and PyTorch"
 		echo "alike, instead of the OpenBLAS kernels the environment configures (above)."
@@ -222,6 +258,23 @@ coretype_tables() {
 	MODELS=$saved CORE_ENV= TAG_PREFIX=
 }
 
+# The main VAE's rows again with each other build of vaekit (BENCH_ARCH_BINS),
+# e.g. the AVX2 code (-march=x86-64-v3) on an AVX-512 machine.
+arch_tables() {
+	[ -n "$MODELS" ] || return 0
+	saved=$MODELS saved_bin=$BIN saved_probe=$PROBE saved_torch=$HAVE_TORCH
+	for v in $ARCH_BINS; do
+		name=${v%%|*} dir=${v#*|}
+		[ -x "$dir/vae-train" ] || { say "bench: $dir/vae-train missing: no $name rows"; continue; }
+		case $name in -march=*) build_probe "$name" ;; *) PROBE=$saved_probe ;; esac
+		[ "$ARCH_TORCH" = 1 ] || HAVE_TORCH=0
+		BIN=$dir MODELS=vae:400:20 VARIANT=$name TAG_PREFIX=$(echo "$name" | tr -c 'A-Za-z0-9\n' _)-
+		speed_table
+		BIN=$saved_bin PROBE=$saved_probe HAVE_TORCH=$saved_torch
+	done
+	MODELS=$saved VARIANT= TAG_PREFIX=
+}
+
 # ---- quality ------------------------------------------------------------
 QUALITY_TORCH=${BENCH_QUALITY_TORCH:-OMP_WAIT_POLICY=PASSIVE}
 quality_table() {
@@ -271,7 +324,7 @@ bytes() { stat -c %s "$1" 2>/dev/null || echo 0; }
 # AMOUNT UNIT per second; AMOUNT may be a file, whose size in MB (after
 # COMMAND) is used; FLOOR: records/s the GEMMs alone allow.
 tool_row() {
-	if ! have "$1" || [ ! -s "$2" ]; then echo "| $1 | — | n/a | n/a | |"; return; fi
+	if ! have "${1%% *}" || [ ! -s "$2" ]; then echo "| $1 | — | n/a | n/a | |"; return; fi
 	s=$(hf_median "$6")
 	amount=$4
 	[ -f "$amount" ] && amount=$(div "$(bytes "$amount")" 1e6 %.6f)
@@ -280,11 +333,26 @@ tool_row() {
 	echo "| $1 | $3 | $(fmt "$s" %.3f) | $rate $5/s | $share |"
 }
 
-# pass_floor encode|decode -> records/s of the pass's forward GEMMs at the
-# tools' default batch (256) and thread count (1), for VAE 784-400-20.
+# pass_floor encode|decode [BATCH] -> records/s of the pass's forward GEMMs at
+# the tools' default batch (256) or BATCH, one thread, for VAE 784-400-20.
 pass_floor() {
 	[ -n "$PROBE" ] || { echo n/a; return; }
-	"$PROBE" --summary --pass "$1" --batch 256 --threads 1 --layers 784,400,20 | cut -f5
+	"$PROBE" --summary --pass "$1" --batch "${2:-256}" --threads 1 --layers 784,400,20 | cut -f5
+}
+# kl-eval --iw decodes a record's importance samples IW_CHUNK at a time
+# (tools/kl-eval.c), so its floor is the decoder's forward GEMMs at that batch.
+IW_CHUNK=512
+
+# model_rows BIN_DIR TAG: the model programs of one build.
+model_rows() {
+	tool_row "vae-encode$2" "$model" "60,000 images → μ" 60000 records \
+		"$1/vae-encode -m $model -o $OUT/latent.ts $OUT/fashion-train.u8.ts" "$enc"
+	tool_row "vae-decode$2" "$OUT/latent.ts" "60,000 latents → images" 60000 records \
+		"$1/vae-decode -m $model -o /dev/null $OUT/latent.ts" "$dec"
+	tool_row "vae-sample$2" "$model" "60,000 samples" 60000 records \
+		"$1/vae-sample -m $model -n 60000 -o /dev/null" "$dec"
+	tool_row "kl-eval --iw $IW$2" "$OUT/iw-records.ts" "$IW_RECORDS records × $IW importance samples, 1 thread" \
+		$((IW_RECORDS * IW)) samples "$1/kl-eval -m $model --iw $IW -t 1 --tsv $OUT/iw-records.ts" "$iwf"
 }
 
 throughput_table() {
@@ -294,6 +362,9 @@ throughput_table() {
 	echo "The model programs run on all 60,000 training images (u8, as idx2stream writes"
 	echo "them) with their defaults (batch 256, one thread, VAE 784-400-20); the last column"
 	echo "is their rate as a share of what their forward GEMMs alone allow (sgemm_probe --pass)."
+	echo "\`kl-eval --iw\` decodes each record's importance samples $IW_CHUNK at a time: its floor is"
+	echo "the decoder's forward GEMMs at batch $IW_CHUNK, in samples/s. A name in brackets is"
+	echo "another build of vaekit (BENCH_ARCH_BINS)."
 	echo
 	echo "| program | work | median s | rate | share of the GEMM floor |"
 	echo "|---|---|---|---|---|"
@@ -301,13 +372,16 @@ throughput_table() {
 		"idx2stream --float -o $OUT/tmp.ts $FM/train-images-idx3-ubyte.gz $FM/train-labels-idx1-ubyte.gz"
 	tool_row stream-cat "$train" "copy the 60,000-image f32 stream" "$train" MB "stream-cat -o $OUT/tmp.ts $train"
 	rm -f "$OUT/tmp.ts"
-	enc=$(pass_floor encode) dec=$(pass_floor decode)
-	tool_row vae-encode "$model" "60,000 images → μ" 60000 records \
-		"vae-encode -m $model -o $OUT/latent.ts $OUT/fashion-train.u8.ts" "$enc"
-	tool_row vae-decode "$OUT/latent.ts" "60,000 latents → images" 60000 records \
-		"vae-decode -m $model -o /dev/null $OUT/latent.ts" "$dec"
-	tool_row vae-sample "$model" "60,000 samples" 60000 records \
-		"vae-sample -m $model -n 60000 -o /dev/null" "$dec"
+	enc=$(pass_floor encode) dec=$(pass_floor decode) iwf=$(pass_floor decode "$IW_CHUNK")
+	[ -s "$OUT/fashion-test.ts" ] && have stream-cat &&
+		stream-cat -n "$IW_RECORDS" -o "$OUT/iw-records.ts" "$OUT/fashion-test.ts"
+	# The native build, then each other build (BENCH_ARCH_BINS), named in the row.
+	for v in "${BENCH_ARCH--march=native}|$BIN" $ARCH_BINS; do
+		b=${v#*|} tag=
+		[ "$b" = "$BIN" ] || tag=" ($(echo "${v%%|*}" | sed 's/^-march=//'))"
+		[ -x "$b/vae-encode" ] || continue
+		model_rows "$b" "$tag"
+	done
 	tool_row png-grid "$OUT/fashion-test.ts" "1,000 images → one PNG" 1000 images \
 		"png-grid -n 1000 -o $OUT/grid.png $OUT/fashion-test.ts"
 	echo
@@ -395,6 +469,7 @@ main() {
 		header
 		speed_table
 		coretype_tables
+		arch_tables
 		quality_table
 		floor_detail
 		throughput_table

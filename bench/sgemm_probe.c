@@ -31,7 +31,7 @@
 static const char USAGE[] =
 	"Usage: sgemm_probe [--batch B] [--layers 784,400,20] [--model vae|ae]\n"
 	"                   [--threads T] [--samples N] [--pass train|encode|decode]\n"
-	"                   [--summary]\n"
+	"                   [--summary] [--info]\n"
 	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
 	"  --pass     train (default): forward and backward; encode or decode: the\n"
 	"             encoder's or the decoder's forward GEMMs only (vae-encode,\n"
@@ -39,10 +39,12 @@ static const char USAGE[] =
 	"  --layers   input, hidden..., latent sizes (decoder mirrored)\n"
 	"  --samples  samples per epoch for the epoch floor (default 60000)\n"
 	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n"
-	"             adam_s samples_per_s_with_adam\n";
+	"             adam_s samples_per_s_with_adam\n"
+	"  --info     print OpenBLAS's core (the kernels it picked for this CPU, or\n"
+	"             OPENBLAS_CORETYPE's) and build configuration, and exit\n";
 
 struct cmdline {
-	int batch, threads, summary, vae;
+	int batch, threads, summary, vae, info;
 	char pass; /* 't'rain, 'e'ncode, 'd'ecode */
 	long samples;
 	int sizes[MAX_LAYERS], n_sizes;
@@ -92,17 +94,19 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"model", required_argument, 0, 'm'},   {"threads", required_argument, 0, 't'},
 		{"samples", required_argument, 0, 'n'}, {"summary", no_argument, 0, 's'},
 		{"pass", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
+		{"info", no_argument, 0, 'i'},
 		{0, 0, 0, 0}};
 	*c = (struct cmdline){.batch = 128, .threads = 1, .vae = 1, .samples = 60000, .pass = 't'};
 	parse_sizes("784,400,20", c);
 	int ch;
-	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:p:sh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:p:shi", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'b': c->batch = (int)parse_pos("bad --batch", optarg); break;
 		case 'l': parse_sizes(optarg, c); break;
 		case 't': c->threads = (int)parse_pos("bad --threads", optarg); break;
 		case 'n': c->samples = parse_pos("bad --samples", optarg); break;
 		case 's': c->summary = 1; break;
+		case 'i': c->info = 1; break;
 		case 'p':
 			if (strcmp(optarg, "train") && strcmp(optarg, "encode") && strcmp(optarg, "decode"))
 				usage_error("--pass must be train, encode or decode", optarg);
@@ -284,6 +288,10 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	struct gemm g[3 * (MAX_LAYERS + 1) * 2];
 	parse_cmdline(argc, argv, &c);
+	if (c.info) {
+		printf("%s\t%s\n", openblas_get_corename(), openblas_get_config());
+		return 0;
+	}
 	openblas_set_num_threads(c.threads);
 	int n = step_gemms(&c, g);
 	if (c.pass != 't')

@@ -24,10 +24,37 @@ int vk_act_parse(const char *name)
 	return -1;
 }
 
-/* Plain comparisons, not fmaxf/fminf: those keep IEEE NaN rules that x86's
- * maxps lacks, so gcc calls libm for them and the loops stop vectorising. */
-static inline float max_f(float a, float b) { return a > b ? a : b; }
-static inline float min_f(float a, float b) { return a < b ? a : b; }
+/* Branch-free selects. gcc 12 turns `c ? a : b` on floats into a branch;
+ * without AVX-512's masked operations it then refuses to vectorise a loop
+ * whose branch holds a floating-point operation that could trap ("not
+ * vectorized: control flow in loop" with -march=x86-64-v3), and after
+ * inlining it even jump-threads the clamp in fast_exp into such branches.
+ * Selecting bits through an all-ones/all-zeros mask is plain integer
+ * arithmetic: no branch ever exists, and the vectoriser emits one compare and
+ * one blend (vpblendvb / vpternlogd) per select at every vector width. The
+ * result is bit-identical to the ?: it replaces. */
+static inline uint32_t f2u(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	return u;
+}
+static inline float u2f(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+/* c ? a : b for c in {0, 1}, as bits */
+static inline float blend_f(int c, float a, float b)
+{
+	uint32_t m = -(uint32_t)c;
+	return u2f((f2u(a) & m) | (f2u(b) & ~m));
+}
+/* Not fmaxf/fminf: those keep IEEE NaN rules that x86's maxps lacks, so gcc
+ * calls libm for them. Same value as the plain comparison a > b ? a : b. */
+static inline float max_f(float a, float b) { return blend_f(a > b, a, b); }
+static inline float min_f(float a, float b) { return blend_f(a < b, a, b); }
 
 /* exp by range reduction to [−ln2/2, ln2/2] and the Cephes polynomial; the
  * 2^n scale is built in the exponent bits. glibc's expf does not vectorise. */
@@ -44,10 +71,8 @@ static inline float fast_exp(float x)
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	p = p * r * r + r + 1.0f;
-	int32_t bits = ((int32_t)n + 127) << 23;
-	float scale;
-	memcpy(&scale, &bits, sizeof scale);
-	return p * scale;
+	/* 2^n built in the exponent bits (n in [−126, 128] after the clamp) */
+	return p * u2f((uint32_t)((int32_t)n + 127) << 23);
 }
 
 /* log(1 + e) for e in [0, 1] as 2·atanh(e / (2 + e)): the series in s ≤ 1/3
@@ -68,69 +93,109 @@ static inline float log1p_unit(float e)
 float vk_expf(float x) { return fast_exp(x); }
 float vk_softplus(float x) { return max_f(x, 0.0f) + log1p_unit(fast_exp(-fabsf(x))); }
 
+/* σ(x) = 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0, e = exp(−|x|): no
+ * overflow anywhere. The select picks the factor (1 or e), not the product,
+ * so no multiplication sits in a branch: same bits as x ≥ 0 ? inv : e·inv. */
 static inline float sigmoid(float x)
 {
 	float e = fast_exp(-fabsf(x)), inv = 1.0f / (1.0f + e);
-	return x >= 0 ? inv : e * inv;
+	return inv * blend_f(x >= 0, 1.0f, e);
 }
 
 static inline float tanh_fast(float x)
 {
-	/* tanh x = sign(x)·(1 − e)/(1 + e) with e = exp(−2|x|), stable for large |x| */
-	float e = fast_exp(-2.0f * fabsf(x)), t = (1.0f - e) / (1.0f + e);
-	return x >= 0 ? t : -t;
+	/* tanh x = sign(x)·(1 − e)/(1 + e) with e = exp(−2|x|), stable for
+	 * large |x|; but 1 − e cancels for small |x| (1e-5 would keep only 3
+	 * digits), so below |x| = 0.625 Cephes' odd polynomial is used instead.
+	 * Both are computed and one is selected: branch-free, and the extra
+	 * multiply-adds are cheaper than a branch the vectoriser cannot take. */
+	float a = fabsf(x), e = fast_exp(-2.0f * a), t = (1.0f - e) / (1.0f + e);
+	float s = x * x, q = -5.70498872745e-3f;
+	q = q * s + 2.06390887954e-2f;
+	q = q * s - 5.37397155531e-2f;
+	q = q * s + 1.33314422036e-1f;
+	q = q * s - 3.33332819422e-1f;
+	float small = q * s * a + a;
+	/* copysignf is two bit operations (and, or) and never a branch; it
+	 * also gives tanh(−0) = −0. */
+	return copysignf(blend_f(a < 0.625f, small, t), x);
 }
 
-static inline float leaky(float x) { return x > 0.0f ? x : VK_LEAKY_SLOPE * x; }
+/* x·(x > 0 ? 1 : slope): the select picks the factor, so the multiplication
+ * is not conditional; x·1 = x exactly, so the bits are those of
+ * x > 0 ? x : slope·x. */
+static inline float leaky(float x) { return x * blend_f(x > 0.0f, 1.0f, VK_LEAKY_SLOPE); }
 
-void vk_activate(float *y, size_t n, int act)
+/* act(x) and the gradient through it (from the output y) for an activation
+ * known at compile time: the kernels below instantiate one loop per
+ * activation with a constant act (always_inline), so the switch folds away
+ * and each loop body is straight-line code. A switch inside the row loop
+ * would be decided once per row and would also leave gcc with a loop nest it
+ * refuses to vectorise as a whole. */
+#define VK_INLINE static inline __attribute__((always_inline))
+
+VK_INLINE float act_value(float x, int act)
 {
 	switch (act) {
-	case VK_RELU:
-		for (size_t i = 0; i < n; i++)
-			y[i] = max_f(y[i], 0.0f);
-		break;
-	case VK_SIGMOID:
-		for (size_t i = 0; i < n; i++)
-			y[i] = sigmoid(y[i]);
-		break;
-	case VK_TANH:
-		for (size_t i = 0; i < n; i++)
-			y[i] = tanh_fast(y[i]);
-		break;
-	case VK_LEAKY:
-		for (size_t i = 0; i < n; i++)
-			y[i] = leaky(y[i]);
-		break;
+	case VK_RELU: return max_f(x, 0.0f);
+	case VK_LEAKY: return leaky(x);
+	case VK_SIGMOID: return sigmoid(x);
+	case VK_TANH: return tanh_fast(x);
+	default: return x;
 	}
 }
 
-void vk_bias_act_forward(float *y, const float *b, int rows, int out, int act)
+VK_INLINE float act_grad(float g, float y, int act)
+{
+	switch (act) {
+	case VK_RELU: return blend_f(y > 0.0f, g, 0.0f);
+	/* the slope is positive, so y's sign is the input's; g·1 = g exactly */
+	case VK_LEAKY: return g * blend_f(y > 0.0f, 1.0f, VK_LEAKY_SLOPE);
+	case VK_SIGMOID: return g * (y * (1.0f - y));
+	case VK_TANH: return g * (1.0f - y * y);
+	default: return g;
+	}
+}
+
+/* Call F(args..., act) with act as a compile-time constant. */
+#define VK_ACT_DISPATCH(act, F, ...)                                                     \
+	do {                                                                              \
+		switch (act) {                                                            \
+		case VK_RELU: F(__VA_ARGS__, VK_RELU); break;                             \
+		case VK_LEAKY: F(__VA_ARGS__, VK_LEAKY); break;                           \
+		case VK_SIGMOID: F(__VA_ARGS__, VK_SIGMOID); break;                       \
+		case VK_TANH: F(__VA_ARGS__, VK_TANH); break;                             \
+		default: F(__VA_ARGS__, VK_IDENTITY); break;                              \
+		}                                                                         \
+	} while (0)
+
+VK_INLINE void activate_n(float *restrict y, size_t n, int act)
+{
+	/* hot */
+	for (size_t i = 0; i < n; i++)
+		y[i] = act_value(y[i], act);
+}
+
+VK_HOT void vk_activate(float *y, size_t n, int act)
+{
+	if (act != VK_IDENTITY)
+		VK_ACT_DISPATCH(act, activate_n, y, n);
+}
+
+VK_INLINE void bias_act_rows(float *restrict y, const float *restrict b, int rows, int out,
+			     int act)
 {
 	for (int r = 0; r < rows; r++) {
-		float *row = y + (size_t)r * out;
-		switch (act) {
-		case VK_RELU:
-			for (int j = 0; j < out; j++)
-				row[j] = max_f(row[j] + b[j], 0.0f);
-			break;
-		case VK_LEAKY:
-			for (int j = 0; j < out; j++)
-				row[j] = leaky(row[j] + b[j]);
-			break;
-		case VK_SIGMOID:
-			for (int j = 0; j < out; j++)
-				row[j] = sigmoid(row[j] + b[j]);
-			break;
-		case VK_TANH:
-			for (int j = 0; j < out; j++)
-				row[j] = tanh_fast(row[j] + b[j]);
-			break;
-		default:
-			for (int j = 0; j < out; j++)
-				row[j] += b[j];
-		}
+		float *restrict row = y + (size_t)r * out;
+		/* hot */
+		for (int j = 0; j < out; j++)
+			row[j] = act_value(row[j] + b[j], act);
 	}
+}
+
+VK_HOT void vk_bias_act_forward(float *y, const float *b, int rows, int out, int act)
+{
+	VK_ACT_DISPATCH(act, bias_act_rows, y, b, rows, out);
 }
 
 void vk_dense_forward(float *y, const float *x, const float *W, const float *b, int B, int in,
@@ -142,35 +207,29 @@ void vk_dense_forward(float *y, const float *x, const float *W, const float *b, 
 	vk_bias_act_forward(y, b, B, out, act);
 }
 
-void vk_bias_act_backward(float *dy, float *db, const float *y, int rows, int out, int act)
+/* The activation derivative (from the output y) and the bias gradient
+ * (column sums) in one pass over dy: one loop, not a derivative loop and a
+ * sum loop, so each row of dy is read and written once. Same operations in
+ * the same order as two loops would do, so the same bits. */
+VK_INLINE void bias_act_back_rows(float *restrict dy, float *restrict db, const float *restrict y,
+				  int rows, int out, int act)
 {
-	/* The activation derivative (from the output y) and the bias gradient
-	 * (column sums) in one pass over dy. */
-	memset(db, 0, sizeof *db * out);
 	for (int r = 0; r < rows; r++) {
-		float *g = dy + (size_t)r * out;
-		const float *yr = y + (size_t)r * out;
-		switch (act) {
-		case VK_RELU:
-			for (int j = 0; j < out; j++)
-				g[j] = yr[j] > 0.0f ? g[j] : 0.0f;
-			break;
-		case VK_LEAKY: /* the slope is positive, so y's sign is the input's */
-			for (int j = 0; j < out; j++)
-				g[j] = yr[j] > 0.0f ? g[j] : VK_LEAKY_SLOPE * g[j];
-			break;
-		case VK_SIGMOID:
-			for (int j = 0; j < out; j++)
-				g[j] *= yr[j] * (1.0f - yr[j]);
-			break;
-		case VK_TANH:
-			for (int j = 0; j < out; j++)
-				g[j] *= 1.0f - yr[j] * yr[j];
-			break;
+		float *restrict g = dy + (size_t)r * out;
+		const float *restrict yr = y + (size_t)r * out;
+		/* hot */
+		for (int j = 0; j < out; j++) {
+			float gj = act_grad(g[j], yr[j], act);
+			g[j] = gj;
+			db[j] += gj;
 		}
-		for (int j = 0; j < out; j++)
-			db[j] += g[j];
 	}
+}
+
+VK_HOT void vk_bias_act_backward(float *dy, float *db, const float *y, int rows, int out, int act)
+{
+	memset(db, 0, sizeof *db * out);
+	VK_ACT_DISPATCH(act, bias_act_back_rows, dy, db, y, rows, out);
 }
 
 void vk_dense_backward(float *dx, float *dW, float *db, float *dy, const float *x,
@@ -185,7 +244,7 @@ void vk_dense_backward(float *dx, float *dW, float *db, float *dy, const float *
 			    out, 0.0f, dx, in);
 }
 
-void vk_bce_logits(const float *l, const float *x, float *dl, float *rec, int B, int D,
+VK_HOT void vk_bce_logits(const float *l, const float *x, float *dl, float *rec, int B, int D,
 		   float scale)
 {
 	for (int r = 0; r < B; r++) {
@@ -193,14 +252,17 @@ void vk_bce_logits(const float *l, const float *x, float *dl, float *rec, int B,
 		float sum = 0.0f;
 		if (dl) {
 			float *gr = dl + (size_t)r * D;
+			/* hot */
 #pragma omp simd reduction(+ : sum)
 			for (int j = 0; j < D; j++) {
+				/* p = sigmoid(v), sharing e with the loss term */
 				float v = lr[j], e = fast_exp(-fabsf(v)), inv = 1.0f / (1.0f + e);
-				float p = v >= 0 ? inv : e * inv;
+				float p = inv * blend_f(v >= 0, 1.0f, e);
 				sum += max_f(v, 0.0f) + log1p_unit(e) - xr[j] * v;
 				gr[j] = (p - xr[j]) * scale;
 			}
 		} else {
+			/* hot */
 #pragma omp simd reduction(+ : sum)
 			for (int j = 0; j < D; j++) {
 				float v = lr[j], e = fast_exp(-fabsf(v));
@@ -211,7 +273,7 @@ void vk_bce_logits(const float *l, const float *x, float *dl, float *rec, int B,
 	}
 }
 
-void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *rec, int B, int D,
+VK_HOT void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *rec, int B, int D,
 		     float sigma, float scale)
 {
 	float inv_var = 1.0f / (sigma * sigma);
@@ -219,6 +281,7 @@ void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *rec, in
 	for (int r = 0; r < B; r++) {
 		const float *mr = mu + (size_t)r * D, *xr = x + (size_t)r * D;
 		float sum = 0.0f;
+		/* hot */
 #pragma omp simd reduction(+ : sum)
 		for (int j = 0; j < D; j++) {
 			float d = mr[j] - xr[j];
@@ -226,34 +289,45 @@ void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *rec, in
 		}
 		rec[r] = 0.5f * sum * inv_var + norm;
 		if (dmu)
+			/* hot */
 			for (int j = 0; j < D; j++)
 				dmu[(size_t)r * D + j] = (mr[j] - xr[j]) * inv_var * scale;
 	}
 }
 
-void vk_reparam(float *z, int ldz, const float *head, const float *eps, float *kl, int B, int Z)
+VK_HOT void vk_reparam(float *z, int ldz, const float *head, const float *eps, float *kl, int B, int Z)
 {
 	for (int r = 0; r < B; r++) {
 		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
-		const float *er = eps ? eps + (size_t)r * Z : NULL;
 		float *zr = z + (size_t)r * ldz, sum = 0.0f;
-		for (int j = 0; j < Z; j++) {
-			float var = fast_exp(lv[j]);
-			zr[j] = er ? mu[j] + sqrtf(var) * er[j] : mu[j];
-			sum += 1.0f + lv[j] - mu[j] * mu[j] - var;
+		/* z and the KL terms in two loops, the eps test outside both: a
+		 * test inside would be control flow in the loop. The KL sum stays
+		 * in order (no reduction pragma), so its bits do not change. */
+		if (eps) {
+			const float *er = eps + (size_t)r * Z;
+			/* hot */
+			for (int j = 0; j < Z; j++)
+				zr[j] = mu[j] + sqrtf(fast_exp(lv[j])) * er[j];
+		} else {
+			memcpy(zr, mu, sizeof *zr * Z);
 		}
-		if (kl)
+		if (kl) {
+			/* hot */
+			for (int j = 0; j < Z; j++)
+				sum += 1.0f + lv[j] - mu[j] * mu[j] - fast_exp(lv[j]);
 			kl[r] = -0.5f * sum;
+		}
 	}
 }
 
-void vk_reparam_backward(float *dhead, const float *dz, int ldz, const float *head,
+VK_HOT void vk_reparam_backward(float *dhead, const float *dz, int ldz, const float *head,
 			 const float *eps, int B, int Z, float beta, float scale)
 {
 	for (int r = 0; r < B; r++) {
 		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
 		const float *er = eps + (size_t)r * Z, *g = dz + (size_t)r * ldz;
 		float *dmu = dhead + (size_t)r * 2 * Z, *dlv = dmu + Z;
+		/* hot */
 		for (int j = 0; j < Z; j++) {
 			float var = fast_exp(lv[j]), sd = sqrtf(var);
 			/* dz/dμ = 1, dz/dlogσ² = ½σε; dKL/dμ = μ, dKL/dlogσ² = ½(σ² − 1) */
@@ -273,7 +347,7 @@ void vk_adam_init(vk_adam *o, float lr)
 }
 
 /* One body for both entry points: h may be NULL (inlined away). */
-static inline void adam_update(const vk_adam *o, float *restrict p, const float *restrict g,
+VK_INLINE void adam_update(const vk_adam *o, float *restrict p, const float *restrict g,
 			       const float *restrict h, float *restrict m, float *restrict v,
 			       size_t n)
 {
@@ -281,6 +355,7 @@ static inline void adam_update(const vk_adam *o, float *restrict p, const float 
 	float step = o->lr / (1.0f - powf(b1, (float)o->t));
 	float inv_bc2 = 1.0f / sqrtf(1.0f - powf(b2, (float)o->t));
 	float eps = o->eps;
+	/* hot */
 	for (size_t i = 0; i < n; i++) {
 		float gi = h ? g[i] + h[i] : g[i];
 		float mi = b1 * m[i] + (1.0f - b1) * gi;
@@ -291,12 +366,12 @@ static inline void adam_update(const vk_adam *o, float *restrict p, const float 
 	}
 }
 
-void vk_adam_apply(const vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)
+VK_HOT void vk_adam_apply(const vk_adam *o, float *p, const float *g, float *m, float *v, size_t n)
 {
 	adam_update(o, p, g, NULL, m, v, n);
 }
 
-void vk_adam_apply2(const vk_adam *o, float *p, const float *g, const float *h, float *m,
+VK_HOT void vk_adam_apply2(const vk_adam *o, float *p, const float *g, const float *h, float *m,
 		    float *v, size_t n)
 {
 	adam_update(o, p, g, h, m, v, n);
@@ -308,8 +383,9 @@ void vk_adam_step(vk_adam *o, float *p, const float *g, float *m, float *v, size
 	vk_adam_apply(o, p, g, m, v, n);
 }
 
-void vk_sgd_step(float lr, float *p, const float *g, size_t n)
+VK_HOT void vk_sgd_step(float lr, float *p, const float *g, size_t n)
 {
+	/* hot */
 	for (size_t i = 0; i < n; i++)
 		p[i] -= lr * g[i];
 }

@@ -10,6 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* VK_HOT marks an elementwise kernel worth compiling per instruction set.
+ * In a PORTABLE=1 build (-DVK_PORTABLE, baseline x86-64) gcc compiles it for
+ * x86-64-v4 (AVX-512), x86-64-v3 (AVX2) and baseline, and the dynamic loader
+ * picks one for the CPU once, at start-up (an ifunc); calls cost the same as
+ * before. In a normal build (-march=native or an explicit ARCH) it is empty:
+ * the whole program is already compiled for the target. */
+#if defined(VK_PORTABLE) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VK_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VK_HOT
+#endif
+
 enum vk_act { VK_IDENTITY = 0, VK_RELU = 1, VK_SIGMOID = 2, VK_TANH = 3, VK_LEAKY = 4 };
 #define VK_LEAKY_SLOPE 0.01f
 
