@@ -343,6 +343,7 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	vk_refuse_output_is_input(c.output, &c.input, 1);
 	read_points(&c, &p);
 	if (c.pca)
 		project_pca(&p);

@@ -144,6 +144,8 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	const char *inputs[] = {c.input, c.labels};
+	vk_refuse_output_is_input(c.output, inputs, c.labels ? 2 : 1);
 	struct npy_in in, lab;
 	in_open(&in, c.input);
 	ts_header h;

@@ -284,6 +284,8 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	const char *inputs[] = {c.input, c.pair};
+	vk_refuse_output_is_input(c.output, inputs, c.pair ? 2 : 1);
 
 	struct images im[2];
 	int streams = c.pair ? 2 : 1;

@@ -124,6 +124,9 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	vk_refuse_output_is_input(c.output, &c.input, 1);
+	if (c.labels)
+		vk_refuse_output_is_input(c.labels, &c.input, 1);
 	ts_reader r;
 	if (ts_reader_open(&r, c.input, &e))
 		vk_die_error(&e);

@@ -1,0 +1,100 @@
+/* Issue 13, "no silent failure": outputs that are inputs, temporaries left by
+ * signals, streams joined by the shell, binary input from a terminal, and the
+ * other defects of its catalogue, run against the real programs. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "afile.h"
+#include "stream.h"
+#include "testutil.h"
+
+static char dir[512];
+
+/* A directory with a.ts (u8 0..9), b.ts (a copy), f.ts (f32 8x8 images),
+ * a .npy and a text file, and links to a.ts. */
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "%s", tmp_path("robust"));
+	cr_assert_eq(run("mkdir -p %s && cd %s && seq 0 9 | txt2stream -t u8 -o a.ts && "
+			 "cp a.ts b.ts && ln -sf a.ts sym.ts && ln -f a.ts hard.ts && "
+			 "seq 0 9 > a.txt && stream2npy -o a.npy a.ts && "
+			 "awk 'BEGIN{for(i=0;i<6;i++){for(j=0;j<64;j++)printf \"%%s%%g\", j?\"\\t\":\"\", "
+			 "(i*64+j)%%17/16; print \"\"}}' | txt2stream --shape 8x8 -o f.ts",
+			 dir, dir), 0);
+}
+
+TestSuite(robust, .init = setup, .timeout = 120);
+
+/* Run cmd in dir: exit status want, one line on stderr starting "prog: " and
+ * containing what. */
+static void expect(const char *prog, int want, const char *what, const char *cmd)
+{
+	char err[4096];
+	int rc = run_err(err, sizeof err, "cd %s && %s", dir, cmd);
+	cr_assert_eq(rc, want, "%s: exit %d, expected %d (stderr: %s)", cmd, rc, want, err);
+	char head[64];
+	snprintf(head, sizeof head, "%s: ", prog);
+	cr_assert(!strncmp(err, head, strlen(head)), "%s: stderr does not start '%s': %s", cmd,
+		  head, err);
+	char *nl = strchr(err, '\n');
+	cr_assert(nl && nl[1] == 0, "%s: not one line on stderr: %s", cmd, err);
+	cr_assert(strstr(err, what), "%s: message '%s' lacks '%s'", cmd, err, what);
+}
+
+static void assert_intact(void)
+{
+	cr_assert_eq(run("cd %s && cmp -s a.ts b.ts", dir), 0, "a.ts was changed");
+	cr_assert_neq(run("cd %s && ls *.tmp* >/dev/null 2>&1", dir), 0, "temporary file left");
+}
+
+/* Item 2: an output that is one of the inputs is refused before it is opened. */
+Test(robust, output_that_is_an_input_is_refused)
+{
+	static const char *cases[][2] = {
+		{"stream-cat", "stream-cat -o a.ts b.ts a.ts"},
+		{"stream-cat", "stream-cat -o sym.ts a.ts"},
+		{"stream-cat", "stream-cat -o hard.ts - < a.ts"},
+		{"stream-cat", "stream-cat a.ts >> a.ts"},
+		{"stream-split", "stream-split -k 2 -p x x0001.ts 2>/dev/null; cp a.ts x0001.ts && "
+				 "stream-split -k 2 -p x x0001.ts"},
+		{"stream2txt", "stream2txt -o a.ts a.ts"},
+		{"stream2npy", "stream2npy -o sym.ts a.ts"},
+		{"stream2npy", "stream2npy -o out.npy -l hard.ts a.ts"},
+		{"npy2stream", "npy2stream -o a.npy a.npy"},
+		{"txt2stream", "txt2stream -o a.txt a.txt"},
+		{"idx2stream", "idx2stream -o a.ts a.ts"},
+		{"png-grid", "png-grid -o a.ts a.ts"},
+		{"png-grid", "png-grid -o a.ts --pair a.ts b.ts"},
+		{"latent-plot", "latent-plot -o hard.ts a.ts"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		expect(cases[i][0], 1, "would destroy the input", cases[i][1]);
+		assert_intact();
+	}
+	cr_assert_eq(run("cd %s && cmp -s x0001.ts a.ts && ! ls x0000.ts 2>/dev/null", dir), 0,
+		     "stream-split wrote a shard");
+	/* Not a clash: different files, devices, pipes. */
+	cr_assert_eq(run("cd %s && stream-cat -o /dev/null a.ts && stream-cat a.ts > /dev/null && "
+			 "stream-cat < a.ts | stream-cat -o c.ts && stream-cat a.ts b.ts -o c.ts",
+			 dir), 0);
+}
+
+Test(robust, output_is_input_library)
+{
+	vk_error e;
+	const char *a = tmp_path("lib-a"), *b = tmp_path("lib-b");
+	cr_assert_eq(spit(a, "x", 1), 0);
+	cr_assert_eq(spit(b, "x", 1), 0);
+	const char *ins[] = {b, a};
+	cr_assert_eq(vk_output_is_input(a, ins, 1, &e), 0);
+	cr_assert_eq(vk_output_is_input(a, ins, 2, &e), -1);
+	cr_assert(strstr(e.msg, "would destroy the input"), "%s", e.msg);
+	cr_assert_eq(vk_output_is_input(tmp_path("lib-none"), ins, 2, &e), 0);
+	cr_assert_eq(vk_output_is_input("/dev/null", (const char *[]){"/dev/null"}, 1, &e), 0);
+}
