@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "afile.h"
@@ -97,4 +98,81 @@ Test(robust, output_is_input_library)
 	cr_assert(strstr(e.msg, "would destroy the input"), "%s", e.msg);
 	cr_assert_eq(vk_output_is_input(tmp_path("lib-none"), ins, 2, &e), 0);
 	cr_assert_eq(vk_output_is_input("/dev/null", (const char *[]){"/dev/null"}, 1, &e), 0);
+}
+
+/* Start prog (argv, run in dir) with default signal actions and standard
+ * input from a pipe; *in is the pipe's write end. */
+static pid_t spawn(char *const argv[], int *in)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+		for (int i = 0; i < 4; i++)
+			signal(sigs[i], SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(p[0], 0);
+		close(p[0]);
+		close(p[1]);
+		if (chdir(dir) != 0)
+			_exit(127);
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[0]);
+	*in = p[1];
+	return pid;
+}
+
+static int temporaries_in_dir(void)
+{
+	return run("cd %s && ls | grep -q 'tmp......$'", dir) == 0;
+}
+
+/* Item 3: a writer killed by SIGINT, SIGTERM or SIGHUP midway leaves no
+ * temporary file and no output, and dies of that signal. */
+Test(robust, signals_remove_temporaries)
+{
+	static char *progs[][8] = {
+		{"stream-cat", "-o", "sig.ts", NULL},
+		{"stream2npy", "-o", "sig.npy", NULL},
+		{"stream-split", "-k", "3", "-p", "sig", NULL},
+		{"stream2txt", "-o", "sig.txt", NULL},
+		{"txt2stream", "-o", "sig.ts", NULL},
+	};
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	size_t n;
+	unsigned char *head = slurp(tmp_path("robust/f.ts"), &n);
+	cr_assert(head);
+	for (size_t i = 0; i < sizeof progs / sizeof *progs; i++)
+		for (int s = 0; s < 3; s++) {
+			int in;
+			pid_t pid = spawn(progs[i], &in);
+			/* The header and a record, then the writer waits for more. */
+			if (!strcmp(progs[i][0], "txt2stream"))
+				cr_assert_eq(write(in, "1\t2\n3\t4\n", 8), 8);
+			else
+				cr_assert_eq(write(in, head, n - 64 * 4), (ssize_t)(n - 64 * 4));
+			for (int t = 0; t < 500 && !temporaries_in_dir(); t++)
+				usleep(10000);
+			cr_assert(temporaries_in_dir(), "%s made no temporary file", progs[i][0]);
+			usleep(50000);
+			kill(pid, sigs[s]);
+			int status;
+			cr_assert_eq(waitpid(pid, &status, 0), pid);
+			close(in);
+			cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == sigs[s],
+				  "%s: status 0x%x after signal %d", progs[i][0], status, sigs[s]);
+			cr_assert(!temporaries_in_dir(), "%s left a temporary file after signal %d",
+				  progs[i][0], sigs[s]);
+			cr_assert_neq(run("cd %s && ls sig* >/dev/null 2>&1", dir), 0,
+				      "%s left an output after signal %d", progs[i][0], sigs[s]);
+		}
+	free(head);
 }
