@@ -176,3 +176,50 @@ Test(robust, signals_remove_temporaries)
 		}
 	free(head);
 }
+
+/* Item 4: two streams joined byte for byte are refused by every reader, with
+ * the record after which the second starts, never read as records. */
+Test(robust, concatenated_streams_are_refused)
+{
+	/* Unknown count, 1-byte records (looked at across records). */
+	expect("stream2txt", 1, "a second stream's header follows record 10",
+	       "(txt2stream -t u8 < a.txt; txt2stream -t u8 < a.txt) | stream2txt > /dev/null");
+	/* Known count: after the last record. */
+	expect("stream-cat", 1, "a second stream's header follows record 10",
+	       "cat a.ts b.ts | stream-cat > /dev/null");
+	expect("stream2npy", 1, "join them with stream-cat",
+	       "cat a.ts b.ts | stream2npy > /dev/null");
+	/* Unknown count, 256-byte records. */
+	expect("png-grid", 1, "a second stream's header follows record 6",
+	       "(stream-cat f.ts; stream-cat f.ts) | png-grid -o out.png");
+	expect("latent-plot", 1, "a second stream's header follows record 6",
+	       "(stream-cat f.ts; stream-cat f.ts) | latent-plot -o out.png");
+	expect("stream-split", 1, "a second stream's header follows record 6",
+	       "(stream-cat f.ts; stream-cat f.ts) | stream-split -k 2 -p out");
+	cr_assert_neq(run("cd %s && ls out* >/dev/null 2>&1", dir), 0, "left an output");
+	/* Labelled records: the header's magic spans the label and the data. */
+	expect("stream2txt", 1, "follows record 3",
+	       "(printf '1\\t2\\n3\\t4\\n5\\t6\\n' | txt2stream -l; "
+	       "printf '1\\t2\\n' | txt2stream -l) | stream2txt > /dev/null");
+	/* stream-cat joins them. */
+	cr_assert_eq(run("cd %s && stream-cat a.ts b.ts | stream2txt | wc -l | grep -qx 20", dir),
+		     0);
+}
+
+/* The other side: a writer into a pipe never writes a record that begins
+ * with the magic; a file (declared count) holds it. */
+Test(robust, record_that_looks_like_a_header)
+{
+	const char *magic = "147\\n86\\n75\\n84\\n83\\n13\\n10\\n26\\n";
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "printf '1\\n%s' | txt2stream -t u8 -o /dev/null", magic);
+	expect("txt2stream", 1, "record 1 begins with the 8 bytes of a stream header", cmd);
+	snprintf(cmd, sizeof cmd, "printf '%s' | tr '\\n' '\\t' | sed 's/\\t$/\\n/' | "
+		 "txt2stream -t u8 -o /dev/null", magic);
+	expect("txt2stream", 1, "record 0 begins with the 8 bytes of a stream header", cmd);
+	cr_assert_eq(run("cd %s && printf '1\\n%s' | txt2stream -t u8 -o m.ts && "
+			 "stream2txt m.ts | wc -l | grep -qx 9", dir, magic), 0);
+	/* Almost the magic is fine. */
+	cr_assert_eq(run("cd %s && printf '147\\n86\\n75\\n84\\n83\\n13\\n10\\n27\\n' | "
+			 "txt2stream -t u8 | stream2txt | wc -l | grep -qx 8", dir), 0);
+}
