@@ -13,6 +13,14 @@ int vk_stdout_is_tty(void)
 	return isatty(STDOUT_FILENO);
 }
 
+int vk_refuse_terminal_input(vk_error *e)
+{
+	if (isatty(STDIN_FILENO))
+		return vk_fail(e, "refusing to read binary data from a terminal; give a file "
+				  "name, or redirect or pipe the data into standard input");
+	return 0;
+}
+
 /* Temporary files that exist now, for the exit and signal cleanups: pointers
  * to vk_afile.tmp, published once the name is complete (signals blocked from
  * mkstemp to here) and withdrawn before it changes, so a signal handler never

@@ -24,6 +24,9 @@ void vk_afile_abort(vk_afile *a);
 
 /* 1 when FILE is stdout and stdout is a terminal. */
 int vk_stdout_is_tty(void);
+/* Binary input from standard input: -1 with a message when it is a terminal,
+ * where the program would wait silently for bytes nobody types. */
+int vk_refuse_terminal_input(vk_error *e);
 
 /* Refuse an output that is one of the inputs, before anything is opened for
  * writing (as cat(1) does): same device and inode, so hard and symbolic links

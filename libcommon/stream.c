@@ -340,6 +340,9 @@ int ts_reader_open(ts_reader *r, const char *path, vk_error *e)
 		if (!f)
 			return vk_fail(e, "cannot open %s:", path);
 		name = path;
+	} else if (vk_refuse_terminal_input(e)) {
+		memset(r, 0, sizeof *r);
+		return -1;
 	}
 	char *owned, *buf = big_buffer(f, &owned);
 	if (buf)

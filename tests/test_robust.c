@@ -223,3 +223,66 @@ Test(robust, record_that_looks_like_a_header)
 	cr_assert_eq(run("cd %s && printf '147\\n86\\n75\\n84\\n83\\n13\\n10\\n27\\n' | "
 			 "txt2stream -t u8 | stream2txt | wc -l | grep -qx 8", dir), 0);
 }
+
+/* Run cmd under script(1), its standard input and output a terminal; the
+ * terminal's text into buf; returns the exit status. */
+static int on_terminal(const char *cmd, char *buf, size_t len)
+{
+	const char *out = tmp_path("robust/tty.txt");
+	int rc = run("cd %s && timeout 20 script -qec \"%s\" /dev/null < /dev/null > %s 2>&1", dir,
+		     cmd, out);
+	size_t n = 0;
+	unsigned char *s = slurp(out, &n);
+	if (n >= len)
+		n = len - 1;
+	if (s)
+		memcpy(buf, s, n);
+	buf[n] = 0;
+	free(s);
+	return rc;
+}
+
+/* Item 13: binary input from a terminal is refused at once, with a hint, and
+ * the same status (1) as binary output to a terminal. */
+Test(robust, binary_input_from_a_terminal_is_refused)
+{
+	if (run("command -v script >/dev/null") != 0)
+		cr_skip_test("no script(1) to provide a terminal");
+	static const char *cmds[] = {
+		"stream2txt", "stream-cat -o out.ts", "stream-split -k 2 -p out",
+		"stream2npy -o out.npy", "stream-info", "npy2stream -o out.ts",
+		"idx2stream -o out.ts -", "png-grid -o out.png", "latent-plot -o out.png",
+		"stream-cat -o out.ts a.ts -",
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		char buf[2048];
+		int rc = on_terminal(cmds[i], buf, sizeof buf);
+		cr_assert_eq(rc, 1, "%s on a terminal: exit %d: %s", cmds[i], rc, buf);
+		cr_assert(strstr(buf, "refusing to read binary data from a terminal"), "%s: %s",
+			  cmds[i], buf);
+	}
+	cr_assert_neq(run("cd %s && ls out* >/dev/null 2>&1", dir), 0, "left an output");
+	/* Text input from a terminal is what txt2stream is for: not refused. */
+	static const char *out_cmds[] = {
+		"stream-cat a.ts", "stream2npy a.ts", "png-grid f.ts", "latent-plot f.ts",
+		"txt2stream a.txt",
+	};
+	for (size_t i = 0; i < sizeof out_cmds / sizeof *out_cmds; i++) {
+		char buf[2048];
+		int rc = on_terminal(out_cmds[i], buf, sizeof buf);
+		cr_assert_eq(rc, 1, "%s to a terminal: exit %d: %s", out_cmds[i], rc, buf);
+		cr_assert(strstr(buf, "refusing to write binary data to a terminal"), "%s: %s",
+			  out_cmds[i], buf);
+	}
+}
+
+/* Item 14: a write error is exit 1 with our own message, in the PNG writers too. */
+Test(robust, png_write_errors_name_the_cause)
+{
+	expect("png-grid", 1, "error writing standard output: No space left on device",
+	       "png-grid f.ts > /dev/full");
+	expect("png-grid", 1, "error writing /dev/full: No space left on device",
+	       "png-grid -o /dev/full f.ts");
+	expect("latent-plot", 1, "error writing standard output: No space left on device",
+	       "latent-plot f.ts > /dev/full");
+}
