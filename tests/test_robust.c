@@ -286,3 +286,14 @@ Test(robust, png_write_errors_name_the_cause)
 	expect("latent-plot", 1, "error writing standard output: No space left on device",
 	       "latent-plot f.ts > /dev/full");
 }
+
+/* Item 7: stream2npy into a FIFO with the count unknown spools, as for
+ * standard output, so the reader gets the real shape. */
+Test(robust, stream2npy_into_a_fifo)
+{
+	cr_assert_eq(run("cd %s && rm -f fifo && mkfifo fifo && "
+			 "(stream-cat a.ts | stream2npy -o fifo &) && "
+			 "timeout 20 cat fifo > fifo.npy && sleep 0.2 && stream2npy a.ts > ref.npy && "
+			 "cmp fifo.npy ref.npy", dir), 0, "the FIFO got another array");
+	cr_assert_eq(run("cd %s && stream2npy a.ts | cmp - ref.npy", dir), 0);
+}
