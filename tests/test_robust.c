@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "afile.h"
+#include "dataset.h"
 #include "stream.h"
 #include "testutil.h"
 
@@ -296,4 +297,40 @@ Test(robust, stream2npy_into_a_fifo)
 			 "timeout 20 cat fifo > fifo.npy && sleep 0.2 && stream2npy a.ts > ref.npy && "
 			 "cmp fifo.npy ref.npy", dir), 0, "the FIFO got another array");
 	cr_assert_eq(run("cd %s && stream2npy a.ts | cmp - ref.npy", dir), 0);
+}
+
+/* Item 9: --max-memory messages agree with themselves, and one limit covers
+ * several streams. 100 records of 100 bytes: 10,000 bytes. */
+Test(robust, max_memory_messages_and_total)
+{
+	const char *file = tmp_path("robust/hundred.ts"), *piped = tmp_path("robust/hundred-u.ts");
+	cr_assert_eq(run("awk 'BEGIN{for(i=0;i<100;i++){for(j=0;j<100;j++)printf \"%%s%%d\", "
+			 "j?\"\\t\":\"\", (i+j)%%256; print \"\"}}' | txt2stream -t u8 -o %s && "
+			 "stream-cat %s > %s", file, file, piped), 0);
+	vk_dataset d;
+	vk_error e;
+	/* Declared count: the exact need. */
+	cr_assert_eq(vk_dataset_load(&d, file, 8000, &e), -1);
+	cr_assert(strstr(e.msg, "needs 9.8 KB of memory, over the --max-memory limit of 7.8 KB"),
+		  "%s", e.msg);
+	/* Unknown count: never a need below the limit. */
+	cr_assert_eq(vk_dataset_load(&d, piped, 8000, &e), -1);
+	cr_assert(strstr(e.msg, "needs more memory than the --max-memory limit of 7.8 KB "
+				"(more records follow the first 80"), "%s", e.msg);
+	/* Exactly enough fits, both ways. */
+	cr_assert_eq(vk_dataset_load(&d, piped, 10000, &e), 0, "%s", e.msg);
+	cr_assert_eq(d.n, 100);
+	cr_assert_eq(((unsigned char *)d.u8)[99 * 100 + 5], (99 + 5) % 256);
+	vk_dataset_free(&d);
+	cr_assert_eq(vk_dataset_load(&d, file, 10000, &e), 0, "%s", e.msg);
+	vk_dataset_free(&d);
+	/* One limit for two streams: each fits alone, both do not. */
+	size_t budget = 15000;
+	cr_assert_eq(vk_dataset_load_within(&d, file, &budget, 15000, &e), 0, "%s", e.msg);
+	cr_assert_eq(budget, 5000);
+	vk_dataset d2;
+	cr_assert_eq(vk_dataset_load_within(&d2, piped, &budget, 15000, &e), -1);
+	cr_assert(strstr(e.msg, "the 4.9 KB left of the --max-memory limit of 14.6 KB"), "%s",
+		  e.msg);
+	vk_dataset_free(&d);
 }
