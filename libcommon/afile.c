@@ -16,31 +16,114 @@ int vk_stdout_is_tty(void)
 	return isatty(STDOUT_FILENO);
 }
 
-/* Temporary files still open when a signal kills us are removed by this list. */
-static vk_afile *open_files[8];
-
-static void remember(vk_afile *a)
+int vk_refuse_terminal_input(vk_error *e)
 {
-	for (int i = 0; i < 8; i++)
-		if (!open_files[i]) {
-			open_files[i] = a;
-			return;
+	if (isatty(STDIN_FILENO))
+		return vk_fail(e, "refusing to read binary data from a terminal; give a file "
+				  "name, or redirect or pipe the data into standard input");
+	return 0;
+}
+
+/* Temporary files that exist now, for the exit and signal cleanups: pointers
+ * to vk_afile.tmp, published once the name is complete (signals blocked from
+ * mkstemp to here) and withdrawn before it changes, so a signal handler never
+ * reads a half-written name. */
+#define MAX_TEMPS 1100 /* stream-split keeps up to 1000 shards open */
+static const char *volatile temps[MAX_TEMPS];
+
+/* a->tmp stays where it is, complete, until forget(a). */
+static int remember(vk_afile *a)
+{
+	for (int i = 0; i < MAX_TEMPS; i++)
+		if (!temps[i]) {
+			temps[i] = a->tmp;
+			return i;
 		}
+	return -1;
 }
 
 static void forget(vk_afile *a)
 {
-	for (int i = 0; i < 8; i++)
-		if (open_files[i] == a)
-			open_files[i] = NULL;
+	for (int i = 0; i < MAX_TEMPS; i++)
+		if (temps[i] == a->tmp)
+			temps[i] = NULL;
 }
 
-/* Runs at exit: a program that dies midway leaves no temporary file behind. */
-static void cleanup_all(void)
+void vk_afile_remove_temporaries(void)
 {
-	for (int i = 0; i < 8; i++)
-		if (open_files[i] && open_files[i]->tmp[0])
-			unlink(open_files[i]->tmp);
+	for (int i = 0; i < MAX_TEMPS; i++) {
+		const char *name = temps[i];
+		if (name) {
+			temps[i] = NULL;
+			unlink(name);
+		}
+	}
+}
+
+static const int CLEANUP_SIGNALS[] = {SIGINT, SIGTERM, SIGHUP};
+
+/* Remove the temporaries, then die of the same signal, so the shell sees it. */
+static void on_fatal_signal(int sig)
+{
+	int saved = errno;
+	vk_afile_remove_temporaries();
+	signal(sig, SIG_DFL);
+	raise(sig);
+	errno = saved;
+}
+
+/* Once: at exit and on SIGINT, SIGTERM and SIGHUP, no temporary file stays. */
+static void install_cleanup(void)
+{
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	atexit(vk_afile_remove_temporaries);
+	for (size_t i = 0; i < sizeof CLEANUP_SIGNALS / sizeof *CLEANUP_SIGNALS; i++) {
+		struct sigaction old, sa;
+		if (sigaction(CLEANUP_SIGNALS[i], NULL, &old) != 0)
+			continue;
+		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+			continue; /* the program's own handler, or ignored (nohup) */
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_fatal_signal;
+		sigfillset(&sa.sa_mask);
+		sigaction(CLEANUP_SIGNALS[i], &sa, NULL);
+	}
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int vk_output_is_input(const char *output, const char *const *inputs, int n_inputs,
+		       vk_error *e)
+{
+	struct stat out;
+	int to_stdout = !output || !strcmp(output, "-");
+	if ((to_stdout ? fstat(STDOUT_FILENO, &out) : stat(output, &out)) != 0 ||
+	    !S_ISREG(out.st_mode))
+		return 0;
+	const char *oname = to_stdout ? "standard output" : output;
+	for (int i = 0; i < n_inputs; i++) {
+		struct stat in;
+		int from_stdin = !inputs[i] || !strcmp(inputs[i], "-");
+		if ((from_stdin ? fstat(STDIN_FILENO, &in) : stat(inputs[i], &in)) != 0)
+			continue;
+		if (!same_file(&out, &in))
+			continue;
+		if (from_stdin)
+			return vk_fail(e, "%s is also the input (standard input); writing it "
+					  "would destroy the input", oname);
+		if (to_stdout || strcmp(inputs[i], output))
+			return vk_fail(e, "%s is also the input %s (the same file); writing "
+					  "it would destroy the input", oname, inputs[i]);
+		return vk_fail(e, "%s is also an input; writing it would destroy the input",
+			       oname);
+	}
+	return 0;
 }
 
 int vk_afile_open(vk_afile *a, const char *path, int binary, vk_error *e)
@@ -68,23 +151,31 @@ int vk_afile_open(vk_afile *a, const char *path, int binary, vk_error *e)
 		return 0;
 	}
 	snprintf(a->tmp, sizeof a->tmp, "%s.tmpXXXXXX", path);
+	install_cleanup();
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	int fd = mkstemp(a->tmp);
+	int slot = fd < 0 ? -1 : remember(a);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (fd < 0) {
 		a->tmp[0] = 0;
 		return vk_fail(e, "cannot create %s:", path);
+	}
+	if (slot < 0) {
+		close(fd);
+		unlink(a->tmp);
+		a->tmp[0] = 0;
+		return vk_fail(e, "%s: too many output files open at once", path);
 	}
 	fchmod(fd, 0644);
 	a->f = fdopen(fd, "wb");
 	if (!a->f) {
 		close(fd);
-		unlink(a->tmp);
-		a->tmp[0] = 0;
-		return vk_fail(e, "cannot open %s:", path);
+		vk_fail(e, "cannot open %s:", path);
+		vk_afile_abort(a);
+		return -1;
 	}
-	static int registered;
-	if (!registered && atexit(cleanup_all) == 0)
-		registered = 1;
-	remember(a);
 	return 0;
 }
 
@@ -111,20 +202,20 @@ int vk_afile_commit(vk_afile *a, vk_error *e)
 	if (bad) {
 		errno = saved;
 		vk_fail(e, "error writing %s:", a->path);
+		forget(a);
 		unlink(a->tmp);
 		a->tmp[0] = 0;
-		forget(a);
 		return -1;
 	}
 	if (rename(a->tmp, a->path) != 0) {
 		vk_fail(e, "cannot rename %s to %s:", a->tmp, a->path);
+		forget(a);
 		unlink(a->tmp);
 		a->tmp[0] = 0;
-		forget(a);
 		return -1;
 	}
-	a->tmp[0] = 0;
 	forget(a);
+	a->tmp[0] = 0;
 	return 0;
 }
 
@@ -135,10 +226,10 @@ void vk_afile_abort(vk_afile *a)
 	if (a->f)
 		fclose(a->f);
 	a->f = NULL;
+	forget(a);
 	if (a->tmp[0])
 		unlink(a->tmp);
 	a->tmp[0] = 0;
-	forget(a);
 }
 
 void vk_afile_remove_stale(const char *path)

@@ -29,5 +29,25 @@ void vk_afile_remove_stale(const char *path);
 
 /* 1 when FILE is stdout and stdout is a terminal. */
 int vk_stdout_is_tty(void);
+/* Binary input from standard input: -1 with a message when it is a terminal,
+ * where the program would wait silently for bytes nobody types. */
+int vk_refuse_terminal_input(vk_error *e);
+
+/* Refuse an output that is one of the inputs, before anything is opened for
+ * writing (as cat(1) does): same device and inode, so hard and symbolic links
+ * count. output NULL or "-" is standard output; an input NULL or "-" is
+ * standard input. Only a regular file can clash (a device, FIFO or pipe is
+ * written in place and destroys nothing). Names that do not exist yet are
+ * fine. Returns -1 with "OUTPUT is also the input INPUT..." in e. */
+int vk_output_is_input(const char *output, const char *const *inputs, int n_inputs,
+		       vk_error *e);
+
+/* Temporary files are removed when SIGINT, SIGTERM or SIGHUP kills the
+ * program: vk_afile_open installs a handler for those signals that still
+ * have the default action (one the program set itself, or SIG_IGN under
+ * nohup, is left alone). A program with its own handler for them calls
+ * vk_afile_remove_temporaries() from it before it dies: it only calls
+ * unlink(2), so it is async-signal-safe. */
+void vk_afile_remove_temporaries(void);
 
 #endif

@@ -41,20 +41,37 @@ static const char *human(double bytes, char *buf, size_t len)
 	return buf;
 }
 
-/* Room for cap records. need is what the data is known to take when it does
- * not fit: all of it for a declared count, else the records so far and one. */
-static int grow(vk_dataset *d, size_t cap, size_t max_bytes, const char *name, int exact,
-		vk_error *e)
+/* Bytes a record takes in memory. */
+static size_t row_bytes(const vk_dataset *d)
 {
-	size_t elem = d->is_u8 ? 1 : 4, row = d->dim * elem + (d->labels ? 4 : 0);
-	if (cap > max_bytes / row) { /* cap * row > max_bytes, without overflow */
-		char need[32], lim[32];
-		double bytes = (double)(exact ? cap : d->n + 1) * row;
-		return vk_fail(e, "%s: the data needs %s%s of memory (limit %s); "
-				  "raise --max-memory or use fewer records",
-			       name, exact ? "" : "more than ", human(bytes, need, sizeof need),
-			       human((double)max_bytes, lim, sizeof lim));
-	}
+	return d->dim * (d->is_u8 ? 1 : 4) + (d->labels ? 4 : 0);
+}
+
+/* The message for data over the limit: how much it needs when the count is
+ * declared, else that more records came after the limit was full. With an
+ * earlier stream loaded (max_bytes < total) it says what is left of the limit. */
+static int over_limit(const char *name, int exact, double bytes, size_t n, size_t max_bytes,
+		      size_t total, vk_error *e)
+{
+	char need[32], lim[32], all[32], what[128];
+	human(bytes, need, sizeof need);
+	human((double)max_bytes, lim, sizeof lim);
+	human((double)total, all, sizeof all);
+	if (max_bytes < total)
+		snprintf(what, sizeof what, "the %s left of the --max-memory limit of %s", lim, all);
+	else
+		snprintf(what, sizeof what, "the --max-memory limit of %s", lim);
+	if (exact)
+		return vk_fail(e, "%s: the data needs %s of memory, over %s; raise it or use "
+				  "fewer records", name, need, what);
+	return vk_fail(e, "%s: the data needs more memory than %s (more records follow the "
+			  "first %zu, which fill it); raise it or use fewer records", name, what, n);
+}
+
+/* Room for cap records. */
+static int grow(vk_dataset *d, size_t cap, const char *name, vk_error *e)
+{
+	size_t elem = d->is_u8 ? 1 : 4;
 	void *p = realloc(d->is_u8 ? (void *)d->u8 : (void *)d->f32, cap * d->dim * elem);
 	if (!p)
 		return vk_fail(e, "%s: out of memory for %zu records", name, cap);
@@ -71,7 +88,16 @@ static int grow(vk_dataset *d, size_t cap, size_t max_bytes, const char *name, i
 	return 0;
 }
 
-int vk_dataset_load(vk_dataset *d, const char *path, size_t max_bytes, vk_error *e)
+/* Read one record into d's row n (or into scratch when row is NULL). */
+static int read_row(ts_reader *r, vk_dataset *d, void *scratch, int32_t *lab, vk_error *e)
+{
+	void *dst = scratch ? scratch : d->is_u8 ? (void *)(d->u8 + d->n * d->dim)
+						 : (void *)(d->f32 + d->n * d->dim);
+	return d->is_u8 ? ts_read(r, dst, lab, e) : ts_read_f32(r, dst, lab, e);
+}
+
+/* Load within max_bytes; total is the whole --max-memory limit, for messages. */
+static int load(vk_dataset *d, const char *path, size_t max_bytes, size_t total, vk_error *e)
 {
 	memset(d, 0, sizeof *d);
 	ts_reader r;
@@ -82,33 +108,72 @@ int vk_dataset_load(vk_dataset *d, const char *path, size_t max_bytes, vk_error 
 	d->is_u8 = r.h.dtype == TS_U8;
 	if (r.h.has_labels)
 		d->labels = malloc(sizeof(int32_t));
-	size_t cap = r.h.count != TS_COUNT_UNKNOWN && r.h.count ? r.h.count : 1024;
-	int rc = grow(d, cap, max_bytes, r.name, cap == r.h.count, e);
-	for (;;) {
-		if (rc)
-			break;
-		/* A declared count is all the room needed: the read after the last
-		 * record only checks for trailing bytes. */
-		if (d->n == cap && d->n != r.h.count &&
-		    (rc = grow(d, cap *= 2, max_bytes, r.name, 0, e)))
-			break;
-		int32_t lab;
-		int got = d->is_u8 ? ts_read(&r, d->u8 + d->n * d->dim, &lab, e)
-				   : ts_read_f32(&r, d->f32 + d->n * d->dim, &lab, e);
-		if (got < 0)
-			rc = -1;
-		if (got <= 0)
-			break;
-		if (d->labels)
-			d->labels[d->n] = lab;
-		d->n++;
-	}
+	size_t row = row_bytes(d), max_rows = max_bytes / row;
+	int declared = r.h.count != TS_COUNT_UNKNOWN;
+	size_t cap = declared && r.h.count ? r.h.count : 1024;
+	int rc = 0;
+	if (declared && r.h.count > max_rows)
+		rc = over_limit(r.name, 1, (double)r.h.count * row, 0, max_bytes, total, e);
+	if (!declared && cap > max_rows)
+		cap = max_rows;
+	void *scratch = NULL;
+	if (!rc && (!cap || (rc = grow(d, cap, r.name, e)) == 0))
+		for (;;) {
+			int32_t lab;
+			int got;
+			if (d->n == cap && !declared && cap < max_rows) {
+				cap = cap > max_rows / 2 ? max_rows : cap * 2;
+				if ((rc = grow(d, cap, r.name, e)))
+					break;
+			}
+			if (d->n == cap && !declared) {
+				/* At the limit: one more record is one too many. */
+				if (!scratch)
+					scratch = malloc(d->dim * sizeof(float));
+				if (!scratch) {
+					rc = vk_fail(e, "%s: out of memory", r.name);
+					break;
+				}
+				got = read_row(&r, d, scratch, &lab, e);
+				if (got > 0)
+					rc = over_limit(r.name, 0, 0, d->n, max_bytes, total, e);
+			} else {
+				/* A declared count is all the room needed: the read after
+				 * the last record only checks for trailing bytes. */
+				got = read_row(&r, d, NULL, &lab, e);
+			}
+			if (got < 0)
+				rc = -1;
+			if (got <= 0 || rc)
+				break;
+			if (d->labels)
+				d->labels[d->n] = lab;
+			d->n++;
+		}
+	free(scratch);
 	if (!rc && d->n == 0)
 		rc = vk_fail(e, "%s: no records", r.name);
+	if (!rc && d->n < cap)
+		grow(d, d->n, r.name, e); /* give back the unused room; harmless if it fails */
 	ts_reader_close(&r);
 	if (rc)
 		vk_dataset_free(d);
 	return rc;
+}
+
+int vk_dataset_load(vk_dataset *d, const char *path, size_t max_bytes, vk_error *e)
+{
+	return load(d, path, max_bytes, max_bytes, e);
+}
+
+int vk_dataset_load_within(vk_dataset *d, const char *path, size_t *budget, size_t total,
+			   vk_error *e)
+{
+	if (load(d, path, *budget, total, e))
+		return -1;
+	size_t used = d->n * row_bytes(d);
+	*budget = used < *budget ? *budget - used : 0;
+	return 0;
 }
 
 void vk_dataset_free(vk_dataset *d)

@@ -19,6 +19,11 @@ typedef struct {
 /* Read a stream (path NULL or "-" for stdin) into memory, refusing to use
  * more than max_bytes, with a message saying how much it needs. */
 int vk_dataset_load(vk_dataset *d, const char *path, size_t max_bytes, vk_error *e);
+/* The same within one --max-memory limit shared by several streams (training
+ * and test data): loads within *budget, then takes what the data uses from
+ * it. total is the whole limit, named in messages. */
+int vk_dataset_load_within(vk_dataset *d, const char *path, size_t *budget, size_t total,
+			   vk_error *e);
 void vk_dataset_free(vk_dataset *d);
 /* Rows idx[0..n) as floats into out (n, dim), their labels into lab (if not NULL). */
 void vk_dataset_gather(const vk_dataset *d, const uint32_t *idx, int n, float *out,

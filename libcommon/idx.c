@@ -1,4 +1,5 @@
 #include "idx.h"
+#include "afile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -110,6 +111,8 @@ int vk_idx_open(vk_idx *x, const char *path, vk_error *e)
 {
 	memset(x, 0, sizeof *x);
 	int from_stdin = !path || strcmp(path, "-") == 0;
+	if (from_stdin && vk_refuse_terminal_input(e))
+		return -1;
 	snprintf(x->name, sizeof x->name, "%s", from_stdin ? "standard input" : path);
 	/* dup: gzclose must not close our standard input behind stdio's back. */
 	x->gz = from_stdin ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path, "rb");

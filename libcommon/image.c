@@ -1,5 +1,7 @@
 #include "image.h"
 
+#include <errno.h>
+
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,11 +94,13 @@ void vk_canvas_blit(vk_canvas *cv, long x, long y, const unsigned char *img, uns
 /* libpng reports errors by longjmp; the message is kept for vk_error. */
 struct png_ctx {
 	char msg[256];
+	int err;        /* errno when libpng gave up: its "Write Error" hides it */
 };
 
 static void on_png_error(png_structp png, png_const_charp msg)
 {
 	struct png_ctx *ctx = png_get_error_ptr(png);
+	ctx->err = errno;
 	snprintf(ctx->msg, sizeof ctx->msg, "%s", msg);
 	png_longjmp(png, 1);
 }
@@ -114,7 +118,7 @@ int vk_png_write(FILE *f, const char *name, const unsigned char *px, unsigned w,
 					  PNG_COLOR_TYPE_RGB_ALPHA};
 	if (c != 1 && c != 3 && c != 4)
 		return vk_fail(e, "%s: %u channels: a PNG here has 1, 3 or 4", name, c);
-	struct png_ctx ctx = {""};
+	struct png_ctx ctx = {"", 0};
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
 						  on_png_warning);
 	if (!png)
@@ -122,6 +126,10 @@ int vk_png_write(FILE *f, const char *name, const unsigned char *px, unsigned w,
 	png_infop info = png_create_info_struct(png);
 	if (!info || setjmp(png_jmpbuf(png))) {
 		png_destroy_write_struct(&png, info ? &info : NULL);
+		if (ferror(f) && ctx.err) { /* the file failed, not libpng: say how */
+			errno = ctx.err;
+			return vk_fail(e, "error writing %s:", name);
+		}
 		return vk_fail(e, "error writing %s: %s", name, ctx.msg[0] ? ctx.msg : "libpng failed");
 	}
 	png_init_io(png, f);

@@ -1,4 +1,5 @@
 #include "opts.h"
+#include "afile.h"
 #include "err.h"
 
 #include <errno.h>
@@ -122,4 +123,11 @@ const char *vk_input_arg(int argc, char **argv, int optind_)
 	if (optind_ == argc - 1 && strcmp(argv[optind_], "-") != 0)
 		return argv[optind_];
 	return NULL;
+}
+
+void vk_refuse_output_is_input(const char *output, const char *const *inputs, int n)
+{
+	vk_error e;
+	if (vk_output_is_input(output, inputs, n, &e))
+		vk_die_error(&e);
 }

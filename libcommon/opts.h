@@ -29,6 +29,11 @@ int vk_parse_shape(const char *opt, const char *s, unsigned dims[4]);
 /* Parse a comma list of positive ints ("400" or "512,256") into out, returns count. */
 int vk_parse_list(const char *opt, const char *s, int *out, int max, long min, long maxv);
 
+/* Before opening anything for writing: die (exit 1) when output (NULL or "-":
+ * standard output) is one of the n inputs (NULL or "-": standard input), the
+ * way cat(1) refuses "input file is output". See vk_output_is_input. */
+void vk_refuse_output_is_input(const char *output, const char *const *inputs, int n);
+
 /* The operand after options: NULL (stdin) when none, "-" means stdin too. */
 const char *vk_input_arg(int argc, char **argv, int optind_);
 

@@ -216,6 +216,38 @@ static size_t read_full(FILE *f, void *buf, size_t n)
 	return fread(buf, 1, n, f);
 }
 
+/* Read n bytes of records: the looked-ahead bytes first, then the file. */
+static size_t read_rec(ts_reader *r, void *buf, size_t n)
+{
+	unsigned char *b = buf;
+	size_t k = 0;
+	while (k < n && r->ahead_pos < r->ahead_len)
+		b[k++] = r->ahead[r->ahead_pos++];
+	if (k < n)
+		k += fread(b + k, 1, n - k, r->f);
+	return k;
+}
+
+/* Make the next 8 bytes (fewer at the end) available in r->ahead, unread. */
+static size_t peek8(ts_reader *r)
+{
+	if (r->ahead_pos) {
+		memmove(r->ahead, r->ahead + r->ahead_pos, r->ahead_len - r->ahead_pos);
+		r->ahead_len -= r->ahead_pos;
+		r->ahead_pos = 0;
+	}
+	if (r->ahead_len < 8)
+		r->ahead_len += fread(r->ahead + r->ahead_len, 1, 8 - r->ahead_len, r->f);
+	return r->ahead_len;
+}
+
+static int second_stream(ts_reader *r, vk_error *e)
+{
+	return vk_fail(e, "%s: a second stream's header follows record %llu: streams joined by "
+			  "concatenating their bytes are not read; join them with stream-cat",
+		       r->name, (unsigned long long)r->index);
+}
+
 static int decode_header(ts_reader *r, vk_error *e)
 {
 	unsigned char fixed[FIXED_HEADER];
@@ -308,6 +340,9 @@ int ts_reader_open(ts_reader *r, const char *path, vk_error *e)
 		if (!f)
 			return vk_fail(e, "cannot open %s:", path);
 		name = path;
+	} else if (vk_refuse_terminal_input(e)) {
+		memset(r, 0, sizeof *r);
+		return -1;
 	}
 	char *owned, *buf = big_buffer(f, &owned);
 	if (buf)
@@ -340,27 +375,41 @@ void ts_reader_close(ts_reader *r)
 int ts_read(ts_reader *r, void *data, int32_t *label, vk_error *e)
 {
 	const ts_header *h = &r->h;
-	if (h->count != TS_COUNT_UNKNOWN && r->index == h->count) {
-		int c = getc(r->f);
-		if (c != EOF)
+	int known = h->count != TS_COUNT_UNKNOWN;
+	size_t got = 0, want = ts_record_bytes(h);
+	if ((known && r->index == h->count) || (!known && want < 8)) {
+		size_t n = peek8(r);
+		if (ferror(r->f))
+			return vk_fail(e, "%s: read error:", r->name);
+		if (n == 8 && !memcmp(r->ahead, MAGIC, 8))
+			return second_stream(r, e);
+		if (known && n)
 			return vk_fail(e, "%s: data after the last of %llu declared records",
 				       r->name, (unsigned long long)h->count);
-		return 0;
+		if (known)
+			return 0;
 	}
 	unsigned char lab[4];
-	size_t got = 0, want = ts_record_bytes(h);
 	if (h->has_labels)
-		got = read_full(r->f, lab, 4);
+		got = read_rec(r, lab, 4);
 	if (!h->has_labels || got == 4)
-		got += read_full(r->f, data, r->data_bytes);
+		got += read_rec(r, data, r->data_bytes);
 	if (ferror(r->f))
 		return vk_fail(e, "%s: read error:", r->name);
 	if (got == 0) {
-		if (h->count != TS_COUNT_UNKNOWN)
+		if (known)
 			return vk_fail(e, "%s: truncated: %llu of %llu declared records",
 				       r->name, (unsigned long long)r->index,
 				       (unsigned long long)h->count);
 		return 0;
+	}
+	if (!known && want >= 8 && got >= 8) {
+		unsigned char first[8];
+		size_t nl = h->has_labels ? 4 : 0;
+		memcpy(first, lab, nl);
+		memcpy(first + nl, data, 8 - nl);
+		if (!memcmp(first, MAGIC, 8))
+			return second_stream(r, e);
 	}
 	if (got < want)
 		return vk_fail(e, "%s: record %llu is truncated: %zu of %zu bytes", r->name,
@@ -437,6 +486,7 @@ int ts_writer_open(ts_writer *w, const char *path, const ts_header *h, vk_error 
 		/* A file can be patched at close: declare the count then. */
 		w->count_patchable = h->count == TS_COUNT_UNKNOWN;
 	}
+	w->check_magic = h->count == TS_COUNT_UNKNOWN && !w->count_patchable;
 	if (fwrite(head, 1, size, w->out.f) != (size_t)size) {
 		vk_fail(e, "error writing %s:", w->out.is_stdout ? "standard output" : path);
 		ts_writer_abort(w);
@@ -450,8 +500,46 @@ static const char *writer_name(const ts_writer *w)
 	return w->out.is_stdout ? "standard output" : w->out.path;
 }
 
+/* Would this record make a reader of a stream of unknown count see a
+ * header? Records of 8 bytes or more are checked at their start; shorter ones
+ * at every record start among the last bytes written. Returns 0, or 1 + how
+ * many records before this one the header-like bytes start. */
+static int looks_like_header(ts_writer *w, const void *data, int32_t label)
+{
+	size_t nl = w->h.has_labels ? 4 : 0, rb = nl + w->data_bytes;
+	unsigned char rec[8];
+	put32(rec, (uint32_t)label);
+	if (rb >= 8) {
+		memcpy(rec + nl, data, 8 - nl);
+		return !memcmp(rec, MAGIC, 8);
+	}
+	memcpy(rec + nl, data, w->data_bytes);
+	if (w->tail_len + rb > sizeof w->tail) { /* keep the last whole records */
+		size_t drop = w->tail_len + rb - sizeof w->tail;
+		drop = (drop + rb - 1) / rb * rb;
+		memmove(w->tail, w->tail + drop, w->tail_len - drop);
+		w->tail_len -= drop;
+	}
+	memcpy(w->tail + w->tail_len, rec, rb);
+	w->tail_len += rb;
+	/* A header starting at record start o is complete once o + 8 bytes are here. */
+	for (size_t k = 1; k * rb <= w->tail_len; k++) {
+		size_t o = w->tail_len - k * rb;
+		if (o + 8 <= w->tail_len && o + 8 > w->tail_len - rb &&
+		    !memcmp(w->tail + o, MAGIC, 8))
+			return (int)k;
+	}
+	return 0;
+}
+
 int ts_write(ts_writer *w, const void *data, int32_t label, vk_error *e)
 {
+	int back = w->check_magic ? looks_like_header(w, data, label) : 0;
+	if (back)
+		return vk_fail(e, "%s: record %llu begins with the 8 bytes of a stream header, "
+				  "which a reader would take for a second stream; write to a "
+				  "file (-o), whose record count is declared", writer_name(w),
+			       (unsigned long long)(w->written + 1 - back));
 	if (w->h.count != TS_COUNT_UNKNOWN && w->written >= w->h.count)
 		return vk_fail(e, "%s: more records than the %llu declared", writer_name(w),
 			       (unsigned long long)w->h.count);

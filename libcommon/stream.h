@@ -57,6 +57,8 @@ typedef struct {
 	size_t data_bytes;
 	unsigned char *buf;     /* one record, for conversions */
 	char *iobuf;            /* stdio buffer we own */
+	unsigned char ahead[8]; /* bytes read to look for a second header, not yet used */
+	unsigned ahead_len, ahead_pos;
 } ts_reader;
 
 /* path NULL or "-" reads stdin. Reads and checks the header. */
@@ -65,7 +67,9 @@ int ts_reader_open(ts_reader *r, const char *path, vk_error *e);
 int ts_reader_fopen(ts_reader *r, FILE *f, const char *name, vk_error *e);
 void ts_reader_close(ts_reader *r);
 /* Read one record in the stream's own dtype into data (ts_data_bytes).
- * label may be NULL. Returns 1, 0 at a clean end, -1 on error. */
+ * label may be NULL. Returns 1, 0 at a clean end, -1 on error. A second
+ * stream's header where a record or the end should be (streams concatenated
+ * by the shell) is an error saying after how many records it starts. */
 int ts_read(ts_reader *r, void *data, int32_t *label, vk_error *e);
 /* Read one record converted to float: u8 scaled by 1/255 (to [0,1]), f64
  * narrowed. NaN or infinity in the input is an error. */
@@ -81,12 +85,18 @@ typedef struct {
 	size_t data_bytes;
 	unsigned char *buf;     /* one record, for conversions */
 	int count_patchable;
+	int check_magic;        /* count unknown to the reader: no record may look like a header */
+	unsigned char tail[16]; /* last bytes written, for records shorter than the magic */
+	size_t tail_len;
 	char *iobuf;            /* stdio buffer we own, freed after the file closes */
 } ts_writer;
 
 /* path NULL or "-" writes stdout (refused on a terminal). A file is written
  * atomically and its count patched on close. */
 int ts_writer_open(ts_writer *w, const char *path, const ts_header *h, vk_error *e);
+/* Write one record. Into a stream whose count stays unknown (a pipe), a
+ * record that would begin with the 8 magic bytes is refused: readers would
+ * take it for a second stream's header (formats/tensor-stream.md). */
 int ts_write(ts_writer *w, const void *data, int32_t label, vk_error *e);
 /* Write a float record, converting to the stream's dtype (u8: round(x*255), clamped). */
 int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e);

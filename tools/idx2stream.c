@@ -200,6 +200,8 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	const char *inputs[] = {c.images, c.labels};
+	vk_refuse_output_is_input(c.output, inputs, c.labels ? 2 : 1);
 
 	vk_idx img, lab;
 	if (vk_idx_open(&img, c.images, &e))

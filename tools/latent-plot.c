@@ -127,7 +127,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--dims and --pca exclude each other");
 	c->input = vk_input_arg(argc, argv, optind);
 	if ((!c->output || strcmp(c->output, "-") == 0) && vk_stdout_is_tty())
-		vk_usage_error("refusing to write a PNG to a terminal; use -o FILE or a redirect");
+		vk_die("refusing to write binary data to a terminal; use -o FILE or redirect it");
 }
 
 /* The points, buffered: whole vectors for --pca, else the two plotted values. */
@@ -343,6 +343,7 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	vk_refuse_output_is_input(c.output, &c.input, 1);
 	read_points(&c, &p);
 	if (c.pca)
 		project_pca(&p);

@@ -56,6 +56,8 @@ static void in_open(struct npy_in *in, const char *path)
 	vk_error e;
 	in->name = path ? path : "standard input";
 	in->f = path ? fopen(path, "rb") : stdin;
+	if (!path && vk_refuse_terminal_input(&e))
+		vk_die_error(&e);
 	if (!in->f)
 		vk_die("cannot open %s:", path);
 	if (npy_header_read(in->f, in->name, &in->h, &e))
@@ -144,6 +146,8 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	const char *inputs[] = {c.input, c.labels};
+	vk_refuse_output_is_input(c.output, inputs, c.labels ? 2 : 1);
 	struct npy_in in, lab;
 	in_open(&in, c.input);
 	ts_header h;

@@ -97,7 +97,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	if (c->pair && strcmp(c->pair, "-") == 0 && !c->input)
 		vk_usage_error("FILE and --pair FILE2 cannot both be standard input");
 	if ((!c->output || strcmp(c->output, "-") == 0) && vk_stdout_is_tty())
-		vk_usage_error("refusing to write a PNG to a terminal; use -o FILE or a redirect");
+		vk_die("refusing to write binary data to a terminal; use -o FILE or redirect it");
 }
 
 /* One image's geometry; every image in the grid has the same. */
@@ -284,6 +284,8 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	const char *inputs[] = {c.input, c.pair};
+	vk_refuse_output_is_input(c.output, inputs, c.pair ? 2 : 1);
 
 	struct images im[2];
 	int streams = c.pair ? 2 : 1;

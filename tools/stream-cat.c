@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 	static char *stdin_only[] = {"-"};
 	char **inputs = c.n_inputs ? c.inputs : stdin_only;
 	int n_inputs = c.n_inputs ? c.n_inputs : 1;
+	vk_refuse_output_is_input(c.output, (const char *const *)inputs, n_inputs);
 
 	ts_reader r;
 	ts_writer w;

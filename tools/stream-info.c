@@ -68,6 +68,8 @@ static void open_peeked(struct peek *p, ts_reader *r, const char *path)
 {
 	vk_error e;
 	p->f = path ? fopen(path, "rb") : stdin;
+	if (!path && vk_refuse_terminal_input(&e))
+		vk_die_error(&e);
 	if (!p->f)
 		vk_die("cannot open %s:", path);
 	p->len = fread(p->head, 1, sizeof p->head, p->f);

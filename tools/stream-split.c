@@ -99,6 +99,11 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	for (int i = 0; i < c.shards; i++) {
+		char name[4100];
+		snprintf(name, sizeof name, "%s%04d.ts", c.prefix, i);
+		vk_refuse_output_is_input(name, &c.input, 1);
+	}
 	ts_reader r;
 	if (ts_reader_open(&r, c.input, &e))
 		vk_die_error(&e);

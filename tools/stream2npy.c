@@ -45,8 +45,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 /* One .npy output. With the count unknown the header first says 0 records and
  * is rewritten at the end: NumPy's header keeps room for 21 digits in the first
- * dimension, so its size does not change. Standard output cannot be rewritten,
- * so there the data waits in a temporary file until the count is known. */
+ * dimension, so its size does not change. Standard output, a FIFO or a device
+ * cannot be rewritten, so there the data waits in a temporary file until the
+ * count is known. */
 struct npy_out {
 	vk_afile a;
 	npy_header h;
@@ -78,7 +79,7 @@ static void out_open(struct npy_out *o, const char *path, int dtype, const ts_he
 		o->h.shape[i] = h->dims[i - 1];
 	o->unknown = h ? h->count == TS_COUNT_UNKNOWN : 0;
 	o->data = o->a.f;
-	if (o->unknown && o->a.is_stdout) {
+	if (o->unknown && (o->a.is_stdout || o->a.in_place)) { /* cannot seek back */
 		if (!(o->data = tmpfile()))
 			vk_die("cannot create a temporary file:");
 		return;
@@ -93,7 +94,7 @@ static void copy_spool(struct npy_out *o)
 	rewind(o->data);
 	while ((got = fread(buf, 1, sizeof buf, o->data)) > 0)
 		if (fwrite(buf, 1, got, o->a.f) != got)
-			vk_die("error writing standard output:");
+			vk_die("error writing %s:", o->a.is_stdout ? "standard output" : o->a.path);
 	if (ferror(o->data))
 		vk_die("error reading the temporary file:");
 	fclose(o->data);
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	vk_refuse_output_is_input(c.output, &c.input, 1);
+	if (c.labels)
+		vk_refuse_output_is_input(c.labels, &c.input, 1);
 	ts_reader r;
 	if (ts_reader_open(&r, c.input, &e))
 		vk_die_error(&e);

@@ -60,6 +60,7 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	vk_refuse_output_is_input(c.output, &c.input, 1);
 	ts_reader r;
 	vk_afile out;
 	if (ts_reader_open(&r, c.input, &e) || vk_afile_open(&out, c.output, 0, &e))

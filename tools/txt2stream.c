@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	vk_refuse_output_is_input(c.output, &c.input, 1);
 	FILE *in = stdin;
 	if (c.input && !(in = fopen(c.input, "r")))
 		vk_die("cannot open %s:", c.input);
