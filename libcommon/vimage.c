@@ -296,7 +296,7 @@ int vk_img_can_save(const char *path)
 	const char *dot = strrchr(path, '.');
 	if (!dot || strchr(dot, '/'))
 		return 0;
-	const char *saver = vips_foreign_find_save_buffer(dot);
+	const char *saver = vips_foreign_find_save_target(dot);
 	vips_error_clear();
 	return saver != NULL;
 }
@@ -312,7 +312,25 @@ int vk_img_encode(const char *path, const unsigned char *px, unsigned w, unsigne
 	if (!im)
 		return fail_vips(e, "cannot make an image");
 	im->Type = c <= 2 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
-	int rc = vips_image_write_to_buffer(im, dot, buf, len, NULL);
+	/* To memory through a target: every saver has a target form (PPM has no
+	 * buffer form in libvips 8.14). */
+	VipsTarget *t = vips_target_new_to_memory();
+	int rc = !t || vips_image_write_to_target(im, dot, t, NULL);
+	if (!rc) {
+		VipsBlob *blob = NULL;
+		g_object_get(t, "blob", &blob, NULL);
+		size_t n = 0;
+		const void *data = blob ? vips_blob_get(blob, &n) : NULL;
+		*buf = data ? g_malloc(n ? n : 1) : NULL;
+		if (*buf)
+			memcpy(*buf, data, n);
+		*len = n;
+		rc = !*buf;
+		if (blob)
+			vips_area_unref(VIPS_AREA(blob));
+	}
+	if (t)
+		g_object_unref(t);
 	g_object_unref(im);
 	return rc ? fail_vips(e, "cannot encode") : 0;
 }
