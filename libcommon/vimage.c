@@ -34,10 +34,22 @@ static int fail_vips(vk_error *e, const char *what)
 	return vk_fail(e, "%s%s%s", what, msg[0] ? ": " : "", msg);
 }
 
+/* libvips' warnings (through GLib's log) would add lines to our one-line
+ * messages; the failures they precede are reported by the calls that fail. */
+static void quiet(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+	(void)domain;
+	(void)level;
+	(void)msg;
+	(void)data;
+}
+
 int vk_img_init(const char *argv0, vk_error *e)
 {
 	if (VIPS_INIT(argv0))
 		return fail_vips(e, "cannot start libvips");
+	g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+			  quiet, NULL);
 	vips_concurrency_set(1);
 	/* Every image is decoded once: the operation cache would only hold memory. */
 	vips_cache_set_max(0);
@@ -154,8 +166,18 @@ int vk_img_probe(const char *path, vk_img_info *info, vk_error *e)
  * uchar, alpha flattened over the background unless s->c is 4. */
 static int convert(VipsObject *ctx, VipsImage *im, const vk_img_spec *s, VipsImage **out)
 {
-	VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 10);
+	VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 12);
 	int grey = is_grey(im), alpha = vips_image_hasalpha(im);
+	/* 16-bit samples keep their high byte, the same rule for grey and colour
+	 * (libvips' own GREY16 conversion rounds differently from its RGB16 one). */
+	if (im->BandFmt == VIPS_FORMAT_USHORT) {
+		if (vips_rshift_const1(im, &t[9], 8, NULL) ||
+		    vips_cast_uchar(t[9], &t[10], NULL) ||
+		    vips_copy(t[10], &t[11], "interpretation",
+			      grey ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, NULL))
+			return -1;
+		im = t[11];
+	}
 	VipsInterpretation want = s->c == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
 	/* A grey image turns RGB by copying its band; colourspace would go through
 	 * CIE colour spaces and back for nothing. */

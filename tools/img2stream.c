@@ -426,14 +426,33 @@ static int decode_one(struct job *j, size_t i, vk_error *e)
 	return vk_img_decode(j->items[i].path, &j->spec, j->out + i * j->rec, e);
 }
 
+/* A path for a one-line message: control bytes as C escapes (\n, \t, \xNN). */
+static const char *shown(const char *path, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)path; *p && o + 5 < len; p++) {
+		if (*p == '\n')
+			o += snprintf(buf + o, len - o, "\\n");
+		else if (*p == '\t')
+			o += snprintf(buf + o, len - o, "\\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			o += snprintf(buf + o, len - o, "\\x%02x", *p);
+		else
+			buf[o++] = (char)*p;
+	}
+	buf[o] = 0;
+	return buf;
+}
+
 /* Report a failed entry: fatal, or a warning with --skip-bad. Returns 1 when skipped. */
 static int bad(struct entry *en, const struct cmdline *c, size_t *skipped)
 {
+	char name[8192];
 	if (!en->err)
 		return 0;
 	if (!c->skip_bad)
-		vk_die("%s: %s", en->path, en->err);
-	vk_warn("%s: %s; skipped", en->path, en->err);
+		vk_die("%s: %s", shown(en->path, name, sizeof name), en->err);
+	vk_warn("%s: %s; skipped", shown(en->path, name, sizeof name), en->err);
 	free(en->err);
 	en->err = NULL;
 	free(en->path);
@@ -487,9 +506,12 @@ static unsigned header_pass(struct list *l, const struct cmdline *c, vk_img_spec
 		s->h = l->v[0].h;
 		s->size_from = l->v[0].path;
 		for (size_t i = 1; i < l->n; i++)
-			if (l->v[i].w != s->w || l->v[i].h != s->h)
+			if (l->v[i].w != s->w || l->v[i].h != s->h) {
+				char a[4096], b[4096];
 				vk_die("%s: image is %ux%u but %s is %ux%u (give --size WxH to resize)",
-				       l->v[i].path, l->v[i].w, l->v[i].h, s->size_from, s->w, s->h);
+				       shown(l->v[i].path, a, sizeof a), l->v[i].w, l->v[i].h,
+				       shown(s->size_from, b, sizeof b), s->w, s->h);
+			}
 	}
 	return grey ? 1 : 3;
 }

@@ -21,7 +21,8 @@ static const char USAGE[] =
 	"PATTERN is printf-like: %d (with flags and width, as %05d) is the record's\n"
 	"number, %l its label (-1 when it has none), %c its class name (the label's\n"
 	"number when the stream names no classes), %% a per cent sign. Its suffix\n"
-	"picks the format: .png, .jpg/.jpeg, .pgm/.ppm/.pnm, .webp, .tif, ...\n"
+	"picks the format: .png, .jpg/.jpeg, .pgm/.ppm/.pnm, .webp, .tif, ...; libvips\n"
+	"save options may follow in brackets, not part of the name: %d.webp[lossless].\n"
 	"Missing directories are created; every file is written atomically.\n\n"
 	"  -o, --output PATTERN    the file names (required)\n"
 	"  -n, --count N           write at most N images\n"
@@ -33,6 +34,8 @@ enum { OPT_START = VK_OPT_FIRST_LONG };
 
 struct cmdline {
 	const char *pattern, *input;
+	char *name_pattern;     /* pattern without a trailing [options] */
+	const char *options;    /* "[...]" or "" */
 	unsigned long long count, start;
 	int has_index;     /* PATTERN has a %d field */
 };
@@ -79,7 +82,15 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 	if (!c->pattern)
 		vk_usage_error("missing -o PATTERN (the image file names, e.g. out/%%05d.png)");
-	c->has_index = check_pattern(c->pattern);
+	c->name_pattern = strdup(c->pattern);
+	char *br = strrchr(c->name_pattern, '[');
+	size_t len = strlen(c->name_pattern);
+	c->options = "";
+	if (br && len && c->name_pattern[len - 1] == ']' && !strchr(br, '/')) {
+		c->options = c->pattern + (br - c->name_pattern);
+		*br = 0;
+	}
+	c->has_index = check_pattern(c->name_pattern);
 }
 
 /* A class name as one path component: '/' and NUL-like bytes become '_', and
@@ -158,12 +169,15 @@ static void make_parent(const char *path)
 		vk_die("%s: cannot create directory:", dir);
 }
 
-static void save(const char *path, const unsigned char *px, unsigned w, unsigned h, unsigned c)
+static void save(const char *path, const char *options, const unsigned char *px, unsigned w,
+		 unsigned h, unsigned c)
 {
 	vk_error e;
 	void *buf;
 	size_t len;
-	if (vk_img_encode(path, px, w, h, c, &buf, &len, &e))
+	char how[4096];
+	snprintf(how, sizeof how, "%s%s", path, options);
+	if (vk_img_encode(how, px, w, h, c, &buf, &len, &e))
 		vk_die("%s: %s", path, e.msg);
 	make_parent(path);
 	vk_afile out;
@@ -208,19 +222,19 @@ static int read_image(ts_reader *r, unsigned char *px, float *f, size_t n, int32
 	return rc;
 }
 
-static void stream2img(const struct cmdline *c)
+static void stream2img(struct cmdline *c)
 {
 	vk_error e;
 	ts_reader r;
 	if (ts_reader_open(&r, c->input, &e))
 		vk_die_error(&e);
 	struct geom g = image_geom(&r);
-	if (!vk_img_can_save(c->pattern))
+	if (!vk_img_can_save(c->name_pattern))
 		vk_die("%s: libvips writes no image format for this suffix (try .png, .jpg, .pgm, "
 		       ".ppm, .pnm, .webp or .tif)", c->pattern);
 	if (!c->has_index && r.h.count != TS_COUNT_UNKNOWN && r.h.count > 1 && c->count > 1)
 		vk_die("-o: '%s' has no %%d field, but %s has %llu records (each would overwrite "
-		       "the last)", c->pattern, r.name, (unsigned long long)r.h.count);
+		       "the last)", c->name_pattern, r.name, (unsigned long long)r.h.count);
 	size_t n = (size_t)g.h * g.w * g.c;
 	unsigned char *px[2] = {vk_xmalloc(n), vk_xmalloc(n)};
 	float *f = r.h.dtype == TS_U8 ? NULL : vk_xmalloc(n * sizeof *f);
@@ -240,9 +254,9 @@ static void stream2img(const struct cmdline *c)
 		have = i + 1 < c->count && read_image(&r, px[!cur], f, n, &label[!cur]);
 		if (have && !c->has_index)
 			vk_die("-o: '%s' has no %%d field, but %s has more than one record (each "
-			       "would overwrite the last)", c->pattern, r.name);
-		format_name(name, sizeof name, c->pattern, c->start + i, label[cur], &r.h);
-		save(name, px[cur], g.w, g.h, g.c);
+			       "would overwrite the last)", c->name_pattern, r.name);
+		format_name(name, sizeof name, c->name_pattern, c->start + i, label[cur], &r.h);
+		save(name, c->options, px[cur], g.w, g.h, g.c);
 		vk_progress_update(&prog, i + 1);
 	}
 	vk_progress_end(&prog);
@@ -250,6 +264,7 @@ static void stream2img(const struct cmdline *c)
 	free(px[0]);
 	free(px[1]);
 	free(f);
+	free(c->name_pattern);
 }
 
 int main(int argc, char **argv)
