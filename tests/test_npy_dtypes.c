@@ -139,3 +139,121 @@ Test(npy_dtypes, unsigned_labels)
 	ts_reader_close(&r);
 	free(d);
 }
+
+/* ---- .npz archives, written here by hand: stored or deflated members. ---- */
+#include <zlib.h>
+
+static void put16(FILE *f, unsigned v) { fputc(v & 255, f), fputc(v >> 8 & 255, f); }
+static void put32(FILE *f, uint32_t v) { put16(f, v & 0xffff), put16(f, v >> 16); }
+
+struct zmember {
+	const char *name;
+	const unsigned char *data;
+	size_t len;
+};
+
+static void write_zip(const char *path, const struct zmember *m, int n, int deflated)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert(f);
+	uint32_t off[8], crc[8], csize[8];
+	for (int i = 0; i < n; i++) {
+		unsigned char out[8192];
+		size_t clen = m[i].len;
+		const unsigned char *body = m[i].data;
+		if (deflated) {
+			z_stream z = {0};
+			cr_assert_eq(deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+			z.next_in = (unsigned char *)m[i].data;
+			z.avail_in = (uInt)m[i].len;
+			z.next_out = out;
+			z.avail_out = sizeof out;
+			cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+			clen = sizeof out - z.avail_out;
+			deflateEnd(&z);
+			body = out;
+		}
+		off[i] = (uint32_t)ftell(f);
+		crc[i] = (uint32_t)crc32(0, m[i].data, (uInt)m[i].len);
+		csize[i] = (uint32_t)clen;
+		put32(f, 0x04034b50), put16(f, 20), put16(f, 0), put16(f, deflated ? 8 : 0);
+		put16(f, 0), put16(f, 0), put32(f, crc[i]), put32(f, csize[i]);
+		put32(f, (uint32_t)m[i].len), put16(f, (unsigned)strlen(m[i].name)), put16(f, 0);
+		fputs(m[i].name, f);
+		fwrite(body, 1, clen, f);
+	}
+	uint32_t cd = (uint32_t)ftell(f);
+	for (int i = 0; i < n; i++) {
+		put32(f, 0x02014b50), put16(f, 20), put16(f, 20), put16(f, 0);
+		put16(f, deflated ? 8 : 0), put16(f, 0), put16(f, 0), put32(f, crc[i]);
+		put32(f, csize[i]), put32(f, (uint32_t)m[i].len);
+		put16(f, (unsigned)strlen(m[i].name)), put16(f, 0), put16(f, 0), put16(f, 0);
+		put16(f, 0), put32(f, 0), put32(f, off[i]);
+		fputs(m[i].name, f);
+	}
+	uint32_t cdlen = (uint32_t)ftell(f) - cd;
+	put32(f, 0x06054b50), put16(f, 0), put16(f, 0), put16(f, (unsigned)n);
+	put16(f, (unsigned)n), put32(f, cdlen), put32(f, cd), put16(f, 0);
+	fclose(f);
+}
+
+/* The bytes of a one-dimensional or (rows, cols) .npy array. */
+static size_t npy_bytes(unsigned char *buf, const char *descr, const char *shape,
+			const void *data, size_t len)
+{
+	char dict[256];
+	int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+			 descr, shape);
+	size_t total = (10 + (size_t)n + 1 + 63) / 64 * 64, hl = total - 10;
+	memcpy(buf, "\x93NUMPY\x01\x00", 8);
+	buf[8] = hl & 255;
+	buf[9] = hl >> 8;
+	memset(buf + 10, ' ', hl);
+	memcpy(buf + 10, dict, n);
+	buf[total - 1] = '\n';
+	memcpy(buf + total, data, len);
+	return total + len;
+}
+
+Test(npy_dtypes, npz_members_stored_and_deflated)
+{
+	float x[6] = {1, 2, 3, 4, 5, 6};
+	unsigned char y[3] = {2, 0, 1}, bx[512], by[512];
+	size_t lx = npy_bytes(bx, "<f4", "(3, 2)", x, sizeof x);
+	size_t ly = npy_bytes(by, "|u1", "(3,)", y, sizeof y);
+	struct zmember m[2] = {{"x.npy", bx, lx}, {"y.npy", by, ly}};
+	for (int deflated = 0; deflated <= 1; deflated++) {
+		const char *zip = tmp_path("a.npz"), *ts = tmp_path("z.ts");
+		write_zip(zip, m, 2, deflated);
+		char err[1024];
+		int rc = run_err(err, sizeof err, "npy2stream -l %s:y -o %s %s:x", zip, ts, zip);
+		cr_assert_eq(rc, 0, "deflated %d: %s", deflated, err);
+		ts_reader r;
+		vk_error e;
+		cr_assert_eq(ts_reader_open(&r, ts, &e), 0);
+		cr_assert_eq(r.h.count, 3);
+		for (int i = 0; i < 3; i++) {
+			float v[2];
+			int32_t label;
+			cr_assert_eq(ts_read(&r, v, &label, &e), 1, "%s", e.msg);
+			cr_assert_eq(label, y[i]);
+			cr_assert_eq(v[0], x[2 * i]);
+			cr_assert_eq(v[1], x[2 * i + 1]);
+		}
+		ts_reader_close(&r);
+		rc = run_err(err, sizeof err, "npy2stream %s:nope > /dev/null", zip);
+		cr_assert_eq(rc, 1);
+		cr_assert(strstr(err, "no member 'nope' (members: x, y)"), "%s", err);
+	}
+	/* A corrupt deflated member is an error, not wrong numbers (CRC-32). */
+	const char *zip = tmp_path("a.npz");
+	size_t len;
+	unsigned char *b = slurp(zip, &len);
+	b[30 + 5 + 40] ^= 0x55;
+	cr_assert_eq(spit(tmp_path("bad.npz"), b, len), 0);
+	free(b);
+	char err[1024];
+	int rc = run_err(err, sizeof err, "npy2stream %s:x > /dev/null", tmp_path("bad.npz"));
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "npy2stream: "), "%s", err);
+}

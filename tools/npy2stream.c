@@ -4,11 +4,12 @@
 
 #include "err.h"
 #include "npy.h"
+#include "npz.h"
 #include "opts.h"
 #include "stream.h"
 
 static const char USAGE[] =
-	"Usage: npy2stream [OPTION]... [FILE.npy]\n"
+	"Usage: npy2stream [OPTION]... [FILE.npy | FILE.npz:NAME]\n"
 	"Convert a NumPy .npy array (format 1.0, 2.0 or 3.0; C order) to a tensor\n"
 	"stream: the first axis counts the records, the others are the record shape\n"
 	"(1 to 4 axes); a 1-D array gives records of one element. Element types:\n"
@@ -16,6 +17,8 @@ static const char USAGE[] =
 	"(int8, int16, uint16, float16) become f32, <i4, <u4, <i8 and <u8 become f64,\n"
 	"values unchanged (exact, but for 64-bit integers beyond 2^53, rounded);\n"
 	"|b1 (bool) becomes u8 0 and 255 (which every tool reads as 0.0 and 1.0).\n"
+	"FILE.npz:NAME reads the array NAME of an .npz archive (numpy.savez or\n"
+	"savez_compressed); labels may come from one too (-l FILE.npz:y).\n"
 	"With no FILE, or when FILE is -, read standard input.\n\n"
 	"  -o, --output FILE  write FILE (atomically) instead of standard output\n"
 	"  -l, --labels FILE  attach labels from FILE, a 1-D integer .npy of length N\n"
@@ -58,10 +61,16 @@ struct npy_in {
 static void in_open(struct npy_in *in, const char *path)
 {
 	vk_error e;
+	char zip[4096];
+	const char *member;
+	const char *file = npz_split(path, zip, sizeof zip, &member);
 	in->name = path ? path : "standard input";
-	in->f = path ? fopen(path, "rb") : stdin;
-	if (!in->f)
+	if (member) {
+		if (!(in->f = npz_open_member(file, member, &e)))
+			vk_die_error(&e);
+	} else if (!(in->f = path ? fopen(path, "rb") : stdin)) {
 		vk_die("cannot open %s:", path);
+	}
 	if (npy_header_read(in->f, in->name, &in->h, &e))
 		vk_die_error(&e);
 	if (in->h.ndim == 0)
