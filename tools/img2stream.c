@@ -191,7 +191,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 struct entry {
 	char *path;
-	char *cls;           /* first folder below a DIR operand, or NULL */
+	int cls;             /* index of the first folder below a DIR operand, or -1 */
 	int label;
 	unsigned w, h;       /* from the header pass */
 	int grey;
@@ -201,9 +201,42 @@ struct entry {
 struct list {
 	struct entry *v;
 	size_t n, cap;
+	char **cls;          /* class names as found (unsorted, unique per DIR entry) */
+	int n_cls, cap_cls;
 };
 
-static void list_add(struct list *l, const char *path, const char *cls)
+/* Paths live in 1 MiB chunks, never freed one by one: about 40 bytes a file
+ * beyond the path itself, so 100,000 files cost a few MiB. */
+static char *keep(const char *s)
+{
+	static char *chunk;
+	static size_t left;
+	size_t n = strlen(s) + 1;
+	if (n > left) {
+		size_t size = n > (1u << 20) ? n : (1u << 20);
+		chunk = vk_xmalloc(size);
+		left = size;
+	}
+	char *p = chunk;
+	memcpy(p, s, n);
+	chunk += n;
+	left -= n;
+	return p;
+}
+
+static int add_class(struct list *l, const char *name)
+{
+	if (l->n_cls == l->cap_cls) {
+		l->cap_cls = l->cap_cls ? 2 * l->cap_cls : 64;
+		l->cls = realloc(l->cls, (size_t)l->cap_cls * sizeof *l->cls);
+		if (!l->cls)
+			vk_die("out of memory for class names");
+	}
+	l->cls[l->n_cls] = keep(name);
+	return l->n_cls++;
+}
+
+static void list_add(struct list *l, const char *path, int cls)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 1024;
@@ -213,10 +246,8 @@ static void list_add(struct list *l, const char *path, const char *cls)
 	}
 	struct entry *e = &l->v[l->n++];
 	memset(e, 0, sizeof *e);
-	e->path = strdup(path);
-	e->cls = cls ? strdup(cls) : NULL;
-	if (!e->path || (cls && !e->cls))
-		vk_die("out of memory for file names");
+	e->path = keep(path);
+	e->cls = cls;
 	e->label = TS_NO_LABEL;
 }
 
@@ -236,8 +267,8 @@ static int image_suffix(const char *name)
 }
 
 /* Walk dir recursively (not into symbolic links to directories nor into hidden
- * entries); cls is the class of everything below it, or NULL at the top. */
-static void walk(struct list *l, const char *dir, const char *cls, int depth)
+ * entries); cls is the class of everything below it, or -1 at the top. */
+static void walk(struct list *l, const char *dir, int cls, int depth)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -255,7 +286,7 @@ static void walk(struct list *l, const char *dir, const char *cls, int depth)
 		if (de->d_type == DT_UNKNOWN && lstat(path, &st) == 0)
 			isdir = S_ISDIR(st.st_mode);
 		if (isdir)
-			walk(l, path, depth == 0 ? de->d_name : cls, depth + 1);
+			walk(l, path, depth == 0 ? add_class(l, de->d_name) : cls, depth + 1);
 		else if (image_suffix(de->d_name))
 			list_add(l, path, cls);
 		free(path);
@@ -277,7 +308,7 @@ static void read_files_from(struct list *l, const char *name, int nul)
 		if (line[len - 1] == (nul ? '\0' : '\n'))
 			line[--len] = 0;
 		if (len > 0)
-			list_add(l, line, NULL);
+			list_add(l, line, -1);
 	}
 	if (ferror(f))
 		vk_die("%s: read error:", f == stdin ? "standard input" : name);
@@ -305,12 +336,12 @@ static void collect(struct list *l, const struct cmdline *c, char ***names, int 
 		struct stat st;
 		if (stat(op, &st) == 0 && S_ISDIR(st.st_mode)) {
 			size_t before = l->n;
-			walk(l, op, NULL, 0);
+			walk(l, op, -1, 0);
 			if (l->n == before)
 				vk_die("%s: no image files in this directory (looked for .png, .jpg, "
 				       ".jpeg, .webp, .tif, .gif, .pnm, .bmp, ... below it)", op);
 		} else {
-			list_add(l, op, NULL);  /* a missing file is reported when it is read */
+			list_add(l, op, -1);  /* a missing file is reported when it is read */
 		}
 	}
 	if (c->files_from)
@@ -323,23 +354,31 @@ static void collect(struct list *l, const struct cmdline *c, char ***names, int 
 	*n_names = 0;
 	if (!c->labels)
 		return;
-	char **all = vk_xmalloc(l->n * sizeof *all);
-	size_t k = 0;
+	/* Sorted unique names; each class found maps to its place among them.
+	 * Only classes that hold an image count. */
+	int *used = vk_xcalloc((size_t)l->n_cls + 1, sizeof *used);
 	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].cls)
-			all[k++] = l->v[i].cls;
+		if (l->v[i].cls >= 0)
+			used[l->v[i].cls] = 1;
+	char **all = vk_xmalloc(((size_t)l->n_cls + 1) * sizeof *all);
+	size_t k = 0;
+	for (int i = 0; i < l->n_cls; i++)
+		if (used[i])
+			all[k++] = l->cls[i];
 	qsort(all, k, sizeof *all, by_string);
 	size_t u = 0;
 	for (size_t i = 0; i < k; i++)
 		if (u == 0 || strcmp(all[u - 1], all[i]) != 0)
 			all[u++] = all[i];
-	if (u > 0x7fffffff)
-		vk_die("too many classes");
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].cls) {
-			char **p = bsearch(&l->v[i].cls, all, u, sizeof *all, by_string);
-			l->v[i].label = (int)(p - all);
+	for (int i = 0; i < l->n_cls; i++)
+		if (used[i]) {
+			char **p = bsearch(&l->cls[i], all, u, sizeof *all, by_string);
+			used[i] = (int)(p - all);
 		}
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].cls >= 0)
+			l->v[i].label = used[l->v[i].cls];
+	free(used);
 	*names = all;
 	*n_names = (int)u;
 }
@@ -356,13 +395,8 @@ static void shuffle_and_cut(struct list *l, const struct cmdline *c)
 			l->v[j] = t;
 		}
 	}
-	if (l->n > c->count) {
-		for (size_t i = c->count; i < l->n; i++) {
-			free(l->v[i].path);
-			free(l->v[i].cls);
-		}
+	if (l->n > c->count)
 		l->n = c->count;
-	}
 }
 
 /* ---- Work over many images on several threads. ---- */
@@ -455,7 +489,6 @@ static int bad(struct entry *en, const struct cmdline *c, size_t *skipped)
 	vk_warn("%s: %s; skipped", shown(en->path, name, sizeof name), en->err);
 	free(en->err);
 	en->err = NULL;
-	free(en->path);
 	en->path = NULL;
 	(*skipped)++;
 	return 1;
@@ -597,11 +630,8 @@ static void img2stream(const struct cmdline *c)
 		vk_warn("%zu of %zu files skipped", skipped, total);
 	free(j.out);
 	free(f);
-	for (size_t i = 0; i < l.n; i++) {
-		free(l.v[i].path);
-		free(l.v[i].cls);
-	}
 	free(l.v);
+	free(l.cls);
 	free(names);
 }
 
