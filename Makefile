@@ -24,6 +24,11 @@ ifeq ($(PORTABLE),1)
 CFLAGS += -DVK_PORTABLE
 endif
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lpng -lz) -lm -lpthread
+# libvips (image files in and out) is linked only into the programs that read or
+# write image files, so the others start without loading it and glib.
+VIPS_CFLAGS := $(shell pkg-config --cflags vips 2>/dev/null)
+VIPS_LIBS := $(shell pkg-config --libs vips 2>/dev/null || echo -lvips -lgobject-2.0 -lglib-2.0)
+VIPS_TOOLS := img2stream stream2img
 
 # make MPI=1: vae-train trains data-parallel under mpirun (Open MPI).
 ifeq ($(MPI),1)
@@ -66,6 +71,9 @@ all: $(BINS)
 $(BUILD)/obj/%.o: libcommon/%.c libcommon/*.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+$(BUILD)/obj/vimage.o: CFLAGS += $(VIPS_CFLAGS)
+$(addprefix $(BUILD)/bin/,$(VIPS_TOOLS)): LDLIBS += $(VIPS_LIBS)
+
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
@@ -73,7 +81,7 @@ $(BUILD)/bin/%: tools/%.c $(LIB) libcommon/*.h | $(BUILD)/bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(TEST_BIN): $(TEST_SRC) $(LIB) libcommon/*.h
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_SRC) $(LIB) $(LDLIBS) $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_SRC) $(LIB) $(LDLIBS) $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion) $(shell pkg-config --libs libjpeg 2>/dev/null || echo -ljpeg)
 
 $(BUILD)/obj $(BUILD)/bin:
 	mkdir -p $@

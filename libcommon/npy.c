@@ -12,7 +12,8 @@ static const struct {
 	size_t size;
 } DTYPES[] = {
 	{NPY_U1, "|u1", 1}, {NPY_F4, "<f4", 4}, {NPY_F8, "<f8", 8}, {NPY_I1, "|i1", 1},
-	{NPY_I2, "<i2", 2}, {NPY_I4, "<i4", 4}, {NPY_I8, "<i8", 8},
+	{NPY_I2, "<i2", 2}, {NPY_I4, "<i4", 4}, {NPY_I8, "<i8", 8}, {NPY_U2, "<u2", 2},
+	{NPY_U4, "<u4", 4}, {NPY_U8, "<u8", 8}, {NPY_F2, "<f2", 2}, {NPY_B1, "|b1", 1},
 };
 #define N_DTYPES (sizeof DTYPES / sizeof DTYPES[0])
 
@@ -232,8 +233,8 @@ static int set_descr(parser *ps, const char *d, npy_header *h)
 		}
 	if (d[0] == '>')
 		return vk_fail(ps->e, "big-endian .npy data ('%s') is not supported", d);
-	return vk_fail(ps->e, "unsupported .npy dtype '%s' (supported: |u1, <f4, <f8, and "
-			      "integers |i1, <i2, <i4, <i8 for labels)", d);
+	return vk_fail(ps->e, "unsupported .npy dtype '%s' (supported: |u1, <f4, <f8, |i1, <i2, "
+			      "<i4, <i8, <u2, <u4, <u8, <f2, |b1)", d);
 }
 
 static int parse_entry(parser *ps, npy_header *h, unsigned *seen)

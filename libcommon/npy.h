@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include "err.h"
 
-enum { NPY_U1 = 1, NPY_F4, NPY_F8, NPY_I1, NPY_I2, NPY_I4, NPY_I8 };
+enum { NPY_U1 = 1, NPY_F4, NPY_F8, NPY_I1, NPY_I2, NPY_I4, NPY_I8, NPY_U2, NPY_U4, NPY_U8, NPY_F2,
+       NPY_B1 };
 #define NPY_MAX_DIMS 8
 #define NPY_PREFIX_V1 10          /* magic, version, 2-byte length */
 #define NPY_PREFIX_V2 12          /* magic, version, 4-byte length */

@@ -15,11 +15,85 @@ void tsv_init(tsv_reader *t, FILE *f, const char *name)
 	snprintf(t->name, sizeof t->name, "%s", name);
 }
 
+void tsv_init_csv(tsv_reader *t, FILE *f, const char *name)
+{
+	tsv_init(t, f, name);
+	t->csv = 1;
+}
+
 static int blank(int c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+int tsv_skip_line(tsv_reader *t, vk_error *e)
+{
+	int c;
+	while ((c = getc_unlocked(t->f)) != EOF && c != '\n')
+		;
+	if (c == EOF && ferror(t->f))
+		return vk_fail(e, "%s: read error:", t->name);
+	t->field = (unsigned long)-1;
+	t->sep = 0;
+	return 0;
+}
+
+static int csv_next(tsv_reader *t, vk_error *e)
+{
+	int c;
+	if (t->field == (unsigned long)-1) {
+		t->line++;
+		t->field = 0;
+		t->sep = 0;
+	}
+	for (;;) {
+		while ((c = getc_unlocked(t->f)) != EOF && blank(c))
+			;
+		if (c == '#')  /* a comment to the end of the line */
+			while ((c = getc_unlocked(t->f)) != EOF && c != '\n')
+				;
+		if (c == '\n' && t->field == 0 && !t->sep) {
+			t->line++;  /* blank or comment line: skipped */
+			continue;
+		}
+		break;
+	}
+	if (c == EOF && ferror(t->f))
+		return vk_fail(e, "%s: read error:", t->name);
+	if (c == EOF && t->field == 0 && !t->sep)
+		return TSV_EOF;
+	if (c == '\n' || c == EOF) {
+		if (t->sep)
+			return vk_fail(e, "%s: line %llu, field %lu: empty (the line ends in a comma)",
+				       t->name, t->line, t->field + 1);
+		t->field = (unsigned long)-1;
+		return TSV_EOL;
+	}
+	t->field++;
+	if (c == ',')
+		return vk_fail(e, "%s: line %llu, field %lu: empty", t->name, t->line, t->field);
+	size_t n = 0;
+	do {
+		if (n + 1 == sizeof t->tok)
+			return vk_fail(e, "%s: line %llu, field %lu: longer than %d characters",
+				       t->name, t->line, t->field, TSV_MAX_FIELD - 1);
+		t->tok[n++] = (char)c;
+	} while ((c = getc_unlocked(t->f)) != EOF && !blank(c) && c != '\n' && c != ',' &&
+		 c != '#');
+	t->tok[n] = 0;
+	while (c != EOF && blank(c))
+		c = getc_unlocked(t->f);
+	t->sep = c == ',';
+	if (c != ',' && c != '\n' && c != '#' && c != EOF)
+		return vk_fail(e, "%s: line %llu, field %lu: '%s' is followed by '%c', not a comma",
+			       t->name, t->line, t->field, t->tok, c);
+	if (c != ',' && c != EOF)
+		ungetc(c, t->f);
+	return TSV_FIELD;
+}
 
 int tsv_next(tsv_reader *t, vk_error *e)
 {
 	int c;
+	if (t->csv)
+		return csv_next(t, e);
 	if (t->field == (unsigned long)-1) { /* the previous item was TSV_EOL */
 		t->line++;
 		t->field = 0;

@@ -18,9 +18,18 @@ typedef struct {
 	unsigned long long line;    /* 1-based line of the current field */
 	unsigned long field;        /* 1-based field number within the line */
 	char tok[TSV_MAX_FIELD];    /* the current field */
+	int csv;                    /* CSV: fields separated by commas, # comments */
+	int sep;                    /* CSV: a comma was read, a field must follow */
 } tsv_reader;
 
 void tsv_init(tsv_reader *t, FILE *f, const char *name);
+/* Read CSV instead: fields separated by commas (blanks around them ignored),
+ * an empty field an error; lines that are blank or start with '#' are
+ * skipped, and '#' after the fields starts a comment to the end of the line. */
+void tsv_init_csv(tsv_reader *t, FILE *f, const char *name);
+/* Skip the rest of the current line (a CSV header); the next item starts the
+ * next line. */
+int tsv_skip_line(tsv_reader *t, vk_error *e);
 /* Next item: TSV_FIELD (text in t->tok), TSV_EOL after each line (also the
  * last one without a newline), TSV_EOF, or -1 on a read error or an overlong
  * field. A line of only blanks gives TSV_EOL with no field before it. */

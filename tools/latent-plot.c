@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "afile.h"
+#include "classes.h"
 #include "err.h"
 #include "image.h"
 #include "opts.h"
@@ -27,7 +28,8 @@ static const char USAGE[] =
 	"      --range X0,X1,Y0,Y1  the axes' extent (default: the data's, with a\n"
 	"                        margin); 'sym' for the same extent on both axes,\n"
 	"                        symmetric about 0\n"
-	"      --names A,B,...   legend names of labels 0, 1, ... (default: numbers)\n"
+	"      --names A,B,...   legend names of labels 0, 1, ... (default: the class\n"
+	"                        names in the stream's metadata, else numbers)\n"
 	"  -n, --count N         plot at most N records (default: all, up to 1000000)\n"
 	"  -h, --help            show this help and exit\n"
 	"      --version         show the version and exit\n";
@@ -137,6 +139,7 @@ struct points {
 	int labelled;
 	float *v;
 	int32_t *label;
+	ts_header h;        /* for class names in the metadata */
 };
 
 static void points_add(struct points *p, const float *v, int32_t label)
@@ -169,6 +172,7 @@ static void read_points(const struct cmdline *c, struct points *p)
 	memset(p, 0, sizeof *p);
 	p->width = c->pca ? (int)d : 2;
 	p->labelled = r.h.has_labels;
+	p->h = r.h;
 	float *rec = vk_xmalloc(d * sizeof *rec);
 	int32_t label;
 	int rc = 0;
@@ -261,6 +265,7 @@ static const unsigned char *label_color(int32_t label)
 
 static void make_legend(const struct cmdline *c, const struct points *p, struct legend *lg)
 {
+	char name[VK_CLASS_NAME_MAX];
 	memset(lg, 0, sizeof *lg);
 	if (!p->labelled)
 		return;
@@ -279,6 +284,8 @@ static void make_legend(const struct cmdline *c, const struct points *p, struct 
 			snprintf(lg->text[lg->n], sizeof lg->text[0], "none");
 		else if (k < c->n_names)
 			snprintf(lg->text[lg->n], sizeof lg->text[0], "%s", c->names[k]);
+		else if (vk_class_name(&p->h, k, name, sizeof name))
+			snprintf(lg->text[lg->n], sizeof lg->text[0], "%.47s", name);
 		else
 			snprintf(lg->text[lg->n], sizeof lg->text[0], "%d", (int)k);
 		lg->names[lg->n] = lg->text[lg->n];

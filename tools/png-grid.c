@@ -12,7 +12,8 @@
 static const char USAGE[] =
 	"Usage: png-grid [OPTION]... [FILE]\n"
 	"Draw the images of a tensor stream as one PNG grid, left to right, top to\n"
-	"bottom. Records of shape HxW are gray, HxWx1 gray, HxWx3 RGB; u8 values are\n"
+	"bottom. Records of shape HxW are gray, HxWx1 gray, HxWx3 RGB, HxWx4 RGBA\n"
+	"(the PNG is then RGBA too; the pad colour is opaque); u8 values are\n"
 	"bytes, f32/f64 values in [0,1] are scaled by 255 (and clamped to [0,1]).\n"
 	"With no FILE, or when FILE is -, read standard input.\n\n"
 	"  -o, --output FILE     write the PNG to FILE (atomically) instead of standard\n"
@@ -38,7 +39,7 @@ struct cmdline {
 	const char *output, *input, *pair;
 	unsigned cols, pad, scale;
 	unsigned long long count;
-	unsigned char pad_color[3];
+	unsigned char pad_color[4];   /* R,G,B and an opaque alpha */
 	int shape_rank;
 	unsigned shape[4];
 	int invert;
@@ -74,6 +75,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->scale = 1;
 	c->count = (unsigned long long)-1;
 	memset(c->pad_color, 128, 3);
+	c->pad_color[3] = 255;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "o:c:p:s:n:ih", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
@@ -92,8 +94,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	c->input = vk_input_arg(argc, argv, optind);
 	if (c->shape_rank == 1 || c->shape_rank == 4 ||
-	    (c->shape_rank == 3 && c->shape[2] != 1 && c->shape[2] != 3))
-		vk_usage_error("--shape: an image is HxW, HxWx1 or HxWx3");
+	    (c->shape_rank == 3 && c->shape[2] != 1 && c->shape[2] != 3 && c->shape[2] != 4))
+		vk_usage_error("--shape: an image is HxW, HxWx1, HxWx3 or HxWx4");
 	if (c->pair && strcmp(c->pair, "-") == 0 && !c->input)
 		vk_usage_error("FILE and --pair FILE2 cannot both be standard input");
 	if ((!c->output || strcmp(c->output, "-") == 0) && vk_stdout_is_tty())
@@ -119,10 +121,10 @@ static void die_not_image(const ts_reader *r)
 	while ((side + 1) * (side + 1) <= n)
 		side++;
 	if (side * side == n)
-		vk_die("%s: records of shape %s are not images (HxW, HxWx1 or HxWx3); "
+		vk_die("%s: records of shape %s are not images (HxW, HxWx1, HxWx3 or HxWx4); "
 		       "give their shape, e.g. --shape %ux%u", r->name,
 		       ts_shape_str(&r->h, shape, sizeof shape), side, side);
-	vk_die("%s: records of shape %s are not images (HxW, HxWx1 or HxWx3); "
+	vk_die("%s: records of shape %s are not images (HxW, HxWx1, HxWx3 or HxWx4); "
 	       "give their shape with --shape HxW[xC]", r->name,
 	       ts_shape_str(&r->h, shape, sizeof shape));
 }
@@ -142,7 +144,7 @@ static struct geom stream_geom(const ts_reader *r, const struct cmdline *c)
 	}
 	if (h->rank == 2)
 		return (struct geom){h->dims[0], h->dims[1], 1};
-	if (h->rank == 3 && (h->dims[2] == 1 || h->dims[2] == 3))
+	if (h->rank == 3 && (h->dims[2] == 1 || h->dims[2] == 3 || h->dims[2] == 4))
 		return (struct geom){h->dims[0], h->dims[1], h->dims[2]};
 	die_not_image(r);
 }
@@ -196,7 +198,8 @@ static int images_read(struct images *im, int invert)
 		dst[i] = v <= 0 ? 0 : v >= 255 ? 255 : (unsigned char)v;
 	}
 	for (size_t i = 0; invert && i < im->size; i++)
-		dst[i] = 255 - dst[i];
+		if (im->g.c != 4 || i % 4 != 3)  /* alpha stays */
+			dst[i] = 255 - dst[i];
 	im->n++;
 	return 1;
 }
@@ -208,10 +211,12 @@ static void images_close(struct images *im)
 	free(im->f);
 }
 
-/* Gray unless the images or the pad colour need RGB. */
+/* Gray unless the images or the pad colour need RGB; RGBA for RGBA images. */
 static unsigned canvas_channels(const struct cmdline *c, const struct geom *g)
 {
 	const unsigned char *p = c->pad_color;
+	if (g->c == 4)
+		return 4;
 	return g->c == 3 || p[0] != p[1] || p[1] != p[2] ? 3 : 1;
 }
 

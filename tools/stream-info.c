@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classes.h"
 #include "err.h"
 #include "opts.h"
 #include "stream.h"
@@ -160,8 +161,28 @@ static void print_header(const ts_reader *r, const struct peek *p)
 		size_t n = strcspn(m, "\n"), k = strcspn(m, "=");
 		char key[80];
 		snprintf(key, sizeof key, "meta.%.*s", (int)(k < n ? k : n), m);
-		line(key, "%.*s", (int)(k < n ? n - k - 1 : 0), m + k + 1);
+		/* Class names are shown decoded, with the label counts. */
+		if (strncmp(m, "class.", 6) != 0)
+			line(key, "%.*s", (int)(k < n ? n - k - 1 : 0), m + k + 1);
 		m += n + (m[n] == '\n');
+	}
+}
+
+/* class.I NAME for every class named in the metadata (control bytes as '?'). */
+static void print_classes(const ts_header *h)
+{
+	char num[32], name[VK_CLASS_NAME_MAX], key[32];
+	if (!ts_meta_get(h, "classes", num, sizeof num))
+		return;
+	long n = strtol(num, NULL, 10);
+	for (long i = 0; i < n && i < MAX_LABEL; i++) {
+		if (!vk_class_name(h, (int)i, name, sizeof name))
+			continue;
+		for (char *c = name; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		snprintf(key, sizeof key, "class.%ld", i);
+		line(key, "%s", name);
 	}
 }
 
@@ -215,6 +236,7 @@ int main(int argc, char **argv)
 		vk_die_error(&e);
 	print_header(&r, &p);
 	print_stats(&s, r.index, r.h.has_labels);
+	print_classes(&r.h);
 	fclose(r.f);
 	if (p.f != stdin)
 		fclose(p.f);

@@ -10,19 +10,22 @@
 static const char USAGE[] =
 	"Usage: txt2stream [OPTION]... [FILE]\n"
 	"Convert text to a tensor stream: one record a line, fields separated by tabs\n"
-	"or spaces, the label first with --labels. Every line has the same number of\n"
-	"fields. With no FILE, or when FILE is -, read standard input.\n\n"
+	"or spaces (commas with --csv), the label first with --labels. Every line has\n"
+	"the same number of fields. With no FILE, or when FILE is -, read standard input.\n\n"
 	"  -o, --output FILE  write FILE (atomically) instead of standard output\n"
 	"  -s, --shape SHAPE  record shape such as 28x28 (default: a vector as long\n"
 	"                     as the first line)\n"
 	"  -t, --dtype TYPE   element type: u8, f32 (default) or f64\n"
 	"  -l, --labels       the first field of every line is an integer label\n"
+	"  -c, --csv          comma-separated values: blank lines and lines starting\n"
+	"                     with # are skipped, # starts a comment; a first line\n"
+	"                     whose first field is not a number is a header, skipped\n"
 	"  -h, --help         show this help and exit\n"
 	"      --version      show the version and exit\n";
 
 struct cmdline {
 	const char *input, *output;
-	int dtype, rank, labels;
+	int dtype, rank, labels, csv;
 	unsigned dims[TS_MAX_RANK];
 };
 
@@ -39,12 +42,13 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	static const struct option longopts[] = {
 		{"output", required_argument, 0, 'o'}, {"shape", required_argument, 0, 's'},
 		{"dtype", required_argument, 0, 't'},  {"labels", no_argument, 0, 'l'},
+		{"csv", no_argument, 0, 'c'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
 	c->dtype = TS_F32;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "o:s:t:lh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:s:t:lch", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
 		switch (ch) {
@@ -52,6 +56,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 's': c->rank = vk_parse_shape("--shape", optarg, c->dims); break;
 		case 't': c->dtype = parse_dtype(optarg); break;
 		case 'l': c->labels = 1; break;
+		case 'c': c->csv = 1; break;
 		}
 	}
 	c->input = vk_input_arg(argc, argv, optind);
@@ -84,13 +89,30 @@ static void grow(struct record *r, size_t n)
 	r->cap = cap > TS_MAX_ELEMS ? TS_MAX_ELEMS : cap;
 }
 
+/* A CSV header: the first line, when its first field is not a number. */
+static int is_header(const tsv_reader *t)
+{
+	char *end;
+	strtod(t->tok, &end);
+	return end == t->tok || *end;
+}
+
 /* Read one line into r. Returns 0 at the end of the input. */
 static int read_line(tsv_reader *t, struct record *r, const struct cmdline *c)
 {
+	static int header_checked;
 	vk_error e;
 	size_t n = 0;
 	int rc, first = c->labels;
 	while ((rc = tsv_next(t, &e)) == TSV_FIELD) {
+		if (c->csv && !header_checked) {
+			header_checked = 1;
+			if (is_header(t)) {
+				if (tsv_skip_line(t, &e))
+					vk_die_error(&e);
+				continue;
+			}
+		}
 		if (first) {
 			if (tsv_label(t, &r->label, &e))
 				vk_die_error(&e);
@@ -130,7 +152,10 @@ int main(int argc, char **argv)
 	if (c.input && !(in = fopen(c.input, "r")))
 		vk_die("cannot open %s:", c.input);
 	tsv_reader t;
-	tsv_init(&t, in, c.input ? c.input : "standard input");
+	if (c.csv)
+		tsv_init_csv(&t, in, c.input ? c.input : "standard input");
+	else
+		tsv_init(&t, in, c.input ? c.input : "standard input");
 
 	struct record r = {.size = ts_dtype_size(c.dtype)};
 	if (c.rank) {

@@ -1,0 +1,360 @@
+#include "vimage.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <vips/vips.h>
+#include <vips/vector.h>
+
+/* libvips' message for the last failure, made one line: "Class: text\n..."
+ * lines joined with "; ", class prefixes dropped. Clears the buffer. */
+static int fail_vips(vk_error *e, const char *what)
+{
+	char *buf = vips_error_buffer_copy(), msg[400] = "";
+	size_t o = 0;
+	for (char *line = buf, *next; line && *line && o + 3 < sizeof msg; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		char *colon = strstr(line, ": ");
+		if (colon && !memchr(line, ' ', colon - line))
+			line = colon + 2;
+		while (*line && isspace((unsigned char)*line))
+			line++;
+		if (!*line)
+			continue;
+		o += snprintf(msg + o, sizeof msg - o, "%s%s", o ? "; " : "", line);
+	}
+	g_free(buf);
+	if (o >= sizeof msg)
+		o = sizeof msg - 1;
+	while (o > 0 && (msg[o - 1] == '.' || isspace((unsigned char)msg[o - 1])))
+		msg[--o] = 0;
+	return vk_fail(e, "%s%s%s", what, msg[0] ? ": " : "", msg);
+}
+
+/* libvips' warnings (through GLib's log) would add lines to our one-line
+ * messages; the failures they precede are reported by the calls that fail. */
+static void quiet(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+	(void)domain;
+	(void)level;
+	(void)msg;
+	(void)data;
+}
+
+int vk_img_init(const char *argv0, vk_error *e)
+{
+	if (VIPS_INIT(argv0))
+		return fail_vips(e, "cannot start libvips");
+	g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+			  quiet, NULL);
+	vips_concurrency_set(1);
+	/* Every image is decoded once: the operation cache would only hold memory. */
+	vips_cache_set_max(0);
+	/* liborc, which libvips 8.14 compiles its vector kernels with, is not
+	 * safe to compile from several threads at once (it crashes in
+	 * orc_code_allocate_codemem); the plain C paths give the same pixels. */
+	vips_vector_set_enabled(0);
+	return 0;
+}
+
+void vk_img_shutdown(void) { vips_shutdown(); }
+void vk_img_thread_done(void) { vips_thread_shutdown(); }
+
+/* Loaders we accept: bitmap formats. Not libvips' CSV, matrix, raw, FITS,
+ * PDF or SVG loaders, which would turn text or documents into "images". */
+static int loader_ok(const char *name)
+{
+	static const char *const ok[] = {"Png", "Jpeg", "Webp", "Tiff", "Gif", "Ppm",
+					 "Heif", "Jxl", "Jp2k", "Magick", NULL};
+	const char *p = "VipsForeignLoad";
+	if (strncmp(name, p, strlen(p)) != 0)
+		return 0;
+	name += strlen(p);
+	for (int i = 0; ok[i]; i++)
+		if (strncmp(name, ok[i], strlen(ok[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* The checks before libvips sees the file, then its header. */
+static VipsImage *open_image(const char *path, vk_error *e)
+{
+	struct stat st, lst;
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+			vk_fail(e, "broken symbolic link");
+		else
+			vk_fail(e, "cannot open:");
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		vk_fail(e, "is a directory");
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		vk_fail(e, "not a regular file");
+		return NULL;
+	}
+	if (st.st_size == 0) {
+		vk_fail(e, "empty file (0 bytes)");
+		return NULL;
+	}
+	const char *loader = vips_foreign_find_load(path);
+	if (!loader) {
+		vips_error_clear();
+		FILE *f = fopen(path, "rb");
+		if (!f)
+			vk_fail(e, "cannot open:");
+		else
+			vk_fail(e, "not an image (no image format recognised)");
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	if (!loader_ok(loader)) {
+		vk_fail(e, "not an image (libvips reads it as %s, which is not a bitmap format)",
+			loader);
+		return NULL;
+	}
+	VipsImage *im = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL,
+						 "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+	if (!im) {
+		fail_vips(e, "cannot decode");
+		return NULL;
+	}
+	unsigned long long w = (unsigned)im->Xsize, h = (unsigned)im->Ysize;
+	if (w == 0 || h == 0 || w * h > VK_IMG_MAX_PIXELS) {
+		vk_fail(e, "image of %llux%llu pixels is over the limit of %llu pixels", w, h,
+			VK_IMG_MAX_PIXELS);
+		g_object_unref(im);
+		return NULL;
+	}
+	if (im->Bands < 1 || im->Bands > 4) {
+		vk_fail(e, "%d bands: an image here has 1 to 4 (grey, grey+alpha, RGB, RGBA)",
+			im->Bands);
+		g_object_unref(im);
+		return NULL;
+	}
+	return im;
+}
+
+static int is_grey(VipsImage *im)
+{
+	VipsInterpretation t = vips_image_guess_interpretation(im);
+	return t == VIPS_INTERPRETATION_B_W || t == VIPS_INTERPRETATION_GREY16 ||
+	       (t == VIPS_INTERPRETATION_MULTIBAND && im->Bands <= 2);
+}
+
+int vk_img_probe(const char *path, vk_img_info *info, vk_error *e)
+{
+	VipsImage *im = open_image(path, e);
+	if (!im)
+		return -1;
+	info->w = (unsigned)im->Xsize;
+	info->h = (unsigned)im->Ysize;
+	info->bands = (unsigned)im->Bands;
+	info->grey = is_grey(im);
+	info->alpha = vips_image_hasalpha(im);
+	g_object_unref(im);
+	return 0;
+}
+
+/* The colour and channel conversions: im (any bands/format) to s->c bands of
+ * uchar, alpha flattened over the background unless s->c is 4. */
+static int convert(VipsObject *ctx, VipsImage *im, const vk_img_spec *s, VipsImage **out)
+{
+	VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 12);
+	int grey = is_grey(im), alpha = vips_image_hasalpha(im);
+	/* 16-bit samples keep their high byte, the same rule for grey and colour
+	 * (libvips' own GREY16 conversion rounds differently from its RGB16 one). */
+	if (im->BandFmt == VIPS_FORMAT_USHORT) {
+		if (vips_rshift_const1(im, &t[9], 8, NULL) ||
+		    vips_cast_uchar(t[9], &t[10], NULL) ||
+		    vips_copy(t[10], &t[11], "interpretation",
+			      grey ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, NULL))
+			return -1;
+		im = t[11];
+	}
+	VipsInterpretation want = s->c == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+	/* A grey image turns RGB by copying its band; colourspace would go through
+	 * CIE colour spaces and back for nothing. */
+	if (grey && s->c != 1) {
+		if (im->BandFmt != VIPS_FORMAT_UCHAR) {
+			if (vips_colourspace(im, &t[0], VIPS_INTERPRETATION_B_W, NULL))
+				return -1;
+			im = t[0];
+		}
+		VipsImage *g[3] = {NULL, NULL, NULL};
+		if (vips_extract_band(im, &t[1], 0, NULL))
+			return -1;
+		g[0] = g[1] = g[2] = t[1];
+		if (vips_bandjoin(g, &t[2], 3, NULL))
+			return -1;
+		if (alpha) {
+			if (vips_extract_band(im, &t[3], 1, NULL))
+				return -1;
+			VipsImage *ga[2] = {t[2], t[3]};
+			if (vips_bandjoin(ga, &t[4], 2, NULL))
+				return -1;
+			im = t[4];
+		} else {
+			im = t[2];
+		}
+		if (vips_copy(im, &t[8], "interpretation", VIPS_INTERPRETATION_sRGB, NULL))
+			return -1;
+		im = t[8];
+	} else if (vips_image_guess_interpretation(im) != want || im->BandFmt != VIPS_FORMAT_UCHAR) {
+		if (vips_colourspace(im, &t[0], want, NULL))
+			return -1;
+		im = t[0];
+	}
+	if (im->BandFmt != VIPS_FORMAT_UCHAR) {
+		if (vips_cast_uchar(im, &t[5], NULL))
+			return -1;
+		im = t[5];
+	}
+	if (alpha && s->c != 4) {
+		double bg[3] = {s->bg[0], s->bg[1], s->bg[2]};
+		if (s->c == 1)
+			bg[0] = (s->bg[0] + s->bg[1] + s->bg[2] + 1) / 3;
+		VipsArrayDouble *a = vips_array_double_new(bg, s->c == 1 ? 1 : 3);
+		int rc = vips_flatten(im, &t[6], "background", a, NULL);
+		vips_area_unref(VIPS_AREA(a));
+		if (rc || vips_cast_uchar(t[6], &t[7], NULL))
+			return -1;
+		im = t[7];
+	} else if (!alpha && s->c == 4) {
+		if (vips_bandjoin_const1(im, &t[6], 255, NULL))
+			return -1;
+		im = t[6];
+	}
+	*out = im;
+	return 0;
+}
+
+static int resize(VipsObject *ctx, VipsImage *im, const vk_img_spec *s, VipsImage **out)
+{
+	VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 4);
+	if ((unsigned)im->Xsize == s->w && (unsigned)im->Ysize == s->h) {
+		*out = im;
+		return 0;
+	}
+	if (s->fit == VK_FIT_STRETCH) {
+		if (vips_thumbnail_image(im, &t[0], (int)s->w, "height", (int)s->h, "size",
+					 VIPS_SIZE_FORCE, "no_rotate", TRUE, NULL))
+			return -1;
+	} else if (s->fit == VK_FIT_CROP) {
+		if (vips_thumbnail_image(im, &t[0], (int)s->w, "height", (int)s->h, "crop",
+					 VIPS_INTERESTING_CENTRE, "no_rotate", TRUE, NULL))
+			return -1;
+	} else {
+		if (vips_thumbnail_image(im, &t[1], (int)s->w, "height", (int)s->h, "no_rotate",
+					 TRUE, NULL))
+			return -1;
+		double bg[4] = {s->bg[0], s->bg[1], s->bg[2], 0};
+		if (s->c == 1)
+			bg[0] = (s->bg[0] + s->bg[1] + s->bg[2] + 1) / 3;
+		VipsArrayDouble *a = vips_array_double_new(bg, (int)s->c);
+		int rc = vips_gravity(t[1], &t[0], VIPS_COMPASS_DIRECTION_CENTRE, (int)s->w,
+				      (int)s->h, "extend", VIPS_EXTEND_BACKGROUND, "background", a,
+				      NULL);
+		vips_area_unref(VIPS_AREA(a));
+		if (rc)
+			return -1;
+	}
+	im = t[0];
+	if (im->BandFmt != VIPS_FORMAT_UCHAR) {
+		if (vips_cast_uchar(im, &t[2], NULL))
+			return -1;
+		im = t[2];
+	}
+	*out = im;
+	return 0;
+}
+
+int vk_img_decode(const char *path, const vk_img_spec *s, unsigned char *out, vk_error *e)
+{
+	VipsImage *in = open_image(path, e);
+	if (!in)
+		return -1;
+	if (!s->resize && ((unsigned)in->Xsize != s->w || (unsigned)in->Ysize != s->h)) {
+		vk_fail(e, "image is %dx%d but %s is %ux%u (give --size WxH to resize)", in->Xsize,
+			in->Ysize, s->size_from ? s->size_from : "the first image", s->w, s->h);
+		g_object_unref(in);
+		return -1;
+	}
+	VipsObject *ctx = VIPS_OBJECT(vips_image_new());
+	VipsImage *a, *b;
+	int rc = -1;
+	if (convert(ctx, in, s, &a) || (s->resize ? resize(ctx, a, s, &b) : (b = a, 0))) {
+		fail_vips(e, "cannot decode");
+		goto done;
+	}
+	if ((unsigned)b->Xsize != s->w || (unsigned)b->Ysize != s->h || (unsigned)b->Bands != s->c) {
+		vk_fail(e, "libvips made %dx%dx%d pixels, not %ux%ux%u", b->Xsize, b->Ysize,
+			b->Bands, s->w, s->h, s->c);
+		goto done;
+	}
+	size_t size;
+	void *px = vips_image_write_to_memory(b, &size);
+	if (!px) {
+		fail_vips(e, "cannot decode");
+		goto done;
+	}
+	memcpy(out, px, size);
+	g_free(px);
+	rc = 0;
+done:
+	g_object_unref(ctx);
+	g_object_unref(in);
+	return rc;
+}
+
+int vk_img_can_save(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	if (!dot || strchr(dot, '/'))
+		return 0;
+	const char *saver = vips_foreign_find_save_target(dot);
+	vips_error_clear();
+	return saver != NULL;
+}
+
+int vk_img_encode(const char *path, const unsigned char *px, unsigned w, unsigned h, unsigned c,
+		  void **buf, size_t *len, vk_error *e)
+{
+	const char *dot = strrchr(path, '.');
+	if (!dot || !vk_img_can_save(path))
+		return vk_fail(e, "no image format for the suffix of '%s'", path);
+	VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * c, (int)w, (int)h, (int)c,
+						   VIPS_FORMAT_UCHAR);
+	if (!im)
+		return fail_vips(e, "cannot make an image");
+	im->Type = c <= 2 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+	/* To memory through a target: every saver has a target form (PPM has no
+	 * buffer form in libvips 8.14). */
+	VipsTarget *t = vips_target_new_to_memory();
+	int rc = !t || vips_image_write_to_target(im, dot, t, NULL);
+	if (!rc) {
+		VipsBlob *blob = NULL;
+		g_object_get(t, "blob", &blob, NULL);
+		size_t n = 0;
+		const void *data = blob ? vips_blob_get(blob, &n) : NULL;
+		*buf = data ? g_malloc(n ? n : 1) : NULL;
+		if (*buf)
+			memcpy(*buf, data, n);
+		*len = n;
+		rc = !*buf;
+		if (blob)
+			vips_area_unref(VIPS_AREA(blob));
+	}
+	if (t)
+		g_object_unref(t);
+	g_object_unref(im);
+	return rc ? fail_vips(e, "cannot encode") : 0;
+}
+
+void vk_img_free(void *buf) { g_free(buf); }
