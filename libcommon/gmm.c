@@ -21,7 +21,7 @@ extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, i
 
 void vk_gmm_opts_default(vk_gmm_opts *o)
 {
-	*o = (vk_gmm_opts){.k = 10, .cov = VK_GMM_FULL, .max_iter = 500, .tol = 1e-6, .seed = 1,
+	*o = (vk_gmm_opts){.k = 10, .cov = VK_GMM_FULL, .max_iter = 500, .tol = 1e-5, .seed = 1,
 			   .ridge = 1e-6};
 }
 

@@ -45,7 +45,7 @@ typedef struct {
 	double ridge;
 } vk_gmm_opts;
 
-/* Defaults: K 10, full covariance, 500 iterations, tol 1e-6, seed 1. */
+/* Defaults: K 10, full covariance, 500 iterations, tol 1e-5, seed 1. */
 void vk_gmm_opts_default(vk_gmm_opts *o);
 const char *vk_gmm_cov_name(int cov);
 int vk_gmm_cov_parse(const char *name); /* 0 when unknown */

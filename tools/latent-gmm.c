@@ -22,7 +22,7 @@ static const char USAGE[] =
 	"  -s, --seed N        seed of the k-means++ start (default 1)\n"
 	"      --iter N        EM iterations at most (default 500)\n"
 	"      --tol X         stop when the mean log-likelihood per vector changes by\n"
-	"                      less than X nats (default 1e-6)\n"
+	"                      less than X nats (default 1e-5)\n"
 	"  -v, --verbose       print every iteration's mean log-likelihood\n"
 	"  -q, --quiet         print nothing when all goes well\n"
 	"  -h, --help          show this help and exit\n"
