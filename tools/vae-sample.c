@@ -189,9 +189,11 @@ int main(int argc, char **argv)
 	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? t.m.a.classes : 1);
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
 			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
-	if (rc || vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
+	/* prior= first: vae-decode keeps it and puts its own keys after it, so
+	 * --latent-only | vae-decode gives these very bytes. */
+	if (rc || (c.prior && ts_meta_set(&h, "prior", base_name(c.prior), &e)) ||
+	    vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
 	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
-	    (c.prior && ts_meta_set(&h, "prior", base_name(c.prior), &e)) ||
 	    ts_writer_open(&w, c.output, &h, &e))
 		vk_die_error(&e);
 	if (vae_sample(&c, &t, c.prior ? &prior : NULL, total, &w, &e)) {
