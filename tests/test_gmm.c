@@ -12,6 +12,10 @@
 #include "stream.h"
 #include "testutil.h"
 
+#define LLVMFuzzerTestOneInput corpus_prior_one
+#include "../fuzz/fuzz_prior.c"
+#undef LLVMFuzzerTestOneInput
+
 #define TRAIN_IMAGES "examples/data/digits-train-images-idx3-ubyte.gz"
 
 static char *tp(const char *name)
@@ -480,6 +484,44 @@ Test(gmm_file, load_checks_the_file)
 	cr_assert_eq(vk_gmm_load(tp("long.prior"), &g, &e), -1);
 	cr_assert(strstr(e.msg, "expected"), "%s", e.msg);
 	free(good);
+}
+
+/* The fuzzer's seeds (and any input it ever crashed on, kept in
+ * tests/corpus/prior/) through its harness; the seeds load and re-encode
+ * to their own bytes. */
+Test(gmm_file, fuzz_inputs_replayed)
+{
+	const char *dirs[2] = {"fuzz/seeds/prior", "tests/corpus/prior"};
+	int n = 0;
+	for (int d = 0; d < 2; d++) {
+		char cmd[1024];
+		snprintf(cmd, sizeof cmd, "ls %s > %s 2>/dev/null", repo_path(dirs[d]),
+			 tp("list.txt"));
+		if (run("%s", cmd))
+			continue;
+		FILE *f = fopen(tp("list.txt"), "r");
+		char name[512];
+		while (f && fscanf(f, "%511s", name) == 1) {
+			char path[1024];
+			snprintf(path, sizeof path, "%s/%s", repo_path(dirs[d]), name);
+			size_t len;
+			unsigned char *data = slurp(path, &len);
+			cr_assert(data, "cannot read %s", path);
+			corpus_prior_one(data, len);
+			if (d == 0) {
+				vk_gmm g;
+				vk_error e;
+				cr_assert_eq(vk_gmm_decode(data + 1, len - 1, path, &g, &e), 0, "%s",
+					     e.msg);
+				vk_gmm_free(&g);
+			}
+			free(data);
+			n++;
+		}
+		if (f)
+			fclose(f);
+	}
+	cr_assert(n >= 2, "%d inputs replayed", n);
 }
 
 /* latent-gmm */
