@@ -1,22 +1,27 @@
-/* vae-sample — draw z from the prior N(0, I) and decode it: new data from a model. */
+/* vae-sample — draw z from the prior N(0, I), or from a fitted mixture, and decode it:
+ * new data from a model. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "gmm.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
 
 static const char USAGE[] =
 	"Usage: vae-sample -m MODEL [OPTION]...\n"
-	"Draw latent vectors z ~ N(0, T^2 I) and write the decoded images (f32 in [0,1])\n"
-	"to standard output.\n\n"
+	"Draw latent vectors z ~ N(0, T^2 I), or from the Gaussian mixture of a prior\n"
+	"file, and write the decoded images (f32 in [0,1]) to standard output.\n\n"
 	"  -m, --model MODEL     the trained model (required)\n"
 	"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
 	"  -n, --count N         number of samples (default 64)\n"
 	"  -s, --seed N          seed of the draws (default 1)\n"
-	"  -T, --temperature T   scale the prior's standard deviation by T (default 1)\n"
+	"  -T, --temperature T   scale the prior's standard deviation by T (default 1;\n"
+	"                        with --prior, each component's)\n"
+	"      --prior FILE      draw z from the mixture in FILE (made by latent-gmm)\n"
+	"                        instead of N(0, I)\n"
 	"      --latent-only     write z instead of decoding it (for vae-decode)\n"
 	"      --grid K          a 2-D model's K x K manifold: an even grid on the unit\n"
 	"                        square through the Gaussian inverse CDF, rows top to\n"
@@ -31,14 +36,14 @@ static const char USAGE[] =
 	"      --version         show the version and exit\n";
 
 struct cmdline {
-	const char *model, *output;
+	const char *model, *output, *prior;
 	long count;
 	int grid, label, each_label, share_z, latent_only, u8, batch, threads;
 	float temperature;
 	uint64_t seed;
 };
 
-enum { OPT_LATENT = VK_OPT_FIRST_LONG, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8 };
+enum { OPT_LATENT = VK_OPT_FIRST_LONG, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8, OPT_PRIOR };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -49,6 +54,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"latent-only", no_argument, 0, OPT_LATENT}, {"grid", required_argument, 0, OPT_GRID},
 		{"label", required_argument, 0, 'l'},     {"each-label", no_argument, 0, OPT_EACH},
 		{"share-z", no_argument, 0, OPT_SHARE},   {"u8", no_argument, 0, OPT_U8},
+		{"prior", required_argument, 0, OPT_PRIOR},
 		{"batch", required_argument, 0, 'b'},     {"threads", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -75,6 +81,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_EACH: c->each_label = 1; break;
 		case OPT_SHARE: c->share_z = 1; break;
 		case OPT_U8: c->u8 = 1; break;
+		case OPT_PRIOR: c->prior = optarg; break;
 		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
 		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
 		}
@@ -87,14 +94,18 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--share-z needs --each-label");
 	if (c->each_label && c->label >= 0)
 		vk_usage_error("--label and --each-label exclude each other");
+	if (c->prior && c->grid)
+		vk_usage_error("--grid and --prior exclude each other: the grid maps N(0, I)'s "
+			       "quantiles");
 	if (c->latent_only && c->u8)
 		vk_usage_error("--u8 applies to images, not to --latent-only");
 }
 
-/* Latent vector number i: a grid point, or a prior draw (shared across classes
- * with --share-z: draw k of a class reuses the generator state of class 0). */
-static void next_z(const struct cmdline *c, int Z, long i, vk_rng *rng, const vk_rng *start,
-		   float *z)
+/* Latent vector number i: a grid point, or a draw from N(0, T²I) or from the
+ * mixture prior (shared across classes with --share-z: draw k of a class
+ * reuses the generator state of class 0). */
+static void next_z(const struct cmdline *c, const vk_gmm *prior, int Z, long i, vk_rng *rng,
+		   const vk_rng *start, float *z)
 {
 	if (c->grid) {
 		long row = i / c->grid, col = i % c->grid;
@@ -104,14 +115,18 @@ static void next_z(const struct cmdline *c, int Z, long i, vk_rng *rng, const vk
 	}
 	if (c->share_z && i % c->count == 0)
 		*rng = *start;
+	if (prior) {
+		vk_gmm_sample(prior, rng, c->temperature, z);
+		return;
+	}
 	vk_rng_normals(rng, z, Z);
 	for (int j = 0; j < Z; j++)
 		z[j] *= c->temperature;
 }
 
 /* Draw total samples (or the grid) and write them, decoded or as latents. */
-static int vae_sample(const struct cmdline *c, vk_model_tool *t, long total, ts_writer *w,
-		      vk_error *e)
+static int vae_sample(const struct cmdline *c, vk_model_tool *t, const vk_gmm *prior,
+		      long total, ts_writer *w, vk_error *e)
 {
 	vk_model *m = &t->m;
 	int Z = m->a.latent, cvae = m->a.kind == VK_CVAE, rc = 0;
@@ -124,7 +139,7 @@ static int vae_sample(const struct cmdline *c, vk_model_tool *t, long total, ts_
 	for (long done = 0; done < total && !rc;) {
 		int n = total - done < c->batch ? (int)(total - done) : c->batch;
 		for (int i = 0; i < n; i++) {
-			next_z(c, Z, done + i, &rng, &start, z + (size_t)i * Z);
+			next_z(c, prior, Z, done + i, &rng, &start, z + (size_t)i * Z);
 			labels[i] = c->each_label ? (int32_t)((done + i) / c->count)
 						  : cvae ? c->label : TS_NO_LABEL;
 		}
@@ -138,6 +153,12 @@ static int vae_sample(const struct cmdline *c, vk_model_tool *t, long total, ts_
 	return rc;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return b ? b + 1 : path;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
@@ -145,6 +166,7 @@ int main(int argc, char **argv)
 	vk_model_tool t;
 	ts_header h;
 	ts_writer w;
+	vk_gmm prior;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
@@ -159,19 +181,29 @@ int main(int argc, char **argv)
 	if (cvae && c.label < 0 && !c.each_label)
 		vk_die("%s is a conditional model: choose a class with --label K or --each-label",
 		       c.model);
+	if (c.prior && vk_gmm_load(c.prior, &prior, &e))
+		vk_die_error(&e);
+	if (c.prior && prior.z != Z)
+		vk_die("%s is a prior over %d dimensions; the latent space of %s has %d", c.prior,
+		       prior.z, c.model, Z);
 	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? t.m.a.classes : 1);
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
 			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
-	if (rc || vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
+	/* prior= first: vae-decode keeps it and puts its own keys after it, so
+	 * --latent-only | vae-decode gives these very bytes. */
+	if (rc || (c.prior && ts_meta_set(&h, "prior", base_name(c.prior), &e)) ||
+	    vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
 	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
 	    ts_writer_open(&w, c.output, &h, &e))
 		vk_die_error(&e);
-	if (vae_sample(&c, &t, total, &w, &e)) {
+	if (vae_sample(&c, &t, c.prior ? &prior : NULL, total, &w, &e)) {
 		ts_writer_abort(&w);
 		vk_die_error(&e);
 	}
 	if (ts_writer_close(&w, &e))
 		vk_die_error(&e);
 	vk_model_tool_close(&t);
+	if (c.prior)
+		vk_gmm_free(&prior);
 	return 0;
 }

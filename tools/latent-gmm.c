@@ -1,0 +1,193 @@
+/* latent-gmm — fit a Gaussian mixture to latent vectors: an ex-post prior for vae-sample. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "afile.h"
+#include "err.h"
+#include "gmm.h"
+#include "opts.h"
+#include "stream.h"
+
+static const char USAGE[] =
+	"Usage: latent-gmm -k K [OPTION]... [LATENTS]\n"
+	"Fit a mixture of K Gaussians by EM to the latent vectors of the tensor stream\n"
+	"LATENTS (standard input when absent or -), as vae-encode writes them, and write\n"
+	"the prior file for vae-sample --prior to standard output. A latent+logvar\n"
+	"stream (vae-encode --with-logvar) is fitted on its means mu.\n\n"
+	"  -k, --components K  number of mixture components, 1 to 1024 (required)\n"
+	"  -o, --output FILE   write FILE (atomically) instead of standard output\n"
+	"      --cov TYPE      covariance of each component: full (default) or diag\n"
+	"  -s, --seed N        seed of the k-means++ start (default 1)\n"
+	"      --iter N        EM iterations at most (default 500)\n"
+	"      --tol X         stop when the mean log-likelihood per vector changes by\n"
+	"                      less than X nats (default 1e-5)\n"
+	"  -v, --verbose       print every iteration's mean log-likelihood\n"
+	"  -q, --quiet         print nothing when all goes well\n"
+	"  -h, --help          show this help and exit\n"
+	"      --version       show the version and exit\n";
+
+struct cmdline {
+	const char *output, *input;
+	vk_gmm_opts fit;
+	int verbose, quiet;
+};
+
+enum { OPT_COV = VK_OPT_FIRST_LONG, OPT_ITER, OPT_TOL };
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *c)
+{
+	static const struct option longopts[] = {
+		{"components", required_argument, 0, 'k'}, {"output", required_argument, 0, 'o'},
+		{"cov", required_argument, 0, OPT_COV},    {"seed", required_argument, 0, 's'},
+		{"iter", required_argument, 0, OPT_ITER},  {"tol", required_argument, 0, OPT_TOL},
+		{"verbose", no_argument, 0, 'v'},          {"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},             {"version", no_argument, 0, VK_OPT_VERSION},
+		{0, 0, 0, 0}};
+	memset(c, 0, sizeof *c);
+	vk_gmm_opts_default(&c->fit);
+	c->fit.k = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "k:o:s:vqh", longopts, NULL)) != -1) {
+		if (vk_common_option(ch, USAGE))
+			continue;
+		switch (ch) {
+		case 'k': c->fit.k = (int)vk_parse_long("--components", optarg, 1, VK_GMM_MAX_K); break;
+		case 'o': c->output = optarg; break;
+		case OPT_COV:
+			if (!(c->fit.cov = vk_gmm_cov_parse(optarg)))
+				vk_usage_error("--cov: '%s' is not full or diag", optarg);
+			break;
+		case 's': c->fit.seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
+		case OPT_ITER: c->fit.max_iter = (int)vk_parse_long("--iter", optarg, 1, 1000000); break;
+		case OPT_TOL: c->fit.tol = vk_parse_double("--tol", optarg, 0, 1e6); break;
+		case 'v': c->verbose = 1; break;
+		case 'q': c->quiet = 1; break;
+		}
+	}
+	if (!c->fit.k)
+		vk_usage_error("the number of components is required (-k K)");
+	if (c->verbose && c->quiet)
+		vk_usage_error("--verbose and --quiet exclude each other");
+	c->input = vk_input_arg(argc, argv, optind);
+}
+
+/* The stream must hold latent vectors: rank 1, floats, kind latent (or
+ * latent+logvar, of which the first half, μ, is taken) or no kind at all.
+ * Returns the width of the vectors fitted. */
+static int latent_width(const ts_reader *r, size_t *stride, vk_error *e)
+{
+	char kind[64], shape[64];
+	int logvar = 0;
+	if (ts_meta_get(&r->h, "kind", kind, sizeof kind)) {
+		logvar = !strcmp(kind, "latent+logvar");
+		if (!logvar && strcmp(kind, "latent"))
+			return vk_fail(e, "%s: kind=%s is not a stream of latent vectors; encode it "
+				       "first with vae-encode -m MODEL", r->name, kind);
+	}
+	size_t n = ts_elems(&r->h);
+	if (r->h.rank != 1 || r->h.dtype == TS_U8)
+		return vk_fail(e, "%s: records of shape %s (%s) are not latent vectors (rank 1, "
+			       "f32 or f64)", r->name, ts_shape_str(&r->h, shape, sizeof shape),
+			       ts_dtype_name(r->h.dtype));
+	if (logvar && n % 2)
+		return vk_fail(e, "%s: a latent+logvar record has an even number of values, not "
+			       "%zu", r->name, n);
+	size_t z = logvar ? n / 2 : n;
+	if (z > VK_GMM_MAX_Z)
+		return vk_fail(e, "%s: latent vectors of %zu values (at most %d)", r->name, z,
+			       VK_GMM_MAX_Z);
+	*stride = n;
+	return (int)z;
+}
+
+/* Every vector of the stream (μ only for latent+logvar): (n, z), malloc'd. */
+static float *read_latents(ts_reader *r, int z, size_t stride, size_t *n, vk_error *e)
+{
+	size_t cap = 1024;
+	float *x = malloc(sizeof(float) * cap * z), *rec = malloc(sizeof(float) * stride);
+	int rc;
+	*n = 0;
+	if (!x || !rec) {
+		vk_fail(e, "out of memory reading %s", r->name);
+		goto bad;
+	}
+	while ((rc = ts_read_f32(r, rec, NULL, e)) == 1) {
+		if (*n == cap) {
+			float *g = cap > (SIZE_MAX / 2) / sizeof(float) / z
+					   ? NULL : realloc(x, sizeof(float) * 2 * cap * z);
+			if (!g) {
+				vk_fail(e, "out of memory reading %s (%zu vectors)", r->name, *n);
+				goto bad;
+			}
+			x = g;
+			cap *= 2;
+		}
+		memcpy(x + *n * z, rec, sizeof(float) * z);
+		++*n;
+	}
+	if (rc < 0)
+		goto bad;
+	free(rec);
+	return x;
+bad:
+	free(x);
+	free(rec);
+	return NULL;
+}
+
+static void show_iteration(int iter, double loglik, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "%s: iteration %d: mean log-likelihood %.6f\n", vk_progname, iter, loglik);
+}
+
+/* Read the latents, fit, save. */
+static int latent_gmm(const struct cmdline *c, ts_reader *r, vk_gmm *g, vk_error *e)
+{
+	size_t stride = 0, n;
+	int z = latent_width(r, &stride, e);
+	if (z < 0)
+		return -1;
+	float *x = read_latents(r, z, stride, &n, e);
+	if (!x)
+		return -1;
+	int rc = 0;
+	vk_error fe;
+	if (n == 0)
+		rc = vk_fail(e, "%s: no latent vectors to fit (an empty stream)", r->name);
+	else if ((size_t)c->fit.k > n)
+		rc = vk_fail(e, "%s: -k %d needs at least %d vectors; the stream has %zu", r->name,
+			     c->fit.k, c->fit.k, n);
+	else if (vk_gmm_fit(g, x, n, z, &c->fit, c->verbose ? show_iteration : NULL, NULL, &fe))
+		rc = vk_fail(e, "%s: %s", r->name, fe.msg);
+	else if ((rc = vk_gmm_save(c->output, g, e)))
+		vk_gmm_free(g);
+	free(x);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	vk_error e;
+	ts_reader r;
+	vk_gmm g;
+	vk_init(argc, argv);
+	parse_cmdline(argc, argv, &c);
+	/* Refuse a terminal before the work, not after it. */
+	if ((!c.output || !strcmp(c.output, "-")) && vk_stdout_is_tty())
+		vk_die("refusing to write binary data to a terminal; use -o FILE or redirect it");
+	if (ts_reader_open(&r, c.input, &e) || latent_gmm(&c, &r, &g, &e))
+		vk_die_error(&e);
+	ts_reader_close(&r);
+	if (!c.quiet)
+		fprintf(stderr, "%s: %d %s-covariance components, %llu vectors of %d, %u iterations"
+			"%s: mean log-likelihood %.6f nats per vector\n", vk_progname, g.k,
+			vk_gmm_cov_name(g.cov), (unsigned long long)g.n, g.z, g.iters,
+			g.converged ? " (converged)" : " (not converged: --iter reached)", g.loglik);
+	vk_gmm_free(&g);
+	vk_close_stdout();
+	return 0;
+}
