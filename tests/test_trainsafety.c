@@ -96,3 +96,36 @@ Test(train_safety, options_that_do_nothing_are_named)
 			     digits()), 2);
 	cr_assert(strstr(err, "both read standard input"), "%s", err);
 }
+
+Test(train_safety, model_programs_refuse_an_output_that_is_an_input)
+{
+	char m[512], data[512], link[512], err[2048];
+	snprintf(m, sizeof m, "%s", tmp_path("same.vae"));
+	snprintf(data, sizeof data, "%s", tmp_path("same.ts"));
+	snprintf(link, sizeof link, "%s", tmp_path("lnk.ts"));
+	cr_assert_eq(run("cp %s %s && vae-train " SMALL " -e 1 -o %s %s && ln -sf %s %s", digits(),
+			 data, m, data, data, link), 0);
+	const char *cmds[] = {"vae-train -q -e 1 -o %s %s",        "vae-train -q -e 1 --log %s -o x.vae %s",
+			      "vae-encode -m MODEL -o %s %s",      "vae-interp -m MODEL -o %s %s"};
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		char cmd[1024], fmt[512];
+		/* the output names the data through a symbolic link */
+		snprintf(fmt, sizeof fmt, "%s", cmds[i]);
+		char *at = strstr(fmt, "MODEL");
+		if (at) {
+			char rest[512];
+			snprintf(rest, sizeof rest, "%s", at + 5);
+			snprintf(at, sizeof fmt - (at - fmt), "%s%s", m, rest);
+		}
+		snprintf(cmd, sizeof cmd, fmt, link, data);
+		cr_assert_eq(run_err(err, sizeof err, "cd %s/.. && %s", data, cmd), 1, "%s: %s", cmd,
+			     err);
+		cr_assert(strstr(err, "would destroy the input"), "%s: %s", cmd, err);
+		cr_assert_eq(run("cmp -s %s %s", data, digits()), 0, "%s changed the data", cmd);
+	}
+	/* the model itself as vae-encode's and vae-sample's output */
+	cr_assert_eq(run_err(err, sizeof err, "vae-encode -m %s -o %s %s", m, m, data), 1);
+	cr_assert_eq(run_err(err, sizeof err, "vae-sample -m %s -o %s", m, m), 1);
+	cr_assert_eq(run_err(err, sizeof err, "vae-encode -m %s %s > /dev/null", m, data), 0,
+		     "the model was damaged: %s", err);
+}

@@ -94,6 +94,7 @@ int main(int argc, char **argv)
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
+	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, 2);
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_LATENTS, c.input, &e))
 		vk_die_error(&e);
 	int labelled = t.r.h.has_labels || c.label >= 0;

@@ -170,6 +170,7 @@ int main(int argc, char **argv)
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
+	vk_refuse_output_is_input(c.output, (const char *const[]){c.model}, 1);
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_NONE, NULL, &e))
 		vk_die_error(&e);
 	int Z = t.m.a.latent, cvae = t.m.a.kind == VK_CVAE;

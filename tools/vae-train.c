@@ -350,6 +350,12 @@ int main(int argc, char **argv)
 	 * alone writes the model, the log and the summaries. */
 	int lead = vk_dist_init(&argc, &argv) == 1 || vk_dist_rank() == 0;
 	parse_cmdline(argc, argv, &c);
+	/* Before anything is opened for writing: the model and the log may not
+	 * be the data (the model is read back only by --resume, as itself). */
+	vk_refuse_output_is_input(c.output, (const char *const[]){c.train, c.test}, c.test ? 2 : 1);
+	if (c.log)
+		vk_refuse_output_is_input(c.log, (const char *const[]){c.train, c.test, c.output},
+					  3);
 
 	vk_dataset train, test;
 	if (vk_dataset_load(&train, c.train, c.max_memory, &e))
