@@ -144,7 +144,9 @@ floor() {
 vaekit_run() {
 	have vae-train && [ -s "$8" ] || return 0
 	log=$OUT/$1.vaekit.tsv
-	timeout "$TIMEOUT" env $CORE_ENV "$BIN/vae-train" -o "$OUT/$1.model" --model "$2" --hidden "$3" --latent "$4" --batch "$5" \
+	net="--hidden $3"
+	[ "$3" = conv ] && net="--arch conv"
+	timeout "$TIMEOUT" env $CORE_ENV "$BIN/vae-train" -o "$OUT/$1.model" --model "$2" $net --latent "$4" --batch "$5" \
 		--threads "$6" --epochs "$7" --seed 1 --test "$9" --log "$log" "$8" >/dev/null 2>"$OUT/$1.vaekit.err" \
 		&& echo "$log"
 }
@@ -155,7 +157,9 @@ torch_run() {
 	[ "$HAVE_TORCH" = 1 ] || return 0
 	log=$OUT/$1.torch.tsv
 	envs=$(echo "$2" | tr , '\n' | grep '^[A-Z]') opts=$(echo "$2" | tr , '\n' | grep '^-')
-	timeout "$TIMEOUT" env $CORE_ENV $envs $PY "$ROOT/bench/pytorch_vae.py" $opts $TORCH_EXTRA --model "$3" --hidden "$4" --latent "$5" --batch "$6" \
+	net="--hidden $4"
+	[ "$4" = conv ] && net="--arch conv"
+	timeout "$TIMEOUT" env $CORE_ENV $envs $PY "$ROOT/bench/pytorch_vae.py" $opts $TORCH_EXTRA --model "$3" $net --latent "$5" --batch "$6" \
 		--threads "$7" --epochs "$8" --seed 1 --train-images "$9" --test-images "${10}" \
 		>"$log" 2>"$OUT/$1.torch.err" && echo "$log"
 }
@@ -244,6 +248,61 @@ speed_table() {
 		done
 	done
 	echo
+}
+
+# Keras' conv VAE (vae-train --arch conv, latent 2) on the first CONV_N
+# Fashion-MNIST images: its epochs take minutes, not seconds. The floor is the
+# probe's sum over the lowered convolutions' and dense layers' GEMMs.
+CONV_N=${BENCH_CONV_N:-10000}
+CONV_BATCHES=${BENCH_CONV_BATCHES:-"128 32"}
+CONV_THREADS=${BENCH_CONV_THREADS:-"1 2"}
+conv_speed_table() {
+	[ "${BENCH_CONV:-1}" = 1 ] || return 0
+	have stream-cat && [ -s "$OUT/fashion-train.u8.ts" ] || return 0
+	stream-cat -n "$CONV_N" -o "$OUT/conv-train.u8.ts" "$OUT/fashion-train.u8.ts"
+	stream-cat -n 2000 -o "$OUT/conv-test.u8.ts" "$OUT/fashion-test.u8.ts"
+	saved_n=$NTRAIN saved_extra=${TORCH_EXTRA:-}
+	NTRAIN=$CONV_N
+	TORCH_EXTRA="--epoch-budget=$EPOCH_BUDGET --limit=$CONV_N"
+	echo "## Training speed, convolutional VAE (samples/s, higher is better)"
+	echo
+	echo "Keras' conv VAE (\`vae-train --arch conv -z 2\`, \`pytorch_vae.py --arch conv\`), the first"
+	echo "$CONV_N Fashion-MNIST training images; floors from \`sgemm_probe --conv 28\`."
+	echo
+	echo "| model | batch | threads | sgemm floor | sgemm + Adam floor | vaekit | vaekit % floor | PyTorch default | PyTorch best | best setting | PyTorch % floor | vaekit / PyTorch best | runs' range | vaekit test −ELBO | PyTorch test −ELBO |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	for b in $CONV_BATCHES; do
+		for t in $CONV_THREADS; do
+			tag=${TAG_PREFIX}conv-2-b$b-t$t
+			fls=$([ -n "$PROBE" ] && env $CORE_ENV "$PROBE" --summary --conv 28 --layers 784,2 --batch "$b" --threads "$t" | cut -f5,8 | tr '\t' ' ' || echo n/a n/a)
+			fl=${fls% *} fla=${fls#* }
+			vrates= trates= ratios=
+			for r in $(seq "$REPEATS"); do
+				say "bench: $tag run $r/$REPEATS"
+				vlog=$(vaekit_run "$tag-r$r" vae conv 2 "$b" "$t" "$EPOCHS" \
+					"$OUT/conv-train.u8.ts" "$OUT/conv-test.u8.ts")
+				if [ "$r" = 1 ]; then
+					torch_settings "$tag" vae conv 2 "$b" "$t"
+					vlog1=$vlog blog1=$blog tdef=$td
+				else
+					blog=$(torch_run "$tag-r$r" "$best" vae conv 2 "$b" "$t" "$EPOCHS" \
+						"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
+				fi
+				v=$(rate "$vlog") tb=$(rate "$blog")
+				vrates="$vrates $v" trates="$trates $tb" ratios="$ratios $(div "$v" "$tb")"
+			done
+			v=$(fmt "$(median_of $vrates)") tb=$(fmt "$(median_of $trates)")
+			[ "$t" -gt 1 ] || tdef=$tb
+			range=$(echo $ratios | tr ' ' '\n' | grep -v '^n/a$' | sort -g | sed -n '1p;$p' | paste -sd '-' | sed 's/-/–/')
+			echo "| conv VAE 28x28-2 | $b | $t | $(fmt "$fl") | $(fmt "$fla") | $v | $(pct "$v" "$fl") | $tdef | $tb | \`$(echo "${best:-default}" | tr , " ")\` | $(pct "$tb" "$fl") | $(fmt "$(median_of $ratios)" %.2f) | ${range:-n/a} | $(nelbo "$vlog1") | $(nelbo "$blog1") |"
+		done
+	done
+	echo
+	if have vae-train; then
+		echo "vae-train \`--arch conv\` peak RSS (1 thread, batch 128): $(peak_mb "" "vae-train -o $OUT/conv-rss.model --arch conv -z 2 --epochs 1 --threads 1 $OUT/conv-train.u8.ts") MB after 1 epoch, $(peak_mb "" "vae-train -o $OUT/conv-rss.model --arch conv -z 2 --epochs 3 --threads 1 $OUT/conv-train.u8.ts") MB after 3 (the data: $(div "$(bytes "$OUT/conv-train.u8.ts")" 1e6 %.1f) MB)."
+		echo
+	fi
+	NTRAIN=$saved_n TORCH_EXTRA=$saved_extra
 }
 
 # The main VAE's speed rows again with other OpenBLAS kernels for both sides:
@@ -468,6 +527,7 @@ main() {
 	{
 		header
 		speed_table
+		conv_speed_table
 		coretype_tables
 		arch_tables
 		quality_table

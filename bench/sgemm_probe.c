@@ -31,20 +31,23 @@
 static const char USAGE[] =
 	"Usage: sgemm_probe [--batch B] [--layers 784,400,20] [--model vae|ae]\n"
 	"                   [--threads T] [--samples N] [--pass train|encode|decode]\n"
-	"                   [--summary] [--info]\n"
+	"                   [--conv SIDE] [--summary] [--info]\n"
 	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
 	"  --pass     train (default): forward and backward; encode or decode: the\n"
 	"             encoder's or the decoder's forward GEMMs only (vae-encode,\n"
 	"             vae-decode), without the Adam pass\n"
 	"  --layers   input, hidden..., latent sizes (decoder mirrored)\n"
 	"  --samples  samples per epoch for the epoch floor (default 60000)\n"
+	"  --conv     Keras' conv VAE (vae-train --arch conv) on SIDExSIDEx1 images\n"
+	"             instead of a dense network; --layers gives only the latent size\n"
+	"             (its last number); convolutions as vaekit lowers them to sgemm\n"
 	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n"
 	"             adam_s samples_per_s_with_adam\n"
 	"  --info     print OpenBLAS's core (the kernels it picked for this CPU, or\n"
 	"             OPENBLAS_CORETYPE's) and build configuration, and exit\n";
 
 struct cmdline {
-	int batch, threads, summary, vae, info;
+	int batch, threads, summary, vae, info, conv;
 	char pass; /* 't'rain, 'e'ncode, 'd'ecode */
 	long samples;
 	int sizes[MAX_LAYERS], n_sizes;
@@ -93,6 +96,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"batch", required_argument, 0, 'b'},   {"layers", required_argument, 0, 'l'},
 		{"model", required_argument, 0, 'm'},   {"threads", required_argument, 0, 't'},
 		{"samples", required_argument, 0, 'n'}, {"summary", no_argument, 0, 's'},
+		{"conv", required_argument, 0, 'c'},
 		{"pass", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
 		{"info", no_argument, 0, 'i'},
 		{0, 0, 0, 0}};
@@ -106,6 +110,11 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 't': c->threads = (int)parse_pos("bad --threads", optarg); break;
 		case 'n': c->samples = parse_pos("bad --samples", optarg); break;
 		case 's': c->summary = 1; break;
+		case 'c':
+			c->conv = atoi(optarg);
+			if (c->conv < 4 || c->conv % 4)
+				usage_error("--conv needs a side divisible by 4", optarg);
+			break;
 		case 'i': c->info = 1; break;
 		case 'p':
 			if (strcmp(optarg, "train") && strcmp(optarg, "encode") && strcmp(optarg, "decode"))
@@ -150,9 +159,47 @@ static int forward_only(struct gemm *g, int n, char pass)
 	return kept;
 }
 
+/* A conv layer lowered by im2col (pixels P = B·OH·OW, rows of K·K·C):
+ * y = col·W, dW = colᵀ·dy, dcol = dy·Wᵀ; a deconv (P = B·H·W input pixels):
+ * col = x·W, dW = xᵀ·dcol, dx = dcol·Wᵀ. The lowering's copies are not in
+ * the floor. */
+static int add_conv(struct gemm *g, int i, int pixels, int kkc, int f, int first, const char *tag)
+{
+	g[i++] = (struct gemm){"", pixels, f, kkc, 0, 0};
+	snprintf(g[i - 1].name, sizeof g->name, "fwd %s", tag);
+	g[i++] = (struct gemm){"", kkc, f, pixels, 1, 0};
+	snprintf(g[i - 1].name, sizeof g->name, "dW  %s", tag);
+	if (!first) {
+		g[i++] = (struct gemm){"", pixels, kkc, f, 0, 1};
+		snprintf(g[i - 1].name, sizeof g->name, "dX  %s", tag);
+	}
+	return i;
+}
+
+/* Keras' conv VAE at side s: conv:32:3:2, conv:64:3:2, dense:16, head;
+ * dense (s/4)²·64, deconv:64:3:2, deconv:32:3:2, deconv:1:3:1. */
+static int conv_gemms(const struct cmdline *c, struct gemm *g)
+{
+	int n = 0, b = c->batch, s = c->conv, q = s / 4, z = c->sizes[c->n_sizes - 1];
+	int head = c->vae ? 2 * z : z;
+	n = add_conv(g, n, b * (s / 2) * (s / 2), 9 * 1, 32, 1, "enc conv:32:3:2");
+	n = add_conv(g, n, b * q * q, 9 * 32, 64, 0, "enc conv:64:3:2");
+	n = add_layer(g, n, b, q * q * 64, 16, 0, "enc");
+	n = add_layer(g, n, b, 16, head, 0, c->vae ? "mu|lv" : "code");
+	n = add_layer(g, n, b, z, q * q * 64, 0, "dec");
+	/* a deconv's GEMMs have a conv's form with its input's pixels, the
+	 * inner size C and K·K·F columns: col = x·W, dW = xᵀ·dcol, dx = dcol·Wᵀ */
+	n = add_conv(g, n, b * q * q, 64, 9 * 64, 0, "dec deconv:64:3:2");
+	n = add_conv(g, n, b * (s / 2) * (s / 2), 64, 9 * 32, 0, "dec deconv:32:3:2");
+	n = add_conv(g, n, b * s * s, 32, 9 * 1, 0, "dec deconv:1:3:1");
+	return n;
+}
+
 /* The step's GEMMs: encoder, latent head, decoder. */
 static int step_gemms(const struct cmdline *c, struct gemm *g)
 {
+	if (c->conv)
+		return conv_gemms(c, g);
 	int n = 0, k = c->n_sizes - 1, z = c->sizes[k], b = c->batch;
 	for (int i = 0; i + 1 < k; i++)
 		n = add_layer(g, n, b, c->sizes[i], c->sizes[i + 1], i == 0, "enc");
