@@ -44,8 +44,10 @@ static size_t chol_size(int z, int cov)
 int vk_gmm_alloc(vk_gmm *g, int k, int z, int cov, vk_error *e)
 {
 	memset(g, 0, sizeof *g);
-	if (k < 1 || k > VK_GMM_MAX_K || z < 1 || z > VK_GMM_MAX_Z ||
-	    (cov != VK_GMM_FULL && cov != VK_GMM_DIAG))
+	if (cov != VK_GMM_FULL && cov != VK_GMM_DIAG)
+		return vk_fail(e, "covariance type %d is not full (%d) or diagonal (%d)", cov,
+			       VK_GMM_FULL, VK_GMM_DIAG);
+	if (k < 1 || k > VK_GMM_MAX_K || z < 1 || z > VK_GMM_MAX_Z)
 		return vk_fail(e, "a mixture of %d components over %d dimensions is not possible "
 			       "(1 to %d components, 1 to %d dimensions)", k, z, VK_GMM_MAX_K,
 			       VK_GMM_MAX_Z);

@@ -661,6 +661,24 @@ Test(gmm_tool, bad_input_refused)
 #undef FAILS
 }
 
+Test(gmm_tool, refuses_a_terminal_before_fitting)
+{
+	if (run("command -v script >/dev/null") != 0)
+		cr_skip_test("no script(1) to provide a terminal");
+	float v[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+	char *in = write_vectors("tty.ts", v, 4, 2, "latent"), *out = tp("tty.txt"), err[1024];
+	int rc = run_err(err, sizeof err, "script -qec 'latent-gmm -k 1 %s' /dev/null > %s", in,
+			 out);
+	size_t n;
+	char *s = (char *)slurp(out, &n);
+	cr_assert(s);
+	cr_assert_neq(rc, 0, "latent-gmm to a terminal succeeded");
+	cr_assert(strstr(s, "latent-gmm: refusing to write binary data to a terminal"), "%.*s",
+		  (int)n, s);
+	cr_assert(n < 300, "%zu bytes reached the terminal", n);
+	free(s);
+}
+
 /* vae-sample --prior, end to end on a small AE of the shipped digits. */
 
 Test(gmm_sample, vae_sample_draws_from_the_prior, .timeout = 300)

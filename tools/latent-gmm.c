@@ -7,6 +7,7 @@
 #include "afile.h"
 #include "err.h"
 #include "gmm.h"
+#include "nn.h"
 #include "opts.h"
 #include "stream.h"
 
@@ -23,6 +24,7 @@ static const char USAGE[] =
 	"      --iter N        EM iterations at most (default 500)\n"
 	"      --tol X         stop when the mean log-likelihood per vector changes by\n"
 	"                      less than X nats (default 1e-5)\n"
+	"  -t, --threads N     BLAS threads (default 1)\n"
 	"  -v, --verbose       print every iteration's mean log-likelihood\n"
 	"  -q, --quiet         print nothing when all goes well\n"
 	"  -h, --help          show this help and exit\n"
@@ -31,7 +33,7 @@ static const char USAGE[] =
 struct cmdline {
 	const char *output, *input;
 	vk_gmm_opts fit;
-	int verbose, quiet;
+	int verbose, quiet, threads;
 };
 
 enum { OPT_COV = VK_OPT_FIRST_LONG, OPT_ITER, OPT_TOL };
@@ -42,14 +44,16 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"components", required_argument, 0, 'k'}, {"output", required_argument, 0, 'o'},
 		{"cov", required_argument, 0, OPT_COV},    {"seed", required_argument, 0, 's'},
 		{"iter", required_argument, 0, OPT_ITER},  {"tol", required_argument, 0, OPT_TOL},
+		{"threads", required_argument, 0, 't'},
 		{"verbose", no_argument, 0, 'v'},          {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},             {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
 	vk_gmm_opts_default(&c->fit);
 	c->fit.k = 0;
+	c->threads = 1;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "k:o:s:vqh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "k:o:s:t:vqh", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
 		switch (ch) {
@@ -62,6 +66,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 's': c->fit.seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case OPT_ITER: c->fit.max_iter = (int)vk_parse_long("--iter", optarg, 1, 1000000); break;
 		case OPT_TOL: c->fit.tol = vk_parse_double("--tol", optarg, 0, 1e6); break;
+		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
 		case 'v': c->verbose = 1; break;
 		case 'q': c->quiet = 1; break;
 		}
@@ -176,6 +181,7 @@ int main(int argc, char **argv)
 	vk_gmm g;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	vk_set_threads(c.threads);
 	/* Refuse a terminal before the work, not after it. */
 	if ((!c.output || !strcmp(c.output, "-")) && vk_stdout_is_tty())
 		vk_die("refusing to write binary data to a terminal; use -o FILE or redirect it");
