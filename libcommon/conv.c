@@ -172,10 +172,26 @@ static void im2col(float *restrict col, const float *restrict img, const lowerin
 	const size_t grid = (size_t)l->GH * l->GW, img_size = (size_t)l->IH * l->IW * C;
 	size_t b = r0 / grid;
 	int gy = (int)(r0 % grid / l->GW), gx = (int)(r0 % l->GW);
+	const size_t row_stride = (size_t)l->IW * C; /* floats from one image row to the next */
 	for (size_t r = 0; r < n; r++) {
 		float *dst = col + r * K * KC;
 		const float *im = img + b * img_size;
 		int iy0 = gy * l->S - l->pad, ix0 = gx * l->S - l->pad;
+		if (iy0 >= 0 && iy0 + K <= l->IH && ix0 >= 0 && ix0 + K <= l->IW) {
+			/* Inside the image (most windows): K whole runs, no checks. */
+			const float *s = im + (size_t)iy0 * row_stride + (size_t)ix0 * C;
+#ifdef __AVX512F__
+			if (KC <= 16) { /* one masked move per run, the mask made once */
+				__mmask16 m = tail_mask(KC);
+				for (int ky = 0; ky < K; ky++)
+					_mm512_mask_storeu_ps(dst + ky * KC, m,
+							      _mm512_maskz_loadu_ps(m, s + ky * row_stride));
+			} else
+#endif
+				for (int ky = 0; ky < K; ky++)
+					copy_run(dst + ky * KC, s + ky * row_stride, KC);
+			goto next;
+		}
 		/* the window's columns inside the image: kx in [kx0, kx1) */
 		int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = l->IW - ix0 < K ? l->IW - ix0 : K;
 		for (int ky = 0; ky < K; ky++) {
@@ -192,6 +208,7 @@ static void im2col(float *restrict col, const float *restrict img, const lowerin
 			if (kx1 < K)
 				zero_run(d + kx1 * C, (K - kx1) * C);
 		}
+	next:
 		if (++gx == l->GW) {
 			gx = 0;
 			if (++gy == l->GH)
@@ -209,6 +226,7 @@ static void col2im_add(float *restrict img, const float *restrict col, const low
 	const size_t grid = (size_t)l->GH * l->GW, img_size = (size_t)l->IH * l->IW * C;
 	size_t b = r0 / grid;
 	int gy = (int)(r0 % grid / l->GW), gx = (int)(r0 % l->GW);
+	const size_t row_stride = (size_t)l->IW * C;
 	for (size_t r = 0; r < n; r++) {
 		const float *src = col + r * K * KC;
 		float *im = img + b * img_size;
@@ -216,10 +234,18 @@ static void col2im_add(float *restrict img, const float *restrict col, const low
 		int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = l->IW - ix0 < K ? l->IW - ix0 : K;
 		int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = l->IH - iy0 < K ? l->IH - iy0 : K;
 		int len = (kx1 - kx0) * C;
-		for (int ky = ky0; ky < ky1; ky++) {
-			add_run(im + ((size_t)(iy0 + ky) * l->IW + ix0 + kx0) * C,
-				src + (size_t)ky * KC + kx0 * C, len);
-		}
+		float *d = im + ((size_t)(iy0 + ky0) * l->IW + ix0 + kx0) * C;
+		const float *s = src + (size_t)ky0 * KC + kx0 * C;
+#ifdef __AVX512F__
+		if (len <= 16) { /* one masked add per run, the mask made once */
+			__mmask16 m = tail_mask(len);
+			for (int ky = ky0; ky < ky1; ky++, d += row_stride, s += KC)
+				_mm512_mask_storeu_ps(d, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d),
+									  _mm512_maskz_loadu_ps(m, s)));
+		} else
+#endif
+			for (int ky = ky0; ky < ky1; ky++, d += row_stride, s += KC)
+				add_run(d, s, len);
 		if (++gx == l->GW) {
 			gx = 0;
 			if (++gy == l->GH)
