@@ -253,13 +253,14 @@ Test(conv_grad, deconv_tanh) { grad_all(deconv_shapes, COUNT(deconv_shapes), VK_
 Test(conv_grad, deconv_relu) { grad_all(deconv_shapes, COUNT(deconv_shapes), VK_RELU); }
 
 /* Forward against the naive loops, with the default chunk and chunks of
- * 1, 5 and 7 rows (ending mid-row and mid-image). */
-static void check_naive(shape s, int act)
+ * 1, 5 and 7 rows (ending mid-row and mid-image) and 25 (one chunk may
+ * finish two images). */
+static void check_naive_batch(shape s, int B, int act)
 {
-	static const int chunks[] = {0, 1, 5, 7};
+	static const int chunks[] = {0, 1, 5, 7, 25};
 	for (int k = 0; k < COUNT(chunks); k++) {
 		bench t;
-		bench_init(&t, s, 3, act, chunks[k], 5 + s.K + s.C);
+		bench_init(&t, s, B, act, chunks[k], 5 + s.K + s.C);
 		size_t no = out_size(&t.g, t.B);
 		double *want = malloc(sizeof(double) * no);
 		naive_forward(want, t.x, t.Wt, t.b, &t.g, t.B, act);
@@ -275,6 +276,8 @@ static void check_naive(shape s, int act)
 		bench_free(&t);
 	}
 }
+
+static void check_naive(shape s, int act) { check_naive_batch(s, 3, act); }
 
 Test(conv_naive, conv_all_shapes)
 {
@@ -292,12 +295,25 @@ Test(conv_naive, deconv_all_shapes)
 	}
 }
 
+/* The Keras example's layers at their real sizes; at batch 6 the default
+ * chunk of deconv:32:3:2 ends inside an image. */
+Test(conv_naive, keras_layers)
+{
+	check_naive_batch((shape){VK_CONV_SAME, 28, 28, 1, 32, 3, 2}, 2, VK_RELU);
+	check_naive_batch((shape){VK_CONV_SAME, 14, 14, 32, 64, 3, 2}, 2, VK_RELU);
+	check_naive_batch((shape){VK_DECONV, 7, 7, 64, 64, 3, 2}, 2, VK_RELU);
+	vk_conv_geom g = geom((shape){VK_DECONV, 14, 14, 64, 32, 3, 2});
+	cr_assert_lt(g.chunk, 6 * 14 * 14);
+	check_naive_batch((shape){VK_DECONV, 14, 14, 64, 32, 3, 2}, 6, VK_RELU);
+	check_naive_batch((shape){VK_DECONV, 28, 28, 32, 1, 3, 1}, 2, VK_SIGMOID);
+}
+
 /* Chunking must not change the backward results beyond rounding. */
-static void check_chunked_backward(shape s, int act)
+static void check_chunked_backward(shape s, int act, int chunk)
 {
 	bench a, c;
 	bench_init(&a, s, 3, act, 0, 9);
-	bench_init(&c, s, 3, act, 7, 9);
+	bench_init(&c, s, 3, act, chunk, 9);
 	loss(&a);
 	loss(&c);
 	size_t no = out_size(&a.g, 3), ni = in_size(&a.g, 3), nw = vk_conv_weights(&a.g);
@@ -317,10 +333,13 @@ static void check_chunked_backward(shape s, int act)
 
 Test(conv_naive, chunked_backward_matches)
 {
-	check_chunked_backward((shape){VK_CONV_SAME, 9, 7, 3, 4, 3, 2}, VK_TANH);
-	check_chunked_backward((shape){VK_CONV_SAME, 6, 5, 2, 3, 1, 1}, VK_RELU);
-	check_chunked_backward((shape){VK_DECONV, 5, 4, 3, 4, 3, 2}, VK_TANH);
-	check_chunked_backward((shape){VK_DECONV, 5, 4, 3, 4, 1, 1}, VK_IDENTITY);
+	for (int chunk = 7; chunk <= 43; chunk += 36) {
+		check_chunked_backward((shape){VK_CONV_SAME, 9, 7, 3, 4, 3, 2}, VK_TANH, chunk);
+		check_chunked_backward((shape){VK_CONV_SAME, 6, 5, 2, 3, 1, 1}, VK_RELU, chunk);
+		check_chunked_backward((shape){VK_DECONV, 5, 4, 3, 4, 3, 2}, VK_TANH, chunk);
+		check_chunked_backward((shape){VK_DECONV, 4, 4, 3, 4, 1, 1}, VK_IDENTITY, chunk);
+		check_chunked_backward((shape){VK_DECONV, 3, 3, 2, 2, 2, 1}, VK_SIGMOID, chunk);
+	}
 }
 
 Test(conv_golden, matches_pytorch)
