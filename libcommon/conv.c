@@ -255,7 +255,8 @@ static void col2im_add(float *restrict img, const float *restrict col, const low
 }
 
 /* Conv forward, chunk by chunk of output pixels: col = im2col(x), y = col·W,
- * then bias and activation while the chunk of y is still in cache. */
+ * then bias and activation while the chunk of y is still in cache.
+ * y (B,OH,OW,F), x (B,H,W,C), Wt (K·K·C,F), b (F), work (chunk·K·K·C) */
 static void conv_forward(float *y, const float *x, const float *Wt, const float *b,
 			 float *work, const vk_conv_geom *g, int B, int act)
 {
@@ -279,7 +280,9 @@ static void conv_forward(float *y, const float *x, const float *Wt, const float 
 /* Conv backward, chunk by chunk of output pixels: the activation's
  * derivative and db on the chunk of dy, dW += colᵀ·dy, dcol = dy·Wᵀ
  * scattered back into dx (col2im), which is zeroed image by image just
- * before the first chunk that touches it. */
+ * before the first chunk that touches it.
+ * dx, x (B,H,W,C); dW, Wt (K·K·C,F); db (F); dy, y (B,OH,OW,F);
+ * work (chunk·K·K·C + F) */
 static void conv_backward(float *dx, float *dW, float *db, float *dy, const float *x,
 			  const float *y, const float *Wt, float *work, const vk_conv_geom *g,
 			  int B, int act)
@@ -288,8 +291,8 @@ static void conv_backward(float *dx, float *dW, float *db, float *dy, const floa
 	const int F = g->F, KKC = g->K * g->K * g->C, direct = is_direct(g);
 	const size_t rows = (size_t)B * g->OH * g->OW, chunk = chunk_rows(g, B);
 	const size_t grid = (size_t)g->OH * g->OW, img = (size_t)g->H * g->W * g->C;
-	float *col = work;                                 /* (chunk, KKC) */
-	float *dbc = direct ? work : work + chunk * KKC;   /* (F) */
+	float *col = work;                               /* (chunk, KKC) */
+	float *dbc = direct ? work : work + chunk * KKC; /* (F) one chunk's db */
 	size_t zeroed = 0; /* images of dx zeroed so far */
 	memset(db, 0, sizeof *db * F);
 	if (!rows)
@@ -300,7 +303,7 @@ static void conv_backward(float *dx, float *dW, float *db, float *dy, const floa
 		vk_bias_act_backward(dyc, dbc, y + r0 * F, n, F, act);
 		for (int j = 0; j < F; j++)
 			db[j] += dbc[j];
-		const float *xc = x + r0 * g->C;
+		const float *xc = x + r0 * g->C; /* (n, KKC) */
 		if (!direct) {
 			im2col(col, x, &l, r0, n);
 			xc = col;
@@ -327,7 +330,8 @@ static void conv_backward(float *dx, float *dW, float *db, float *dy, const floa
 
 /* Deconv forward, chunk by chunk of input pixels: col = x·W, scattered into
  * y (col2im). Each image of y is zeroed before its first chunk and gets its
- * bias and activation as soon as its last chunk is in, while still cached. */
+ * bias and activation as soon as its last chunk is in, while still cached.
+ * y (B,OH,OW,F), x (B,H,W,C), Wt (C,K·K·F), b (F), work (chunk·K·K·F) */
 static void deconv_forward(float *y, const float *x, const float *Wt, const float *b,
 			   float *work, const vk_conv_geom *g, int B, int act)
 {
@@ -339,7 +343,7 @@ static void deconv_forward(float *y, const float *x, const float *Wt, const floa
 	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
 		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
 		if (direct) { /* y is the lowered matrix itself */
-			float *yc = y + r0 * F;
+			float *yc = y + r0 * F; /* (n, F) */
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, F, C, 1.0f,
 				    x + r0 * C, C, Wt, F, 0.0f, yc, F);
 			vk_bias_act_forward(yc, b, n, F, act);
@@ -364,7 +368,9 @@ static void deconv_forward(float *y, const float *x, const float *Wt, const floa
 
 /* Deconv backward, chunk by chunk of input pixels: the activation's
  * derivative and db on each image of dy before its first chunk, then
- * dcol = im2col(dy), dW += xᵀ·dcol, dx = dcol·Wᵀ. */
+ * dcol = im2col(dy), dW += xᵀ·dcol, dx = dcol·Wᵀ.
+ * dx, x (B,H,W,C); dW, Wt (C,K·K·F); db (F); dy, y (B,OH,OW,F);
+ * work (chunk·K·K·F + F) */
 static void deconv_backward(float *dx, float *dW, float *db, float *dy, const float *x,
 			    const float *y, const float *Wt, float *work, const vk_conv_geom *g,
 			    int B, int act)
@@ -375,7 +381,7 @@ static void deconv_backward(float *dx, float *dW, float *db, float *dy, const fl
 	const size_t grid = (size_t)g->H * g->W, img = (size_t)g->OH * g->OW * F;
 	const int opix = g->OH * g->OW;
 	float *col = work;                               /* (chunk, KKF) */
-	float *dbc = direct ? work : work + chunk * KKF; /* (F) */
+	float *dbc = direct ? work : work + chunk * KKF; /* (F) some images' db */
 	size_t ready = 0; /* images of dy through the activation's derivative */
 	memset(db, 0, sizeof *db * F);
 	if (!rows)
