@@ -17,6 +17,52 @@
  * few rows runs at GEMV speed. */
 #define MIN_CHUNK_ROWS 32
 
+/* Bias and activation with few channels (the decoder's last layer has
+ * F = 1): a row of F floats is too short for the pass's vector loop, so
+ * groups of R rows pass as rows of R·F ≤ TILE floats against the bias tiled
+ * R times (and the bias gradient folded back). */
+#define TILE 256
+
+static int tile_rows(int F) { return F < TILE / 4 ? TILE / F : 1; }
+
+/* y (rows,F) = act(y + b (F)); tile (TILE) scratch */
+static void bias_act_forward(float *y, const float *b, float *tile, size_t rows, int F, int act)
+{
+	int R = tile_rows(F);
+	if (R > 1 && rows >= (size_t)R) {
+		for (int i = 0; i < R * F; i++)
+			tile[i] = b[i % F];
+		size_t groups = rows / R;
+		vk_bias_act_forward(y, tile, (int)groups, R * F, act);
+		y += groups * R * F;
+		rows -= groups * R;
+	}
+	if (rows)
+		vk_bias_act_forward(y, b, (int)rows, F, act);
+}
+
+/* dy (rows,F) through the activation's derivative (from y (rows,F));
+ * db (F) += Σ_rows dy; dbt (max(TILE, F)) scratch */
+static void bias_act_backward(float *dy, float *db, const float *y, float *dbt, size_t rows,
+			      int F, int act)
+{
+	int R = tile_rows(F);
+	if (R > 1 && rows >= (size_t)R) {
+		size_t groups = rows / R;
+		vk_bias_act_backward(dy, dbt, y, (int)groups, R * F, act);
+		for (int i = 0; i < R * F; i++)
+			db[i % F] += dbt[i];
+		dy += groups * R * F;
+		y += groups * R * F;
+		rows -= groups * R;
+	}
+	if (rows) {
+		vk_bias_act_backward(dy, dbt, y, (int)rows, F, act);
+		for (int j = 0; j < F; j++)
+			db[j] += dbt[j];
+	}
+}
+
 /* Runs of n floats: copy, zero, add. A run is K·C floats (one window row),
  * often shorter than a vector (C = 1: 3 floats), where a memcpy call or a
  * vectorised loop's scalar tail costs more than the data; AVX-512's masked
@@ -155,11 +201,17 @@ static size_t chunk_rows(const vk_conv_geom *g, int B)
 	return total < (size_t)g->chunk ? total : (size_t)g->chunk;
 }
 
-size_t vk_conv_workspace(const vk_conv_geom *g, int B)
+/* Floats of the column buffer; the workspace holds it, then the bias tile
+ * (TILE), then a bias gradient (max(TILE, F)). */
+static size_t col_floats(const vk_conv_geom *g, int B)
 {
 	lowering l = lowering_of(g);
-	size_t col = is_direct(g) ? 0 : chunk_rows(g, B) * l.K * l.K * l.IC;
-	return col + g->F; /* + a chunk's bias gradient */
+	return is_direct(g) ? 0 : chunk_rows(g, B) * l.K * l.K * l.IC;
+}
+
+size_t vk_conv_workspace(const vk_conv_geom *g, int B)
+{
+	return col_floats(g, B) + TILE + (g->F > TILE ? g->F : TILE);
 }
 
 /* col (n, K·K·IC) = the lowered rows r0..r0+n of img (B,IH,IW,IC). Each
@@ -263,6 +315,7 @@ static void conv_forward(float *y, const float *x, const float *Wt, const float 
 	lowering l = lowering_of(g);
 	const int F = g->F, KKC = g->K * g->K * g->C;
 	const size_t rows = (size_t)B * g->OH * g->OW, chunk = chunk_rows(g, B);
+	float *tile = work + col_floats(g, B); /* (TILE) */
 	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
 		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
 		const float *col = x + r0 * g->C; /* (n, KKC) */
@@ -273,7 +326,7 @@ static void conv_forward(float *y, const float *x, const float *Wt, const float 
 		float *yc = y + r0 * F; /* (n, F) */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, F, KKC, 1.0f, col, KKC,
 			    Wt, F, 0.0f, yc, F);
-		vk_bias_act_forward(yc, b, n, F, act);
+		bias_act_forward(yc, b, tile, n, F, act);
 	}
 }
 
@@ -291,8 +344,8 @@ static void conv_backward(float *dx, float *dW, float *db, float *dy, const floa
 	const int F = g->F, KKC = g->K * g->K * g->C, direct = is_direct(g);
 	const size_t rows = (size_t)B * g->OH * g->OW, chunk = chunk_rows(g, B);
 	const size_t grid = (size_t)g->OH * g->OW, img = (size_t)g->H * g->W * g->C;
-	float *col = work;                               /* (chunk, KKC) */
-	float *dbc = direct ? work : work + chunk * KKC; /* (F) one chunk's db */
+	float *col = work;                                  /* (chunk, KKC) */
+	float *dbt = work + col_floats(g, B) + TILE;        /* (max(TILE, F)) */
 	size_t zeroed = 0; /* images of dx zeroed so far */
 	memset(db, 0, sizeof *db * F);
 	if (!rows)
@@ -300,9 +353,7 @@ static void conv_backward(float *dx, float *dW, float *db, float *dy, const floa
 	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
 		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
 		float *dyc = dy + r0 * F; /* (n, F) */
-		vk_bias_act_backward(dyc, dbc, y + r0 * F, n, F, act);
-		for (int j = 0; j < F; j++)
-			db[j] += dbc[j];
+		bias_act_backward(dyc, db, y + r0 * F, dbt, n, F, act);
 		const float *xc = x + r0 * g->C; /* (n, KKC) */
 		if (!direct) {
 			im2col(col, x, &l, r0, n);
@@ -340,13 +391,14 @@ static void deconv_forward(float *y, const float *x, const float *Wt, const floa
 	const size_t rows = (size_t)B * g->H * g->W, chunk = chunk_rows(g, B);
 	const size_t grid = (size_t)g->H * g->W, img = (size_t)g->OH * g->OW * F;
 	size_t zeroed = 0, done = 0; /* images of y zeroed, finished */
+	float *tile = work + col_floats(g, B); /* (TILE) */
 	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
 		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
 		if (direct) { /* y is the lowered matrix itself */
 			float *yc = y + r0 * F; /* (n, F) */
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, F, C, 1.0f,
 				    x + r0 * C, C, Wt, F, 0.0f, yc, F);
-			vk_bias_act_forward(yc, b, n, F, act);
+			bias_act_forward(yc, b, tile, n, F, act);
 			continue;
 		}
 		size_t last = (r0 + n - 1) / grid;
@@ -359,8 +411,8 @@ static void deconv_forward(float *y, const float *x, const float *Wt, const floa
 		col2im_add(y, work, &l, r0, n);
 		size_t complete = (r0 + n) / grid; /* images with all their rows in */
 		if (complete > done) {
-			vk_bias_act_forward(y + done * img, b, (int)((complete - done) * g->OH * g->OW),
-					    F, act);
+			bias_act_forward(y + done * img, b, tile, (complete - done) * g->OH * g->OW, F,
+					 act);
 			done = complete;
 		}
 	}
@@ -381,7 +433,7 @@ static void deconv_backward(float *dx, float *dW, float *db, float *dy, const fl
 	const size_t grid = (size_t)g->H * g->W, img = (size_t)g->OH * g->OW * F;
 	const int opix = g->OH * g->OW;
 	float *col = work;                               /* (chunk, KKF) */
-	float *dbc = direct ? work : work + chunk * KKF; /* (F) some images' db */
+	float *dbt = work + col_floats(g, B) + TILE;      /* (max(TILE, F)) */
 	size_t ready = 0; /* images of dy through the activation's derivative */
 	memset(db, 0, sizeof *db * F);
 	if (!rows)
@@ -390,16 +442,12 @@ static void deconv_backward(float *dx, float *dW, float *db, float *dy, const fl
 		int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
 		const float *dcol = dy + r0 * F; /* (n, KKF) */
 		if (direct) {
-			vk_bias_act_backward(dy + r0 * F, dbc, y + r0 * F, n, F, act);
-			for (int j = 0; j < F; j++)
-				db[j] += dbc[j];
+			bias_act_backward(dy + r0 * F, db, y + r0 * F, dbt, n, F, act);
 		} else {
 			size_t last = (r0 + n - 1) / grid;
 			if (ready <= last) {
-				vk_bias_act_backward(dy + ready * img, dbc, y + ready * img,
-						     (int)(last + 1 - ready) * opix, F, act);
-				for (int j = 0; j < F; j++)
-					db[j] += dbc[j];
+				bias_act_backward(dy + ready * img, db, y + ready * img, dbt,
+						  (last + 1 - ready) * opix, F, act);
 				ready = last + 1;
 			}
 			im2col(col, dy, &l, r0, n);
