@@ -7,11 +7,14 @@
 
 #include "nn.h"
 
-/* Floats of column buffer per chunk: about 1 MB, so the buffer the im2col
- * pass writes is still in L2 when the GEMM packs it (and col2im reads what
- * the GEMM just wrote), while each GEMM still has hundreds of rows. */
+/* Floats of column buffer per chunk: 512 KB, so the buffer the im2col pass
+ * writes is still in L2 when the GEMM packs it (and col2im reads what the
+ * GEMM just wrote), beside the GEMM's own packed panels, while each GEMM
+ * still has hundreds of rows. Measured with bench/conv_bench on a 2 MB L2
+ * (all five layers): 384 to 768 KB within noise of 512 KB, 256 KB and 1 MB
+ * 3% slower, 2 MB 12% slower. */
 #ifndef CHUNK_FLOATS
-#define CHUNK_FLOATS (1 << 18)
+#define CHUNK_FLOATS (1 << 17)
 #endif
 /* But never fewer rows than this, whatever the column width: a GEMM of a
  * few rows runs at GEMV speed. */

@@ -38,7 +38,7 @@ typedef struct {
 	int OH, OW;  /* output height, width (channels F) */
 	int pad;     /* (K-1)/2 */
 	/* Rows of the lowered matrix (output pixels for conv, input pixels for
-	 * deconv) per GEMM: bounds the column buffer to about a megabyte while
+	 * deconv) per GEMM: bounds the column buffer to about 512 KB while
 	 * keeping each GEMM large. Set by vk_conv_geom_init; tests lower it to
 	 * exercise chunk boundaries inside an image. Must be ≥ 1. */
 	int chunk;
