@@ -206,9 +206,13 @@ static size_t chunk_rows(const vk_conv_geom *g, int B)
 
 /* Floats of the column buffer; the workspace holds it, then the bias tile
  * (TILE), then a bias gradient (max(TILE, F)). */
+static int is_thin_deconv(const vk_conv_geom *g);
+
 static size_t col_floats(const vk_conv_geom *g, int B)
 {
 	lowering l = lowering_of(g);
+	if (is_thin_deconv(g)) /* no columns: W transposed, dW's two accumulators */
+		return (size_t)3 * g->K * g->K * g->C;
 	return is_direct(g) ? 0 : chunk_rows(g, B) * l.K * l.K * l.IC;
 }
 
@@ -464,9 +468,165 @@ static void deconv_backward(float *dx, float *dW, float *db, float *dy, const fl
 	}
 }
 
+/* Deconv with one filter (the decoder's last layer, F = 1): its GEMMs
+ * degenerate (the forward's has N = K·K columns, dx's has K·K inner terms)
+ * and run at a third of the speed of the others, memory-bound on x and dx.
+ * Direct loops over pixels instead, with a pixel's C channels in zmm
+ * registers (C a multiple of 16, up to 64): one pass over x for the forward,
+ * one over x and dx for the backward. Other shapes, and builds without
+ * AVX-512, take the GEMM path. */
+#ifdef __AVX512F__
+static int is_thin_deconv(const vk_conv_geom *g)
+{
+	return g->kind == VK_DECONV && g->F == 1 && g->C % 16 == 0 && g->C <= 64 && !is_direct(g);
+}
+
+/* WT (K·K, C) = Wt (C, K·K) transposed: each tap's C weights contiguous. */
+static void transpose(float *restrict WT, const float *restrict Wt, int C, int KK)
+{
+	for (int c = 0; c < C; c++)
+		for (int t = 0; t < KK; t++)
+			WT[(size_t)t * C + c] = Wt[(size_t)c * KK + t];
+}
+
+/* One image: yb (OH,OW) = Σ over the taps that reach each output pixel of
+ * x·W, gathered (no scatter, no zeroing). xb (H,W,C), WT (K·K, C). NV = C/16
+ * is a constant in each inlined copy, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void
+thin_forward_image(float *yb, const float *xb, const float *WT, const vk_conv_geom *g, const int NV)
+{
+	const int H = g->H, W = g->W, C = g->C, K = g->K, S = g->S, pad = g->pad;
+	for (int oy = 0; oy < g->OH; oy++) {
+		/* Input row i reaches oy through tap ky when i·S − pad + ky = oy:
+		 * ky = ry + m·S gives i = qy − m. Likewise columns, with rx, qx
+		 * stepped along ox (no division per pixel). */
+		int ry = (oy + pad) % S, qy = (oy + pad) / S, rx = pad % S, qx = pad / S;
+		for (int ox = 0; ox < g->OW; ox++) {
+			__m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+					 _mm512_setzero_ps()};
+			for (int ky = ry, i = qy; ky < K && i >= 0; ky += S, i--) {
+				if (i >= H)
+					continue;
+				for (int kx = rx, j = qx; kx < K && j >= 0; kx += S, j--) {
+					if (j >= W)
+						continue;
+					const float *xp = xb + ((size_t)i * W + j) * C;
+					const float *wp = WT + (size_t)(ky * K + kx) * C;
+					for (int v = 0; v < NV; v++)
+						acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(xp + 16 * v),
+									 _mm512_loadu_ps(wp + 16 * v), acc[v]);
+				}
+			}
+			for (int v = 1; v < NV; v++)
+				acc[0] = _mm512_add_ps(acc[0], acc[v]);
+			yb[(size_t)oy * g->OW + ox] = _mm512_reduce_add_ps(acc[0]);
+			if (++rx == S)
+				rx = 0, qx++;
+		}
+	}
+}
+
+/* One image's backward: dxb (H,W,C) = Σ over each input pixel's taps of
+ * dy·W (unless dxb is NULL), and dWT (K·K, C) += Σ x·dy. dyb (OH,OW) is
+ * the gradient w.r.t. the pre-activation. */
+static inline __attribute__((always_inline)) void
+thin_backward_image(float *dxb, float *dWT, const float *dyb, const float *xb, const float *WT,
+		    const vk_conv_geom *g, const int NV)
+{
+	const int H = g->H, W = g->W, C = g->C, K = g->K, S = g->S, pad = g->pad;
+	for (int i = 0; i < H; i++)
+		for (int j = 0; j < W; j++) {
+			const float *xp = xb + ((size_t)i * W + j) * C;
+			__m512 xv[4], acc[4];
+			for (int v = 0; v < NV; v++) {
+				xv[v] = _mm512_loadu_ps(xp + 16 * v);
+				acc[v] = _mm512_setzero_ps();
+			}
+			int ky0 = i * S - pad < 0 ? pad - i * S : 0;
+			int kx0 = j * S - pad < 0 ? pad - j * S : 0;
+			for (int ky = ky0; ky < K && i * S - pad + ky < g->OH; ky++)
+				for (int kx = kx0; kx < K && j * S - pad + kx < g->OW; kx++) {
+					size_t o = (size_t)(i * S - pad + ky) * g->OW + (j * S - pad + kx);
+					__m512 d = _mm512_set1_ps(dyb[o]);
+					const float *wp = WT + (size_t)(ky * K + kx) * C;
+					float *dwp = dWT + (size_t)(ky * K + kx) * C;
+					for (int v = 0; v < NV; v++) {
+						acc[v] = _mm512_fmadd_ps(d, _mm512_loadu_ps(wp + 16 * v), acc[v]);
+						_mm512_storeu_ps(dwp + 16 * v,
+								 _mm512_fmadd_ps(d, xv[v],
+										 _mm512_loadu_ps(dwp + 16 * v)));
+					}
+				}
+			if (dxb)
+				for (int v = 0; v < NV; v++)
+					_mm512_storeu_ps(dxb + ((size_t)i * W + j) * C + 16 * v, acc[v]);
+		}
+}
+
+/* y (B,OH,OW,1), x (B,H,W,C), Wt (C,K·K), b (1), work (3·K·K·C + tiles) */
+static void thin_deconv_forward(float *y, const float *x, const float *Wt, const float *b,
+				float *work, const vk_conv_geom *g, int B, int act)
+{
+	const int KK = g->K * g->K, C = g->C;
+	const size_t in = (size_t)g->H * g->W * C, out = (size_t)g->OH * g->OW;
+	float *WT = work, *tile = work + col_floats(g, B); /* (KK, C), (TILE) */
+	transpose(WT, Wt, C, KK);
+	for (int n = 0; n < B; n++) {
+		float *yb = y + n * out;
+		switch (C / 16) {
+		case 1: thin_forward_image(yb, x + n * in, WT, g, 1); break;
+		case 2: thin_forward_image(yb, x + n * in, WT, g, 2); break;
+		case 3: thin_forward_image(yb, x + n * in, WT, g, 3); break;
+		default: thin_forward_image(yb, x + n * in, WT, g, 4);
+		}
+		bias_act_forward(yb, b, tile, out, 1, act); /* while the image is cached */
+	}
+}
+
+/* dx, x (B,H,W,C); dW, Wt (C,K·K); db (1); dy, y (B,OH,OW,1) */
+static void thin_deconv_backward(float *dx, float *dW, float *db, float *dy, const float *x,
+				 const float *y, const float *Wt, float *work,
+				 const vk_conv_geom *g, int B, int act)
+{
+	const int KK = g->K * g->K, C = g->C;
+	const size_t in = (size_t)g->H * g->W * C, out = (size_t)g->OH * g->OW;
+	/* dW is summed image by image into dWi, then into dWT: a float sum over
+	 * a whole batch's pixels in one accumulator would lose digits. */
+	float *WT = work, *dWT = work + KK * C, *dWi = work + 2 * KK * C; /* (KK, C) each */
+	float *dbt = work + col_floats(g, B) + TILE;                      /* (TILE) */
+	transpose(WT, Wt, C, KK);
+	memset(dWT, 0, sizeof *dWT * KK * C);
+	db[0] = 0.0f;
+	for (int n = 0; n < B; n++) {
+		float *dyb = dy + n * out, *dxb = dx ? dx + n * in : NULL;
+		bias_act_backward(dyb, db, y + n * out, dbt, out, 1, act);
+		memset(dWi, 0, sizeof *dWi * KK * C);
+		switch (C / 16) {
+		case 1: thin_backward_image(dxb, dWi, dyb, x + n * in, WT, g, 1); break;
+		case 2: thin_backward_image(dxb, dWi, dyb, x + n * in, WT, g, 2); break;
+		case 3: thin_backward_image(dxb, dWi, dyb, x + n * in, WT, g, 3); break;
+		default: thin_backward_image(dxb, dWi, dyb, x + n * in, WT, g, 4);
+		}
+		for (int k = 0; k < KK * C; k++)
+			dWT[k] += dWi[k];
+	}
+	for (int c = 0; c < C; c++)
+		for (int t = 0; t < KK; t++)
+			dW[(size_t)c * KK + t] = dWT[(size_t)t * C + c];
+}
+#else
+static int is_thin_deconv(const vk_conv_geom *g) { (void)g; return 0; }
+#endif
+
 void vk_conv_forward(float *y, const float *x, const float *Wt, const float *b, float *work,
 		     const vk_conv_geom *g, int B, int act)
 {
+#ifdef __AVX512F__
+	if (is_thin_deconv(g)) {
+		thin_deconv_forward(y, x, Wt, b, work, g, B, act);
+		return;
+	}
+#endif
 	if (g->kind == VK_DECONV)
 		deconv_forward(y, x, Wt, b, work, g, B, act);
 	else
@@ -476,6 +636,12 @@ void vk_conv_forward(float *y, const float *x, const float *Wt, const float *b, 
 void vk_conv_backward(float *dx, float *dW, float *db, float *dy, const float *x, const float *y,
 		      const float *Wt, float *work, const vk_conv_geom *g, int B, int act)
 {
+#ifdef __AVX512F__
+	if (is_thin_deconv(g)) {
+		thin_deconv_backward(dx, dW, db, dy, x, y, Wt, work, g, B, act);
+		return;
+	}
+#endif
 	if (g->kind == VK_DECONV)
 		deconv_backward(dx, dW, db, dy, x, y, Wt, work, g, B, act);
 	else

@@ -235,6 +235,10 @@ static const shape deconv_shapes[] = {
 	{VK_DECONV, 3, 3, 2, 2, 1, 2}, {VK_DECONV, 4, 3, 1, 2, 4, 2},
 	{VK_DECONV, 5, 7, 2, 2, 5, 1}, {VK_DECONV, 4, 4, 1, 3, 3, 2},
 	{VK_DECONV, 3, 2, 2, 2, 3, 3}, {VK_DECONV, 6, 6, 2, 1, 3, 2},
+	/* one filter and 16·n channels: the direct (thin) path with AVX-512 */
+	{VK_DECONV, 6, 6, 16, 1, 3, 2}, {VK_DECONV, 5, 7, 32, 1, 3, 1},
+	{VK_DECONV, 4, 3, 48, 1, 5, 1}, {VK_DECONV, 3, 3, 64, 1, 4, 2},
+	{VK_DECONV, 3, 4, 16, 1, 3, 3},
 };
 #define COUNT(a) (int)(sizeof(a) / sizeof(a)[0])
 
