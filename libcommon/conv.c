@@ -206,13 +206,13 @@ static size_t chunk_rows(const vk_conv_geom *g, int B)
 
 /* Floats of the column buffer; the workspace holds it, then the bias tile
  * (TILE), then a bias gradient (max(TILE, F)). */
-static int is_thin_deconv(const vk_conv_geom *g);
+static int is_thin(const vk_conv_geom *g);
 
 static size_t col_floats(const vk_conv_geom *g, int B)
 {
 	lowering l = lowering_of(g);
-	if (is_thin_deconv(g)) /* no columns: W transposed, dW's two accumulators */
-		return (size_t)3 * g->K * g->K * g->C;
+	if (is_thin(g)) /* no columns: W by taps, dW's two accumulators */
+		return (size_t)3 * g->K * g->K * (g->kind == VK_DECONV ? g->C : g->F);
 	return is_direct(g) ? 0 : chunk_rows(g, B) * l.K * l.K * l.IC;
 }
 
@@ -468,162 +468,220 @@ static void deconv_backward(float *dx, float *dW, float *db, float *dy, const fl
 	}
 }
 
-/* Deconv with one filter (the decoder's last layer, F = 1): its GEMMs
- * degenerate (the forward's has N = K·K columns, dx's has K·K inner terms)
- * and run at a third of the speed of the others, memory-bound on x and dx.
- * Direct loops over pixels instead, with a pixel's C channels in zmm
- * registers (C a multiple of 16, up to 64): one pass over x for the forward,
- * one over x and dx for the backward. Other shapes, and builds without
- * AVX-512, take the GEMM path. */
+/* Thin layers: conv with one input channel (an encoder's first layer on
+ * grey images) and deconv with one filter (the decoder's last layer). Their
+ * GEMMs degenerate (K·K inner terms or K·K output columns) and run at a
+ * fraction of the others' speed, memory-bound on the wide side. Direct loops
+ * over pixels instead, the wide side's V channels (F for conv, C for
+ * deconv; a multiple of 16 up to 64) held in zmm registers, the narrow side
+ * one scalar per pixel. Two kernels serve both layers, each over one image,
+ * in the lowering's terms (a grid GH×GW of K×K windows over an image IH×IW,
+ * window pixel (gy·S−pad+ky, gx·S−pad+kx)):
+ *   window: for each grid position p and tap t inside the image,
+ *           out[p] (V) = Σ_t img[pixel]·Wrow[t]   and   dWrow[t] (V) += img[pixel]·v[p]
+ *   gather: for each image pixel d, out[d] = Σ over the (p, t) reaching d of
+ *           v[p]·Wrow[t] (a dot product over V)
+ * conv (C = 1): forward = window(y ← x), backward = window(dW ← x, dy) and
+ *   gather(dx ← dy). deconv (F = 1), whose image is its output: forward =
+ *   gather(y ← x), backward = window(dx, dW ← dy, x). Wrow (K·K, V) is conv's
+ *   W as it is and deconv's W transposed. Other shapes, and builds without
+ *   AVX-512, take the GEMM path. */
 #ifdef __AVX512F__
-static int is_thin_deconv(const vk_conv_geom *g)
+static int is_thin(const vk_conv_geom *g)
 {
-	return g->kind == VK_DECONV && g->F == 1 && g->C % 16 == 0 && g->C <= 64 && !is_direct(g);
+	int V = g->kind == VK_DECONV ? g->C : g->F;
+	int narrow = g->kind == VK_DECONV ? g->F : g->C;
+	return narrow == 1 && V % 16 == 0 && V <= 64 && !is_direct(g);
 }
 
-/* WT (K·K, C) = Wt (C, K·K) transposed: each tap's C weights contiguous. */
-static void transpose(float *restrict WT, const float *restrict Wt, int C, int KK)
-{
-	for (int c = 0; c < C; c++)
-		for (int t = 0; t < KK; t++)
-			WT[(size_t)t * C + c] = Wt[(size_t)c * KK + t];
-}
-
-/* One image: yb (OH,OW) = Σ over the taps that reach each output pixel of
- * x·W, gathered (no scatter, no zeroing). xb (H,W,C), WT (K·K, C). NV = C/16
- * is a constant in each inlined copy, so the accumulators stay in registers. */
+/* One image's window kernel: out (GH,GW,V) unless NULL; dWrow (K·K, V) +=
+ * unless NULL, with v (GH,GW,V); img (IH,IW) scalars; Wrow (K·K, V).
+ * NV = V/16 is a constant in each inlined copy, so the accumulators stay in
+ * registers. */
 static inline __attribute__((always_inline)) void
-thin_forward_image(float *yb, const float *xb, const float *WT, const vk_conv_geom *g, const int NV)
+window_image(float *out, float *dWrow, const float *img, const float *v, const float *Wrow,
+	     const lowering *l, const int NV)
 {
-	const int H = g->H, W = g->W, C = g->C, K = g->K, S = g->S, pad = g->pad;
-	for (int oy = 0; oy < g->OH; oy++) {
-		/* Input row i reaches oy through tap ky when i·S − pad + ky = oy:
-		 * ky = ry + m·S gives i = qy − m. Likewise columns, with rx, qx
-		 * stepped along ox (no division per pixel). */
-		int ry = (oy + pad) % S, qy = (oy + pad) / S, rx = pad % S, qx = pad / S;
-		for (int ox = 0; ox < g->OW; ox++) {
+	const int K = l->K, S = l->S, pad = l->pad, V = 16 * NV;
+	for (int gy = 0; gy < l->GH; gy++)
+		for (int gx = 0; gx < l->GW; gx++) {
+			size_t p = (size_t)gy * l->GW + gx;
+			__m512 vv[4], acc[4];
+			for (int k = 0; k < NV; k++) {
+				if (dWrow)
+					vv[k] = _mm512_loadu_ps(v + p * V + 16 * k);
+				acc[k] = _mm512_setzero_ps();
+			}
+			int iy0 = gy * S - pad, ix0 = gx * S - pad;
+			int ky0 = iy0 < 0 ? -iy0 : 0, kx0 = ix0 < 0 ? -ix0 : 0;
+			for (int ky = ky0; ky < K && iy0 + ky < l->IH; ky++)
+				for (int kx = kx0; kx < K && ix0 + kx < l->IW; kx++) {
+					__m512 d = _mm512_set1_ps(
+						img[(size_t)(iy0 + ky) * l->IW + ix0 + kx]);
+					const float *wp = Wrow + (size_t)(ky * K + kx) * V;
+					float *dwp = dWrow ? dWrow + (size_t)(ky * K + kx) * V : NULL;
+					for (int k = 0; k < NV; k++) {
+						if (out)
+							acc[k] = _mm512_fmadd_ps(
+								d, _mm512_loadu_ps(wp + 16 * k), acc[k]);
+						if (dWrow)
+							_mm512_storeu_ps(
+								dwp + 16 * k,
+								_mm512_fmadd_ps(d, vv[k],
+										_mm512_loadu_ps(dwp + 16 * k)));
+					}
+				}
+			if (out)
+				for (int k = 0; k < NV; k++)
+					_mm512_storeu_ps(out + p * V + 16 * k, acc[k]);
+		}
+}
+
+/* One image's gather kernel: out (IH,IW) = Σ over the (p, t) reaching each
+ * pixel of v[p]·Wrow[t]; v (GH,GW,V), Wrow (K·K, V). */
+static inline __attribute__((always_inline)) void
+gather_image(float *out, const float *v, const float *Wrow, const lowering *l, const int NV)
+{
+	const int K = l->K, S = l->S, pad = l->pad, V = 16 * NV;
+	for (int iy = 0; iy < l->IH; iy++) {
+		/* Grid row gy reaches iy through tap ky when gy·S − pad + ky = iy:
+		 * ky = ry + m·S gives gy = qy − m. Likewise columns, with rx, qx
+		 * stepped along ix (no division per pixel). */
+		int ry = (iy + pad) % S, qy = (iy + pad) / S, rx = pad % S, qx = pad / S;
+		for (int ix = 0; ix < l->IW; ix++) {
 			__m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
 					 _mm512_setzero_ps()};
-			for (int ky = ry, i = qy; ky < K && i >= 0; ky += S, i--) {
-				if (i >= H)
+			for (int ky = ry, gy = qy; ky < K && gy >= 0; ky += S, gy--) {
+				if (gy >= l->GH)
 					continue;
-				for (int kx = rx, j = qx; kx < K && j >= 0; kx += S, j--) {
-					if (j >= W)
+				for (int kx = rx, gx = qx; kx < K && gx >= 0; kx += S, gx--) {
+					if (gx >= l->GW)
 						continue;
-					const float *xp = xb + ((size_t)i * W + j) * C;
-					const float *wp = WT + (size_t)(ky * K + kx) * C;
-					for (int v = 0; v < NV; v++)
-						acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(xp + 16 * v),
-									 _mm512_loadu_ps(wp + 16 * v), acc[v]);
+					const float *vp = v + ((size_t)gy * l->GW + gx) * V;
+					const float *wp = Wrow + (size_t)(ky * K + kx) * V;
+					for (int k = 0; k < NV; k++)
+						acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(vp + 16 * k),
+									 _mm512_loadu_ps(wp + 16 * k), acc[k]);
 				}
 			}
-			for (int v = 1; v < NV; v++)
-				acc[0] = _mm512_add_ps(acc[0], acc[v]);
-			yb[(size_t)oy * g->OW + ox] = _mm512_reduce_add_ps(acc[0]);
+			for (int k = 1; k < NV; k++)
+				acc[0] = _mm512_add_ps(acc[0], acc[k]);
+			out[(size_t)iy * l->IW + ix] = _mm512_reduce_add_ps(acc[0]);
 			if (++rx == S)
 				rx = 0, qx++;
 		}
 	}
 }
 
-/* One image's backward: dxb (H,W,C) = Σ over each input pixel's taps of
- * dy·W (unless dxb is NULL), and dWT (K·K, C) += Σ x·dy. dyb (OH,OW) is
- * the gradient w.r.t. the pre-activation. */
-static inline __attribute__((always_inline)) void
-thin_backward_image(float *dxb, float *dWT, const float *dyb, const float *xb, const float *WT,
-		    const vk_conv_geom *g, const int NV)
+/* The kernels with NV made a constant: one inlined copy per width. */
+static void window_any(float *out, float *dWrow, const float *img, const float *v,
+		       const float *Wrow, const lowering *l, int NV)
 {
-	const int H = g->H, W = g->W, C = g->C, K = g->K, S = g->S, pad = g->pad;
-	for (int i = 0; i < H; i++)
-		for (int j = 0; j < W; j++) {
-			const float *xp = xb + ((size_t)i * W + j) * C;
-			__m512 xv[4], acc[4];
-			for (int v = 0; v < NV; v++) {
-				xv[v] = _mm512_loadu_ps(xp + 16 * v);
-				acc[v] = _mm512_setzero_ps();
-			}
-			int ky0 = i * S - pad < 0 ? pad - i * S : 0;
-			int kx0 = j * S - pad < 0 ? pad - j * S : 0;
-			for (int ky = ky0; ky < K && i * S - pad + ky < g->OH; ky++)
-				for (int kx = kx0; kx < K && j * S - pad + kx < g->OW; kx++) {
-					size_t o = (size_t)(i * S - pad + ky) * g->OW + (j * S - pad + kx);
-					__m512 d = _mm512_set1_ps(dyb[o]);
-					const float *wp = WT + (size_t)(ky * K + kx) * C;
-					float *dwp = dWT + (size_t)(ky * K + kx) * C;
-					for (int v = 0; v < NV; v++) {
-						acc[v] = _mm512_fmadd_ps(d, _mm512_loadu_ps(wp + 16 * v), acc[v]);
-						_mm512_storeu_ps(dwp + 16 * v,
-								 _mm512_fmadd_ps(d, xv[v],
-										 _mm512_loadu_ps(dwp + 16 * v)));
-					}
-				}
-			if (dxb)
-				for (int v = 0; v < NV; v++)
-					_mm512_storeu_ps(dxb + ((size_t)i * W + j) * C + 16 * v, acc[v]);
-		}
-}
-
-/* y (B,OH,OW,1), x (B,H,W,C), Wt (C,K·K), b (1), work (3·K·K·C + tiles) */
-static void thin_deconv_forward(float *y, const float *x, const float *Wt, const float *b,
-				float *work, const vk_conv_geom *g, int B, int act)
-{
-	const int KK = g->K * g->K, C = g->C;
-	const size_t in = (size_t)g->H * g->W * C, out = (size_t)g->OH * g->OW;
-	float *WT = work, *tile = work + col_floats(g, B); /* (KK, C), (TILE) */
-	transpose(WT, Wt, C, KK);
-	for (int n = 0; n < B; n++) {
-		float *yb = y + n * out;
-		switch (C / 16) {
-		case 1: thin_forward_image(yb, x + n * in, WT, g, 1); break;
-		case 2: thin_forward_image(yb, x + n * in, WT, g, 2); break;
-		case 3: thin_forward_image(yb, x + n * in, WT, g, 3); break;
-		default: thin_forward_image(yb, x + n * in, WT, g, 4);
-		}
-		bias_act_forward(yb, b, tile, out, 1, act); /* while the image is cached */
+	switch (NV) {
+	case 1: window_image(out, dWrow, img, v, Wrow, l, 1); break;
+	case 2: window_image(out, dWrow, img, v, Wrow, l, 2); break;
+	case 3: window_image(out, dWrow, img, v, Wrow, l, 3); break;
+	default: window_image(out, dWrow, img, v, Wrow, l, 4);
 	}
 }
 
-/* dx, x (B,H,W,C); dW, Wt (C,K·K); db (1); dy, y (B,OH,OW,1) */
-static void thin_deconv_backward(float *dx, float *dW, float *db, float *dy, const float *x,
-				 const float *y, const float *Wt, float *work,
-				 const vk_conv_geom *g, int B, int act)
+static void gather_any(float *out, const float *v, const float *Wrow, const lowering *l, int NV)
 {
-	const int KK = g->K * g->K, C = g->C;
-	const size_t in = (size_t)g->H * g->W * C, out = (size_t)g->OH * g->OW;
-	/* dW is summed image by image into dWi, then into dWT: a float sum over
-	 * a whole batch's pixels in one accumulator would lose digits. */
-	float *WT = work, *dWT = work + KK * C, *dWi = work + 2 * KK * C; /* (KK, C) each */
-	float *dbt = work + col_floats(g, B) + TILE;                      /* (TILE) */
-	transpose(WT, Wt, C, KK);
-	memset(dWT, 0, sizeof *dWT * KK * C);
-	db[0] = 0.0f;
-	for (int n = 0; n < B; n++) {
-		float *dyb = dy + n * out, *dxb = dx ? dx + n * in : NULL;
-		bias_act_backward(dyb, db, y + n * out, dbt, out, 1, act);
-		memset(dWi, 0, sizeof *dWi * KK * C);
-		switch (C / 16) {
-		case 1: thin_backward_image(dxb, dWi, dyb, x + n * in, WT, g, 1); break;
-		case 2: thin_backward_image(dxb, dWi, dyb, x + n * in, WT, g, 2); break;
-		case 3: thin_backward_image(dxb, dWi, dyb, x + n * in, WT, g, 3); break;
-		default: thin_backward_image(dxb, dWi, dyb, x + n * in, WT, g, 4);
-		}
-		for (int k = 0; k < KK * C; k++)
-			dWT[k] += dWi[k];
+	switch (NV) {
+	case 1: gather_image(out, v, Wrow, l, 1); break;
+	case 2: gather_image(out, v, Wrow, l, 2); break;
+	case 3: gather_image(out, v, Wrow, l, 3); break;
+	default: gather_image(out, v, Wrow, l, 4);
 	}
+}
+
+/* Wrow (K·K, C) = deconv's Wt (C, K·K) transposed: each tap's C weights
+ * contiguous. */
+static void transpose(float *restrict Wrow, const float *restrict Wt, int C, int KK)
+{
 	for (int c = 0; c < C; c++)
 		for (int t = 0; t < KK; t++)
-			dW[(size_t)c * KK + t] = dWT[(size_t)t * C + c];
+			Wrow[(size_t)t * C + c] = Wt[(size_t)c * KK + t];
+}
+
+/* y (B,OH,OW,F), x (B,H,W,C), Wt as the layer's, b (F),
+ * work (3·K·K·V + TILE + max(TILE, F)) */
+static void thin_forward(float *y, const float *x, const float *Wt, const float *b, float *work,
+			 const vk_conv_geom *g, int B, int act)
+{
+	lowering l = lowering_of(g);
+	const int KK = g->K * g->K, deconv = g->kind == VK_DECONV;
+	const int V = deconv ? g->C : g->F, NV = V / 16;
+	const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)g->OH * g->OW * g->F;
+	const float *Wrow = Wt;
+	float *tile = work + col_floats(g, B); /* (TILE) */
+	if (deconv) {
+		transpose(work, Wt, V, KK);
+		Wrow = work;
+	}
+	for (int n = 0; n < B; n++) {
+		float *yb = y + n * out;
+		if (deconv)
+			gather_any(yb, x + n * in, Wrow, &l, NV);
+		else
+			window_any(yb, NULL, x + n * in, NULL, Wrow, &l, NV);
+		/* bias and activation while the image is cached */
+		bias_act_forward(yb, b, tile, (size_t)g->OH * g->OW, g->F, act);
+	}
+}
+
+/* dx, x (B,H,W,C); dW, Wt as the layer's; db (F); dy, y (B,OH,OW,F);
+ * work as thin_forward's */
+static void thin_backward(float *dx, float *dW, float *db, float *dy, const float *x,
+			  const float *y, const float *Wt, float *work, const vk_conv_geom *g,
+			  int B, int act)
+{
+	lowering l = lowering_of(g);
+	const int KK = g->K * g->K, deconv = g->kind == VK_DECONV;
+	const int V = deconv ? g->C : g->F, NV = V / 16;
+	const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)g->OH * g->OW * g->F;
+	/* dW is summed image by image into dWi, then into dWrow: a float sum
+	 * over a whole batch's pixels in one accumulator would lose digits. */
+	float *Wrow = work, *dWrow = work + KK * V, *dWi = work + 2 * KK * V; /* (KK, V) each */
+	float *dbt = work + col_floats(g, B) + TILE;                         /* (max(TILE, F)) */
+	if (deconv)
+		transpose(Wrow, Wt, V, KK);
+	else
+		memcpy(Wrow, Wt, sizeof *Wrow * KK * V);
+	memset(dWrow, 0, sizeof *dWrow * KK * V);
+	memset(db, 0, sizeof *db * g->F);
+	for (int n = 0; n < B; n++) {
+		float *dyb = dy + n * out, *dxb = dx ? dx + n * in : NULL;
+		const float *xb = x + n * in;
+		bias_act_backward(dyb, db, y + n * out, dbt, (size_t)g->OH * g->OW, g->F, act);
+		memset(dWi, 0, sizeof *dWi * KK * V);
+		if (deconv) {
+			window_any(dxb, dWi, dyb, xb, Wrow, &l, NV);
+		} else {
+			window_any(NULL, dWi, xb, dyb, Wrow, &l, NV);
+			if (dxb)
+				gather_any(dxb, dyb, Wrow, &l, NV);
+		}
+		for (int k = 0; k < KK * V; k++)
+			dWrow[k] += dWi[k];
+	}
+	if (deconv) /* back to (C, K·K) */
+		for (int c = 0; c < V; c++)
+			for (int t = 0; t < KK; t++)
+				dW[(size_t)c * KK + t] = dWrow[(size_t)t * V + c];
+	else
+		memcpy(dW, dWrow, sizeof *dW * KK * V);
 }
 #else
-static int is_thin_deconv(const vk_conv_geom *g) { (void)g; return 0; }
+static int is_thin(const vk_conv_geom *g) { (void)g; return 0; }
 #endif
 
 void vk_conv_forward(float *y, const float *x, const float *Wt, const float *b, float *work,
 		     const vk_conv_geom *g, int B, int act)
 {
 #ifdef __AVX512F__
-	if (is_thin_deconv(g)) {
-		thin_deconv_forward(y, x, Wt, b, work, g, B, act);
+	if (is_thin(g)) {
+		thin_forward(y, x, Wt, b, work, g, B, act);
 		return;
 	}
 #endif
@@ -637,8 +695,8 @@ void vk_conv_backward(float *dx, float *dW, float *db, float *dy, const float *x
 		      const float *Wt, float *work, const vk_conv_geom *g, int B, int act)
 {
 #ifdef __AVX512F__
-	if (is_thin_deconv(g)) {
-		thin_deconv_backward(dx, dW, db, dy, x, y, Wt, work, g, B, act);
+	if (is_thin(g)) {
+		thin_backward(dx, dW, db, dy, x, y, Wt, work, g, B, act);
 		return;
 	}
 #endif

@@ -158,65 +158,82 @@ static double loss(bench *t)
 	return s;
 }
 
-/* Central differences of the loss in every element of p, against g. */
-static int check_block(bench *t, float *p, const float *grad, size_t n, const char *what)
+/* The pre-activations (identity forward) into z. */
+static void preact(bench *t, float *z)
 {
-	int bad = 0;
-	float h = t->act == VK_RELU ? 1e-3f : 1e-2f;
-	double atol = t->act == VK_RELU ? 3e-3 : 1e-3;
+	vk_conv_forward(z, t->x, t->Wt, t->b, t->work, &t->g, t->B, VK_IDENTITY);
+}
+
+/* Central differences of the loss in every element of p, against grad.
+ * ReLU has no derivative at 0: a step that moves some pre-activation across
+ * it gives no derivative to compare, so those elements are skipped (and
+ * counted in *skipped). */
+static int check_block(bench *t, float *p, const float *grad, size_t n, const char *what,
+		       int *skipped)
+{
+	int bad = 0, relu = t->act == VK_RELU;
+	float h = relu ? 1e-3f : 1e-2f;
+	double atol = relu ? 3e-3 : 1e-3;
+	size_t no = out_size(&t->g, t->B);
+	float *zu = relu ? malloc(sizeof(float) * no) : NULL;
+	float *zd = relu ? malloc(sizeof(float) * no) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		float keep = p[i];
 		p[i] = keep + h;
 		double up = loss(t);
+		if (relu)
+			preact(t, zu);
 		p[i] = keep - h;
 		double down = loss(t);
+		if (relu)
+			preact(t, zd);
 		p[i] = keep;
+		if (relu) {
+			size_t k = 0;
+			while (k < no && (zu[k] > 0) == (zd[k] > 0))
+				k++;
+			if (k < no) {
+				++*skipped;
+				continue;
+			}
+		}
 		double num = (up - down) / (2.0 * h);
 		if (!(fabs(num - grad[i]) <= atol + 1e-2 * fabs(num)) && bad++ < 5)
 			cr_log_error("%s[%zu]: analytic %g numeric %g", what, i, grad[i], num);
 	}
+	free(zu);
+	free(zd);
 	return bad;
-}
-
-static double min_abs_preact(bench *t)
-{
-	vk_conv_forward(t->y, t->x, t->Wt, t->b, t->work, &t->g, t->B, VK_IDENTITY);
-	double m = INFINITY;
-	for (size_t i = 0; i < out_size(&t->g, t->B); i++)
-		m = fmin(m, fabs(t->y[i]));
-	return m;
 }
 
 static void check_grad(shape s, int act, int chunk)
 {
 	bench t;
-	unsigned seed = 11 + s.K * 7 + s.S + s.C * 3;
-	bench_init(&t, s, 2, act, chunk, seed);
-	/* ReLU has no derivative at 0: draw again until no pre-activation lies
-	 * within reach of the finite-difference steps (|Δz| ≤ h·1.5). */
-	while (act == VK_RELU && min_abs_preact(&t) < 4e-3) {
-		bench_free(&t);
-		cr_assert_lt(++seed, 11 + s.K * 7 + s.S + s.C * 3 + 100u, "no seed away from the kink");
-		bench_init(&t, s, 2, act, chunk, seed);
-	}
+	bench_init(&t, s, 2, act, chunk, 11 + s.K * 7 + s.S + s.C * 3);
 	loss(&t);
 	memcpy(t.dy, t.r, sizeof(float) * out_size(&t.g, t.B));
 	vk_conv_backward(t.dx, t.dW, t.db, t.dy, t.x, t.y, t.Wt, t.work, &t.g, t.B, act);
-	int bad = check_block(&t, t.x, t.dx, in_size(&t.g, t.B), "dx");
-	bad += check_block(&t, t.Wt, t.dW, vk_conv_weights(&t.g), "dW");
-	bad += check_block(&t, t.b, t.db, s.F, "db");
+	int skipped = 0;
+	size_t n = in_size(&t.g, t.B) + vk_conv_weights(&t.g) + s.F;
+	int bad = check_block(&t, t.x, t.dx, in_size(&t.g, t.B), "dx", &skipped);
+	bad += check_block(&t, t.Wt, t.dW, vk_conv_weights(&t.g), "dW", &skipped);
+	bad += check_block(&t, t.b, t.db, s.F, "db", &skipped);
+	/* ReLU kinks skip a few elements; most must still be checked. */
+	cr_assert_leq(skipped, n / 5, "%d of %zu gradients skipped at ReLU kinks", skipped, n);
 	cr_assert_eq(bad, 0,
 		     "%d gradients differ: %s H%d W%d C%d F%d K%d S%d act %s chunk %d", bad,
 		     s.kind == VK_CONV_SAME ? "conv" : "deconv", s.H, s.W, s.C, s.F, s.K, s.S,
 		     vk_act_name(act), t.g.chunk);
 	/* Without dx, dW and db are the same. */
-	float *dW2 = malloc(sizeof(float) * vk_conv_weights(&t.g)), db2[8];
+	float *dW2 = malloc(sizeof(float) * vk_conv_weights(&t.g));
+	float *db2 = malloc(sizeof(float) * s.F);
 	loss(&t);
 	memcpy(t.dy, t.r, sizeof(float) * out_size(&t.g, t.B));
 	vk_conv_backward(NULL, dW2, db2, t.dy, t.x, t.y, t.Wt, t.work, &t.g, t.B, act);
 	cr_assert_eq(memcmp(dW2, t.dW, sizeof(float) * vk_conv_weights(&t.g)), 0);
 	cr_assert_eq(memcmp(db2, t.db, sizeof(float) * s.F), 0);
 	free(dW2);
+	free(db2);
 	bench_free(&t);
 }
 
@@ -228,6 +245,10 @@ static const shape conv_shapes[] = {
 	{VK_CONV_SAME, 6, 6, 2, 3, 4, 2}, {VK_CONV_SAME, 7, 7, 3, 2, 2, 1},
 	{VK_CONV_SAME, 8, 8, 1, 2, 3, 2}, {VK_CONV_SAME, 7, 5, 2, 2, 3, 3},
 	{VK_CONV_SAME, 12, 12, 2, 1, 3, 1}, /* F = 1: rows grouped for the bias pass */
+	/* one input channel and 16·n filters: the direct (thin) path with AVX-512 */
+	{VK_CONV_SAME, 5, 7, 1, 16, 3, 1}, {VK_CONV_SAME, 8, 8, 1, 32, 3, 2},
+	{VK_CONV_SAME, 7, 6, 1, 48, 5, 2}, {VK_CONV_SAME, 6, 6, 1, 64, 4, 1},
+	{VK_CONV_SAME, 7, 7, 1, 16, 3, 3},
 };
 static const shape deconv_shapes[] = {
 	{VK_DECONV, 3, 4, 1, 2, 3, 2}, {VK_DECONV, 4, 4, 3, 2, 3, 1},
