@@ -15,7 +15,10 @@
  * The share floor/layer says how much of the layer's time the GEMMs take;
  * the rest is lowering, bias and activation. "1-call" is the same GEMMs
  * made once each for the whole batch (a column buffer of the whole batch):
- * what chunking gains or loses on the GEMMs themselves.
+ * what chunking gains or loses on the GEMMs themselves. The thin layers
+ * (one input channel, or one filter, against 16·n ≤ 64 channels: the first
+ * and last layers here) make no GEMM when built with AVX-512; their floor
+ * columns are those of the general path's GEMMs, which they beat.
  *
  * Build: make build/bin-bench/conv_bench
  * Run:   OPENBLAS_NUM_THREADS=1 build/bin-bench/conv_bench [batch [repeats [layer]]]

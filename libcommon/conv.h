@@ -1,5 +1,9 @@
 /* Convolution and transposed convolution over channels-last images, lowered
- * to cblas_sgemm (im2col / col2im, as Caffe and darknet do).
+ * to cblas_sgemm (im2col / col2im, as Caffe and darknet do), a chunk of
+ * output pixels (several images) per GEMM with a bounded column buffer.
+ * Thin layers, a conv with one input channel or a deconv with one filter
+ * against 16·n ≤ 64 channels on the other side, whose GEMMs degenerate, run
+ * direct AVX-512 loops instead when built for it (conv.c says more).
  *
  * Images are batch-major and channels-last: x (B,H,W,C) row-major, so one
  * pixel's C channels are contiguous and a run of K pixels of one image row is
