@@ -9,17 +9,23 @@
  * For each layer it prints the best time (process CPU time, so that other
  * programs on a shared machine count as little as possible) of
  * vk_conv_forward and of vk_conv_backward, and the "GEMM floor": the best
- * time of the layer's
- * sgemm calls alone, unchunked (y = col·W, dW = colᵀ·dy, dcol = dy·Wᵀ for
- * conv; col = x·W, dW = xᵀ·dcol, dx = dcol·Wᵀ for deconv) on buffers that
- * need no im2col. The share floor/layer says how much of the layer's time
- * the GEMMs themselves take; the rest is lowering, bias and activation.
+ * time of the same sgemm calls alone (y = col·W, dW = colᵀ·dy, dcol = dy·Wᵀ
+ * for conv; col = x·W, dW = xᵀ·dcol, dx = dcol·Wᵀ for deconv), chunk by
+ * chunk as the kernels make them, on a column buffer that needs no im2col.
+ * The share floor/layer says how much of the layer's time the GEMMs take;
+ * the rest is lowering, bias and activation. "1-call" is the same GEMMs
+ * made once each for the whole batch (a column buffer of the whole batch):
+ * what chunking gains or loses on the GEMMs themselves. The thin layers
+ * (one input channel, or one filter, against 16·n ≤ 64 channels: the first
+ * and last layers here) make no GEMM when built with AVX-512; their floor
+ * columns are those of the general path's GEMMs, which they beat.
  *
  * Build: make build/bin-bench/conv_bench
  * Run:   OPENBLAS_NUM_THREADS=1 build/bin-bench/conv_bench [batch [repeats [layer]]]
  *        (layer: the index of one layer to time alone, e.g. under perf record)
  */
 #include <cblas.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +80,55 @@ static float *floats(size_t n, vk_rng *rng)
 }
 
 static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
-		 int ldb, float *c, int ldc)
+		 int ldb, float beta, float *c, int ldc)
 {
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-		    m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+		    m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* The layer's GEMMs alone, as the kernels call them (chunk rows at a time,
+ * dW accumulated over the chunks) but on a column buffer that needs no
+ * im2col or col2im; chunk = all rows gives one call per GEMM. Best forward
+ * time in *gf, backward in *gb. x (B,H,W,C), dx as x; y, dy (B,OH,OW,F). */
+static void gemm_floor(const struct layer *L, const vk_conv_geom *g, int B, size_t chunk,
+		       const float *x, float *dx, float *y, const float *dy, const float *Wt,
+		       float *dW, vk_rng *rng, double *t, int R, double *gf, double *gb)
+{
+	int conv = L->kind == VK_CONV_SAME, C = g->C, F = g->F, KK = g->K * g->K;
+	int width = conv ? KK * C : KK * F; /* columns of the lowered matrix */
+	size_t rows = conv ? (size_t)B * g->OH * g->OW : (size_t)B * g->H * g->W;
+	if (chunk > rows)
+		chunk = rows;
+	float *col = floats(chunk * width, rng); /* (chunk, width) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int r = -2; r < R; r++) {
+			double t0 = now();
+			for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+				int n = (int)(rows - r0 < chunk ? rows - r0 : chunk);
+				float beta = r0 ? 1.0f : 0.0f;
+				if (conv && !pass) {
+					gemm(0, 0, n, F, width, col, width, Wt, F, 0, y + r0 * F, F);
+				} else if (conv) {
+					gemm(1, 0, width, F, n, col, width, dy + r0 * F, F, beta, dW, F);
+					if (L->need_dx)
+						gemm(0, 1, n, width, F, dy + r0 * F, F, Wt, F, 0, col,
+						     width);
+				} else if (!pass) {
+					gemm(0, 0, n, width, C, x + r0 * C, C, Wt, width, 0, col, width);
+				} else {
+					gemm(1, 0, C, width, n, x + r0 * C, C, col, width, beta, dW,
+					     width);
+					if (L->need_dx)
+						gemm(0, 1, n, C, width, col, width, Wt, width, 0,
+						     dx + r0 * C, C);
+				}
+			}
+			if (r >= 0)
+				t[r] = now() - t0;
+		}
+		*(pass ? gb : gf) = best(t, R);
+	}
+	free(col);
 }
 
 int main(int argc, char **argv)
@@ -91,10 +142,10 @@ int main(int argc, char **argv)
 	vk_rng rng;
 	vk_rng_seed(&rng, 1);
 	double *t = malloc(sizeof *t * R);
-	double sum_fwd = 0, sum_bwd = 0, sum_gf = 0, sum_gb = 0;
+	double sum_fwd = 0, sum_bwd = 0, sum_gf = 0, sum_gb = 0, sum_one = 0;
 	printf("batch %d, best of %d, one thread, process CPU time; ms per call\n", B, R);
-	printf("%-27s %8s %8s %8s | %8s %8s %8s | %6s\n", "layer", "fwd", "bwd", "total",
-	       "gemm-fwd", "gemm-bwd", "floor", "share");
+	printf("%-27s %8s %8s %8s | %8s %8s %8s | %6s | %8s\n", "layer", "fwd", "bwd", "total",
+	       "gemm-fwd", "gemm-bwd", "floor", "share", "1-call");
 	for (size_t li = 0; li < sizeof LAYERS / sizeof *LAYERS; li++) {
 		const struct layer *L = &LAYERS[li];
 		if (only >= 0 && (size_t)only != li)
@@ -126,59 +177,21 @@ int main(int argc, char **argv)
 				t[r] = now() - t0;
 		}
 		bwd = best(t, R);
-		/* The floor: the same GEMMs, whole batch at once, no lowering. */
-		int KK = L->K * L->K;
-		if (L->kind == VK_CONV_SAME) {
-			int M = B * g.OH * g.OW, KKC = KK * L->C, F = L->F;
-			float *col = floats((size_t)M * KKC, &rng);
-			for (int r = -2; r < R; r++) {
-				double t0 = now();
-				gemm(0, 0, M, F, KKC, col, KKC, Wt, F, y, F);
-				if (r >= 0)
-					t[r] = now() - t0;
-			}
-			gf = best(t, R);
-			for (int r = -2; r < R; r++) {
-				double t0 = now();
-				gemm(1, 0, KKC, F, M, col, KKC, dy, F, dW, F);
-				if (L->need_dx)
-					gemm(0, 1, M, KKC, F, dy, F, Wt, F, col, KKC);
-				if (r >= 0)
-					t[r] = now() - t0;
-			}
-			gb = best(t, R);
-			free(col);
-		} else {
-			int M = B * L->H * L->W, KKF = KK * L->F, C = L->C;
-			float *col = floats((size_t)M * KKF, &rng);
-			for (int r = -2; r < R; r++) {
-				double t0 = now();
-				gemm(0, 0, M, KKF, C, x, C, Wt, KKF, col, KKF);
-				if (r >= 0)
-					t[r] = now() - t0;
-			}
-			gf = best(t, R);
-			for (int r = -2; r < R; r++) {
-				double t0 = now();
-				gemm(1, 0, C, KKF, M, x, C, col, KKF, dW, KKF);
-				if (L->need_dx)
-					gemm(0, 1, M, C, KKF, col, KKF, Wt, KKF, dx, C);
-				if (r >= 0)
-					t[r] = now() - t0;
-			}
-			gb = best(t, R);
-			free(col);
-		}
-		printf("%-27s %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %5.0f%%\n", L->name, 1e3 * fwd,
-		       1e3 * bwd, 1e3 * (fwd + bwd), 1e3 * gf, 1e3 * gb, 1e3 * (gf + gb),
-		       100 * (gf + gb) / (fwd + bwd));
+		gemm_floor(L, &g, B, g.chunk, x, dx, y, dy, Wt, dW, &rng, t, R, &gf, &gb);
+		double one_f, one_b; /* the same GEMMs, one call each for the whole batch */
+		gemm_floor(L, &g, B, SIZE_MAX, x, dx, y, dy, Wt, dW, &rng, t, R, &one_f, &one_b);
+		printf("%-27s %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %5.0f%% | %8.3f\n", L->name,
+		       1e3 * fwd, 1e3 * bwd, 1e3 * (fwd + bwd), 1e3 * gf, 1e3 * gb, 1e3 * (gf + gb),
+		       100 * (gf + gb) / (fwd + bwd), 1e3 * (one_f + one_b));
+		sum_one += one_f + one_b;
 		sum_fwd += fwd, sum_bwd += bwd, sum_gf += gf, sum_gb += gb;
 		free(x), free(dx), free(y), free(dy), free(dy0), free(Wt), free(dW), free(b);
 		free(db), free(work);
 	}
-	printf("%-27s %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %5.0f%%\n", "all conv layers",
-	       1e3 * sum_fwd, 1e3 * sum_bwd, 1e3 * (sum_fwd + sum_bwd), 1e3 * sum_gf, 1e3 * sum_gb,
-	       1e3 * (sum_gf + sum_gb), 100 * (sum_gf + sum_gb) / (sum_fwd + sum_bwd));
+	printf("%-27s %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %5.0f%% | %8.3f\n",
+	       "all conv layers", 1e3 * sum_fwd, 1e3 * sum_bwd, 1e3 * (sum_fwd + sum_bwd),
+	       1e3 * sum_gf, 1e3 * sum_gb, 1e3 * (sum_gf + sum_gb),
+	       100 * (sum_gf + sum_gb) / (sum_fwd + sum_bwd), 1e3 * sum_one);
 	free(t);
 	return 0;
 }

@@ -1,5 +1,9 @@
 /* Convolution and transposed convolution over channels-last images, lowered
- * to cblas_sgemm (im2col / col2im, as Caffe and darknet do).
+ * to cblas_sgemm (im2col / col2im, as Caffe and darknet do), a chunk of
+ * output pixels (several images) per GEMM with a bounded column buffer.
+ * Thin layers, a conv with one input channel or a deconv with one filter
+ * against 16·n ≤ 64 channels on the other side, whose GEMMs degenerate, run
+ * direct AVX-512 loops instead when built for it (conv.c says more).
  *
  * Images are batch-major and channels-last: x (B,H,W,C) row-major, so one
  * pixel's C channels are contiguous and a run of K pixels of one image row is
@@ -38,7 +42,7 @@ typedef struct {
 	int OH, OW;  /* output height, width (channels F) */
 	int pad;     /* (K-1)/2 */
 	/* Rows of the lowered matrix (output pixels for conv, input pixels for
-	 * deconv) per GEMM: bounds the column buffer to about a megabyte while
+	 * deconv) per GEMM: bounds the column buffer to about 512 KB while
 	 * keeping each GEMM large. Set by vk_conv_geom_init; tests lower it to
 	 * exercise chunk boundaries inside an image. Must be ≥ 1. */
 	int chunk;

@@ -158,65 +158,82 @@ static double loss(bench *t)
 	return s;
 }
 
-/* Central differences of the loss in every element of p, against g. */
-static int check_block(bench *t, float *p, const float *grad, size_t n, const char *what)
+/* The pre-activations (identity forward) into z. */
+static void preact(bench *t, float *z)
 {
-	int bad = 0;
-	float h = t->act == VK_RELU ? 1e-3f : 1e-2f;
-	double atol = t->act == VK_RELU ? 3e-3 : 1e-3;
+	vk_conv_forward(z, t->x, t->Wt, t->b, t->work, &t->g, t->B, VK_IDENTITY);
+}
+
+/* Central differences of the loss in every element of p, against grad.
+ * ReLU has no derivative at 0: a step that moves some pre-activation across
+ * it gives no derivative to compare, so those elements are skipped (and
+ * counted in *skipped). */
+static int check_block(bench *t, float *p, const float *grad, size_t n, const char *what,
+		       int *skipped)
+{
+	int bad = 0, relu = t->act == VK_RELU;
+	float h = relu ? 1e-3f : 1e-2f;
+	double atol = relu ? 3e-3 : 1e-3;
+	size_t no = out_size(&t->g, t->B);
+	float *zu = relu ? malloc(sizeof(float) * no) : NULL;
+	float *zd = relu ? malloc(sizeof(float) * no) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		float keep = p[i];
 		p[i] = keep + h;
 		double up = loss(t);
+		if (relu)
+			preact(t, zu);
 		p[i] = keep - h;
 		double down = loss(t);
+		if (relu)
+			preact(t, zd);
 		p[i] = keep;
+		if (relu) {
+			size_t k = 0;
+			while (k < no && (zu[k] > 0) == (zd[k] > 0))
+				k++;
+			if (k < no) {
+				++*skipped;
+				continue;
+			}
+		}
 		double num = (up - down) / (2.0 * h);
 		if (!(fabs(num - grad[i]) <= atol + 1e-2 * fabs(num)) && bad++ < 5)
 			cr_log_error("%s[%zu]: analytic %g numeric %g", what, i, grad[i], num);
 	}
+	free(zu);
+	free(zd);
 	return bad;
-}
-
-static double min_abs_preact(bench *t)
-{
-	vk_conv_forward(t->y, t->x, t->Wt, t->b, t->work, &t->g, t->B, VK_IDENTITY);
-	double m = INFINITY;
-	for (size_t i = 0; i < out_size(&t->g, t->B); i++)
-		m = fmin(m, fabs(t->y[i]));
-	return m;
 }
 
 static void check_grad(shape s, int act, int chunk)
 {
 	bench t;
-	unsigned seed = 11 + s.K * 7 + s.S + s.C * 3;
-	bench_init(&t, s, 2, act, chunk, seed);
-	/* ReLU has no derivative at 0: draw again until no pre-activation lies
-	 * within reach of the finite-difference steps (|Δz| ≤ h·1.5). */
-	while (act == VK_RELU && min_abs_preact(&t) < 4e-3) {
-		bench_free(&t);
-		cr_assert_lt(++seed, 11 + s.K * 7 + s.S + s.C * 3 + 100u, "no seed away from the kink");
-		bench_init(&t, s, 2, act, chunk, seed);
-	}
+	bench_init(&t, s, 2, act, chunk, 11 + s.K * 7 + s.S + s.C * 3);
 	loss(&t);
 	memcpy(t.dy, t.r, sizeof(float) * out_size(&t.g, t.B));
 	vk_conv_backward(t.dx, t.dW, t.db, t.dy, t.x, t.y, t.Wt, t.work, &t.g, t.B, act);
-	int bad = check_block(&t, t.x, t.dx, in_size(&t.g, t.B), "dx");
-	bad += check_block(&t, t.Wt, t.dW, vk_conv_weights(&t.g), "dW");
-	bad += check_block(&t, t.b, t.db, s.F, "db");
+	int skipped = 0;
+	size_t n = in_size(&t.g, t.B) + vk_conv_weights(&t.g) + s.F;
+	int bad = check_block(&t, t.x, t.dx, in_size(&t.g, t.B), "dx", &skipped);
+	bad += check_block(&t, t.Wt, t.dW, vk_conv_weights(&t.g), "dW", &skipped);
+	bad += check_block(&t, t.b, t.db, s.F, "db", &skipped);
+	/* ReLU kinks skip a few elements; most must still be checked. */
+	cr_assert_leq(skipped, n / 5, "%d of %zu gradients skipped at ReLU kinks", skipped, n);
 	cr_assert_eq(bad, 0,
 		     "%d gradients differ: %s H%d W%d C%d F%d K%d S%d act %s chunk %d", bad,
 		     s.kind == VK_CONV_SAME ? "conv" : "deconv", s.H, s.W, s.C, s.F, s.K, s.S,
 		     vk_act_name(act), t.g.chunk);
 	/* Without dx, dW and db are the same. */
-	float *dW2 = malloc(sizeof(float) * vk_conv_weights(&t.g)), db2[8];
+	float *dW2 = malloc(sizeof(float) * vk_conv_weights(&t.g));
+	float *db2 = malloc(sizeof(float) * s.F);
 	loss(&t);
 	memcpy(t.dy, t.r, sizeof(float) * out_size(&t.g, t.B));
 	vk_conv_backward(NULL, dW2, db2, t.dy, t.x, t.y, t.Wt, t.work, &t.g, t.B, act);
 	cr_assert_eq(memcmp(dW2, t.dW, sizeof(float) * vk_conv_weights(&t.g)), 0);
 	cr_assert_eq(memcmp(db2, t.db, sizeof(float) * s.F), 0);
 	free(dW2);
+	free(db2);
 	bench_free(&t);
 }
 
@@ -227,13 +244,22 @@ static const shape conv_shapes[] = {
 	{VK_CONV_SAME, 5, 7, 3, 2, 1, 2}, {VK_CONV_SAME, 8, 8, 1, 2, 5, 1},
 	{VK_CONV_SAME, 6, 6, 2, 3, 4, 2}, {VK_CONV_SAME, 7, 7, 3, 2, 2, 1},
 	{VK_CONV_SAME, 8, 8, 1, 2, 3, 2}, {VK_CONV_SAME, 7, 5, 2, 2, 3, 3},
+	{VK_CONV_SAME, 12, 12, 2, 1, 3, 1}, /* F = 1: rows grouped for the bias pass */
+	/* one input channel and 16·n filters: the direct (thin) path with AVX-512 */
+	{VK_CONV_SAME, 5, 7, 1, 16, 3, 1}, {VK_CONV_SAME, 8, 8, 1, 32, 3, 2},
+	{VK_CONV_SAME, 7, 6, 1, 48, 5, 2}, {VK_CONV_SAME, 6, 6, 1, 64, 4, 1},
+	{VK_CONV_SAME, 7, 7, 1, 16, 3, 3},
 };
 static const shape deconv_shapes[] = {
 	{VK_CONV_TRANSPOSED, 3, 4, 1, 2, 3, 2}, {VK_CONV_TRANSPOSED, 4, 4, 3, 2, 3, 1},
 	{VK_CONV_TRANSPOSED, 3, 5, 3, 2, 5, 2}, {VK_CONV_TRANSPOSED, 4, 4, 3, 2, 1, 1},
 	{VK_CONV_TRANSPOSED, 3, 3, 2, 2, 1, 2}, {VK_CONV_TRANSPOSED, 4, 3, 1, 2, 4, 2},
 	{VK_CONV_TRANSPOSED, 5, 7, 2, 2, 5, 1}, {VK_CONV_TRANSPOSED, 4, 4, 1, 3, 3, 2},
-	{VK_CONV_TRANSPOSED, 3, 2, 2, 2, 3, 3},
+	{VK_CONV_TRANSPOSED, 3, 2, 2, 2, 3, 3}, {VK_CONV_TRANSPOSED, 6, 6, 2, 1, 3, 2},
+	/* one filter and 16·n channels: the direct (thin) path with AVX-512 */
+	{VK_CONV_TRANSPOSED, 6, 6, 16, 1, 3, 2}, {VK_CONV_TRANSPOSED, 5, 7, 32, 1, 3, 1},
+	{VK_CONV_TRANSPOSED, 4, 3, 48, 1, 5, 1}, {VK_CONV_TRANSPOSED, 3, 3, 64, 1, 4, 2},
+	{VK_CONV_TRANSPOSED, 3, 4, 16, 1, 3, 3},
 };
 #define COUNT(a) (int)(sizeof(a) / sizeof(a)[0])
 
@@ -253,13 +279,14 @@ Test(conv_grad, deconv_tanh) { grad_all(deconv_shapes, COUNT(deconv_shapes), VK_
 Test(conv_grad, deconv_relu) { grad_all(deconv_shapes, COUNT(deconv_shapes), VK_RELU); }
 
 /* Forward against the naive loops, with the default chunk and chunks of
- * 1, 5 and 7 rows (ending mid-row and mid-image). */
-static void check_naive(shape s, int act)
+ * 1, 5 and 7 rows (ending mid-row and mid-image) and 25 (one chunk may
+ * finish two images). */
+static void check_naive_batch(shape s, int B, int act)
 {
-	static const int chunks[] = {0, 1, 5, 7};
+	static const int chunks[] = {0, 1, 5, 7, 25};
 	for (int k = 0; k < COUNT(chunks); k++) {
 		bench t;
-		bench_init(&t, s, 3, act, chunks[k], 5 + s.K + s.C);
+		bench_init(&t, s, B, act, chunks[k], 5 + s.K + s.C);
 		size_t no = out_size(&t.g, t.B);
 		double *want = malloc(sizeof(double) * no);
 		naive_forward(want, t.x, t.Wt, t.b, &t.g, t.B, act);
@@ -275,6 +302,8 @@ static void check_naive(shape s, int act)
 		bench_free(&t);
 	}
 }
+
+static void check_naive(shape s, int act) { check_naive_batch(s, 3, act); }
 
 Test(conv_naive, conv_all_shapes)
 {
@@ -292,12 +321,25 @@ Test(conv_naive, deconv_all_shapes)
 	}
 }
 
+/* The Keras example's layers at their real sizes; at batch 6 the default
+ * chunk of deconv:32:3:2 ends inside an image. */
+Test(conv_naive, keras_layers)
+{
+	check_naive_batch((shape){VK_CONV_SAME, 28, 28, 1, 32, 3, 2}, 2, VK_RELU);
+	check_naive_batch((shape){VK_CONV_SAME, 14, 14, 32, 64, 3, 2}, 2, VK_RELU);
+	check_naive_batch((shape){VK_CONV_TRANSPOSED, 7, 7, 64, 64, 3, 2}, 2, VK_RELU);
+	vk_conv_geom g = geom((shape){VK_CONV_TRANSPOSED, 14, 14, 64, 32, 3, 2});
+	cr_assert_lt(g.chunk, 6 * 14 * 14);
+	check_naive_batch((shape){VK_CONV_TRANSPOSED, 14, 14, 64, 32, 3, 2}, 6, VK_RELU);
+	check_naive_batch((shape){VK_CONV_TRANSPOSED, 28, 28, 32, 1, 3, 1}, 2, VK_SIGMOID);
+}
+
 /* Chunking must not change the backward results beyond rounding. */
-static void check_chunked_backward(shape s, int act)
+static void check_chunked_backward(shape s, int act, int chunk)
 {
 	bench a, c;
 	bench_init(&a, s, 3, act, 0, 9);
-	bench_init(&c, s, 3, act, 7, 9);
+	bench_init(&c, s, 3, act, chunk, 9);
 	loss(&a);
 	loss(&c);
 	size_t no = out_size(&a.g, 3), ni = in_size(&a.g, 3), nw = vk_conv_weights(&a.g);
@@ -317,10 +359,15 @@ static void check_chunked_backward(shape s, int act)
 
 Test(conv_naive, chunked_backward_matches)
 {
-	check_chunked_backward((shape){VK_CONV_SAME, 9, 7, 3, 4, 3, 2}, VK_TANH);
-	check_chunked_backward((shape){VK_CONV_SAME, 6, 5, 2, 3, 1, 1}, VK_RELU);
-	check_chunked_backward((shape){VK_CONV_TRANSPOSED, 5, 4, 3, 4, 3, 2}, VK_TANH);
-	check_chunked_backward((shape){VK_CONV_TRANSPOSED, 5, 4, 3, 4, 1, 1}, VK_IDENTITY);
+	for (int chunk = 7; chunk <= 43; chunk += 36) {
+		check_chunked_backward((shape){VK_CONV_SAME, 9, 7, 3, 4, 3, 2}, VK_TANH, chunk);
+		check_chunked_backward((shape){VK_CONV_SAME, 6, 5, 2, 3, 1, 1}, VK_RELU, chunk);
+		check_chunked_backward((shape){VK_CONV_TRANSPOSED, 5, 4, 3, 4, 3, 2}, VK_TANH, chunk);
+		check_chunked_backward((shape){VK_CONV_TRANSPOSED, 4, 4, 3, 4, 1, 1}, VK_IDENTITY, chunk);
+		check_chunked_backward((shape){VK_CONV_TRANSPOSED, 3, 3, 2, 2, 2, 1}, VK_SIGMOID, chunk);
+		check_chunked_backward((shape){VK_CONV_TRANSPOSED, 10, 10, 2, 1, 3, 1}, VK_TANH, chunk);
+		check_chunked_backward((shape){VK_CONV_SAME, 10, 10, 2, 1, 3, 1}, VK_TANH, chunk);
+	}
 }
 
 Test(conv_golden, matches_pytorch)
@@ -373,7 +420,7 @@ Test(conv_geom, output_shapes)
 	cr_assert_leq(vk_conv_workspace(&g, 128), (size_t)4 << 20 >> 2);
 	cr_assert_geq(vk_conv_workspace(&g, 128), (size_t)g.chunk * 3 * 3 * 32);
 	g = geom((shape){VK_CONV_SAME, 8, 8, 16, 8, 1, 1});
-	cr_assert_eq(vk_conv_workspace(&g, 128), 8); /* 1×1: no column buffer */
+	cr_assert_leq(vk_conv_workspace(&g, 128), 1024); /* 1×1: no column buffer */
 }
 
 static void expect_error(int kind, int H, int W, int C, int F, int K, int S, const char *needle)

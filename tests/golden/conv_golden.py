@@ -26,6 +26,12 @@ for C in (1, 3):
         (f"deconv_k5s2_c{C}", "deconv", 2, 3, 5, C, 2, 5, 2, "identity"),
     ]
 CASES += [
+    ("conv_k3s2_c1_f32", "conv", 2, 8, 7, 1, 32, 3, 2, "identity"),
+    ("conv_k3s1_c1_f16", "conv", 2, 5, 6, 1, 16, 3, 1, "identity"),
+    ("conv_k5s2_c1_f16", "conv", 2, 7, 9, 1, 16, 5, 2, "identity"),
+    ("deconv_k3s1_c16_f1", "deconv", 2, 5, 6, 16, 1, 3, 1, "identity"),
+    ("deconv_k3s2_c32_f1", "deconv", 2, 4, 3, 32, 1, 3, 2, "identity"),
+    ("deconv_k5s2_c16_f1", "deconv", 2, 3, 5, 16, 1, 5, 2, "identity"),
     ("conv_k3s2_c3_tanh", "conv", 2, 7, 7, 3, 4, 3, 2, "tanh"),
     ("deconv_k3s2_c3_relu", "deconv", 2, 4, 4, 3, 2, 3, 2, "relu"),
 ]
