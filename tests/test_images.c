@@ -979,3 +979,37 @@ Test(images, stream2img_names)
 	free(ts);
 	free(o);
 }
+
+/* latent-plot's legend names the classes from the metadata: the picture
+ * differs from the one with numbers, and --names still overrides it. */
+Test(images, latent_plot_legend_from_class_names)
+{
+	char *named = path_of("named.ts"), *plain = path_of("plain.ts");
+	for (int with = 0; with <= 1; with++) {
+		ts_header h;
+		ts_writer w;
+		vk_error e;
+		uint32_t d = 2;
+		cr_assert_eq(ts_header_init(&h, TS_F32, 1, &d, &e), 0);
+		h.has_labels = 1;
+		char *names[] = {"alpha cats", "beta dogs"};
+		if (with)
+			cr_assert_eq(vk_classes_set(&h, names, 2, &e), 0);
+		cr_assert_eq(ts_writer_open(&w, with ? named : plain, &h, &e), 0, "%s", e.msg);
+		for (int i = 0; i < 20; i++) {
+			float v[2] = {(float)(i % 7), (float)(i % 5)};
+			cr_assert_eq(ts_write(&w, v, i % 2, &e), 0);
+		}
+		cr_assert_eq(ts_writer_close(&w, &e), 0);
+	}
+	char *a = path_of("a.png"), *b = path_of("b.png"), *c = path_of("c.png");
+	cr_assert_eq(run("latent-plot -o %s %s && latent-plot -o %s %s && "
+			 "latent-plot --names 0,1 -o %s %s", a, named, b, plain, c, named), 0);
+	size_t la, lb, lc;
+	unsigned char *pa = slurp(a, &la), *pb = slurp(b, &lb), *pc = slurp(c, &lc);
+	cr_assert(pa && pb && pc);
+	cr_assert(la != lb || memcmp(pa, pb, la) != 0, "class names changed nothing");
+	cr_assert(lb == lc && memcmp(pb, pc, lb) == 0, "--names does not override");
+	free(pa), free(pb), free(pc);
+	free(a), free(b), free(c), free(named), free(plain);
+}
