@@ -235,41 +235,55 @@ static int convert(VipsObject *ctx, VipsImage *im, const vk_img_spec *s, VipsIma
 	return 0;
 }
 
+/* Scale with libvips' resize (box shrink, then a Lanczos 3 reduction; the
+ * same kernels its thumbnail operation uses, without its ICC and file
+ * handling), alpha premultiplied, then centre the result on an exact w×h:
+ * cut for crop, background for pad, the last pixels copied when rounding
+ * left stretch a pixel short. */
 static int resize(VipsObject *ctx, VipsImage *im, const vk_img_spec *s, VipsImage **out)
 {
-	VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 4);
+	VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 6);
 	if ((unsigned)im->Xsize == s->w && (unsigned)im->Ysize == s->h) {
 		*out = im;
 		return 0;
 	}
-	if (s->fit == VK_FIT_STRETCH) {
-		if (vips_thumbnail_image(im, &t[0], (int)s->w, "height", (int)s->h, "size",
-					 VIPS_SIZE_FORCE, "no_rotate", TRUE, NULL))
+	double sx = (double)s->w / im->Xsize, sy = (double)s->h / im->Ysize;
+	if (s->fit == VK_FIT_CROP)
+		sx = sy = sx > sy ? sx : sy;
+	else if (s->fit == VK_FIT_PAD)
+		sx = sy = sx < sy ? sx : sy;
+	int alpha = vips_image_hasalpha(im);
+	if (alpha) {
+		if (vips_premultiply(im, &t[0], NULL))
 			return -1;
-	} else if (s->fit == VK_FIT_CROP) {
-		if (vips_thumbnail_image(im, &t[0], (int)s->w, "height", (int)s->h, "crop",
-					 VIPS_INTERESTING_CENTRE, "no_rotate", TRUE, NULL))
+		im = t[0];
+	}
+	if (vips_resize(im, &t[1], sx, "vscale", sy, NULL))
+		return -1;
+	im = t[1];
+	if (alpha) {
+		if (vips_unpremultiply(im, &t[2], NULL))
 			return -1;
-	} else {
-		if (vips_thumbnail_image(im, &t[1], (int)s->w, "height", (int)s->h, "no_rotate",
-					 TRUE, NULL))
+		im = t[2];
+	}
+	if (im->BandFmt != VIPS_FORMAT_UCHAR) {
+		if (vips_cast_uchar(im, &t[3], NULL))
 			return -1;
+		im = t[3];
+	}
+	if ((unsigned)im->Xsize != s->w || (unsigned)im->Ysize != s->h) {
 		double bg[4] = {s->bg[0], s->bg[1], s->bg[2], 0};
 		if (s->c == 1)
 			bg[0] = (s->bg[0] + s->bg[1] + s->bg[2] + 1) / 3;
 		VipsArrayDouble *a = vips_array_double_new(bg, (int)s->c);
-		int rc = vips_gravity(t[1], &t[0], VIPS_COMPASS_DIRECTION_CENTRE, (int)s->w,
-				      (int)s->h, "extend", VIPS_EXTEND_BACKGROUND, "background", a,
-				      NULL);
+		int rc = vips_gravity(im, &t[4], VIPS_COMPASS_DIRECTION_CENTRE, (int)s->w,
+				      (int)s->h, "extend",
+				      s->fit == VK_FIT_PAD ? VIPS_EXTEND_BACKGROUND : VIPS_EXTEND_COPY,
+				      "background", a, NULL);
 		vips_area_unref(VIPS_AREA(a));
 		if (rc)
 			return -1;
-	}
-	im = t[0];
-	if (im->BandFmt != VIPS_FORMAT_UCHAR) {
-		if (vips_cast_uchar(im, &t[2], NULL))
-			return -1;
-		im = t[2];
+		im = t[4];
 	}
 	*out = im;
 	return 0;
