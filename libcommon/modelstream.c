@@ -2,7 +2,10 @@
 
 #include "modelfile.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "classes.h"
 
 int vk_image_header(ts_header *h, const vk_model *m, int u8, int labels, vk_error *e)
 {
@@ -101,13 +104,73 @@ static int check_latents(const vk_model *m, const ts_header *h, int label, const
 	return 0;
 }
 
-int vk_model_tool_open(vk_model_tool *t, const char *model_path, int label, int batch,
-		       int input, const char *input_path, vk_error *e)
+/* The training data's metadata as a header, for the class-name helpers. */
+static void desc_header(const vk_trainrec *rec, ts_header *h)
+{
+	memset(h, 0, sizeof *h);
+	size_t n = strlen(rec->desc);
+	memcpy(h->meta, rec->desc, n + 1);
+	h->meta_len = n;
+}
+
+/* --label K or --label NAME to a class index. */
+static int resolve_label(const vk_model_tool *t, const char *arg, const char *model_path,
+			 int *label, vk_error *e)
+{
+	*label = -1;
+	if (!arg)
+		return 0;
+	char *end;
+	long k = strtol(arg, &end, 10);
+	if (*arg && !*end) {
+		if (k < 0 || k > VK_MAX_CLASSES)
+			return vk_fail(e, "--label: %s is not a class", arg);
+		*label = (int)k;
+		return 0;
+	}
+	ts_header h;
+	desc_header(&t->rec, &h);
+	if ((*label = vk_class_find(&h, arg)) < 0)
+		return vk_fail(e, "--label: '%s' is not a class name of %s's training data%s", arg,
+			       model_path, ts_meta_get(&h, "class.0", (char[8]){0}, 8) ? ""
+				       : " (it names none; give a class number)");
+	return 0;
+}
+
+int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e)
+{
+	ts_header src;
+	desc_header(&t->rec, &src);
+	char buf[VK_CLASS_NAME_MAX];
+	int n = 0;
+	while (n < VK_MAX_CLASSES && vk_class_name(&src, n, buf, sizeof buf))
+		n++;
+	if (!n)
+		return 0;
+	char **names = malloc(sizeof *names * n);
+	if (!names)
+		return vk_fail(e, "out of memory for class names");
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++)
+		if (!(names[i] = strdup(vk_class_name(&src, i, buf, sizeof buf))))
+			rc = vk_fail(e, "out of memory for class names");
+	if (!rc)
+		rc = vk_classes_set(h, names, n, e);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *label_arg,
+		       int batch, int input, const char *input_path, vk_error *e)
 {
 	memset(t, 0, sizeof *t);
-	if (vk_model_load(model_path, &t->m, NULL, NULL, e))
+	if (vk_model_load(model_path, &t->m, &t->rec, NULL, e))
 		return -1;
-	if (vk_check_label_option(&t->m, label, model_path, e) ||
+	int label;
+	if (resolve_label(t, label_arg, model_path, &label, e) ||
+	    vk_check_label_option(&t->m, label, model_path, e) ||
 	    vk_work_alloc(&t->w, &t->m, batch, e))
 		goto fail;
 	if (input != VK_INPUT_NONE) {
@@ -118,6 +181,7 @@ int vk_model_tool_open(vk_model_tool *t, const char *model_path, int label, int 
 					     : check_latents(&t->m, &t->r.h, label, t->r.name, e))
 			goto fail;
 	}
+	t->label = label;
 	return 0;
 fail:
 	vk_model_tool_close(t);

@@ -4,6 +4,7 @@
 #define VK_MODELSTREAM_H
 
 #include "model.h"
+#include "modelfile.h"
 #include "stream.h"
 
 /* A stream of images shaped like the model's input (f32, or u8 when u8). */
@@ -35,13 +36,19 @@ int vk_check_label_option(const vk_model *m, int label, const char *model_path, 
 enum { VK_INPUT_NONE, VK_INPUT_IMAGES, VK_INPUT_LATENTS };
 typedef struct {
 	vk_model m;
+	vk_trainrec rec;    /* its training record: the data's metadata, class names */
 	vk_work w;
 	ts_reader r;        /* when the input is not VK_INPUT_NONE */
 	int input;
+	int label;          /* --label resolved to a class index, or -1 */
 } vk_model_tool;
 
-int vk_model_tool_open(vk_model_tool *t, const char *model_path, int label, int batch,
-		       int input, const char *input_path, vk_error *e);
+/* label_arg: --label as given (NULL when absent): a class index, or a class
+ * name from the training data's metadata (class.I=NAME, tensor-stream(5)). */
+int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *label_arg,
+		       int batch, int input, const char *input_path, vk_error *e);
+/* Copy the class names of t's training data (classes=, class.I=) into h. */
+int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e);
 void vk_model_tool_close(vk_model_tool *t);
 
 #endif

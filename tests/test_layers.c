@@ -321,3 +321,29 @@ Test(layers_e2e, vae_train_test_and_kl_eval_agree)
 	pclose(p);
 	cr_assert(fabs(other - eval_nelbo) > 1e-4, "seeds 7 and 8 agree: %.6f", other);
 }
+
+Test(layers_e2e, class_names_reach_the_model_programs)
+{
+	/* Two folders of digits: img2stream names the classes, vae-train keeps
+	 * them, vae-sample --label takes a name and writes them on. */
+	char dir[512], ts[512], m[512], out[512], err[1024];
+	snprintf(dir, sizeof dir, "%s", tmp_path("named"));
+	snprintf(ts, sizeof ts, "%s", tmp_path("named.ts"));
+	snprintf(m, sizeof m, "%s", tmp_path("named.vae"));
+	snprintf(out, sizeof out, "%s", tmp_path("named-info.txt"));
+	cr_assert_eq(run("mkdir -p %s/cat %s/dog && for i in 1 2 3 4; do "
+			 "stream-cat -s $i -n 1 %s | stream2img -o %s/cat/$i.png && "
+			 "stream-cat -s $((i + 9)) -n 1 %s | stream2img -o %s/dog/$i.png; done",
+			 dir, dir, digits(), dir, digits(), dir), 0);
+	cr_assert_eq(run("img2stream %s > %s && vae-train -q -t 1 -m cvae -e 1 -z 2 --hidden 8 "
+			 "-o %s %s", dir, ts, m, ts), 0);
+	cr_assert_eq(run("vae-sample -m %s --label dog -n 3 | stream-info > %s", m, out), 0);
+	cr_assert_eq(run("grep -q 'class.1 *dog' %s && grep -q 'label.1 *3' %s", out, out), 0,
+		     "samples of 'dog' are not labelled 1 with the names kept");
+	cr_assert_eq(run("vae-sample -m %s --label 1 -n 3 | cmp -s - $(mktemp) ; "
+			 "vae-sample -m %s --label 1 -n 3 > %s.a && vae-sample -m %s --label dog -n 3 "
+			 "> %s.b && cmp -s %s.a %s.b", m, m, out, m, out, out, out), 0);
+	cr_assert_eq(run_err(err, sizeof err, "vae-sample -m %s --label cow -n 1 > /dev/null", m), 1);
+	cr_assert(strstr(err, "'cow' is not a class name"), "%s", err);
+	cr_assert_eq(run("vae-info --tsv %s | grep -q 'data.class.1\tdog'", m), 0);
+}

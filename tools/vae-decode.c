@@ -15,7 +15,7 @@ static const char USAGE[] =
 	"  -m, --model MODEL   the trained model (required)\n"
 	"  -o, --output FILE   write FILE (atomically) instead of standard output\n"
 	"      --u8            write u8 pixels (0..255) instead of f32\n"
-	"  -l, --label K       condition a cvae on class K (default: the stream's labels)\n"
+	"  -l, --label K|NAME  condition a cvae on class K or NAME (default: the stream's labels)\n"
 	"  -b, --batch N       records per batch (default 256)\n"
 	"  -t, --threads N     BLAS threads (default 1)\n"
 	"  -h, --help          show this help and exit\n"
@@ -23,7 +23,8 @@ static const char USAGE[] =
 
 struct cmdline {
 	const char *model, *output, *input;
-	int u8, label, batch, threads;
+	const char *label;     /* --label K or NAME */
+	int u8, batch, threads;
 };
 
 enum { OPT_U8 = VK_OPT_FIRST_LONG };
@@ -39,7 +40,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	memset(c, 0, sizeof *c);
 	c->batch = 256;
 	c->threads = 1;
-	c->label = -1;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "m:o:l:b:t:h", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
@@ -48,7 +48,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'm': c->model = optarg; break;
 		case 'o': c->output = optarg; break;
 		case OPT_U8: c->u8 = 1; break;
-		case 'l': c->label = (int)vk_parse_long("--label", optarg, 0, 1 << 30); break;
+		case 'l': c->label = optarg; break;
 		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
 		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
 		}
@@ -69,8 +69,8 @@ static int vae_decode(const struct cmdline *c, vk_model_tool *t, ts_writer *w, v
 	for (uint64_t first = 0;; first += got) {
 		if ((rc = ts_read_batch_f32(&t->r, z, labels, c->batch, &got, e)) || !got)
 			break;
-		for (size_t i = 0; c->label >= 0 && i < got; i++)
-			labels[i] = c->label;
+		for (size_t i = 0; t->label >= 0 && i < got; i++)
+			labels[i] = t->label;
 		if ((rc = vk_check_labels(m, labels, got, first, t->r.name, e)))
 			break;
 		const float *out = vk_decode(m, &t->w, z, labels, (int)got);
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, 2);
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_LATENTS, c.input, &e))
 		vk_die_error(&e);
-	int labelled = t.r.h.has_labels || c.label >= 0;
+	int labelled = t.r.h.has_labels || t.label >= 0;
 	if (vk_image_header(&h, &t.m, c.u8, labelled, &e) ||
 	    vk_stamp_meta(&h, &t.r.h, c.model, "image", &e) ||
 	    (!c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||

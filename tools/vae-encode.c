@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, 2);
-	if (vk_model_tool_open(&t, c.model, -1, c.batch, VK_INPUT_IMAGES, c.input, &e))
+	if (vk_model_tool_open(&t, c.model, NULL, c.batch, VK_INPUT_IMAGES, c.input, &e))
 		vk_die_error(&e);
 	if (t.m.a.kind == VK_AE && (c.sample || c.with_logvar))
 		vk_die("%s is an autoencoder: its encoder is deterministic, with no sigma to %s",

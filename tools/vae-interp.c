@@ -21,7 +21,7 @@ static const char USAGE[] =
 	"  -N, --steps N       points on the path, ends included (default 10)\n"
 	"      --slerp         follow the great circle between the two codes (spherical\n"
 	"                      interpolation) instead of the straight line\n"
-	"  -l, --label K       decode a cvae with class K (default: the label of the\n"
+	"  -l, --label K|NAME  decode a cvae with class K or NAME (default: the label of the\n"
 	"                      first record)\n"
 	"      --latent-only   write the latent path instead of decoding it\n"
 	"      --u8            write u8 pixels (0..255) instead of f32\n"
@@ -34,7 +34,8 @@ static const char USAGE[] =
 struct cmdline {
 	const char *model, *output, *input;
 	long from, to;
-	int steps, slerp, label, latent_only, u8, threads;
+	const char *label;     /* --label K or NAME */
+	int steps, slerp, latent_only, u8, threads;
 };
 
 enum { OPT_SLERP = VK_OPT_FIRST_LONG, OPT_LATENT, OPT_U8 };
@@ -52,7 +53,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	memset(c, 0, sizeof *c);
 	c->to = 1;
 	c->steps = 10;
-	c->label = -1;
 	c->threads = 1;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "m:o:f:T:N:l:t:h", longopts, NULL)) != -1) {
@@ -65,7 +65,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'T': c->to = vk_parse_long("--to", optarg, 0, 1L << 40); break;
 		case 'N': c->steps = (int)vk_parse_long("--steps", optarg, 2, MAX_STEPS); break;
 		case OPT_SLERP: c->slerp = 1; break;
-		case 'l': c->label = (int)vk_parse_long("--label", optarg, 0, 1 << 30); break;
+		case 'l': c->label = optarg; break;
 		case OPT_LATENT: c->latent_only = 1; break;
 		case OPT_U8: c->u8 = 1; break;
 		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 	if (read_ends(&c, &t, x, ends_label, &e))
 		vk_die_error(&e);
 	float *z = make_path(&c, &t, x, ends_label);
-	int32_t label = !cvae ? TS_NO_LABEL : c.label >= 0 ? c.label : ends_label[0];
+	int32_t label = !cvae ? TS_NO_LABEL : t.label >= 0 ? t.label : ends_label[0];
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
 			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
 	if (rc || vk_stamp_meta(&h, &t.r.h, c.model, c.latent_only ? "latent" : "image", &e) ||

@@ -26,7 +26,7 @@ static const char USAGE[] =
 	"      --grid K          a 2-D model's K x K manifold: an even grid on the unit\n"
 	"                        square through the Gaussian inverse CDF, rows top to\n"
 	"                        bottom (z2 falling), columns left to right (z1 rising)\n"
-	"  -l, --label K         condition a cvae on class K\n"
+	"  -l, --label K|NAME    condition a cvae on class K, or the class called NAME\n"
 	"      --each-label      a cvae: N samples for every class, class by class\n"
 	"      --share-z         with --each-label: the same N draws for every class\n"
 	"      --u8              write u8 pixels (0..255) instead of f32\n"
@@ -38,7 +38,8 @@ static const char USAGE[] =
 struct cmdline {
 	const char *model, *output, *prior;
 	long count;
-	int grid, label, each_label, share_z, latent_only, u8, batch, threads;
+	const char *label;     /* --label K or NAME */
+	int grid, each_label, share_z, latent_only, u8, batch, threads;
 	float temperature;
 	uint64_t seed;
 };
@@ -62,7 +63,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->count = 64;
 	c->seed = 1;
 	c->temperature = 1.0f;
-	c->label = -1;
 	c->batch = 256;
 	c->threads = 1;
 	int ch;
@@ -77,7 +77,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'T': c->temperature = (float)vk_parse_double("--temperature", optarg, 0, 100); break;
 		case OPT_LATENT: c->latent_only = 1; break;
 		case OPT_GRID: c->grid = (int)vk_parse_long("--grid", optarg, 1, 1000); break;
-		case 'l': c->label = (int)vk_parse_long("--label", optarg, 0, 1 << 30); break;
+		case 'l': c->label = optarg; break;
 		case OPT_EACH: c->each_label = 1; break;
 		case OPT_SHARE: c->share_z = 1; break;
 		case OPT_U8: c->u8 = 1; break;
@@ -92,7 +92,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("unexpected operand '%s'", argv[optind]);
 	if (c->share_z && !c->each_label)
 		vk_usage_error("--share-z needs --each-label");
-	if (c->each_label && c->label >= 0)
+	if (c->each_label && c->label)
 		vk_usage_error("--label and --each-label exclude each other");
 	if (c->prior && c->grid)
 		vk_usage_error("--grid and --prior exclude each other: the grid maps N(0, I)'s "
@@ -141,7 +141,7 @@ static int vae_sample(const struct cmdline *c, vk_model_tool *t, const vk_gmm *p
 		for (int i = 0; i < n; i++) {
 			next_z(c, prior, Z, done + i, &rng, &start, z + (size_t)i * Z);
 			labels[i] = c->each_label ? (int32_t)((done + i) / c->count)
-						  : cvae ? c->label : TS_NO_LABEL;
+						  : cvae ? t->label : TS_NO_LABEL;
 		}
 		const float *out = c->latent_only ? z : vk_decode(m, &t->w, z, labels, n);
 		for (int i = 0; i < n && !rc; i++)
@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 		       c.model, Z);
 	if (c.each_label && !cvae)
 		vk_die("--each-label: %s is not a conditional model", c.model);
-	if (cvae && c.label < 0 && !c.each_label)
+	if (cvae && t.label < 0 && !c.each_label)
 		vk_die("%s is a conditional model: choose a class with --label K or --each-label",
 		       c.model);
 	if (c.prior && vk_gmm_load(c.prior, &prior, &e))
@@ -194,6 +194,7 @@ int main(int argc, char **argv)
 	 * --latent-only | vae-decode gives these very bytes. */
 	if (rc || (c.prior && ts_meta_set(&h, "prior", base_name(c.prior), &e)) ||
 	    vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
+	    (cvae && vk_model_tool_class_names(&t, &h, &e)) ||
 	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
 	    ts_writer_open(&w, c.output, &h, &e))
 		vk_die_error(&e);
