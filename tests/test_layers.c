@@ -346,4 +346,5 @@ Test(layers_e2e, class_names_reach_the_model_programs)
 	cr_assert_eq(run_err(err, sizeof err, "vae-sample -m %s --label cow -n 1 > /dev/null", m), 1);
 	cr_assert(strstr(err, "'cow' is not a class name"), "%s", err);
 	cr_assert_eq(run("vae-info --tsv %s | grep -q 'data.class.1\tdog'", m), 0);
+	cr_assert_eq(run("vae-info --tsv %s | grep -q 'classes\t2 (cat, dog)'", m), 0);
 }

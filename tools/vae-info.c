@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "classes.h"
 #include "modelfile.h"
 #include "opts.h"
 
@@ -90,6 +91,26 @@ static void print_layers(const struct cmdline *c, const char *model, const char 
 	}
 }
 
+/* The class count, with the training data's class names when it gave them. */
+static void class_fact(const struct cmdline *c, const char *path, int classes,
+		       const vk_trainrec *t)
+{
+	static ts_header h;
+	memset(&h, 0, sizeof h);
+	h.meta_len = strlen(t->desc);
+	memcpy(h.meta, t->desc, h.meta_len + 1);
+	char names[512] = "", buf[VK_CLASS_NAME_MAX];
+	size_t len = 0;
+	for (int i = 0; i < classes && len < sizeof names - 8; i++) {
+		if (!vk_class_name(&h, i, buf, sizeof buf))
+			break;
+		len += snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : " (", buf);
+	}
+	if (len >= sizeof names - 8)
+		snprintf(names + sizeof names - 8, 8, ", ...");
+	fact(c, path, "classes", "%d%s%s", classes, names, *names ? ")" : "");
+}
+
 static const char *optimizer_name(int o)
 {
 	return o == VK_OPT_ADAM ? "adam" : o == VK_OPT_SGD ? "sgd" : "?";
@@ -115,7 +136,7 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	     vk_shape_str(vk_arch_input_shape(a), shape, sizeof shape), a->input_size);
 	fact(c, path, "latent", "%d", a->latent);
 	if (a->classes)
-		fact(c, path, "classes", "%d", a->classes);
+		class_fact(c, path, a->classes, &t);
 	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
 	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
 	fact(c, path, "parameters", "%zu", m.n_params);
