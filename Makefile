@@ -90,6 +90,7 @@ $(BUILD)/obj $(BUILD)/bin:
 test: $(BINS) $(TEST_BIN)
 	@if [ "$(SANITIZE)" != 1 ] && command -v mpicc >/dev/null; then $(MAKE) MPI=1 build-mpi/bin/vae-train; fi
 	cd tests && PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" VAEKIT_ROOT="$(CURDIR)" \
+		LSAN_OPTIONS=suppressions="$(CURDIR)/tests/lsan.supp" \
 		timeout 1500 ../$(TEST_BIN) --jobs=2 2>&1
 
 check: deps

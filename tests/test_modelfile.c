@@ -293,6 +293,7 @@ Test(modelfile, layer_rows_checked_against_the_architecture)
 	uint32_t units;
 	memcpy(&units, b + HEADER + 8, 4);
 	cr_assert_eq(units, 7);
+	free(b);
 	b = edited(HEADER + 8, 8, &len);
 	expect_refused(b, len, "does not match", NULL);
 	free(b);
