@@ -31,7 +31,7 @@
 static const char USAGE[] =
 	"Usage: sgemm_probe [--batch B] [--layers 784,400,20] [--model vae|ae]\n"
 	"                   [--threads T] [--samples N] [--pass train|encode|decode]\n"
-	"                   [--summary] [--info]\n"
+	"                   [--summary] [--info] [--cpu-clock]\n"
 	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
 	"  --pass     train (default): forward and backward; encode or decode: the\n"
 	"             encoder's or the decoder's forward GEMMs only (vae-encode,\n"
@@ -40,8 +40,13 @@ static const char USAGE[] =
 	"  --samples  samples per epoch for the epoch floor (default 60000)\n"
 	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n"
 	"             adam_s samples_per_s_with_adam\n"
+	"  --cpu-clock  time by the process's CPU clock instead of the wall clock:\n"
+	"             steadier on a busy machine (with --threads 1; with more the\n"
+	"             threads' CPU times add up)\n"
 	"  --info     print OpenBLAS's core (the kernels it picked for this CPU, or\n"
 	"             OPENBLAS_CORETYPE's) and build configuration, and exit\n";
+
+static clockid_t clock_id = CLOCK_MONOTONIC; /* --cpu-clock: CLOCK_PROCESS_CPUTIME_ID */
 
 struct cmdline {
 	int batch, threads, summary, vae, info;
@@ -94,12 +99,12 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"model", required_argument, 0, 'm'},   {"threads", required_argument, 0, 't'},
 		{"samples", required_argument, 0, 'n'}, {"summary", no_argument, 0, 's'},
 		{"pass", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
-		{"info", no_argument, 0, 'i'},
+		{"info", no_argument, 0, 'i'},         {"cpu-clock", no_argument, 0, 'c'},
 		{0, 0, 0, 0}};
 	*c = (struct cmdline){.batch = 128, .threads = 1, .vae = 1, .samples = 60000, .pass = 't'};
 	parse_sizes("784,400,20", c);
 	int ch;
-	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:p:shi", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:p:shic", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'b': c->batch = (int)parse_pos("bad --batch", optarg); break;
 		case 'l': parse_sizes(optarg, c); break;
@@ -107,6 +112,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'n': c->samples = parse_pos("bad --samples", optarg); break;
 		case 's': c->summary = 1; break;
 		case 'i': c->info = 1; break;
+		case 'c': clock_id = CLOCK_PROCESS_CPUTIME_ID; break;
 		case 'p':
 			if (strcmp(optarg, "train") && strcmp(optarg, "encode") && strcmp(optarg, "decode"))
 				usage_error("--pass must be train, encode or decode", optarg);
@@ -175,7 +181,7 @@ static size_t count_params(const struct gemm *g, int n)
 static double now(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock_id, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
