@@ -44,11 +44,11 @@ endif
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
-BUILD ?= build-san$(BUILD_TAG)
+BUILD := build-san$(BUILD_TAG)
 else ifeq ($(MPI),1)
-BUILD ?= build-mpi$(BUILD_TAG)
+BUILD := build-mpi$(BUILD_TAG)
 else
-BUILD ?= build$(BUILD_TAG)
+BUILD := build$(BUILD_TAG)
 endif
 
 TOOLS := $(sort $(basename $(notdir $(wildcard tools/*.c))))
