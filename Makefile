@@ -49,11 +49,11 @@ endif
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
-BUILD ?= build-san$(BUILD_TAG)
+BUILD := build-san$(BUILD_TAG)
 else ifeq ($(MPI),1)
-BUILD ?= build-mpi$(BUILD_TAG)
+BUILD := build-mpi$(BUILD_TAG)
 else
-BUILD ?= build$(BUILD_TAG)
+BUILD := build$(BUILD_TAG)
 endif
 
 TOOLS := $(sort $(basename $(notdir $(wildcard tools/*.c))))
@@ -130,9 +130,10 @@ bench: deps all
 		sh bench/run.sh "$(CURDIR)/$(BUILD)/bin"
 
 # Fails when gcc reports a loop marked /* hot */ in the hot units as not
-# vectorised for AVX2 (x86-64-v3) or AVX-512 (x86-64-v4): bench/vectorize-check.sh.
+# vectorised for AVX2 (x86-64-v3), AVX-512 (x86-64-v4) or baseline SSE2 (x86-64,
+# the PORTABLE=1 fallback): bench/vectorize-check.sh.
 VEC_UNITS ?= libcommon/nn.c
-VEC_MARCHS ?= x86-64-v3 x86-64-v4
+VEC_MARCHS ?= x86-64-v3 x86-64-v4 x86-64
 vectorize-check:
 	sh bench/vectorize-check.sh "$(CC) $(OPT) -std=c11 -D_GNU_SOURCE -Ilibcommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)" "$(VEC_MARCHS)" $(VEC_UNITS)
 

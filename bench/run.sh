@@ -83,7 +83,7 @@ build_probe() {
 }
 
 # What gcc's -march=X means on this machine (native resolves to a CPU name).
-march_of() { cc ${1:--march=native} -Q --help=target 2>/dev/null | sed -n 's/^ *-march= *//p' | head -n 1; }
+march_of() { cc ${1:--march=native} -Q --help=target 2>/dev/null | sed -n 's/^[[:space:]]*-march=[[:space:]]*//p' | head -n 1; }
 # The ISA a build targets, from its make setting (ARCH=... or PORTABLE=1).
 isa_of() {
 	case $1 in

@@ -31,7 +31,7 @@
 static const char USAGE[] =
 	"Usage: sgemm_probe [--batch B] [--layers 784,400,20] [--model vae|ae]\n"
 	"                   [--threads T] [--samples N] [--pass train|encode|decode]\n"
-	"                   [--conv SIDE] [--summary] [--info]\n"
+	"                   [--conv SIDE] [--summary] [--info] [--cpu-clock]\n"
 	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
 	"  --pass     train (default): forward and backward; encode or decode: the\n"
 	"             encoder's or the decoder's forward GEMMs only (vae-encode,\n"
@@ -43,8 +43,13 @@ static const char USAGE[] =
 	"             (its last number); convolutions as vaekit lowers them to sgemm\n"
 	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n"
 	"             adam_s samples_per_s_with_adam\n"
+	"  --cpu-clock  time by the process's CPU clock instead of the wall clock:\n"
+	"             steadier on a busy machine (with --threads 1; with more the\n"
+	"             threads' CPU times add up)\n"
 	"  --info     print OpenBLAS's core (the kernels it picked for this CPU, or\n"
 	"             OPENBLAS_CORETYPE's) and build configuration, and exit\n";
+
+static clockid_t clock_id = CLOCK_MONOTONIC; /* --cpu-clock: CLOCK_PROCESS_CPUTIME_ID */
 
 struct cmdline {
 	int batch, threads, summary, vae, info, conv;
@@ -96,26 +101,27 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"batch", required_argument, 0, 'b'},   {"layers", required_argument, 0, 'l'},
 		{"model", required_argument, 0, 'm'},   {"threads", required_argument, 0, 't'},
 		{"samples", required_argument, 0, 'n'}, {"summary", no_argument, 0, 's'},
-		{"conv", required_argument, 0, 'c'},
+		{"conv", required_argument, 0, 'C'},
 		{"pass", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
-		{"info", no_argument, 0, 'i'},
+		{"info", no_argument, 0, 'i'},         {"cpu-clock", no_argument, 0, 'c'},
 		{0, 0, 0, 0}};
 	*c = (struct cmdline){.batch = 128, .threads = 1, .vae = 1, .samples = 60000, .pass = 't'};
 	parse_sizes("784,400,20", c);
 	int ch;
-	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:p:shi", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:l:m:t:n:p:shic", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'b': c->batch = (int)parse_pos("bad --batch", optarg); break;
 		case 'l': parse_sizes(optarg, c); break;
 		case 't': c->threads = (int)parse_pos("bad --threads", optarg); break;
 		case 'n': c->samples = parse_pos("bad --samples", optarg); break;
 		case 's': c->summary = 1; break;
-		case 'c':
+		case 'C':
 			c->conv = atoi(optarg);
 			if (c->conv < 4 || c->conv % 4)
 				usage_error("--conv needs a side divisible by 4", optarg);
 			break;
 		case 'i': c->info = 1; break;
+		case 'c': clock_id = CLOCK_PROCESS_CPUTIME_ID; break;
 		case 'p':
 			if (strcmp(optarg, "train") && strcmp(optarg, "encode") && strcmp(optarg, "decode"))
 				usage_error("--pass must be train, encode or decode", optarg);
@@ -222,7 +228,7 @@ static size_t count_params(const struct gemm *g, int n)
 static double now(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock_id, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
