@@ -37,7 +37,7 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 TEST_BIN := $(BUILD)/test-runner
 MANS := $(wildcard man/*.1 man/*.5)
 
-.PHONY: all check check-san test demo install deps bench figures fuzz clean
+.PHONY: all check check-san check-fault test demo install deps bench figures fuzz clean
 all: $(BINS)
 
 $(BUILD)/obj/%.o: libcommon/%.c libcommon/*.h | $(BUILD)/obj
@@ -69,6 +69,13 @@ check: deps
 check-san: deps
 	$(MAKE) SANITIZE=1 all
 	$(MAKE) SANITIZE=1 test
+
+# Injected I/O faults in every -o writer (tests/fault/run.sh): each call of
+# fwrite, fflush, fclose, fsync, rename, ... failed in turn (our LD_PRELOAD
+# shim), libfiu's failure points (fiu-utils), and a full disk.
+check-fault: all
+	$(CC) -O1 -g -shared -fPIC -o $(BUILD)/faultshim.so tests/fault/shim.c -ldl
+	sh tests/fault/run.sh "$(CURDIR)/$(BUILD)/bin" "$(CURDIR)/$(BUILD)/faultshim.so"
 
 # libFuzzer harnesses (clang), FUZZ_SECONDS each; crashes are kept for tests/corpus/.
 FUZZ_SECONDS ?= 60

@@ -575,7 +575,8 @@ int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e)
 	return ts_write(w, w->buf, label, e);
 }
 
-int ts_writer_close(ts_writer *w, vk_error *e)
+/* The declared count checked, or the real one patched in. */
+static int writer_finish(ts_writer *w, vk_error *e)
 {
 	int rc = 0;
 	if (w->h.count != TS_COUNT_UNKNOWN && w->written != w->h.count) {
@@ -588,6 +589,42 @@ int ts_writer_close(ts_writer *w, vk_error *e)
 		    fwrite(cnt, 1, 8, w->out.f) != 8 || fseek(w->out.f, 0, SEEK_END))
 			rc = vk_fail(e, "error writing %s:", writer_name(w));
 	}
+	return rc;
+}
+
+static void writer_free(ts_writer *w)
+{
+	free(w->buf);
+	free(w->iobuf);
+	w->buf = NULL;
+	w->iobuf = NULL;
+}
+
+int ts_writer_close_all(ts_writer *w, int n, vk_error *e)
+{
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++)
+		rc = writer_finish(&w[i], e);
+	vk_afile **outs = rc ? NULL : malloc((size_t)(n > 0 ? n : 1) * sizeof *outs);
+	if (!rc && !outs)
+		rc = vk_fail(e, "out of memory");
+	if (!rc) {
+		for (int i = 0; i < n; i++)
+			outs[i] = &w[i].out;
+		rc = vk_afile_commit_all(outs, n, e);
+	} else {
+		for (int i = 0; i < n; i++)
+			vk_afile_abort(&w[i].out);
+	}
+	free(outs);
+	for (int i = 0; i < n; i++)
+		writer_free(&w[i]);
+	return rc;
+}
+
+int ts_writer_close(ts_writer *w, vk_error *e)
+{
+	int rc = writer_finish(w, e);
 	if (rc == 0)
 		rc = vk_afile_commit(&w->out, e);
 	else

@@ -102,6 +102,9 @@ int ts_write(ts_writer *w, const void *data, int32_t label, vk_error *e);
 int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e);
 /* Finish: check the declared count, patch it, flush, rename into place. */
 int ts_writer_close(ts_writer *w, vk_error *e);
+/* Close n writers whose files appear together or not at all
+ * (vk_afile_commit_all); on failure none is left and old files stay. */
+int ts_writer_close_all(ts_writer *w, int n, vk_error *e);
 /* Abandon: remove the temporary file. */
 void ts_writer_abort(ts_writer *w);
 

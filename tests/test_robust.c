@@ -334,3 +334,35 @@ Test(robust, max_memory_messages_and_total)
 		  e.msg);
 	vk_dataset_free(&d);
 }
+
+/* Several outputs appear together or not at all: when the last rename of
+ * stream-split's shards fails (the fault shim of check-fault fails the third
+ * rename), every old shard is as it was and no temporary file is left. */
+Test(robust, outputs_appear_together)
+{
+	const char *shim = tmp_path("robust/shim.so");
+	if (run("cc -shared -fPIC -o %s %s -ldl 2>/dev/null", shim,
+		repo_path("tests/fault/shim.c")) != 0)
+		cr_skip_test("cannot build the fault shim");
+	char pre[1024];
+	snprintf(pre, sizeof pre, "env VK_FAULT=rename VK_FAULT_N=3 LD_PRELOAD=%s", shim);
+	cr_assert_eq(run("cd %s && rm -rf all && mkdir all && cd all && echo OLD > s0000.ts && "
+			 "echo OLD > s0001.ts && printf '1\\t2\\n3\\t4\\n' | txt2stream -l -o fl.ts",
+			 dir), 0);
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "cd all && %s stream-split -k 3 -p s ../f.ts", pre);
+	expect("stream-split", 1, "cannot rename", cmd);
+	cr_assert_eq(run("cd %s/all && grep -qx OLD s0000.ts && grep -qx OLD s0001.ts && "
+			 "! test -e s0002.ts && ! ls | grep -q tmp", dir), 0, "old shards not kept");
+	/* The same with stream2npy's array and labels: the second rename fails. */
+	cr_assert_eq(run("cd %s/all && echo OLD > x.npy", dir), 0);
+	snprintf(pre, sizeof pre, "env VK_FAULT=rename VK_FAULT_N=2 LD_PRELOAD=%s", shim);
+	snprintf(cmd, sizeof cmd, "cd all && %s stream2npy -o x.npy -l l.npy fl.ts", pre);
+	expect("stream2npy", 1, "cannot rename", cmd);
+	cr_assert_eq(run("cd %s/all && grep -qx OLD x.npy && ! test -e l.npy && "
+			 "! ls | grep -q tmp", dir), 0);
+	/* Without the fault all appear. */
+	cr_assert_eq(run("cd %s/all && stream-split -k 3 -p s ../f.ts && "
+			 "stream-cat s0000.ts s0001.ts s0002.ts | stream2txt | wc -l | grep -qx 6 && "
+			 "stream2npy -o x.npy -l l.npy fl.ts && ! ls | grep -q tmp", dir), 0);
+}
