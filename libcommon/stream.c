@@ -1,5 +1,6 @@
 #include "stream.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,21 +160,27 @@ const char *ts_meta_get(const ts_header *h, const char *key, char *buf, size_t l
 	return buf;
 }
 
+int ts_meta_unset(ts_header *h, const char *key)
+{
+	const char *old = find_key(h, key);
+	if (!old)
+		return 0;
+	size_t start = old - h->meta;
+	size_t end = start + strcspn(old, "\n");
+	if (h->meta[end] == '\n')
+		end++;
+	memmove(h->meta + start, h->meta + end, h->meta_len - end + 1);
+	h->meta_len -= end - start;
+	return 1;
+}
+
 int ts_meta_set(ts_header *h, const char *key, const char *value, vk_error *e)
 {
 	if (!valid_key(key))
 		return vk_fail(e, "bad metadata key '%s'", key);
 	if (strchr(value, '\n'))
 		return vk_fail(e, "metadata value for '%s' contains a newline", key);
-	const char *old = find_key(h, key);
-	if (old) {
-		size_t start = old - h->meta;
-		size_t end = start + strcspn(old, "\n");
-		if (h->meta[end] == '\n')
-			end++;
-		memmove(h->meta + start, h->meta + end, h->meta_len - end + 1);
-		h->meta_len -= end - start;
-	}
+	ts_meta_unset(h, key);
 	size_t need = strlen(key) + strlen(value) + 2;
 	if (h->meta_len + need > TS_MAX_META)
 		return vk_fail(e, "metadata too long (limit %u bytes)", TS_MAX_META);
@@ -436,8 +443,15 @@ int ts_read_f32(ts_reader *r, float *data, int32_t *label, vk_error *e)
 	}
 	if (h->dtype == TS_F64) {
 		const double *d = (const double *)r->buf;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			/* A finite double beyond f32 is named as it is, not as the inf
+			 * it would become. */
+			if (isfinite(d[i]) && fabs(d[i]) > FLT_MAX)
+				return vk_fail(e, "%s: record %llu has the value %g at element %zu, "
+						  "beyond the f32 range (about 3.4e38) used for computing",
+					       r->name, (unsigned long long)(r->index - 1), d[i], i);
 			data[i] = (float)d[i];
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(data[i]))

@@ -43,6 +43,8 @@ const char *ts_shape_str(const ts_header *h, char *buf, size_t len);
 /* Metadata. get copies the value into buf (returns buf) or returns NULL. */
 const char *ts_meta_get(const ts_header *h, const char *key, char *buf, size_t len);
 int ts_meta_set(ts_header *h, const char *key, const char *value, vk_error *e);
+/* Remove key's line; returns 1 if it was there. */
+int ts_meta_unset(ts_header *h, const char *key);
 
 /* Serialise / parse the header (exposed for tests and the fuzzer). */
 size_t ts_header_size(const ts_header *h);

@@ -366,3 +366,17 @@ Test(robust, outputs_appear_together)
 			 "stream-cat s0000.ts s0001.ts s0002.ts | stream2txt | wc -l | grep -qx 6 && "
 			 "stream2npy -o x.npy -l l.npy fl.ts && ! ls | grep -q tmp", dir), 0);
 }
+
+/* Item 14: stream-split --contiguous then stream-cat -o gives back the bytes;
+ * a finite f64 beyond f32 is named as it is; png-grid counts both streams. */
+Test(robust, consistency)
+{
+	cr_assert_eq(run("cd %s && stream-split -c -k 4 -p rt f.ts && "
+			 "stream-cat -o rt.ts rt0000.ts rt0001.ts rt0002.ts rt0003.ts && "
+			 "cmp rt.ts f.ts", dir), 0, "split then cat changed the bytes");
+	cr_assert_eq(run("cd %s && printf '1e39\\t2\\n' | txt2stream -t f64 -o big.ts", dir), 0);
+	expect("vae-train", 1, "has the value 1e+39 at element 0, beyond the f32 range",
+	       "vae-train -q -e 1 -o out.vkm big.ts");
+	expect("png-grid", 1, ": 2 images make a",
+	       "png-grid -s 64 --cols 200 -o out.png --pair f.ts f.ts");
+}
