@@ -100,6 +100,9 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/share/doc/vaekit
+	install -m 644 formats/tensor-stream.md formats/model.md $(DESTDIR)$(PREFIX)/share/doc/vaekit
+	install -m 644 examples/data/README.md $(DESTDIR)$(PREFIX)/share/doc/vaekit/data.md
 
 clean:
 	rm -rf build build-san build-mpi build-vg out fuzz/build

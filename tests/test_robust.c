@@ -380,3 +380,15 @@ Test(robust, consistency)
 	expect("png-grid", 1, ": 2 images make a",
 	       "png-grid -s 64 --cols 200 -o out.png --pair f.ts f.ts");
 }
+
+/* Item 14: man pages cite what is installed: section-5 pages, or the
+ * documents `make install` puts in share/doc/vaekit. */
+Test(robust, man_pages_cite_installed_documents)
+{
+	cr_assert_neq(run("grep -l 'formats/' %s/*.1 %s/*.5", repo_path("man"), repo_path("man")),
+		      0, "a man page cites formats/*.md, which is not installed");
+	/* What they cite in share/doc/vaekit, make install puts there. */
+	cr_assert_eq(run("grep -q 'share/doc/vaekit' %s && grep -q 'formats/model.md' %s && "
+			 "test -f %s", repo_path("Makefile"), repo_path("Makefile"),
+			 repo_path("formats/model.md")), 0);
+}
