@@ -13,6 +13,7 @@
 
 #include "afile.h"
 #include "dataset.h"
+#include "progress.h"
 #include "stream.h"
 #include "testutil.h"
 
@@ -391,4 +392,28 @@ Test(robust, man_pages_cite_installed_documents)
 	cr_assert_eq(run("grep -q 'share/doc/vaekit' %s && grep -q 'formats/model.md' %s && "
 			 "test -f %s", repo_path("Makefile"), repo_path("Makefile"),
 			 repo_path("formats/model.md")), 0);
+}
+
+/* Item 10: the progress meter fits the terminal (never wraps) and shows its
+ * label (the epoch) while there is room. */
+Test(robust, progress_fits_the_terminal)
+{
+	char buf[512];
+	for (int cols = 1; cols <= 200; cols++) {
+		size_t n = vk_progress_format(buf, sizeof buf, cols, "epoch 3/10", 41000, 60000,
+					      "records", 12345.6, 3725);
+		cr_assert_eq(n, strlen(buf));
+		cr_assert(n + 1 <= (size_t)cols || (cols == 1 && n == 0), "%d columns: '%s' (%zu)",
+			  cols, buf, n);
+	}
+	vk_progress_format(buf, sizeof buf, 120, "epoch 3/10", 41000, 60000, "records", 12345.6,
+			   3725);
+	cr_assert(strstr(buf, "epoch 3/10") && strstr(buf, "[") && strstr(buf, "41000/60000") &&
+		  strstr(buf, "ETA 1h02m") && strstr(buf, "12346/s"), "%s", buf);
+	vk_progress_format(buf, sizeof buf, 40, "epoch 3/10", 41000, 60000, "records", 12345.6, 3725);
+	cr_assert(strstr(buf, "41000/60000 records"), "the count went first: %s", buf);
+	cr_assert(!strstr(buf, "/s"), "the rate should go first: %s", buf);
+	/* Unknown total: no bar, no ETA. */
+	vk_progress_format(buf, sizeof buf, 80, NULL, 5, 0, "records", 2, -1);
+	cr_assert_str_eq(buf, "5 records  2/s");
 }
