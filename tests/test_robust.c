@@ -13,6 +13,7 @@
 
 #include "afile.h"
 #include "dataset.h"
+#include "opts.h"
 #include "progress.h"
 #include "stream.h"
 #include "testutil.h"
@@ -416,4 +417,43 @@ Test(robust, progress_fits_the_terminal)
 	/* Unknown total: no bar, no ETA. */
 	vk_progress_format(buf, sizeof buf, 80, NULL, 5, 0, "records", 2, -1);
 	cr_assert_str_eq(buf, "5 records  2/s");
+}
+
+/* Item 12: an empty value in a comma list is a usage error. */
+Test(robust, list_with_an_empty_value, .exit_code = 2)
+{
+	int v[8];
+	cr_assert_eq(vk_parse_list("--hidden", "5,6", v, 8, 1, 100), 2);
+	vk_parse_list("--hidden", "5,,5", v, 8, 1, 100);
+}
+
+Test(robust, list_with_a_trailing_comma, .exit_code = 2)
+{
+	int v[8];
+	vk_parse_list("--hidden", "5,", v, 8, 1, 100);
+}
+
+Test(robust, standard_input_twice, .exit_code = 2)
+{
+	vk_stdin_once(2, (const char *[]){"FILE", "--test"}, (const char *[]){"a.ts", NULL});
+	vk_stdin_once(2, (const char *[]){"FILE", "--test"}, (const char *[]){"-", NULL});
+}
+
+Test(robust, option_that_does_nothing, .exit_code = 2)
+{
+	vk_option_has_no_effect("--beta", "with --model ae");
+}
+
+/* Item 5: a command line that can be pasted back into a shell. */
+Test(robust, shell_command)
+{
+	char buf[512];
+	char *argv[] = {"vae-train", "--resume", "my model.vkm", "--log", "it's.tsv", "-t", "2",
+			"", "a.ts"};
+	cr_assert_gt(vk_shell_command(buf, sizeof buf, 9, argv), 0);
+	cr_assert_str_eq(buf, "vae-train --resume 'my model.vkm' --log 'it'\\''s.tsv' -t 2 '' a.ts");
+	cr_assert_eq(run("test \"$(printf '%%s|' %s)\" = 'vae-train|--resume|my model.vkm|--log|"
+			 "it'\\''s.tsv|-t|2||a.ts|'", buf), 0, "the shell reads back other words: %s",
+		     buf);
+	cr_assert_eq(vk_shell_command(buf, 10, 9, argv), 0);
 }
