@@ -3,6 +3,7 @@
  * other defects of its catalogue, run against the real programs. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "afile.h"
 #include "dataset.h"
+#include "guard.h"
 #include "opts.h"
 #include "progress.h"
 #include "stream.h"
@@ -456,4 +458,42 @@ Test(robust, shell_command)
 			 "it'\\''s.tsv|-t|2||a.ts|'", buf), 0, "the shell reads back other words: %s",
 		     buf);
 	cr_assert_eq(vk_shell_command(buf, 10, 9, argv), 0);
+}
+
+/* Item 1 (library side): data a Bernoulli decoder cannot fit, and a loss
+ * that went non-finite, each refused with one line and a hint. */
+Test(robust, unit_targets_and_divergence)
+{
+	vk_dataset d;
+	vk_error e;
+	const char *in = tmp_path("robust/scale.ts");
+	cr_assert_eq(run("printf '0\\t0.5\\t1\\n0.2\\t255\\t0\\n' | txt2stream -o %s", in), 0);
+	cr_assert_eq(vk_dataset_load(&d, in, 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_check_unit_targets(&d, "scale.ts", &e), -1);
+	cr_assert(strstr(e.msg, "scale.ts: record 1 has the value 255 at element 1") &&
+		  strstr(e.msg, "--loss gaussian"), "%s", e.msg);
+	d.f32[4] = 1.0f;
+	cr_assert_eq(vk_check_unit_targets(&d, "scale.ts", &e), 0);
+	vk_dataset_free(&d);
+	cr_assert_eq(vk_check_loss(123.4, 1, 1, 1e-3, &e), 0);
+	cr_assert_eq(vk_check_loss(NAN, 3, 17, 1, &e), -1);
+	cr_assert(strstr(e.msg, "epoch 3, batch 17: the loss is nan") && strstr(e.msg, "--lr 0.1"),
+		  "%s", e.msg);
+	cr_assert_eq(vk_check_loss(INFINITY, 1, 1, 1, &e), -1);
+}
+
+/* Item 6 (library side): a log that cannot be written is an error. */
+Test(robust, log_write_errors)
+{
+	vk_error e;
+	FILE *f = fopen("/dev/full", "w");
+	cr_assert(f);
+	fprintf(f, "epoch\tloss\n");
+	cr_assert_eq(vk_check_written(f, "/dev/full", &e), -1);
+	cr_assert(strstr(e.msg, "error writing /dev/full: No space left on device"), "%s", e.msg);
+	fclose(f);
+	f = fopen(tmp_path("robust/log.tsv"), "w");
+	fprintf(f, "ok\n");
+	cr_assert_eq(vk_check_written(f, "log.tsv", &e), 0);
+	fclose(f);
 }
