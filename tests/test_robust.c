@@ -497,3 +497,16 @@ Test(robust, log_write_errors)
 	cr_assert_eq(vk_check_written(f, "log.tsv", &e), 0);
 	fclose(f);
 }
+
+/* Item 14: stream-info puts every value in one column, long keys or not. */
+Test(robust, stream_info_aligns_long_keys)
+{
+	char *out = NULL;
+	const char *path = tmp_path("robust/info.txt");
+	cr_assert_eq(run("idx2stream -n 20 --binarize=threshold %s %s | stream-info > %s",
+			 repo_path("examples/data/digits-test-images-idx3-ubyte.gz"),
+			 repo_path("examples/data/digits-test-labels-idx1-ubyte.gz"), path), 0);
+	cr_assert_eq(run("awk '{ c = index($0, $2); if (!col) col = c; if (c != col) exit 1 }' %s",
+			 path), 0, "values in more than one column");
+	free(out);
+}
