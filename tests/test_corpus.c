@@ -23,6 +23,9 @@
 #define LLVMFuzzerTestOneInput corpus_txt_one
 #include "../fuzz/fuzz_txt.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput corpus_pipe_one
+#include "../fuzz/fuzz_pipe.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*harness)(const unsigned char *, size_t);
 
@@ -66,3 +69,4 @@ Test(fuzz_corpus, idx) { replay("idx", corpus_idx_one); }
 Test(fuzz_corpus, npy) { replay("npy", corpus_npy_one); }
 Test(fuzz_corpus, model) { replay("model", corpus_model_one); }
 Test(fuzz_corpus, txt) { replay("txt", corpus_txt_one); }
+Test(fuzz_corpus, pipe) { replay("pipe", corpus_pipe_one); }
