@@ -510,3 +510,18 @@ Test(robust, stream_info_aligns_long_keys)
 			 path), 0, "values in more than one column");
 	free(out);
 }
+
+/* Item 12: an option that would do nothing is a usage error, the same way
+ * everywhere (vk_option_has_no_effect). */
+Test(robust, options_that_do_nothing)
+{
+	char err[1024];
+	int rc = run_err(err, sizeof err, "idx2stream -s 5 -o %s %s",
+			 tmp_path("robust/out-seed.ts"),
+			 repo_path("examples/data/digits-test-images-idx3-ubyte.gz"));
+	cr_assert_eq(rc, 2, "%s", err);
+	cr_assert(strstr(err, "idx2stream: --seed has no effect without --binarize=stochastic"),
+		  "%s", err);
+	cr_assert_eq(run("idx2stream -n 3 --binarize=stochastic -s 5 %s > /dev/null",
+			 repo_path("examples/data/digits-test-images-idx3-ubyte.gz")), 0);
+}
