@@ -83,6 +83,10 @@ Test(robust, output_that_is_an_input_is_refused)
 		expect(cases[i][0], 1, "would destroy the input", cases[i][1]);
 		assert_intact();
 	}
+	char err[1024];
+	cr_assert_eq(run_err(err, sizeof err, "cd %s && stream2npy -o same.npy -l same.npy a.ts",
+			     dir), 2, "%s", err);
+	cr_assert(strstr(err, "--labels and --output name the same file"), "%s", err);
 	cr_assert_eq(run("cd %s && cmp -s x0001.ts a.ts && ! ls x0000.ts 2>/dev/null", dir), 0,
 		     "stream-split wrote a shard");
 	/* Not a clash: different files, devices, pipes. */

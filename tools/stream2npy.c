@@ -40,6 +40,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	if (c->labels && !strcmp(c->labels, "-"))
 		vk_usage_error("--labels: needs a file name (standard output holds the array)");
+	if (c->labels && c->output && !strcmp(c->labels, c->output))
+		vk_usage_error("--labels and --output name the same file, %s", c->output);
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
