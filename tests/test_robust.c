@@ -529,3 +529,20 @@ Test(robust, options_that_do_nothing)
 	cr_assert_eq(run("idx2stream -n 3 --binarize=stochastic -s 5 %s > /dev/null",
 			 repo_path("examples/data/digits-test-images-idx3-ubyte.gz")), 0);
 }
+
+/* Item 11 (library side): a cvae's unlabelled data is named as such first. */
+Test(robust, cvae_needs_labels)
+{
+	vk_dataset d;
+	vk_error e;
+	cr_assert_eq(vk_dataset_load(&d, tmp_path("robust/a.ts"), 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_dataset_require_labels(&d, "a.ts", &e), -1);
+	cr_assert(strstr(e.msg, "a.ts: the stream has no labels, which a conditional model (cvae) "
+			  "needs") && strstr(e.msg, "txt2stream -l"), "%s", e.msg);
+	vk_dataset_free(&d);
+	const char *lab = tmp_path("robust/labelled.ts");
+	cr_assert_eq(run("printf '1\t2\n0\t4\n' | txt2stream -l -o %s", lab), 0);
+	cr_assert_eq(vk_dataset_load(&d, lab, 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_dataset_require_labels(&d, "labelled.ts", &e), 0);
+	vk_dataset_free(&d);
+}
