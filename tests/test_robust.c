@@ -353,7 +353,8 @@ Test(robust, outputs_appear_together)
 		repo_path("tests/fault/shim.c")) != 0)
 		cr_skip_test("cannot build the fault shim");
 	char pre[1024];
-	snprintf(pre, sizeof pre, "env VK_FAULT=rename VK_FAULT_N=3 LD_PRELOAD=%s", shim);
+	snprintf(pre, sizeof pre, "env ASAN_OPTIONS=verify_asan_link_order=0 VK_FAULT=rename "
+		 "VK_FAULT_N=3 LD_PRELOAD=%s", shim);
 	cr_assert_eq(run("cd %s && rm -rf all && mkdir all && cd all && echo OLD > s0000.ts && "
 			 "echo OLD > s0001.ts && printf '1\\t2\\n3\\t4\\n' | txt2stream -l -o fl.ts",
 			 dir), 0);
@@ -364,7 +365,8 @@ Test(robust, outputs_appear_together)
 			 "! test -e s0002.ts && ! ls | grep -q tmp", dir), 0, "old shards not kept");
 	/* The same with stream2npy's array and labels: the second rename fails. */
 	cr_assert_eq(run("cd %s/all && echo OLD > x.npy", dir), 0);
-	snprintf(pre, sizeof pre, "env VK_FAULT=rename VK_FAULT_N=2 LD_PRELOAD=%s", shim);
+	snprintf(pre, sizeof pre, "env ASAN_OPTIONS=verify_asan_link_order=0 VK_FAULT=rename "
+		 "VK_FAULT_N=2 LD_PRELOAD=%s", shim);
 	snprintf(cmd, sizeof cmd, "cd all && %s stream2npy -o x.npy -l l.npy fl.ts", pre);
 	expect("stream2npy", 1, "cannot rename", cmd);
 	cr_assert_eq(run("cd %s/all && grep -qx OLD x.npy && ! test -e l.npy && "
