@@ -65,7 +65,7 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 TEST_BIN := $(BUILD)/test-runner
 MANS := $(wildcard man/*.1 man/*.5)
 
-.PHONY: all check check-san test demo install deps bench figures fuzz clean vectorize-check
+.PHONY: all check check-san check-fault test demo install deps bench figures fuzz clean vectorize-check
 all: $(BINS)
 
 $(BUILD)/obj/%.o: libcommon/%.c libcommon/*.h | $(BUILD)/obj
@@ -101,6 +101,13 @@ check: deps
 check-san: deps
 	$(MAKE) SANITIZE=1 all
 	$(MAKE) SANITIZE=1 test
+
+# Injected I/O faults in every -o writer (tests/fault/run.sh): each call of
+# fwrite, fflush, fclose, fsync, rename, ... failed in turn (our LD_PRELOAD
+# shim), libfiu's failure points (fiu-utils), and a full disk.
+check-fault: all
+	$(CC) -O1 -g -shared -fPIC -o $(BUILD)/faultshim.so tests/fault/shim.c -ldl
+	sh tests/fault/run.sh "$(CURDIR)/$(BUILD)/bin" "$(CURDIR)/$(BUILD)/faultshim.so"
 
 # libFuzzer harnesses (clang), FUZZ_SECONDS each; crashes are kept for tests/corpus/.
 FUZZ_SECONDS ?= 60
@@ -147,6 +154,9 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/share/doc/vaekit
+	install -m 644 formats/tensor-stream.md formats/model.md $(DESTDIR)$(PREFIX)/share/doc/vaekit
+	install -m 644 examples/data/README.md $(DESTDIR)$(PREFIX)/share/doc/vaekit/data.md
 
 clean:
 	rm -rf build build-* out fuzz/build

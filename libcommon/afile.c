@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -216,6 +217,91 @@ int vk_afile_commit(vk_afile *a, vk_error *e)
 	}
 	forget(a);
 	a->tmp[0] = 0;
+	return 0;
+}
+
+/* Phase 1 of vk_afile_commit_all: everything written and synced. */
+static int finish(vk_afile *a, vk_error *e)
+{
+	if (a->is_stdout) {
+		if (fflush(stdout) != 0 || ferror(stdout))
+			return vk_fail(e, "error writing standard output:");
+		return 0;
+	}
+	if (!a->f)
+		return vk_fail(e, "%s: not open", a->path);
+	int bad = fflush(a->f) != 0 || ferror(a->f);
+	if (!a->in_place)
+		bad = bad || fsync(fileno(a->f)) != 0;
+	int saved = errno;
+	bad = (fclose(a->f) != 0) || bad;
+	a->f = NULL;
+	if (bad) {
+		errno = saved;
+		return vk_fail(e, "error writing %s:", a->path);
+	}
+	return 0;
+}
+
+enum { PLACED_NEW = 1, PLACED_EXCHANGED, PLACED_REPLACED };
+
+/* Phase 2: a->tmp into place; how, for undo. */
+static int place(vk_afile *a, int *how, vk_error *e)
+{
+	struct stat st;
+	*how = 0;
+	if (a->is_stdout || a->in_place)
+		return 0;
+	if (lstat(a->path, &st) == 0) {
+		if (renameat2(AT_FDCWD, a->tmp, AT_FDCWD, a->path, RENAME_EXCHANGE) == 0) {
+			*how = PLACED_EXCHANGED; /* a->tmp now holds the old version */
+			return 0;
+		}
+		if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+			return vk_fail(e, "cannot rename %s to %s:", a->tmp, a->path);
+		*how = PLACED_REPLACED;
+	} else {
+		*how = PLACED_NEW;
+	}
+	if (rename(a->tmp, a->path) != 0) {
+		*how = 0;
+		return vk_fail(e, "cannot rename %s to %s:", a->tmp, a->path);
+	}
+	return 0;
+}
+
+int vk_afile_commit_all(vk_afile *const *a, int n, vk_error *e)
+{
+	int i, bad = 0;
+	for (i = 0; i < n && !bad; i++)
+		bad = finish(a[i], e) != 0;
+	int *how = bad ? NULL : calloc((size_t)(n > 0 ? n : 1), sizeof *how);
+	if (!bad && !how)
+		bad = vk_fail(e, "out of memory") != 0;
+	for (i = 0; i < n && !bad; i++)
+		bad = place(a[i], &how[i], e) != 0;
+	if (bad) {
+		/* Undo, newest first: the old versions back, the new files gone. */
+		for (int j = i - 2; how && j >= 0; j--) {
+			if (how[j] == PLACED_EXCHANGED)
+				renameat2(AT_FDCWD, a[j]->tmp, AT_FDCWD, a[j]->path, RENAME_EXCHANGE);
+			else if (how[j] == PLACED_NEW)
+				unlink(a[j]->path);
+		}
+		for (int j = 0; j < n; j++)
+			vk_afile_abort(a[j]);
+		free(how);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (a[i]->is_stdout || a[i]->in_place)
+			continue;
+		forget(a[i]);
+		if (how[i] == PLACED_EXCHANGED)
+			unlink(a[i]->tmp); /* the old version */
+		a[i]->tmp[0] = 0;
+	}
+	free(how);
 	return 0;
 }
 

@@ -19,6 +19,14 @@ typedef struct {
 int vk_afile_open(vk_afile *a, const char *path, int binary, vk_error *e);
 /* Flush, fsync and rename; reports write errors (a full disk) as failures. */
 int vk_afile_commit(vk_afile *a, vk_error *e);
+/* Several outputs that appear together or not at all (stream-split's shards,
+ * stream2npy's data and labels): all are flushed and synced first, and only
+ * when every one is whole are they renamed into place, each over its old
+ * version by an atomic exchange, so that a failed rename puts back the ones
+ * already moved. On failure every temporary is removed and every output that
+ * existed is as it was (where the file system cannot exchange names, an old
+ * version already replaced cannot come back). */
+int vk_afile_commit_all(vk_afile *const *a, int n, vk_error *e);
 /* Drop a temporary file (on error paths); harmless after commit. */
 void vk_afile_abort(vk_afile *a);
 

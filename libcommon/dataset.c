@@ -202,6 +202,15 @@ void vk_dataset_gather(const vk_dataset *d, const uint32_t *idx, int n, float *o
 	}
 }
 
+int vk_dataset_require_labels(const vk_dataset *d, const char *name, vk_error *e)
+{
+	if (d->labels)
+		return 0;
+	return vk_fail(e, "%s: the stream has no labels, which a conditional model (cvae) needs; "
+			  "make a labelled one (idx2stream IMAGES LABELS, txt2stream -l, "
+			  "npy2stream -l LABELS.npy) or train --model vae", name);
+}
+
 int vk_dataset_classes(const vk_dataset *d)
 {
 	int c = 0;

@@ -28,6 +28,9 @@ void vk_dataset_free(vk_dataset *d);
 /* Rows idx[0..n) as floats into out (n, dim), their labels into lab (if not NULL). */
 void vk_dataset_gather(const vk_dataset *d, const uint32_t *idx, int n, float *out,
 		       int32_t *lab);
+/* A cvae's data must have labels: checked before anything else about its
+ * classes (issue 13 item 11), with how to make a labelled stream. */
+int vk_dataset_require_labels(const vk_dataset *d, const char *name, vk_error *e);
 /* Largest label + 1 (0 without labels). */
 int vk_dataset_classes(const vk_dataset *d);
 

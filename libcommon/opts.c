@@ -106,14 +106,76 @@ int vk_parse_list(const char *opt, const char *s, int *out, int max, long min, l
 	if (strlen(s) >= sizeof buf)
 		vk_usage_error("%s: list too long", opt);
 	strcpy(buf, s);
-	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+	if (!*s)
+		vk_usage_error("%s: empty list", opt);
+	/* Every value between commas: "5,,5", ",5" and "5," have an empty one. */
+	for (char *tok = buf, *next; tok; tok = next) {
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = 0;
+		if (!*tok)
+			vk_usage_error("%s: '%s' has an empty value (give a comma list like 512,256)",
+				       opt, s);
 		if (n == max)
 			vk_usage_error("%s: at most %d values", opt, max);
 		out[n++] = (int)vk_parse_long(opt, tok, min, maxv);
 	}
-	if (!n)
-		vk_usage_error("%s: empty list", opt);
 	return n;
+}
+
+void vk_stdin_once(int n, const char *const *what, const char *const *paths)
+{
+	const char *first = NULL;
+	for (int i = 0; i < n; i++) {
+		if (paths[i] && strcmp(paths[i], "-"))
+			continue;
+		if (first)
+			vk_usage_error("%s and %s cannot both be standard input", first, what[i]);
+		first = what[i];
+	}
+}
+
+void vk_option_has_no_effect(const char *opt, const char *why)
+{
+	vk_usage_error("%s has no effect %s", opt, why);
+}
+
+size_t vk_shell_command(char *buf, size_t len, int argc, char *const *argv)
+{
+	size_t used = 0;
+	buf[0] = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		int plain = *a != 0;
+		for (const char *p = a; *p; p++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				    "_-+=/.,:@%", *p))
+				plain = 0;
+		char word[4200];
+		size_t w = 0;
+		if (plain) {
+			w = (size_t)snprintf(word, sizeof word, "%s", a);
+		} else { /* 'it'\''s' */
+			word[w++] = '\'';
+			for (const char *p = a; *p && w + 6 < sizeof word; p++) {
+				if (*p == '\'') {
+					memcpy(word + w, "'\\''", 4);
+					w += 4;
+				} else {
+					word[w++] = *p;
+				}
+			}
+			word[w++] = '\'';
+			word[w] = 0;
+		}
+		if (used + (i > 0) + w + 1 > len)
+			return 0;
+		if (i > 0)
+			buf[used++] = ' ';
+		memcpy(buf + used, word, w + 1);
+		used += w;
+	}
+	return used;
 }
 
 const char *vk_input_arg(int argc, char **argv, int optind_)

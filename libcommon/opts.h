@@ -34,6 +34,22 @@ int vk_parse_list(const char *opt, const char *s, int *out, int max, long min, l
  * way cat(1) refuses "input file is output". See vk_output_is_input. */
 void vk_refuse_output_is_input(const char *output, const char *const *inputs, int n);
 
+/* Standard input can be read once: a usage error "A and B cannot both be
+ * standard input" when two of the n paths (NULL or "-") are; what names each
+ * ("FILE", "--test"). vae-train: vk_stdin_once(2, (const char *[]){"FILE",
+ * "--test"}, (const char *[]){train, test}) when --test is given. */
+void vk_stdin_once(int n, const char *const *what, const char *const *paths);
+
+/* The one way every program treats an option that would do nothing (issue 13
+ * item 12): a usage error (exit 2) "OPT has no effect WHY", e.g.
+ * vk_option_has_no_effect("--beta", "with --model ae (an autoencoder has no KL term)"). */
+void vk_option_has_no_effect(const char *opt, const char *why) __attribute__((noreturn));
+
+/* argv[0..argc) as one shell command line, each word quoted when it needs it,
+ * so a printed hint can be pasted back ("continue with: ..."). Returns its
+ * length, or 0 when buf (len bytes) is too small. */
+size_t vk_shell_command(char *buf, size_t len, int argc, char *const *argv);
+
 /* The operand after options: NULL (stdin) when none, "-" means stdin too. */
 const char *vk_input_arg(int argc, char **argv, int optind_);
 

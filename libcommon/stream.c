@@ -1,5 +1,6 @@
 #include "stream.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,21 +160,27 @@ const char *ts_meta_get(const ts_header *h, const char *key, char *buf, size_t l
 	return buf;
 }
 
+int ts_meta_unset(ts_header *h, const char *key)
+{
+	const char *old = find_key(h, key);
+	if (!old)
+		return 0;
+	size_t start = old - h->meta;
+	size_t end = start + strcspn(old, "\n");
+	if (h->meta[end] == '\n')
+		end++;
+	memmove(h->meta + start, h->meta + end, h->meta_len - end + 1);
+	h->meta_len -= end - start;
+	return 1;
+}
+
 int ts_meta_set(ts_header *h, const char *key, const char *value, vk_error *e)
 {
 	if (!valid_key(key))
 		return vk_fail(e, "bad metadata key '%s'", key);
 	if (strchr(value, '\n'))
 		return vk_fail(e, "metadata value for '%s' contains a newline", key);
-	const char *old = find_key(h, key);
-	if (old) {
-		size_t start = old - h->meta;
-		size_t end = start + strcspn(old, "\n");
-		if (h->meta[end] == '\n')
-			end++;
-		memmove(h->meta + start, h->meta + end, h->meta_len - end + 1);
-		h->meta_len -= end - start;
-	}
+	ts_meta_unset(h, key);
 	size_t need = strlen(key) + strlen(value) + 2;
 	if (h->meta_len + need > TS_MAX_META)
 		return vk_fail(e, "metadata too long (limit %u bytes)", TS_MAX_META);
@@ -436,8 +443,15 @@ int ts_read_f32(ts_reader *r, float *data, int32_t *label, vk_error *e)
 	}
 	if (h->dtype == TS_F64) {
 		const double *d = (const double *)r->buf;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			/* A finite double beyond f32 is named as it is, not as the inf
+			 * it would become. */
+			if (isfinite(d[i]) && fabs(d[i]) > FLT_MAX)
+				return vk_fail(e, "%s: record %llu has the value %g at element %zu, "
+						  "beyond the f32 range (about 3.4e38) used for computing",
+					       r->name, (unsigned long long)(r->index - 1), d[i], i);
 			data[i] = (float)d[i];
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(data[i]))
@@ -575,7 +589,8 @@ int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e)
 	return ts_write(w, w->buf, label, e);
 }
 
-int ts_writer_close(ts_writer *w, vk_error *e)
+/* The declared count checked, or the real one patched in. */
+static int writer_finish(ts_writer *w, vk_error *e)
 {
 	int rc = 0;
 	if (w->h.count != TS_COUNT_UNKNOWN && w->written != w->h.count) {
@@ -588,6 +603,42 @@ int ts_writer_close(ts_writer *w, vk_error *e)
 		    fwrite(cnt, 1, 8, w->out.f) != 8 || fseek(w->out.f, 0, SEEK_END))
 			rc = vk_fail(e, "error writing %s:", writer_name(w));
 	}
+	return rc;
+}
+
+static void writer_free(ts_writer *w)
+{
+	free(w->buf);
+	free(w->iobuf);
+	w->buf = NULL;
+	w->iobuf = NULL;
+}
+
+int ts_writer_close_all(ts_writer *w, int n, vk_error *e)
+{
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++)
+		rc = writer_finish(&w[i], e);
+	vk_afile **outs = rc ? NULL : malloc((size_t)(n > 0 ? n : 1) * sizeof *outs);
+	if (!rc && !outs)
+		rc = vk_fail(e, "out of memory");
+	if (!rc) {
+		for (int i = 0; i < n; i++)
+			outs[i] = &w[i].out;
+		rc = vk_afile_commit_all(outs, n, e);
+	} else {
+		for (int i = 0; i < n; i++)
+			vk_afile_abort(&w[i].out);
+	}
+	free(outs);
+	for (int i = 0; i < n; i++)
+		writer_free(&w[i]);
+	return rc;
+}
+
+int ts_writer_close(ts_writer *w, vk_error *e)
+{
+	int rc = writer_finish(w, e);
 	if (rc == 0)
 		rc = vk_afile_commit(&w->out, e);
 	else

@@ -43,6 +43,8 @@ const char *ts_shape_str(const ts_header *h, char *buf, size_t len);
 /* Metadata. get copies the value into buf (returns buf) or returns NULL. */
 const char *ts_meta_get(const ts_header *h, const char *key, char *buf, size_t len);
 int ts_meta_set(ts_header *h, const char *key, const char *value, vk_error *e);
+/* Remove key's line; returns 1 if it was there. */
+int ts_meta_unset(ts_header *h, const char *key);
 
 /* Serialise / parse the header (exposed for tests and the fuzzer). */
 size_t ts_header_size(const ts_header *h);
@@ -102,6 +104,9 @@ int ts_write(ts_writer *w, const void *data, int32_t label, vk_error *e);
 int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e);
 /* Finish: check the declared count, patch it, flush, rename into place. */
 int ts_writer_close(ts_writer *w, vk_error *e);
+/* Close n writers whose files appear together or not at all
+ * (vk_afile_commit_all); on failure none is left and old files stay. */
+int ts_writer_close_all(ts_writer *w, int n, vk_error *e);
 /* Abandon: remove the temporary file. */
 void ts_writer_abort(ts_writer *w);
 

@@ -26,6 +26,9 @@
 #define LLVMFuzzerTestOneInput corpus_layers_one
 #include "../fuzz/fuzz_layers.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput corpus_pipe_one
+#include "../fuzz/fuzz_pipe.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*harness)(const unsigned char *, size_t);
 
@@ -70,3 +73,4 @@ Test(fuzz_corpus, npy) { replay("npy", corpus_npy_one); }
 Test(fuzz_corpus, model) { replay("model", corpus_model_one); }
 Test(fuzz_corpus, txt) { replay("txt", corpus_txt_one); }
 Test(fuzz_corpus, layers) { replay("layers", corpus_layers_one); }
+Test(fuzz_corpus, pipe) { replay("pipe", corpus_pipe_one); }

@@ -3,6 +3,7 @@
  * other defects of its catalogue, run against the real programs. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 
 #include "afile.h"
 #include "dataset.h"
+#include "guard.h"
+#include "opts.h"
+#include "progress.h"
 #include "stream.h"
 #include "testutil.h"
 
@@ -79,6 +83,10 @@ Test(robust, output_that_is_an_input_is_refused)
 		expect(cases[i][0], 1, "would destroy the input", cases[i][1]);
 		assert_intact();
 	}
+	char err[1024];
+	cr_assert_eq(run_err(err, sizeof err, "cd %s && stream2npy -o same.npy -l same.npy a.ts",
+			     dir), 2, "%s", err);
+	cr_assert(strstr(err, "--labels and --output name the same file"), "%s", err);
 	cr_assert_eq(run("cd %s && cmp -s x0001.ts a.ts && ! ls x0000.ts 2>/dev/null", dir), 0,
 		     "stream-split wrote a shard");
 	/* Not a clash: different files, devices, pipes. */
@@ -332,5 +340,211 @@ Test(robust, max_memory_messages_and_total)
 	cr_assert_eq(vk_dataset_load_within(&d2, piped, &budget, 15000, &e), -1);
 	cr_assert(strstr(e.msg, "the 4.9 KB left of the --max-memory limit of 14.6 KB"), "%s",
 		  e.msg);
+	vk_dataset_free(&d);
+}
+
+/* Several outputs appear together or not at all: when the last rename of
+ * stream-split's shards fails (the fault shim of check-fault fails the third
+ * rename), every old shard is as it was and no temporary file is left. */
+Test(robust, outputs_appear_together)
+{
+	const char *shim = tmp_path("robust/shim.so");
+	if (run("cc -shared -fPIC -o %s %s -ldl 2>/dev/null", shim,
+		repo_path("tests/fault/shim.c")) != 0)
+		cr_skip_test("cannot build the fault shim");
+	char pre[1024];
+	snprintf(pre, sizeof pre, "env ASAN_OPTIONS=verify_asan_link_order=0 VK_FAULT=rename "
+		 "VK_FAULT_N=3 LD_PRELOAD=%s", shim);
+	cr_assert_eq(run("cd %s && rm -rf all && mkdir all && cd all && echo OLD > s0000.ts && "
+			 "echo OLD > s0001.ts && printf '1\\t2\\n3\\t4\\n' | txt2stream -l -o fl.ts",
+			 dir), 0);
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "cd all && %s stream-split -k 3 -p s ../f.ts", pre);
+	expect("stream-split", 1, "cannot rename", cmd);
+	cr_assert_eq(run("cd %s/all && grep -qx OLD s0000.ts && grep -qx OLD s0001.ts && "
+			 "! test -e s0002.ts && ! ls | grep -q tmp", dir), 0, "old shards not kept");
+	/* The same with stream2npy's array and labels: the second rename fails. */
+	cr_assert_eq(run("cd %s/all && echo OLD > x.npy", dir), 0);
+	snprintf(pre, sizeof pre, "env ASAN_OPTIONS=verify_asan_link_order=0 VK_FAULT=rename "
+		 "VK_FAULT_N=2 LD_PRELOAD=%s", shim);
+	snprintf(cmd, sizeof cmd, "cd all && %s stream2npy -o x.npy -l l.npy fl.ts", pre);
+	expect("stream2npy", 1, "cannot rename", cmd);
+	cr_assert_eq(run("cd %s/all && grep -qx OLD x.npy && ! test -e l.npy && "
+			 "! ls | grep -q tmp", dir), 0);
+	/* Without the fault all appear. */
+	cr_assert_eq(run("cd %s/all && stream-split -k 3 -p s ../f.ts && "
+			 "stream-cat s0000.ts s0001.ts s0002.ts | stream2txt | wc -l | grep -qx 6 && "
+			 "stream2npy -o x.npy -l l.npy fl.ts && ! ls | grep -q tmp", dir), 0);
+}
+
+/* Item 14: stream-split --contiguous then stream-cat -o gives back the bytes;
+ * a finite f64 beyond f32 is named as it is; png-grid counts both streams. */
+Test(robust, consistency)
+{
+	cr_assert_eq(run("cd %s && stream-split -c -k 4 -p rt f.ts && "
+			 "stream-cat -o rt.ts rt0000.ts rt0001.ts rt0002.ts rt0003.ts && "
+			 "cmp rt.ts f.ts", dir), 0, "split then cat changed the bytes");
+	cr_assert_eq(run("cd %s && printf '1e39\\t2\\n' | txt2stream -t f64 -o big.ts", dir), 0);
+	expect("vae-train", 1, "has the value 1e+39 at element 0, beyond the f32 range",
+	       "vae-train -q -e 1 -o out.vkm big.ts");
+	expect("png-grid", 1, ": 2 images make a",
+	       "png-grid -s 64 --cols 200 -o out.png --pair f.ts f.ts");
+}
+
+/* Item 14: man pages cite what is installed: section-5 pages, or the
+ * documents `make install` puts in share/doc/vaekit. */
+Test(robust, man_pages_cite_installed_documents)
+{
+	cr_assert_neq(run("grep -l 'formats/' %s/*.1 %s/*.5", repo_path("man"), repo_path("man")),
+		      0, "a man page cites formats/*.md, which is not installed");
+	/* What they cite in share/doc/vaekit, make install puts there. */
+	cr_assert_eq(run("grep -q 'share/doc/vaekit' %s && grep -q 'formats/model.md' %s && "
+			 "test -f %s", repo_path("Makefile"), repo_path("Makefile"),
+			 repo_path("formats/model.md")), 0);
+}
+
+/* Item 10: the progress meter fits the terminal (never wraps) and shows its
+ * label (the epoch) while there is room. */
+Test(robust, progress_fits_the_terminal)
+{
+	char buf[512];
+	for (int cols = 1; cols <= 200; cols++) {
+		size_t n = vk_progress_format(buf, sizeof buf, cols, "epoch 3/10", 41000, 60000,
+					      "records", 12345.6, 3725);
+		cr_assert_eq(n, strlen(buf));
+		cr_assert(n + 1 <= (size_t)cols || (cols == 1 && n == 0), "%d columns: '%s' (%zu)",
+			  cols, buf, n);
+	}
+	vk_progress_format(buf, sizeof buf, 120, "epoch 3/10", 41000, 60000, "records", 12345.6,
+			   3725);
+	cr_assert(strstr(buf, "epoch 3/10") && strstr(buf, "[") && strstr(buf, "41000/60000") &&
+		  strstr(buf, "ETA 1h02m") && strstr(buf, "12346/s"), "%s", buf);
+	vk_progress_format(buf, sizeof buf, 40, "epoch 3/10", 41000, 60000, "records", 12345.6, 3725);
+	cr_assert(strstr(buf, "41000/60000 records"), "the count went first: %s", buf);
+	cr_assert(!strstr(buf, "/s"), "the rate should go first: %s", buf);
+	/* Unknown total: no bar, no ETA. */
+	vk_progress_format(buf, sizeof buf, 80, NULL, 5, 0, "records", 2, -1);
+	cr_assert_str_eq(buf, "5 records  2/s");
+}
+
+/* Item 12: an empty value in a comma list is a usage error. */
+Test(robust, list_with_an_empty_value, .exit_code = 2)
+{
+	int v[8];
+	cr_assert_eq(vk_parse_list("--hidden", "5,6", v, 8, 1, 100), 2);
+	vk_parse_list("--hidden", "5,,5", v, 8, 1, 100);
+}
+
+Test(robust, list_with_a_trailing_comma, .exit_code = 2)
+{
+	int v[8];
+	vk_parse_list("--hidden", "5,", v, 8, 1, 100);
+}
+
+Test(robust, standard_input_twice, .exit_code = 2)
+{
+	vk_stdin_once(2, (const char *[]){"FILE", "--test"}, (const char *[]){"a.ts", NULL});
+	vk_stdin_once(2, (const char *[]){"FILE", "--test"}, (const char *[]){"-", NULL});
+}
+
+Test(robust, option_that_does_nothing, .exit_code = 2)
+{
+	vk_option_has_no_effect("--beta", "with --model ae");
+}
+
+/* Item 5: a command line that can be pasted back into a shell. */
+Test(robust, shell_command)
+{
+	char buf[512];
+	char *argv[] = {"vae-train", "--resume", "my model.vkm", "--log", "it's.tsv", "-t", "2",
+			"", "a.ts"};
+	cr_assert_gt(vk_shell_command(buf, sizeof buf, 9, argv), 0);
+	cr_assert_str_eq(buf, "vae-train --resume 'my model.vkm' --log 'it'\\''s.tsv' -t 2 '' a.ts");
+	cr_assert_eq(run("test \"$(printf '%%s|' %s)\" = 'vae-train|--resume|my model.vkm|--log|"
+			 "it'\\''s.tsv|-t|2||a.ts|'", buf), 0, "the shell reads back other words: %s",
+		     buf);
+	cr_assert_eq(vk_shell_command(buf, 10, 9, argv), 0);
+}
+
+/* Item 1 (library side): data a Bernoulli decoder cannot fit, and a loss
+ * that went non-finite, each refused with one line and a hint. */
+Test(robust, unit_targets_and_divergence)
+{
+	vk_dataset d;
+	vk_error e;
+	const char *in = tmp_path("robust/scale.ts");
+	cr_assert_eq(run("printf '0\\t0.5\\t1\\n0.2\\t255\\t0\\n' | txt2stream -o %s", in), 0);
+	cr_assert_eq(vk_dataset_load(&d, in, 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_check_unit_targets(&d, "scale.ts", &e), -1);
+	cr_assert(strstr(e.msg, "scale.ts: record 1 has the value 255 at element 1") &&
+		  strstr(e.msg, "--loss gaussian"), "%s", e.msg);
+	d.f32[4] = 1.0f;
+	cr_assert_eq(vk_check_unit_targets(&d, "scale.ts", &e), 0);
+	vk_dataset_free(&d);
+	cr_assert_eq(vk_check_loss(123.4, 1, 1, 1e-3, &e), 0);
+	cr_assert_eq(vk_check_loss(NAN, 3, 17, 1, &e), -1);
+	cr_assert(strstr(e.msg, "epoch 3, batch 17: the loss is nan") && strstr(e.msg, "--lr 0.1"),
+		  "%s", e.msg);
+	cr_assert_eq(vk_check_loss(INFINITY, 1, 1, 1, &e), -1);
+}
+
+/* Item 6 (library side): a log that cannot be written is an error. */
+Test(robust, log_write_errors)
+{
+	vk_error e;
+	FILE *f = fopen("/dev/full", "w");
+	cr_assert(f);
+	fprintf(f, "epoch\tloss\n");
+	cr_assert_eq(vk_check_written(f, "/dev/full", &e), -1);
+	cr_assert(strstr(e.msg, "error writing /dev/full: No space left on device"), "%s", e.msg);
+	fclose(f);
+	f = fopen(tmp_path("robust/log.tsv"), "w");
+	fprintf(f, "ok\n");
+	cr_assert_eq(vk_check_written(f, "log.tsv", &e), 0);
+	fclose(f);
+}
+
+/* Item 14: stream-info puts every value in one column, long keys or not. */
+Test(robust, stream_info_aligns_long_keys)
+{
+	char *out = NULL;
+	const char *path = tmp_path("robust/info.txt");
+	cr_assert_eq(run("idx2stream -n 20 --binarize=threshold %s %s | stream-info > %s",
+			 repo_path("examples/data/digits-test-images-idx3-ubyte.gz"),
+			 repo_path("examples/data/digits-test-labels-idx1-ubyte.gz"), path), 0);
+	cr_assert_eq(run("awk '{ match($0, /^[^ ]+ +/); if (!col) col = RLENGTH; if (RLENGTH != col) exit 1 }' %s",
+			 path), 0, "values in more than one column");
+	free(out);
+}
+
+/* Item 12: an option that would do nothing is a usage error, the same way
+ * everywhere (vk_option_has_no_effect). */
+Test(robust, options_that_do_nothing)
+{
+	char err[1024];
+	int rc = run_err(err, sizeof err, "idx2stream -s 5 -o %s %s",
+			 tmp_path("robust/out-seed.ts"),
+			 repo_path("examples/data/digits-test-images-idx3-ubyte.gz"));
+	cr_assert_eq(rc, 2, "%s", err);
+	cr_assert(strstr(err, "idx2stream: --seed has no effect without --binarize=stochastic"),
+		  "%s", err);
+	cr_assert_eq(run("idx2stream -n 3 --binarize=stochastic -s 5 %s > /dev/null",
+			 repo_path("examples/data/digits-test-images-idx3-ubyte.gz")), 0);
+}
+
+/* Item 11 (library side): a cvae's unlabelled data is named as such first. */
+Test(robust, cvae_needs_labels)
+{
+	vk_dataset d;
+	vk_error e;
+	cr_assert_eq(vk_dataset_load(&d, tmp_path("robust/a.ts"), 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_dataset_require_labels(&d, "a.ts", &e), -1);
+	cr_assert(strstr(e.msg, "a.ts: the stream has no labels, which a conditional model (cvae) "
+			  "needs") && strstr(e.msg, "txt2stream -l"), "%s", e.msg);
+	vk_dataset_free(&d);
+	const char *lab = tmp_path("robust/labelled.ts");
+	cr_assert_eq(run("printf '1\t2\n0\t4\n' | txt2stream -l -o %s", lab), 0);
+	cr_assert_eq(vk_dataset_load(&d, lab, 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_dataset_require_labels(&d, "labelled.ts", &e), 0);
 	vk_dataset_free(&d);
 }

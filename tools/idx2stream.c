@@ -58,7 +58,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	memset(c, 0, sizeof *c);
 	c->count = VK_IDX_MAX_COUNT;
 	c->seed = 1;
-	int ch;
+	int ch, seed_given = 0;
 	while ((ch = getopt_long(argc, argv, "o:n:fb::s:h", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
@@ -67,9 +67,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'n': c->count = vk_parse_long("--count", optarg, 0, VK_IDX_MAX_COUNT); break;
 		case 'f': c->as_float = 1; break;
 		case 'b': c->binarize = parse_binarize(optarg); break;
-		case 's': c->seed = vk_parse_long("--seed", optarg, 0, (1L << 62)); break;
+		case 's':
+			c->seed = vk_parse_long("--seed", optarg, 0, (1L << 62));
+			seed_given = 1;
+			break;
 		}
 	}
+	if (seed_given && c->binarize != BIN_STOCHASTIC)
+		vk_option_has_no_effect("--seed", "without --binarize=stochastic (nothing is drawn)");
 	if (optind == argc)
 		vk_usage_error("missing IMAGES operand (an IDX file)");
 	if (argc - optind > 2)

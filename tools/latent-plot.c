@@ -322,6 +322,15 @@ static void draw(vk_canvas *cv, const struct cmdline *c, const struct points *p)
 	make_legend(c, p, lg);
 	vk_axes_place(&ax, c->w, c->h, vk_legend_width(lg->names, lg->n, ax.scale));
 	choose_range(c, p, &ax);
+	if (c->symmetric) {
+		/* The same extent on both axes keeps its meaning only in a square box:
+		 * one unit is as long across as up. */
+		long bw = ax.right - ax.left, bh = ax.bottom - ax.top;
+		if (bw > bh)
+			ax.right = ax.left + bh;
+		else
+			ax.top = ax.bottom - bw;
+	}
 	if (vk_canvas_init(cv, c->w, c->h, 3, &e))
 		vk_die_error(&e);
 	vk_canvas_fill(cv, WHITE);

@@ -256,7 +256,7 @@ static void read_all(struct images *im, int streams, const struct cmdline *c)
 			break;
 		if (!vk_canvas_bytes(l.w, l.h, canvas_channels(c, &im[0].g)))
 			vk_die("%zu images make a %llux%llu picture, over the limit (%u pixels a "
-			       "side, %llu MiB); draw fewer with -n", k + 1, l.w, l.h,
+			       "side, %llu MiB); draw fewer with -n", (k + 1) * streams, l.w, l.h,
 			       VK_CANVAS_MAX_SIDE, VK_CANVAS_MAX_BYTES >> 20);
 	}
 	if (im[0].n == 0)

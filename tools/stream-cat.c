@@ -76,6 +76,10 @@ int main(int argc, char **argv)
 		if (i == 0) {
 			ts_header h = r.h;
 			h.count = TS_COUNT_UNKNOWN;
+			/* Joined shards are the whole again: stream-split's shard=I/K goes,
+			 * so split then cat gives back the original bytes. */
+			if (n_inputs > 1)
+				ts_meta_unset(&h, "shard");
 			if (ts_writer_open(&w, c.output, &h, &e))
 				vk_die_error(&e);
 			rec = vk_xmalloc(r.data_bytes);

@@ -130,13 +130,16 @@ static void add_label(struct stats *s, int32_t label)
 }
 
 /* One line of output: "key  value" for people, "key\tvalue" for scripts. */
-static int tsv;
+static int tsv, key_width = 12;
 static void line(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void line(const char *key, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	printf(tsv ? "%s\t" : "%-12s ", key);
+	if (tsv)
+		printf("%s\t", key);
+	else
+		printf("%-*s ", key_width, key);
 	vprintf(fmt, ap);
 	putchar('\n');
 	va_end(ap);
@@ -234,6 +237,19 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0)
 		vk_die_error(&e);
+	/* One column for the values: as wide as the longest key. */
+	for (const char *m = r.h.meta; *m;) {
+		size_t n = strcspn(m, "\n"), k = strcspn(m, "=");
+		int w = 5 + (int)(k < n ? k : n);
+		key_width = w > key_width ? w : key_width;
+		m += n + (m[n] == '\n');
+	}
+	for (int i = MAX_LABEL - 1; i >= 0; i--)
+		if (s.labels[i]) {
+			int w = snprintf(NULL, 0, "label.%d", i);
+			key_width = w > key_width ? w : key_width;
+			break;
+		}
 	print_header(&r, &p);
 	print_stats(&s, r.index, r.h.has_labels);
 	print_classes(&r.h);

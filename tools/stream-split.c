@@ -127,9 +127,8 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0)
 		fail(&e);
-	for (int i = 0; i < c.shards; i++)
-		if (ts_writer_close(&shards[i], &e))
-			fail(&e);
+	if (ts_writer_close_all(shards, c.shards, &e))
+		vk_die_error(&e);
 	free(rec);
 	free(shards);
 	ts_reader_close(&r);

@@ -40,6 +40,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	if (c->labels && !strcmp(c->labels, "-"))
 		vk_usage_error("--labels: needs a file name (standard output holds the array)");
+	if (c->labels && c->output && !strcmp(c->labels, c->output))
+		vk_usage_error("--labels and --output name the same file, %s", c->output);
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
@@ -100,9 +102,9 @@ static void copy_spool(struct npy_out *o)
 	fclose(o->data);
 }
 
-static void out_close(struct npy_out *o, uint64_t n)
+/* Everything but the rename: the final header, the spooled data. */
+static void out_finish(struct npy_out *o, uint64_t n)
 {
-	vk_error e;
 	if (o->data != o->a.f) {
 		if (fflush(o->data))
 			vk_die("error writing the temporary file:");
@@ -113,8 +115,6 @@ static void out_close(struct npy_out *o, uint64_t n)
 			vk_die("cannot rewrite the header of %s:", o->a.path);
 		write_header(o, n);
 	}
-	if (vk_afile_commit(&o->a, &e))
-		vk_die_error(&e);
 }
 
 static const int NPY_OF_TS[] = {[TS_U8] = NPY_U1, [TS_F32] = NPY_F4, [TS_F64] = NPY_F8};
@@ -152,9 +152,13 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0)
 		vk_die_error(&e);
-	out_close(&data, r.index);
+	/* The array and its labels appear together or not at all. */
+	out_finish(&data, r.index);
 	if (c.labels)
-		out_close(&labels, r.index);
+		out_finish(&labels, r.index);
+	vk_afile *outs[2] = {&data.a, &labels.a};
+	if (vk_afile_commit_all(outs, c.labels ? 2 : 1, &e))
+		vk_die_error(&e);
 	free(rec);
 	ts_reader_close(&r);
 	return 0;
