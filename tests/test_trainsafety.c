@@ -59,7 +59,7 @@ Test(train_safety, log_write_errors_fail)
 	int rc = run_err(err, sizeof err, "vae-train " SMALL " -e 1 --log /dev/full -o %s %s",
 			 tmp_path("log.vae"), digits());
 	cr_assert_eq(rc, 1, "%s", err);
-	cr_assert(strstr(err, "error writing log /dev/full"), "%s", err);
+	cr_assert(strstr(err, "error writing /dev/full"), "%s", err);
 }
 
 Test(train_safety, interrupted_hint_is_the_whole_command)
@@ -82,19 +82,21 @@ Test(train_safety, options_that_do_nothing_are_named)
 {
 	char err[2048];
 	const char *m = tmp_path("warn.vae");
+	/* refused, as every program refuses an option that does nothing */
 	cr_assert_eq(run_err(err, sizeof err, "vae-train " SMALL " -m ae --beta 4 -e 1 -o %s %s",
-			     m, digits()), 0);
-	cr_assert(strstr(err, "--beta weighs the KL term"), "%s", err);
+			     m, digits()), 2);
+	cr_assert(strstr(err, "--beta has no effect with --model ae"), "%s", err);
 	cr_assert_eq(run_err(err, sizeof err, "vae-train " SMALL " --sigma 0.3 -e 1 -o %s %s", m,
-			     digits()), 0);
-	cr_assert(strstr(err, "--sigma applies to --loss gaussian only"), "%s", err);
+			     digits()), 2);
+	cr_assert(strstr(err, "--sigma has no effect without --loss gaussian"), "%s", err);
+	cr_assert_eq(run_err(err, sizeof err, "vae-train " SMALL " -e 1 -o %s %s", m, digits()), 0);
 	cr_assert_eq(run_err(err, sizeof err, "vae-train " SMALL " --resume --lr 0.1 -e 2 -o %s %s",
 			     m, digits()), 0);
 	cr_assert(strstr(err, "architecture options are ignored") && strstr(err, "--lr"), "%s",
 		  err);
 	cr_assert_eq(run_err(err, sizeof err, "vae-train " SMALL " -e 1 --test - -o %s - < %s", m,
 			     digits()), 2);
-	cr_assert(strstr(err, "both read standard input"), "%s", err);
+	cr_assert(strstr(err, "standard input"), "%s", err);
 }
 
 Test(train_safety, model_programs_refuse_an_output_that_is_an_input)

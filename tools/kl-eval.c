@@ -228,8 +228,18 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	float *x = vk_xmalloc(sizeof(float) * BATCH * D);
 	int32_t labels[BATCH];
 	uint64_t first = 0;
+	/* Importance sampling takes long per record: read fewer at a time so the
+	 * meter (on a terminal) moves. Records are measured one by one anyway. */
+	int iw = 0;
+	for (int k = 0; k < n_ev; k++)
+		iw |= ev[k].sum.iw > 0;
+	size_t batch = iw ? 8 : BATCH;
+	vk_progress p;
+	vk_progress_start(&p, "records", r->h.count == TS_COUNT_UNKNOWN ? 0 : r->h.count);
+	if (iw)
+		vk_progress_label(&p, "importance sampling");
 	for (;;) {
-		if (ts_read_batch_f32(r, x, labels, BATCH, &got, &e))
+		if (ts_read_batch_f32(r, x, labels, batch, &got, &e))
 			vk_die_error(&e);
 		if (!got)
 			break;
@@ -238,7 +248,9 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 		if (c->per_record)
 			print_records(ev, n_ev, labels, r->h.has_labels, got);
 		first += got;
+		vk_progress_update(&p, first);
 	}
+	vk_progress_end(&p);
 	free(x);
 	for (int k = 0; k < n_ev; k++) {
 		if (ev[k].sum.bad)

@@ -11,6 +11,7 @@
 #include "dist.h"
 #include "err.h"
 #include "evaluate.h"
+#include "guard.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -207,50 +208,38 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		c->arch.n_enc = n;
 	}
 	c->train = vk_input_arg(argc, argv, optind);
-	if (c->test && !strcmp(c->test, "-") && (!c->train || !strcmp(c->train, "-")))
-		vk_usage_error("--test - and the training data both read standard input");
+	if (c->test)
+		vk_stdin_once(2, (const char *const[]){"TRAIN", "--test"},
+			      (const char *const[]){c->train, c->test});
 	if (c->resume && c->arch_given)
 		vk_warn("--resume continues the network in %s; the architecture options are "
 			"ignored", c->output);
 	if (c->resume && c->recipe_given)
 		vk_warn("--resume continues with the checkpoint's --batch, --lr, --beta, --seed "
 			"and --optimizer; the ones given are ignored");
-	if (c->beta_given && c->arch.kind == VK_AE)
-		vk_warn("--beta weighs the KL term, which an autoencoder (-m ae) does not have; "
-			"ignored");
-	if (c->sigma_given && c->arch.likelihood != VK_GAUSSIAN)
-		vk_warn("--sigma applies to --loss gaussian only; ignored");
+	if (c->beta_given && c->arch.kind == VK_AE && !c->resume)
+		vk_option_has_no_effect("--beta", "with --model ae (an autoencoder has no KL term)");
+	if (c->sigma_given && c->arch.likelihood != VK_GAUSSIAN && !c->resume)
+		vk_option_has_no_effect("--sigma", "without --loss gaussian");
 }
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 
-/* The command that continues this run: the user's own arguments, with
- * --resume, each quoted for the shell when it needs to be. */
-static void resume_command(int argc, char **argv, char *buf, size_t n)
-{
-	size_t len = snprintf(buf, n, "vae-train --resume");
-	for (int i = 1; i < argc && len < n; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--resume"))
-			continue;
-		if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "0123456789-_=./,:+@%") == strlen(a)) {
-			len += snprintf(buf + len, n - len, " %s", a);
-			continue;
-		}
-		len += snprintf(buf + len, n - len, " '");
-		for (; *a && len < n; a++)
-			len += snprintf(buf + len, n - len, *a == '\'' ? "'\\''" : "%c", *a);
-		len += snprintf(buf + len, n - len, "'");
-	}
-}
-
 /* Say where training stopped and how to go on; the checkpoint is saved. */
 static void interrupted(const struct cmdline *c, int epoch, size_t done, size_t n)
 {
-	char cmd[8192];
-	resume_command(c->argc, c->argv, cmd, sizeof cmd);
+	/* The user's own command with --resume: every option an exact resume
+	 * needs (--log, --test, -t, ...) kept. */
+	char cmd[8192], *argv[512];
+	int argn = 0;
+	argv[argn++] = c->argv[0];
+	argv[argn++] = "--resume";
+	for (int i = 1; i < c->argc && argn < 512; i++)
+		if (strcmp(c->argv[i], "--resume"))
+			argv[argn++] = c->argv[i];
+	if (!vk_shell_command(cmd, sizeof cmd, argn, argv))
+		snprintf(cmd, sizeof cmd, "vae-train --resume ... (the same options)");
 	vk_die("interrupted in epoch %d after %zu of %zu records; %s holds a checkpoint; "
 	       "continue with: %s", epoch, done, n, c->output, cmd);
 }
@@ -267,20 +256,6 @@ static void diverged(const struct cmdline *c, int epoch, uint64_t batch, int sav
 	vk_die("epoch %d, batch %llu: the loss is not finite: training diverged; %s; try a lower "
 	       "--lr than %g%s", epoch, (unsigned long long)batch, keep, c->lr,
 	       c->arch.likelihood == VK_GAUSSIAN ? " or a larger --sigma" : "");
-}
-
-/* Targets of a Bernoulli decoder are probabilities: refuse anything else
- * before training rather than diverge on it. u8 data are scaled to [0,1]. */
-static void check_unit_range(const vk_model *m, const vk_dataset *d, const char *what)
-{
-	if (m->a.likelihood != VK_BERNOULLI || d->is_u8)
-		return;
-	size_t n = d->n * d->dim;
-	for (size_t i = 0; i < n; i++)
-		if (!(d->f32[i] >= 0.0f && d->f32[i] <= 1.0f))
-			vk_die("%s: record %zu has the value %g, outside the [0, 1] that the Bernoulli "
-			       "decoder (--loss bce) models; use --loss gaussian, or scale the data "
-			       "to [0, 1]", what, i / d->dim, d->f32[i]);
 }
 
 /* The layer lists from the options, once the data's shape is known. */
@@ -308,8 +283,8 @@ static void build_arch(struct cmdline *c, const vk_dataset *d)
 	} else if (!c->decoder && vk_layers_mirror(a->enc, a->n_enc, in, a->dec, &a->n_dec, &e)) {
 		vk_die("--encoder: %s", e.msg);
 	}
-	if (a->kind == VK_CVAE && !d->labels)
-		vk_die("training data: the stream has no labels, which a conditional model needs");
+	if (a->kind == VK_CVAE && vk_dataset_require_labels(d, "training data", &e))
+		vk_die_error(&e);
 	if (a->kind == VK_CVAE && !a->classes) {
 		char buf[32];
 		const char *meta = ts_meta_get(&d->h, "classes", buf, sizeof buf);
@@ -358,9 +333,10 @@ int main(int argc, char **argv)
 					  3);
 
 	vk_dataset train, test;
-	if (vk_dataset_load(&train, c.train, c.max_memory, &e))
+	size_t budget = c.max_memory; /* one --max-memory for both streams */
+	if (vk_dataset_load_within(&train, c.train, &budget, c.max_memory, &e))
 		vk_die_error(&e);
-	if (c.test && vk_dataset_load(&test, c.test, c.max_memory, &e))
+	if (c.test && vk_dataset_load_within(&test, c.test, &budget, c.max_memory, &e))
 		vk_die_error(&e);
 
 	vk_model model;
@@ -383,10 +359,12 @@ int main(int argc, char **argv)
 			vk_die_error(&e);
 	}
 	check_fits(&model, &train, "training data");
-	check_unit_range(&model, &train, "training data");
+	if (model.a.likelihood == VK_BERNOULLI && vk_check_unit_targets(&train, "training data", &e))
+		vk_die_error(&e);
 	if (c.test) {
 		check_fits(&model, &test, "test data");
-		check_unit_range(&model, &test, "test data");
+		if (model.a.likelihood == VK_BERNOULLI && vk_check_unit_targets(&test, "test data", &e))
+			vk_die_error(&e);
 	}
 
 	vk_trainer t;
@@ -426,7 +404,10 @@ int main(int argc, char **argv)
 			interrupted(&c, epoch, 0, train.n);
 		size_t start = vk_epoch_records(&t, t.pos.batches);
 		vk_progress p;
+		char label[64];
+		snprintf(label, sizeof label, "epoch %d/%d", epoch, c.epochs);
 		vk_progress_start(&p, "records", train.n);
+		vk_progress_label(&p, label);
 		double t0 = vk_now(), tr_rec, tr_kl, te_rec = NAN, te_kl = NAN;
 		int stopped = vk_train_epoch(&t, &train, &tr_rec, &tr_kl, &p, &stop_requested);
 		double secs = vk_now() - t0;
@@ -467,8 +448,8 @@ int main(int argc, char **argv)
 			fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\n", epoch, secs,
 				tr_rec, tr_kl, vae ? tr_rec + tr_kl : NAN, te_rec, te_kl,
 				vae ? te_rec + te_kl : NAN);
-			if (fflush(log) || ferror(log))
-				vk_die("error writing log %s:", c.log);
+			if (vk_check_written(log, c.log, &e))
+				vk_die_error(&e);
 		}
 	}
 	if (log && fclose(log) != 0)

@@ -56,7 +56,8 @@ latent-plot|latent-plot -o out.png z.ts|out.png
 vae-encode|vae-encode -m M.vkm -o out.ts d.ts|out.ts
 vae-decode|vae-decode -m M.vkm -o out.ts z.ts|out.ts
 vae-sample|vae-sample -m M.vkm -n 5 -o out.ts|out.ts
-vae-interp|vae-interp -m M.vkm -N 4 -o out.ts d.ts|out.ts'
+vae-interp|vae-interp -m M.vkm -N 4 -o out.ts d.ts|out.ts
+vae-train|vae-train -q -t 1 -z 2 --hidden 8 -e 1 -o out.vkm d.ts|out.vkm'
 
 fresh() {
 	rm -rf "$W/run"
