@@ -56,10 +56,10 @@ const char *tmp_path(const char *name)
 	static char path[8][512];
 	static int next;
 	if (!dir[0]) {
-		snprintf(dir, sizeof dir, "/tmp/vaekit-test-%d", (int)getpid());
-		char cmd[300];
-		snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-		if (system(cmd) != 0)
+		/* A new directory for every test process: a reused pid must not
+		 * find an earlier test's files. */
+		snprintf(dir, sizeof dir, "/tmp/vaekit-test-%d-XXXXXX", (int)getpid());
+		if (!mkdtemp(dir))
 			abort();
 	}
 	char *p = path[next++ % 8];
