@@ -295,7 +295,8 @@ VK_HOT void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *
 	}
 }
 
-VK_HOT void vk_reparam(float *z, int ldz, const float *head, const float *eps, float *kl, int B, int Z)
+VK_HOT void vk_reparam(float *z, int ldz, const float *head, const float *eps, float *kl, int B,
+		       int Z)
 {
 	for (int r = 0; r < B; r++) {
 		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
