@@ -29,6 +29,9 @@
 #define LLVMFuzzerTestOneInput corpus_pipe_one
 #include "../fuzz/fuzz_pipe.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput corpus_npz_one
+#include "../fuzz/fuzz_npz.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*harness)(const unsigned char *, size_t);
 
@@ -74,3 +77,4 @@ Test(fuzz_corpus, model) { replay("model", corpus_model_one); }
 Test(fuzz_corpus, txt) { replay("txt", corpus_txt_one); }
 Test(fuzz_corpus, layers) { replay("layers", corpus_layers_one); }
 Test(fuzz_corpus, pipe) { replay("pipe", corpus_pipe_one); }
+Test(fuzz_corpus, npz) { replay("npz", corpus_npz_one); }
