@@ -320,6 +320,20 @@ VK_HOT void vk_reparam(float *z, int ldz, const float *head, const float *eps, f
 	}
 }
 
+/* Free bits' row: the KL weight per dimension. */
+VK_INLINE void reparam_back_w(float *restrict dmu, float *restrict dlv, const float *restrict g,
+			      const float *restrict mu, const float *restrict lv,
+			      const float *restrict er, const float *restrict klw, int Z,
+			      float scale)
+{
+	/* hot */
+	for (int j = 0; j < Z; j++) {
+		float var = fast_exp(lv[j]), sd = sqrtf(var), bw = klw[j] * scale;
+		dmu[j] = g[j] + bw * mu[j];
+		dlv[j] = g[j] * 0.5f * sd * er[j] + bw * 0.5f * (var - 1.0f);
+	}
+}
+
 VK_HOT void vk_reparam_backward(float *dhead, const float *dz, int ldz, const float *head,
 			 const float *eps, int B, int Z, float beta, const float *klw, float scale)
 {
@@ -328,12 +342,7 @@ VK_HOT void vk_reparam_backward(float *dhead, const float *dz, int ldz, const fl
 		const float *er = eps + (size_t)r * Z, *g = dz + (size_t)r * ldz;
 		float *dmu = dhead + (size_t)r * 2 * Z, *dlv = dmu + Z;
 		if (klw) {
-			/* hot */
-			for (int j = 0; j < Z; j++) {
-				float var = fast_exp(lv[j]), sd = sqrtf(var), bw = klw[j] * scale;
-				dmu[j] = g[j] + bw * mu[j];
-				dlv[j] = g[j] * 0.5f * sd * er[j] + bw * 0.5f * (var - 1.0f);
-			}
+			reparam_back_w(dmu, dlv, g, mu, lv, er, klw, Z, scale);
 			continue;
 		}
 		/* hot */

@@ -491,6 +491,10 @@ int main(int argc, char **argv)
 				vk_die_error(&e);
 			if (!c.test)
 				vk_die("%s was trained with --early-stop, which needs --test", c.output);
+			if (rec.best_epoch && rec.epochs - rec.best_epoch >= rec.early_stop)
+				vk_die("%s stopped early after epoch %llu (no test improvement since epoch "
+				       "%u); it holds the best epoch, %s the last", c.output,
+				       (unsigned long long)rec.epochs, rec.best_epoch, c.last);
 		}
 		if (rec.lr_schedule == VK_LR_PLATEAU && !c.test)
 			vk_die("%s was trained with --lr-schedule plateau, which needs --test",
