@@ -479,24 +479,119 @@ void vk_reconstruction(const vk_model *m, const float *out, const float *x, floa
 		vk_gaussian_nll(out, x, grad, rec, n, m->a.input_size, m->a.sigma, scale);
 }
 
-void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
-		   const int32_t *labels, int n, float beta, const float *eps, float scale)
+void vk_batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
+		      const float *eps, float scale)
+{
+	int vae = m->a.kind != VK_AE;
+	const float *out = forward(m, w, x, labels, n, vae ? eps : NULL);
+	vk_reconstruction(m, out, x, w->grad[0], w->rec, n, scale);
+}
+
+void vk_batch_backward(vk_model *m, vk_work *w, float *grads, const float *x, int n,
+		       float beta, const float *klw, const float *eps, float scale)
 {
 	const vk_arch *a = &m->a;
 	int Z = a->latent, ldz = Z + a->classes;
-	int vae = a->kind != VK_AE;
-	const float *out = forward(m, w, x, labels, n, vae ? eps : NULL);
 	float *g = w->grad[0];
-	vk_reconstruction(m, out, x, g, w->rec, n, scale);
 	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, g, 1, n);
 	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
 	const float *head = w->act_enc[m->n_enc - 1];
-	if (vae) {
-		vk_reparam_backward(dhead, dz, ldz, head, eps, n, Z, beta, scale);
+	if (a->kind != VK_AE) {
+		vk_reparam_backward(dhead, dz, ldz, head, eps, n, Z, beta, klw, scale);
 	} else {
 		for (int r = 0; r < n; r++)
 			memcpy(dhead + (size_t)r * Z, dz + (size_t)r * ldz, sizeof(float) * Z);
+	}
+	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
+}
+
+void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
+		   const int32_t *labels, int n, float beta, const float *eps, float scale)
+{
+	vk_batch_forward(m, w, x, labels, n, eps, scale);
+	vk_batch_backward(m, w, grads, x, n, beta, NULL, eps, scale);
+}
+
+void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
+		      const int32_t *labels, int n, int K, const float *eps, float scale)
+{
+	const vk_arch *a = &m->a;
+	int Z = a->latent, ldz = Z + a->classes, D = a->input_size, N = n * K;
+	/* The encoder once per record; its head stays in act_enc for the backward pass. */
+	const float *head = vk_encode(m, w, x, labels, n);
+	/* z of row r·K + k, and log q(z|x) − log p(z) of each row in w->kl (the
+	 * ½ log 2π terms cancel): Σ_j ½ (z² − ε² − log σ²). */
+	for (int r = 0; r < n; r++) {
+		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
+		for (int k = 0; k < K; k++) {
+			int row = r * K + k;
+			const float *er = eps + (size_t)row * Z;
+			float *zr = w->z + (size_t)row * ldz, s = 0.0f;
+			for (int j = 0; j < Z; j++) {
+				float zj = mu[j] + sqrtf(vk_expf(lv[j])) * er[j];
+				zr[j] = zj;
+				s += 0.5f * (zj * zj - er[j] * er[j] - lv[j]);
+			}
+			w->kl[row] = s;
+			if (a->classes)
+				put_onehot(zr, ldz, Z, labels + r, 1, a->classes);
+		}
+	}
+	const float *out = vk_decoder_forward(m, w, N);
+	float *g = w->grad[0];
+	for (int row = 0; row < N; row++)
+		vk_reconstruction(m, out + (size_t)row * D, x + (size_t)(row / K) * D,
+				  g + (size_t)row * D, w->rec + row, 1, 1.0f);
+	/* Per record: loss = −log (1/K) Σ_k w_k, log w_k = −(rec_k + kl_k); each
+	 * row's gradient weighted by its normalised weight w̃_k (kept in w->eps,
+	 * which this path does not otherwise use: cap·Z ≥ N values). The record's
+	 * rec becomes the mean of its K reconstructions and its kl the rest of
+	 * the bound, so rec + kl is the loss. Record r's slots are written after
+	 * its K rows are read, and r ≤ r·K: no row still needed is overwritten. */
+	float *wt = w->eps;
+	for (int r = 0; r < n; r++) {
+		double mx = -INFINITY, sum = 0.0, rs = 0.0;
+		for (int k = 0; k < K; k++) {
+			double lw = -((double)w->rec[r * K + k] + w->kl[r * K + k]);
+			mx = lw > mx ? lw : mx;
+		}
+		for (int k = 0; k < K; k++) {
+			double e = exp(-((double)w->rec[r * K + k] + w->kl[r * K + k]) - mx);
+			wt[r * K + k] = (float)e;
+			sum += e;
+			rs += w->rec[r * K + k];
+		}
+		double loss = -(mx + log(sum)) + log((double)K);
+		for (int k = 0; k < K; k++)
+			wt[r * K + k] = (float)(wt[r * K + k] / sum);
+		w->rec[r] = (float)(rs / K);
+		w->kl[r] = (float)(loss - rs / K);
+	}
+	for (int row = 0; row < N; row++) {
+		float s = wt[row] * scale, *gr = g + (size_t)row * D;
+		for (int j = 0; j < D; j++)
+			gr[j] *= s;
+	}
+	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, g, 1, N);
+	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
+	for (int r = 0; r < n; r++) {
+		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
+		float *dmu = dhead + (size_t)r * 2 * Z, *dlv = dmu + Z;
+		for (int j = 0; j < Z; j++) {
+			float sd = sqrtf(vk_expf(lv[j])), gm = 0.0f, gl = 0.0f;
+			for (int k = 0; k < K; k++) {
+				int row = r * K + k;
+				float ws = wt[row] * scale, zj = w->z[(size_t)row * ldz + j];
+				/* d/dz of the decoder's term and of ½z²; dz/dμ = 1, dz/dlog σ² = ½σε;
+				 * and the −½ log σ² of log q directly */
+				float gz = dz[(size_t)row * ldz + j] + ws * zj;
+				gm += gz;
+				gl += gz * 0.5f * sd * eps[(size_t)row * Z + j] - 0.5f * ws;
+			}
+			dmu[j] = gm;
+			dlv[j] = gl;
+		}
 	}
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 }

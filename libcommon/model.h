@@ -100,6 +100,25 @@ void vk_work_free(vk_work *w);
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 		   const int32_t *labels, int n, float beta, const float *eps, float scale);
 
+/* vk_batch_grad in two halves, for the free bits' batch-wide statistics
+ * between them: the forward pass and the loss (w->rec, w->kl, the head in
+ * w->act_enc[n_enc − 1]), then the backward pass. klw (Z) when not NULL is
+ * the KL weight per latent dimension, in place of beta. */
+void vk_batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
+		      const float *eps, float scale);
+void vk_batch_backward(vk_model *m, vk_work *w, float *grads, const float *x, int n,
+		       float beta, const float *klw, const float *eps, float scale);
+
+/* The importance-weighted objective (Burda et al. 2015) of a (C)VAE with K
+ * samples per record: Σ_r −log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x), times
+ * scale, its gradient written into grads, with eps (n·K, Z) (row r·K + k is
+ * record r's k-th draw). w must hold n·K rows (its cap). Per record, w->rec
+ * gets the mean of the K reconstruction terms and w->kl the rest of the
+ * bound, so rec + kl is the record's loss; at K = 1 the loss is the
+ * single-sample ELBO rec + log q(z|x) − log p(z). */
+void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
+		      const int32_t *labels, int n, int K, const float *eps, float scale);
+
 /* −log p(x|out) per record of the decoder's output out (n, D) against x
  * (n, D); grad (n, D) gets its gradient times scale unless NULL. */
 void vk_reconstruction(const vk_model *m, const float *out, const float *x, float *grad,

@@ -66,6 +66,22 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 		put32(buf + 132, t->optimizer);
 		float losses[4] = {t->train_rec, t->train_kl, t->test_rec, t->test_kl};
 		put(buf + 136, losses, 16);
+		put32(buf + 56, t->kl_warmup);
+		put32(buf + 60, t->kl_cycles);
+		putf(buf + 64, t->free_bits);
+		put32(buf + 68, t->iw_train);
+		put32(buf + 72, t->lr_schedule);
+		put32(buf + 76, t->lr_every);
+		putf(buf + 80, t->lr_gamma);
+		put32(buf + 84, t->early_stop);
+		put32(buf + 224, t->flags);
+		putf(buf + 228, t->lr_now);
+		putf(buf + 232, t->best_test);
+		put32(buf + 236, t->best_epoch);
+		put32(buf + 240, t->plateau_bad);
+		putf(buf + 244, t->log_sigma);
+		putf(buf + 248, t->log_sigma_m);
+		putf(buf + 252, t->log_sigma_v);
 	}
 	put32(buf + 152, desc_len);
 	put32(buf + 156, has_opt ? 1 : 0);
@@ -293,6 +309,12 @@ int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 		vk_fail(e, "%s: checksum mismatch: the model file is corrupt", path);
 		goto out;
 	}
+	/* The training record's options (2.0; zero in files written before them). */
+	if (ver[0] == MAJOR && (u32(h + 72) > VK_LR_PLATEAU || (u32(h + 224) & ~1u) ||
+				u32(h + 68) > 100000 || !(f32(h + 64) >= 0.0f))) {
+		vk_fail(e, "%s: bad model: a training-record option is out of range", path);
+		goto out;
+	}
 	/* After the checksum: a corrupt file is reported as one. */
 	if (layers && check_rows(m, rows, path, e))
 		goto out;
@@ -317,6 +339,24 @@ int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 		t->train_kl = f32(h + 140);
 		t->test_rec = f32(h + 144);
 		t->test_kl = f32(h + 148);
+		if (ver[0] == MAJOR) { /* reserved in 1.0 */
+			t->kl_warmup = u32(h + 56);
+			t->kl_cycles = u32(h + 60);
+			t->free_bits = f32(h + 64);
+			t->iw_train = u32(h + 68);
+			t->lr_schedule = u32(h + 72);
+			t->lr_every = u32(h + 76);
+			t->lr_gamma = f32(h + 80);
+			t->early_stop = u32(h + 84);
+			t->flags = u32(h + 224);
+			t->lr_now = f32(h + 228);
+			t->best_test = f32(h + 232);
+			t->best_epoch = u32(h + 236);
+			t->plateau_bad = u32(h + 240);
+			t->log_sigma = f32(h + 244);
+			t->log_sigma_m = f32(h + 248);
+			t->log_sigma_v = f32(h + 252);
+		}
 		memcpy(t->desc, p, desc_len);
 		t->desc[desc_len] = 0;
 	}

@@ -8,11 +8,29 @@
 enum { VK_OPT_ADAM = 1, VK_OPT_SGD = 2 };
 #define VK_DESC_MAX 4096
 
+/* Learning-rate schedules (vae-train --lr-schedule). */
+enum { VK_LR_CONSTANT = 0, VK_LR_COSINE = 1, VK_LR_STEP = 2, VK_LR_PLATEAU = 3 };
+#define VK_TRAIN_SIGMA_LEARNED 1u /* trainrec flags */
+
 typedef struct {
 	uint64_t epochs, records_seen, seed;
 	int batch, optimizer;
 	float lr, beta;
 	float train_rec, train_kl, test_rec, test_kl;
+	/* The recipe's options (0: off) */
+	uint32_t kl_warmup, kl_cycles;   /* epochs of linear β warm-up; β cycles */
+	float free_bits;                 /* λ nats per latent dimension */
+	uint32_t iw_train;               /* K of the importance-weighted objective */
+	uint32_t lr_schedule, lr_every;  /* VK_LR_*; its E (step) or P (plateau) */
+	float lr_gamma;                  /* its factor G */
+	uint32_t early_stop;             /* P */
+	uint32_t flags;                  /* VK_TRAIN_SIGMA_LEARNED */
+	/* Their state, so that --resume continues exactly */
+	float lr_now;                    /* learning rate in effect (0: lr) */
+	float best_test;                 /* best test loss so far (NaN: none yet) */
+	uint32_t best_epoch, plateau_bad; /* its epoch; epochs without improvement
+					   * since the last plateau reduction */
+	float log_sigma, log_sigma_m, log_sigma_v; /* learned log σ and its Adam moments */
 	char desc[VK_DESC_MAX + 1];
 } vk_trainrec;
 

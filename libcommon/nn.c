@@ -321,13 +321,31 @@ VK_HOT void vk_reparam(float *z, int ldz, const float *head, const float *eps, f
 	}
 }
 
+/* Free bits' row: the KL weight per dimension. */
+VK_INLINE void reparam_back_w(float *restrict dmu, float *restrict dlv, const float *restrict g,
+			      const float *restrict mu, const float *restrict lv,
+			      const float *restrict er, const float *restrict klw, int Z,
+			      float scale)
+{
+	/* hot */
+	for (int j = 0; j < Z; j++) {
+		float var = fast_exp(lv[j]), sd = sqrtf(var), bw = klw[j] * scale;
+		dmu[j] = g[j] + bw * mu[j];
+		dlv[j] = g[j] * 0.5f * sd * er[j] + bw * 0.5f * (var - 1.0f);
+	}
+}
+
 VK_HOT void vk_reparam_backward(float *dhead, const float *dz, int ldz, const float *head,
-			 const float *eps, int B, int Z, float beta, float scale)
+			 const float *eps, int B, int Z, float beta, const float *klw, float scale)
 {
 	for (int r = 0; r < B; r++) {
 		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
 		const float *er = eps + (size_t)r * Z, *g = dz + (size_t)r * ldz;
 		float *dmu = dhead + (size_t)r * 2 * Z, *dlv = dmu + Z;
+		if (klw) {
+			reparam_back_w(dmu, dlv, g, mu, lv, er, klw, Z, scale);
+			continue;
+		}
 		/* hot */
 		for (int j = 0; j < Z; j++) {
 			float var = fast_exp(lv[j]), sd = sqrtf(var);
@@ -335,6 +353,15 @@ VK_HOT void vk_reparam_backward(float *dhead, const float *dz, int ldz, const fl
 			dmu[j] = g[j] + beta * scale * mu[j];
 			dlv[j] = g[j] * 0.5f * sd * er[j] + beta * scale * 0.5f * (var - 1.0f);
 		}
+	}
+}
+
+VK_HOT void vk_kl_dims(const float *head, int B, int Z, double *sum)
+{
+	for (int r = 0; r < B; r++) {
+		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
+		for (int j = 0; j < Z; j++)
+			sum[j] += -0.5 * (1.0 + lv[j] - (double)mu[j] * mu[j] - fast_exp(lv[j]));
 	}
 }
 

@@ -64,9 +64,13 @@ void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *rec, in
  * z (B, ldz) receives μ + exp(½ log σ²)·eps in its first Z columns;
  * kl[r] = −½ Σ_j (1 + log σ² − μ² − σ²). */
 void vk_reparam(float *z, int ldz, const float *head, const float *eps, float *kl, int B, int Z);
-/* Gradient into dhead (B,2Z) from dz (B, ldz) and β·KL, both scaled by scale. */
+/* Gradient into dhead (B,2Z) from dz (B, ldz) and β·KL, both scaled by scale.
+ * klw (Z), when not NULL, replaces β by a weight per latent dimension (free
+ * bits: β or 0). */
 void vk_reparam_backward(float *dhead, const float *dz, int ldz, const float *head,
-			 const float *eps, int B, int Z, float beta, float scale);
+			 const float *eps, int B, int Z, float beta, const float *klw, float scale);
+/* Add each latent dimension's KL over the B rows of head (B,2Z) to sum (Z). */
+void vk_kl_dims(const float *head, int B, int Z, double *sum);
 
 /* Fast, vectorisable exp and softplus (relative error below 2e-7 in the ranges
  * the losses use); exposed for tests. */

@@ -41,7 +41,7 @@ static void barrier_wait(spin_barrier *b)
 
 typedef struct {
 	pthread_t tid[VK_MAX_THREADS];
-	spin_barrier start, grads_done, summed, reduced;
+	spin_barrier start, grads_done, summed, reduced, fwd_done, weights_done;
 	/* What the workers do after start barrier number r is task[r % 2]: worker 0
 	 * writes it before arriving, and cannot write that slot again until every
 	 * worker has arrived at barrier r + 1, after reading it. */
@@ -64,6 +64,24 @@ static void param_range(size_t n, int k, int i, size_t *lo, size_t *hi)
 	*hi = i == k - 1 || chunk * (i + 1) > n ? n : chunk * (i + 1);
 }
 
+/* Free bits: the KL weight of each latent dimension from the whole batch's
+ * mean KL in that dimension (all workers', all ranks'), summed in a fixed
+ * order so the weights do not depend on the thread count. Worker 0 only. */
+static void free_bits_weights(vk_trainer *t)
+{
+	int Z = t->m->a.latent;
+	for (int j = 0; j < Z; j++) {
+		double s = 0;
+		for (int k = 0; k < t->threads; k++)
+			s += t->workers[k].kl_dim[j];
+		t->fb_sum[j] = s;
+	}
+	if (t->ranks > 1)
+		vk_dist_sum_doubles(t->fb_sum, Z);
+	for (int j = 0; j < Z; j++)
+		t->fb_w[j] = t->fb_sum[j] / t->global_rows < t->free_bits ? 0.0f : t->beta_now;
+}
+
 static void compute_slice(vk_worker *wk)
 {
 	vk_trainer *t = wk->t;
@@ -72,15 +90,43 @@ static void compute_slice(vk_worker *wk)
 	slice(n, t->threads, wk->id, &lo, &hi);
 	/* The gradient is the mean over the global batch, whatever share this has. */
 	float scale = 1.0f / t->global_rows;
+	size_t D = m->a.input_size, Z = m->a.latent;
+	if (t->free_bits > 0) {
+		/* Forward, the batch's KL per dimension (two barriers), backward. */
+		pool *p = t->pool;
+		memset(wk->kl_dim, 0, sizeof(double) * Z);
+		if (hi > lo) {
+			vk_dataset_gather(t->data, t->step_order + lo, hi - lo, t->x + lo * D,
+					  t->labels + lo);
+			vk_batch_forward(m, &wk->w, t->x + lo * D, t->labels + lo, hi - lo,
+					 t->eps + lo * Z, scale);
+			vk_kl_dims(wk->w.act_enc[m->n_enc - 1], hi - lo, (int)Z, wk->kl_dim);
+		}
+		if (p)
+			barrier_wait(&p->fwd_done);
+		if (wk->id == 0)
+			free_bits_weights(t);
+		if (p)
+			barrier_wait(&p->weights_done);
+		if (hi > lo)
+			vk_batch_backward(m, &wk->w, wk->grads, t->x + lo * D, hi - lo, t->beta_now,
+					  t->fb_w, t->eps + lo * Z, scale);
+		else
+			memset(wk->grads, 0, sizeof(float) * m->n_params);
+		return;
+	}
 	if (hi <= lo) {
 		memset(wk->grads, 0, sizeof(float) * m->n_params);
 		return;
 	}
-	size_t D = m->a.input_size, Z = m->a.latent;
 	/* Each worker converts its own rows: the u8-to-float pass is split too. */
 	vk_dataset_gather(t->data, t->step_order + lo, hi - lo, t->x + lo * D, t->labels + lo);
-	vk_batch_grad(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, hi - lo, t->beta,
-		      m->a.kind == VK_AE ? NULL : t->eps + lo * Z, scale);
+	if (t->iw > 1)
+		vk_batch_grad_iw(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, hi - lo, t->iw,
+				 t->eps + (size_t)lo * t->iw * Z, scale);
+	else
+		vk_batch_grad(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, hi - lo,
+			      t->beta_now, m->a.kind == VK_AE ? NULL : t->eps + lo * Z, scale);
 }
 
 /* Sum the workers' gradient blocks into the model's, on this worker's range. */
@@ -193,12 +239,14 @@ static int start_pool(vk_trainer *t, vk_error *e)
 		return vk_fail(e, "out of memory for the thread pool");
 	p->start.parties = p->grads_done.parties = t->threads;
 	p->summed.parties = p->reduced.parties = t->threads;
+	p->fwd_done.parties = p->weights_done.parties = t->threads;
 	t->pool = p;
 	for (int i = 1; i < t->threads; i++)
 		if (pthread_create(&p->tid[i], NULL, worker_main, &t->workers[i])) {
 			t->threads = i; /* the ones started are stopped by vk_trainer_free */
 			p->start.parties = p->grads_done.parties = i;
 			p->summed.parties = p->reduced.parties = i;
+			p->fwd_done.parties = p->weights_done.parties = i;
 			return vk_fail(e, "cannot start training thread %d", i);
 		}
 	return 0;
@@ -207,36 +255,70 @@ static int start_pool(vk_trainer *t, vk_error *e)
 int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
 		    float lr, float beta, uint64_t seed, int threads, vk_error *e)
 {
+	return vk_trainer_init2(t, m, n_records, batch, optimizer, lr, beta, seed, threads, NULL,
+				e);
+}
+
+int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
+		     float lr, float beta, uint64_t seed, int threads, const vk_trainrec *recipe,
+		     vk_error *e)
+{
 	memset(t, 0, sizeof *t);
 	t->m = m;
 	t->batch = batch;
 	t->optimizer = optimizer;
-	t->beta = beta;
+	t->beta = t->beta_now = beta;
 	t->n = n_records;
 	t->ranks = vk_dist_size();
 	t->rank = vk_dist_rank();
+	int vae = m->a.kind != VK_AE;
+	if (recipe) {
+		t->kl_warmup = vae ? (int)recipe->kl_warmup : 0;
+		t->kl_cycles = vae ? (int)recipe->kl_cycles : 0;
+		t->free_bits = vae ? recipe->free_bits : 0;
+		t->iw = vae && recipe->iw_train > 1 ? (int)recipe->iw_train : 1;
+		t->learn_sigma = m->a.likelihood == VK_GAUSSIAN &&
+				 (recipe->flags & VK_TRAIN_SIGMA_LEARNED);
+		if (t->learn_sigma) {
+			t->log_sigma = recipe->log_sigma;
+			t->ls_m = recipe->log_sigma_m;
+			t->ls_v = recipe->log_sigma_v;
+			m->a.sigma = expf(t->log_sigma);
+		}
+	} else {
+		t->iw = 1;
+	}
+	int K = t->iw;
 	/* No more workers than rows: each needs at least one record a step. */
 	t->threads = threads < 1 ? 1 : threads > VK_MAX_THREADS ? VK_MAX_THREADS : threads;
 	if (t->threads > batch)
 		t->threads = batch;
 	vk_set_threads(1);
-	int ok = 1;
+	int ok = 1, Z = m->a.latent;
 	for (int i = 0; i < t->threads; i++) {
 		vk_worker *wk = &t->workers[i];
 		int lo, hi;
 		slice(batch, t->threads, i, &lo, &hi);
 		wk->t = t;
 		wk->id = i;
-		if (vk_work_alloc(&wk->w, m, hi - lo > 0 ? hi - lo : 1, e))
+		if (vk_work_alloc(&wk->w, m, (hi - lo > 0 ? hi - lo : 1) * K, e))
 			ok = 0;
 		wk->grads = i ? vk_alloc_floats(m->n_params) : m->grads;
 		ok = ok && wk->grads;
+		if (t->free_bits > 0)
+			ok = ok && (wk->kl_dim = calloc(Z, sizeof(double)));
 	}
+	if (t->free_bits > 0) {
+		t->fb_sum = calloc(Z, sizeof(double));
+		t->fb_w = calloc(Z, sizeof(float));
+		ok = ok && t->fb_sum && t->fb_w;
+	}
+	size_t neps = (size_t)batch * K * Z;
 	t->order = malloc(sizeof *t->order * n_records);
 	t->x = malloc(sizeof(float) * batch * m->a.input_size);
 	t->labels = malloc(sizeof(int32_t) * batch);
-	t->eps = malloc(sizeof(float) * batch * m->a.latent);
-	t->eps_all = t->ranks > 1 ? malloc(sizeof(float) * batch * m->a.latent) : t->eps;
+	t->eps = malloc(sizeof(float) * neps);
+	t->eps_all = t->ranks > 1 ? malloc(sizeof(float) * neps) : t->eps;
 	t->opt.m = vk_alloc_floats(m->n_params);
 	t->opt.v = vk_alloc_floats(m->n_params);
 	if (!ok || !t->order || !t->x || !t->labels || !t->eps || !t->eps_all || !t->opt.m || !t->opt.v) {
@@ -253,6 +335,51 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int
 	return 0;
 }
 
+float vk_kl_weight(float beta, int warmup, int cycles, int epochs, double progress)
+{
+	if (warmup > 0)
+		return progress >= warmup ? beta : (float)(beta * (progress / warmup));
+	if (cycles > 0 && epochs > 0) {
+		double len = (double)epochs / cycles, tau = fmod(progress, len) / len;
+		return tau >= 0.5 ? beta : (float)(beta * 2.0 * tau);
+	}
+	return beta;
+}
+
+float vk_lr_at(const vk_trainrec *rec, int epoch, int epochs)
+{
+	switch (rec->lr_schedule) {
+	case VK_LR_COSINE:
+		return (float)(rec->lr * 0.5 * (1.0 + cos(M_PI * (epoch - 1) / epochs)));
+	case VK_LR_STEP:
+		return (float)(rec->lr * pow(rec->lr_gamma, (epoch - 1) / (int)rec->lr_every));
+	case VK_LR_PLATEAU:
+		return rec->lr_now > 0 ? rec->lr_now : rec->lr;
+	}
+	return rec->lr;
+}
+
+/* The learned log σ's step: the batch mean of d rec/d log σ = D − Σ(x − μ)²/σ²
+ * = D − 2(rec − ½ D log 2πσ²), from the step's (all ranks') summed rec. */
+static void sigma_step(vk_trainer *t, double batch_rec, int b)
+{
+	vk_model *m = t->m;
+	double D = m->a.input_size, s2 = (double)m->a.sigma * m->a.sigma;
+	double norm = 0.5 * D * log(2.0 * M_PI * s2);
+	float g = (float)(D - 2.0 * (batch_rec / b - norm));
+	const vk_adam *o = &t->opt.adam;
+	if (t->optimizer == VK_OPT_SGD) {
+		t->log_sigma -= o->lr * g;
+	} else {
+		t->ls_m = o->beta1 * t->ls_m + (1.0f - o->beta1) * g;
+		t->ls_v = o->beta2 * t->ls_v + (1.0f - o->beta2) * g * g;
+		float step = o->lr / (1.0f - powf(o->beta1, (float)o->t));
+		float inv_bc2 = 1.0f / sqrtf(1.0f - powf(o->beta2, (float)o->t));
+		t->log_sigma -= step * t->ls_m / (sqrtf(t->ls_v) * inv_bc2 + o->eps);
+	}
+	m->a.sigma = expf(t->log_sigma);
+}
+
 void vk_trainer_free(vk_trainer *t)
 {
 	pool *p = t->pool;
@@ -264,9 +391,12 @@ void vk_trainer_free(vk_trainer *t)
 	}
 	for (int i = 0; i < VK_MAX_THREADS; i++) {
 		vk_work_free(&t->workers[i].w);
+		free(t->workers[i].kl_dim);
 		if (i)
 			free(t->workers[i].grads);
 	}
+	free(t->fb_sum);
+	free(t->fb_w);
 	free(t->order);
 	free(t->x);
 	free(t->labels);
@@ -310,10 +440,15 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		t->data = d;
 		t->step_order = t->order + done + lo;
 		if (m->a.kind != VK_AE) {
-			vk_rng_normals(&t->opt.rng, t->eps_all, (size_t)b * m->a.latent);
-			memcpy(t->eps, t->eps_all + (size_t)lo * m->a.latent,
-			       sizeof(float) * (hi - lo) * m->a.latent);
+			size_t kz = (size_t)t->iw * m->a.latent;
+			vk_rng_normals(&t->opt.rng, t->eps_all, (size_t)b * kz);
+			memcpy(t->eps, t->eps_all + (size_t)lo * kz, sizeof(float) * (hi - lo) * kz);
 		}
+		/* β of this step, from where it stands in the run. */
+		size_t per_epoch = (t->n + t->batch - 1) / t->batch;
+		t->beta_now = vk_kl_weight(t->beta, t->kl_warmup, t->kl_cycles, t->epochs,
+					   (t->epoch > 0 ? t->epoch - 1 : 0) +
+						   (double)pos->batches / per_epoch);
 		t->step_rows = hi - lo;
 		t->global_rows = b;
 		train_step(t);
@@ -342,6 +477,8 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 			pool_sync(t);
 			return VK_EPOCH_DIVERGED;
 		}
+		if (t->learn_sigma)
+			sigma_step(t, batch_rec, b);
 		done += b;
 		pos->batches++;
 		if (p)

@@ -20,6 +20,7 @@ typedef struct {
 	int id;
 	vk_work w;
 	float *grads;         /* its gradient block (worker 0 uses the model's) */
+	double *kl_dim;       /* (Z) free bits: its slice's KL per dimension */
 } vk_worker;
 
 struct vk_trainer {
@@ -38,6 +39,17 @@ struct vk_trainer {
 	const uint32_t *step_order;
 	size_t n;
 	vk_epoch_pos pos;     /* where the current epoch stands */
+	/* The recipe (vk_trainer_init's recipe, or off) */
+	int epoch, epochs;    /* the epoch being trained (from 1) and the run's last: set by
+			       * the caller before vk_train_epoch, for the β schedule */
+	int kl_warmup, kl_cycles;
+	float beta_now;       /* β of the last step */
+	float free_bits;      /* λ; > 0: per-dimension KL weights from the batch */
+	double *fb_sum;       /* (Z) the batch's KL per dimension */
+	float *fb_w;          /* (Z) β or 0 per dimension */
+	int iw;               /* K > 1: the importance-weighted objective */
+	int learn_sigma;      /* one log σ trained with the network (Gaussian decoder) */
+	float log_sigma, ls_m, ls_v; /* it and its Adam moments */
 	vk_worker workers[VK_MAX_THREADS];
 	void *pool;           /* the threads and their barrier (train.c) */
 	int step_rows;        /* rows of the step being computed */
@@ -48,6 +60,24 @@ struct vk_trainer {
  * BLAS, then share the gradient sum and the optimiser step by parameter range. */
 int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
 		    float lr, float beta, uint64_t seed, int threads, vk_error *e);
+/* The same with the recipe's options (kl_warmup, kl_cycles, free_bits, iw_train,
+ * the learned σ flag and its state log_sigma, log_sigma_m, log_sigma_v); recipe
+ * NULL is vk_trainer_init. A learned σ starts from recipe->log_sigma and sets
+ * m->a.sigma = exp(log σ) after every step. */
+int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
+		     float lr, float beta, uint64_t seed, int threads, const vk_trainrec *recipe,
+		     vk_error *e);
+
+/* β after `progress` epochs (e.g. 2.5: halfway through the third) of a run of
+ * `epochs`: linear from 0 over the first `warmup` epochs; or `cycles` cycles
+ * over the run, each rising linearly over its first half and holding at beta
+ * over its second (Fu et al. 2019); else beta. */
+float vk_kl_weight(float beta, int warmup, int cycles, int epochs, double progress);
+
+/* The learning rate of epoch `epoch` (from 1) of `epochs` under rec's schedule,
+ * from the base rate rec->lr: cosine ½(1 + cos(π(epoch − 1)/epochs)); step G^⌊(epoch − 1)/E⌋;
+ * plateau: rec->lr_now (the state the caller keeps), else the base rate. */
+float vk_lr_at(const vk_trainrec *rec, int epoch, int epochs);
 void vk_trainer_free(vk_trainer *t);
 
 enum { VK_EPOCH_DONE = 0, VK_EPOCH_STOPPED = 1, VK_EPOCH_DIVERGED = 2 };

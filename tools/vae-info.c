@@ -131,7 +131,8 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	fact(c, path, "kind", "%s", vk_kind_name(a->kind));
 	fact(c, path, "likelihood", "%s", vk_likelihood_name(a->likelihood));
 	if (a->likelihood == VK_GAUSSIAN)
-		fact(c, path, "sigma", "%g", a->sigma);
+		fact(c, path, "sigma", "%g%s", a->sigma,
+		     t.flags & VK_TRAIN_SIGMA_LEARNED ? " (learned)" : "");
 	fact(c, path, "input", "%s (%d values)",
 	     vk_shape_str(vk_arch_input_shape(a), shape, sizeof shape), a->input_size);
 	fact(c, path, "latent", "%d", a->latent);
@@ -146,7 +147,30 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	fact(c, path, "batch", "%d", t.batch);
 	fact(c, path, "optimizer", "%s", optimizer_name(t.optimizer));
 	fact(c, path, "lr", "%g", t.lr);
+	if (t.lr_schedule == VK_LR_COSINE)
+		fact(c, path, "lr_schedule", "cosine");
+	else if (t.lr_schedule == VK_LR_STEP)
+		fact(c, path, "lr_schedule", "step:%u:%g", t.lr_every, t.lr_gamma);
+	else if (t.lr_schedule == VK_LR_PLATEAU)
+		fact(c, path, "lr_schedule", "plateau:%u:%g", t.lr_every, t.lr_gamma);
+	else
+		fact(c, path, "lr_schedule", "constant");
+	if (t.lr_schedule != VK_LR_CONSTANT && t.lr_now > 0)
+		fact(c, path, "lr_last", "%g", t.lr_now);
 	fact(c, path, "beta", "%g", t.beta);
+	if (t.kl_warmup)
+		fact(c, path, "kl_warmup", "%u", t.kl_warmup);
+	if (t.kl_cycles)
+		fact(c, path, "kl_cycles", "%u", t.kl_cycles);
+	if (t.free_bits > 0)
+		fact(c, path, "free_bits", "%g", t.free_bits);
+	if (t.iw_train > 1)
+		fact(c, path, "iw_train", "%u", t.iw_train);
+	if (t.early_stop) {
+		fact(c, path, "early_stop", "%u", t.early_stop);
+		fact(c, path, "best_epoch", "%u", t.best_epoch);
+		fact(c, path, "best_test_loss", "%.4f", t.best_test);
+	}
 	fact(c, path, "train_rec", "%.4f", t.train_rec);
 	fact(c, path, "train_kl", "%.4f", t.train_kl);
 	fact(c, path, "test_rec", "%.4f", t.test_rec);

@@ -37,8 +37,19 @@ static const char USAGE[] =
 	"      --lr RATE          learning rate (default 1e-3)\n"
 	"      --optimizer NAME   adam or sgd (default adam)\n"
 	"      --loss NAME        bce (Bernoulli decoder, default) or gaussian\n"
-	"      --sigma S          the Gaussian decoder's fixed sigma (default 0.1)\n"
+	"      --sigma S          the Gaussian decoder's fixed sigma (default 0.1), or\n"
+	"                         'learned': one sigma trained with the network\n"
 	"      --beta B           weight of the KL term (default 1: the VAE)\n"
+	"      --kl-warmup N      raise the KL weight from 0 to --beta over N epochs\n"
+	"      --kl-cycles K      K cycles of KL annealing over the run (Fu et al. 2019)\n"
+	"      --free-bits L      no KL gradient for a latent dimension whose KL, averaged\n"
+	"                         over the batch, is below L nats\n"
+	"      --iw-train K       train on the importance-weighted bound, K samples\n"
+	"      --lr-schedule S    constant (default), cosine, step:E:G (times G every E\n"
+	"                         epochs) or plateau:P:G (times G after P epochs without\n"
+	"                         --test improvement)\n"
+	"      --early-stop P     stop after P epochs without --test improvement; MODEL\n"
+	"                         holds the best epoch, MODEL.last the last one\n"
 	"      --classes N        number of classes for a cvae (default: from the data)\n"
 	"  -s, --seed N           seed for initialisation, shuffling and noise (default 1)\n"
 	"  -t, --threads N        training threads (default: all processors)\n"
@@ -61,10 +72,39 @@ struct cmdline {
 	float lr, beta;
 	uint64_t seed;
 	size_t max_memory;
+	vk_trainrec recipe;   /* the new options' fields */
+	int sigma_learned;
+	char last[4200];      /* --early-stop: MODEL.last */
 };
 
 enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
-       OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM };
+       OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM, OPT_WARMUP, OPT_CYCLES,
+       OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY };
+
+/* --lr-schedule constant | cosine | step:E:G | plateau:P:G */
+static void parse_schedule(const char *s, vk_trainrec *r)
+{
+	char name[16];
+	long every;
+	double gamma;
+	int used = 0;
+	if (!strcmp(s, "constant") || !strcmp(s, "cosine")) {
+		r->lr_schedule = strcmp(s, "cosine") ? VK_LR_CONSTANT : VK_LR_COSINE;
+		return;
+	}
+	if (sscanf(s, "%15[a-z]:%ld:%lf%n", name, &every, &gamma, &used) != 3 || s[used] ||
+	    (strcmp(name, "step") && strcmp(name, "plateau")))
+		vk_usage_error("--lr-schedule: '%s' is not constant, cosine, step:E:G or plateau:P:G",
+			       s);
+	if (every < 1 || every > 1000000)
+		vk_usage_error("--lr-schedule: '%s': %s must be 1 to 1000000 epochs", s,
+			       name[0] == 's' ? "E" : "P");
+	if (!(gamma > 0 && gamma <= 1))
+		vk_usage_error("--lr-schedule: '%s': the factor G must be in (0, 1]", s);
+	r->lr_schedule = name[0] == 's' ? VK_LR_STEP : VK_LR_PLATEAU;
+	r->lr_every = (uint32_t)every;
+	r->lr_gamma = (float)gamma;
+}
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -84,6 +124,12 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"test", required_argument, 0, OPT_TEST}, {"log", required_argument, 0, OPT_LOG},
 		{"resume", no_argument, 0, OPT_RESUME},
 		{"max-memory", required_argument, 0, OPT_MAXMEM},
+		{"kl-warmup", required_argument, 0, OPT_WARMUP},
+		{"kl-cycles", required_argument, 0, OPT_CYCLES},
+		{"free-bits", required_argument, 0, OPT_FREEBITS},
+		{"iw-train", required_argument, 0, OPT_IW},
+		{"lr-schedule", required_argument, 0, OPT_LRSCHED},
+		{"early-stop", required_argument, 0, OPT_EARLY},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
@@ -151,8 +197,35 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 				vk_usage_error("--loss: '%s' is not bce or gaussian", optarg);
 			break;
 		case OPT_SIGMA:
-			c->arch.sigma = (float)vk_parse_double("--sigma", optarg, 1e-6, 1e6);
+			if (!strcmp(optarg, "learned"))
+				c->sigma_learned = 1, c->arch.sigma = 1.0f; /* log σ starts at 0 */
+			else
+				c->sigma_learned = 0,
+				c->arch.sigma = (float)vk_parse_double("--sigma", optarg, 1e-6, 1e6);
 			c->sigma_given = 1;
+			break;
+		case OPT_WARMUP:
+			c->recipe.kl_warmup = (uint32_t)vk_parse_long("--kl-warmup", optarg, 0, 1000000);
+			c->recipe_given = 1;
+			break;
+		case OPT_CYCLES:
+			c->recipe.kl_cycles = (uint32_t)vk_parse_long("--kl-cycles", optarg, 0, 1000000);
+			c->recipe_given = 1;
+			break;
+		case OPT_FREEBITS:
+			c->recipe.free_bits = (float)vk_parse_double("--free-bits", optarg, 0, 1000);
+			c->recipe_given = 1;
+			break;
+		case OPT_IW:
+			c->recipe.iw_train = (uint32_t)vk_parse_long("--iw-train", optarg, 1, 1000);
+			c->recipe_given = 1;
+			break;
+		case OPT_LRSCHED:
+			parse_schedule(optarg, &c->recipe);
+			c->recipe_given = 1;
+			break;
+		case OPT_EARLY:
+			c->recipe.early_stop = (uint32_t)vk_parse_long("--early-stop", optarg, 1, 1000000);
 			break;
 		case OPT_BETA:
 			c->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6);
@@ -181,6 +254,33 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	if (!c->output)
 		vk_usage_error("an output model is required (-o MODEL)");
+	vk_trainrec *r = &c->recipe;
+	if (r->kl_warmup && r->kl_cycles)
+		vk_usage_error("--kl-warmup and --kl-cycles are two KL schedules; use one");
+	if (r->kl_cycles > (uint32_t)c->epochs)
+		vk_usage_error("--kl-cycles %u: more cycles than the %d epochs", r->kl_cycles,
+			       c->epochs);
+	if (r->lr_schedule == VK_LR_PLATEAU && !c->test)
+		vk_usage_error("--lr-schedule plateau needs --test: it watches the test loss");
+	if (r->early_stop && !c->test)
+		vk_usage_error("--early-stop needs --test: it watches the test loss");
+	if (c->sigma_learned && c->arch.likelihood != VK_GAUSSIAN)
+		vk_usage_error("--sigma learned needs --loss gaussian");
+	if (c->arch.kind == VK_AE && (r->free_bits > 0 || r->iw_train > 1 || r->kl_warmup ||
+				      r->kl_cycles))
+		vk_usage_error("--free-bits, --iw-train, --kl-warmup and --kl-cycles act on the KL "
+			       "term, which an autoencoder (-m ae) does not have");
+	if (r->iw_train > 1 && (r->free_bits > 0 || r->kl_warmup || r->kl_cycles ||
+				c->beta != 1.0f || c->sigma_learned))
+		vk_usage_error("--iw-train trains on the importance-weighted bound itself; it does "
+			       "not combine with --beta, --kl-warmup, --kl-cycles, --free-bits or "
+			       "--sigma learned");
+	if (r->iw_train > 1 && (long)r->iw_train * c->batch > 1 << 20)
+		vk_usage_error("--iw-train %u with --batch %d: %ld samples a step is too many "
+			       "(limit %d); lower one of them", r->iw_train, c->batch,
+			       (long)r->iw_train * c->batch, 1 << 20);
+	if (r->early_stop)
+		snprintf(c->last, sizeof c->last, "%s.last", c->output);
 	if (c->arch.classes && c->arch.kind != VK_CVAE)
 		vk_usage_error("--classes applies only to --model cvae");
 	if (c->encoder && c->hidden)
@@ -215,8 +315,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_warn("--resume continues the network in %s; the architecture options are "
 			"ignored", c->output);
 	if (c->resume && c->recipe_given)
-		vk_warn("--resume continues with the checkpoint's --batch, --lr, --beta, --seed "
-			"and --optimizer; the ones given are ignored");
+		vk_warn("--resume continues with the checkpoint's --batch, --lr, --beta, --seed, "
+			"--optimizer, --kl-warmup, --kl-cycles, --free-bits, --iw-train and "
+			"--lr-schedule; the ones given are ignored");
 	if (c->beta_given && c->arch.kind == VK_AE && !c->resume)
 		vk_option_has_no_effect("--beta", "with --model ae (an autoencoder has no KL term)");
 	if (c->sigma_given && c->arch.likelihood != VK_GAUSSIAN && !c->resume)
@@ -241,16 +342,16 @@ static void interrupted(const struct cmdline *c, int epoch, size_t done, size_t 
 	if (!vk_shell_command(cmd, sizeof cmd, argn, argv))
 		snprintf(cmd, sizeof cmd, "vae-train --resume ... (the same options)");
 	vk_die("interrupted in epoch %d after %zu of %zu records; %s holds a checkpoint; "
-	       "continue with: %s", epoch, done, n, c->output, cmd);
+	       "continue with: %s", epoch, done, n, c->last[0] ? c->last : c->output, cmd);
 }
 
 /* The loss of a batch was not finite: say so, keep the last good checkpoint. */
 static void diverged(const struct cmdline *c, int epoch, uint64_t batch, int saved_epochs)
 {
-	char keep[4200];
+	char keep[8400];
 	if (saved_epochs > 0)
-		snprintf(keep, sizeof keep, "%s keeps the last good checkpoint (epoch %d)", c->output,
-			 saved_epochs);
+		snprintf(keep, sizeof keep, "%s keeps the last good checkpoint (epoch %d)",
+			 c->last[0] ? c->last : c->output, saved_epochs);
 	else
 		snprintf(keep, sizeof keep, "nothing was saved");
 	vk_die("epoch %d, batch %llu: the loss is not finite: training diverged; %s; try a lower "
@@ -303,6 +404,16 @@ static void check_fits(const vk_model *m, const vk_dataset *d, const char *what)
 		vk_die_error(&e);
 }
 
+/* The trainer's state that the training record keeps (learned σ). */
+static void sync_rec(vk_trainrec *rec, const vk_trainer *t)
+{
+	if (t->learn_sigma) {
+		rec->log_sigma = t->log_sigma;
+		rec->log_sigma_m = t->ls_m;
+		rec->log_sigma_v = t->ls_v;
+	}
+}
+
 static FILE *open_log(const char *path, int resume)
 {
 	if (!path)
@@ -312,7 +423,7 @@ static FILE *open_log(const char *path, int resume)
 		vk_die("cannot open log %s:", path);
 	if (!resume)
 		fputs("epoch\tseconds\ttrain_rec\ttrain_kl\ttrain_nelbo\ttest_rec\ttest_kl\t"
-		      "test_nelbo\n", f);
+		      "test_nelbo\tbeta\tlr\tsigma\n", f);
 	return f;
 }
 
@@ -346,6 +457,24 @@ int main(int argc, char **argv)
 	if (c.resume) {
 		if (vk_checkpoint_load(c.output, &model, &rec, &saved, &pos, &e))
 			vk_die_error(&e);
+		if (rec.early_stop) {
+			/* MODEL holds the best epoch; the run goes on from MODEL.last. */
+			snprintf(c.last, sizeof c.last, "%s.last", c.output);
+			free(saved.m);
+			free(saved.v);
+			vk_model_free(&model);
+			if (vk_checkpoint_load(c.last, &model, &rec, &saved, &pos, &e))
+				vk_die_error(&e);
+			if (!c.test)
+				vk_die("%s was trained with --early-stop, which needs --test", c.output);
+			if (rec.best_epoch && rec.epochs - rec.best_epoch >= rec.early_stop)
+				vk_die("%s stopped early after epoch %llu (no test improvement since epoch "
+				       "%u); it holds the best epoch, %s the last", c.output,
+				       (unsigned long long)rec.epochs, rec.best_epoch, c.last);
+		}
+		if (rec.lr_schedule == VK_LR_PLATEAU && !c.test)
+			vk_die("%s was trained with --lr-schedule plateau, which needs --test",
+			       c.output);
 		if (!saved.present)
 			vk_die("%s holds no optimiser state to resume from", c.output);
 		c.batch = rec.batch, c.lr = rec.lr, c.beta = rec.beta, c.seed = rec.seed;
@@ -367,9 +496,21 @@ int main(int argc, char **argv)
 			vk_die_error(&e);
 	}
 
+	if (!c.resume) {
+		/* The recipe's options and their starting state. */
+		const vk_trainrec *o = &c.recipe;
+		rec = (vk_trainrec){.seed = c.seed, .batch = c.batch, .optimizer = c.optimizer,
+				    .lr = c.lr, .beta = c.beta, .kl_warmup = o->kl_warmup,
+				    .kl_cycles = o->kl_cycles, .free_bits = o->free_bits,
+				    .iw_train = o->iw_train, .lr_schedule = o->lr_schedule,
+				    .lr_every = o->lr_every, .lr_gamma = o->lr_gamma,
+				    .early_stop = o->early_stop,
+				    .flags = c.sigma_learned ? VK_TRAIN_SIGMA_LEARNED : 0,
+				    .best_test = NAN};
+	}
 	vk_trainer t;
-	if (vk_trainer_init(&t, &model, train.n, c.batch, c.optimizer, c.lr, c.beta, c.seed,
-			    c.threads, &e))
+	if (vk_trainer_init2(&t, &model, train.n, c.batch, c.optimizer, c.lr, c.beta, c.seed,
+			     c.threads, &rec, &e))
 		vk_die_error(&e);
 	if (c.resume) {
 		if (vk_trainer_resume(&t, &saved, &pos, &e))
@@ -378,8 +519,6 @@ int main(int argc, char **argv)
 		free(saved.v);
 	} else {
 		vk_model_init_params(&model, &t.opt.rng);
-		rec = (vk_trainrec){.seed = c.seed, .batch = c.batch, .optimizer = c.optimizer,
-				    .lr = c.lr, .beta = c.beta};
 		/* The data's metadata, cut at a line boundary if it is long. */
 		size_t len = train.h.meta_len < VK_DESC_MAX ? train.h.meta_len : VK_DESC_MAX;
 		while (len && train.h.meta[len - 1] != '\n')
@@ -399,9 +538,13 @@ int main(int argc, char **argv)
 		vk_die_error(&e);
 	int vae = model.a.kind != VK_AE;
 
+	/* Where the last epoch's checkpoint goes: MODEL.last under --early-stop. */
+	const char *ckpt = c.last[0] ? c.last : c.output;
 	for (int epoch = (int)rec.epochs + 1; epoch <= c.epochs; epoch++) {
 		if (stop_requested)
 			interrupted(&c, epoch, 0, train.n);
+		t.epoch = epoch, t.epochs = c.epochs;
+		t.opt.adam.lr = rec.lr_now = vk_lr_at(&rec, epoch, c.epochs);
 		size_t start = vk_epoch_records(&t, t.pos.batches);
 		vk_progress p;
 		char label[64];
@@ -417,7 +560,8 @@ int main(int argc, char **argv)
 		if (stopped) {
 			size_t done = vk_epoch_records(&t, t.pos.batches);
 			rec.records_seen += done - start;
-			if (lead && vk_checkpoint_save(c.output, &t, &rec, &e))
+			sync_rec(&rec, &t);
+			if (lead && vk_checkpoint_save(ckpt, &t, &rec, &e))
 				vk_die_error(&e);
 			interrupted(&c, epoch, done, train.n);
 		}
@@ -432,8 +576,27 @@ int main(int argc, char **argv)
 		rec.records_seen += train.n - start;
 		rec.train_rec = tr_rec, rec.train_kl = tr_kl;
 		rec.test_rec = te_rec, rec.test_kl = te_kl;
-		if (lead && vk_model_save(c.output, &model, &rec, &t.opt, &e))
+		sync_rec(&rec, &t);
+		/* The test loss watched by --early-stop and the plateau schedule. */
+		int improved = 0;
+		if (c.test) {
+			float loss = (float)(te_rec + (vae ? te_kl : 0));
+			improved = !(rec.best_test <= loss);
+			if (improved) {
+				rec.best_test = loss;
+				rec.best_epoch = (uint32_t)epoch;
+				rec.plateau_bad = 0;
+			} else if (++rec.plateau_bad >= rec.lr_every &&
+				   rec.lr_schedule == VK_LR_PLATEAU) {
+				rec.lr_now *= rec.lr_gamma; /* from the next epoch */
+				rec.plateau_bad = 0;
+			}
+		}
+		if (lead && vk_model_save(ckpt, &model, &rec, &t.opt, &e))
 			vk_die_error(&e);
+		if (lead && c.last[0] && improved && vk_model_save(c.output, &model, &rec, &t.opt, &e))
+			vk_die_error(&e);
+		int early = rec.early_stop && (uint32_t)epoch - rec.best_epoch >= rec.early_stop;
 		if (lead && !c.quiet) {
 			fprintf(stderr, "%s: epoch %d/%d %.2fs train rec %.3f kl %.3f", vk_progname,
 				epoch, c.epochs, secs, tr_rec, tr_kl);
@@ -442,14 +605,29 @@ int main(int argc, char **argv)
 			if (c.test)
 				fprintf(stderr, vae ? " | test rec %.3f kl %.3f -elbo %.3f"
 						    : " | test rec %.3f", te_rec, te_kl, te_rec + te_kl);
+			if (vae && (rec.kl_warmup || rec.kl_cycles))
+				fprintf(stderr, " beta %g", t.beta_now);
+			if (rec.lr_schedule != VK_LR_CONSTANT)
+				fprintf(stderr, " lr %g", t.opt.adam.lr);
+			if (t.learn_sigma)
+				fprintf(stderr, " sigma %.4g", model.a.sigma);
 			fputc('\n', stderr);
 		}
 		if (log) {
-			fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\n", epoch, secs,
-				tr_rec, tr_kl, vae ? tr_rec + tr_kl : NAN, te_rec, te_kl,
-				vae ? te_rec + te_kl : NAN);
+			fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.6g\n",
+				epoch, secs, tr_rec, tr_kl, vae ? tr_rec + tr_kl : NAN, te_rec, te_kl,
+				vae ? te_rec + te_kl : NAN, vae ? t.beta_now : NAN, t.opt.adam.lr,
+				model.a.likelihood == VK_GAUSSIAN ? model.a.sigma : NAN);
 			if (vk_check_written(log, c.log, &e))
 				vk_die_error(&e);
+		}
+		if (early) {
+			if (lead && !c.quiet)
+				fprintf(stderr, "%s: early stop after epoch %d: no test improvement for %u "
+					"epochs; %s holds epoch %u (test loss %.4f), %s the last epoch\n",
+					vk_progname, epoch, rec.early_stop, c.output, rec.best_epoch,
+					rec.best_test, c.last);
+			break;
 		}
 	}
 	if (log && fclose(log) != 0)
