@@ -104,8 +104,7 @@ static int check_latents(const vk_model *m, const ts_header *h, int label, const
 	return 0;
 }
 
-/* The training data's metadata as a header, for the class-name helpers. */
-static void desc_header(const vk_trainrec *rec, ts_header *h)
+void vk_trainrec_meta(const vk_trainrec *rec, ts_header *h)
 {
 	memset(h, 0, sizeof *h);
 	size_t n = strlen(rec->desc);
@@ -129,7 +128,7 @@ static int resolve_label(const vk_model_tool *t, const char *arg, const char *mo
 		return 0;
 	}
 	ts_header h;
-	desc_header(&t->rec, &h);
+	vk_trainrec_meta(&t->rec, &h);
 	if ((*label = vk_class_find(&h, arg)) < 0)
 		return vk_fail(e, "--label: '%s' is not a class name of %s's training data%s", arg,
 			       model_path, ts_meta_get(&h, "class.0", (char[8]){0}, 8) ? ""
@@ -140,7 +139,7 @@ static int resolve_label(const vk_model_tool *t, const char *arg, const char *mo
 int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e)
 {
 	ts_header src;
-	desc_header(&t->rec, &src);
+	vk_trainrec_meta(&t->rec, &src);
 	char buf[VK_CLASS_NAME_MAX];
 	int n = 0;
 	while (n < VK_MAX_CLASSES && vk_class_name(&src, n, buf, sizeof buf))

@@ -47,6 +47,9 @@ typedef struct {
  * name from the training data's metadata (class.I=NAME, tensor-stream(5)). */
 int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *label_arg,
 		       int batch, int input, const char *input_path, vk_error *e);
+/* The training data's metadata (a model's description) as a header's
+ * metadata, for the class-name helpers (classes.h). */
+void vk_trainrec_meta(const vk_trainrec *rec, ts_header *h);
 /* Copy the class names of t's training data (classes=, class.I=) into h. */
 int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e);
 void vk_model_tool_close(vk_model_tool *t);

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "classes.h"
 #include "modelfile.h"
+#include "modelstream.h"
 #include "opts.h"
 
 static const char USAGE[] =
@@ -96,9 +97,7 @@ static void class_fact(const struct cmdline *c, const char *path, int classes,
 		       const vk_trainrec *t)
 {
 	static ts_header h;
-	memset(&h, 0, sizeof h);
-	h.meta_len = strlen(t->desc);
-	memcpy(h.meta, t->desc, h.meta_len + 1);
+	vk_trainrec_meta(t, &h);
 	char names[512] = "", buf[VK_CLASS_NAME_MAX];
 	size_t len = 0;
 	for (int i = 0; i < classes && len < sizeof names - 8; i++) {
