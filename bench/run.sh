@@ -20,7 +20,7 @@ set -u
 BIN=$(cd "${1:?usage: bench/run.sh BIN_DIR}" && pwd) || exit 2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/out/bench
-RESULTS=$ROOT/bench/RESULTS.md
+RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
 PY=/usr/bin/python3
 FM=/usr/share/datasets/fashion-mnist
 DIGITS=$ROOT/examples/data
@@ -200,6 +200,31 @@ torch_settings() { # TAG MODEL HIDDEN LATENT BATCH THREADS
 
 median_of() { echo "$*" | tr ' ' '\n' | grep -v '^n/a$' | grep . | median; }
 
+# repeated_runs TAG MODEL HIDDEN LATENT BATCH THREADS TRAIN TEST: REPEATS
+# vaekit runs alternating with PyTorch's (its fastest setting, found in run
+# 1); sets v and tb (median rates), tdef (PyTorch's default setting), best,
+# ratios and range (the per-run vaekit/PyTorch ratios), vlog1 and blog1.
+repeated_runs() {
+	vrates= trates= ratios=
+	for r in $(seq "$REPEATS"); do
+		say "bench: $1 run $r/$REPEATS"
+		vlog=$(vaekit_run "$1-r$r" "$2" "$3" "$4" "$5" "$6" "$EPOCHS" "$7" "$8")
+		if [ "$r" = 1 ]; then
+			torch_settings "$1" "$2" "$3" "$4" "$5" "$6"
+			vlog1=$vlog blog1=$blog tdef=$td
+		else
+			blog=$(torch_run "$1-r$r" "$best" "$2" "$3" "$4" "$5" "$6" "$EPOCHS" \
+				"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
+		fi
+		v=$(rate "$vlog") tb=$(rate "$blog")
+		vrates="$vrates $v" trates="$trates $tb" ratios="$ratios $(div "$v" "$tb")"
+	done
+	v=$(fmt "$(median_of $vrates)") tb=$(fmt "$(median_of $trates)")
+	# One thread: the default is the only setting, so it gets every run.
+	[ "$6" -gt 1 ] || tdef=$tb
+	range=$(echo $ratios | tr ' ' '\n' | grep -v '^n/a$' | sort -g | sed -n '1p;$p' | paste -sd '-' | sed 's/-/–/')
+}
+
 speed_table() {
 	TORCH_EXTRA=--epoch-budget=$EPOCH_BUDGET
 	echo "## Training speed${CORE_ENV:+ with $CORE_ENV for both}${VARIANT:+, vaekit built with $VARIANT} (samples/s, higher is better)"
@@ -224,25 +249,7 @@ speed_table() {
 				tag=$TAG_PREFIX$m-$(echo "$h" | tr , -)-$z-b$b-t$t
 				fls=$(floor "$m" "784,$h,$z" "$b" "$t")
 				fl=${fls% *} fla=${fls#* }
-				vrates= trates= ratios=
-				for r in $(seq "$REPEATS"); do
-					say "bench: $tag run $r/$REPEATS"
-					vlog=$(vaekit_run "$tag-r$r" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
-						"$OUT/fashion-train.u8.ts" "$OUT/fashion-test.u8.ts")
-					if [ "$r" = 1 ]; then
-						torch_settings "$tag" "$m" "$h" "$z" "$b" "$t"
-						vlog1=$vlog blog1=$blog tdef=$td
-					else
-						blog=$(torch_run "$tag-r$r" "$best" "$m" "$h" "$z" "$b" "$t" "$EPOCHS" \
-							"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
-					fi
-					v=$(rate "$vlog") tb=$(rate "$blog")
-					vrates="$vrates $v" trates="$trates $tb" ratios="$ratios $(div "$v" "$tb")"
-				done
-				v=$(fmt "$(median_of $vrates)") tb=$(fmt "$(median_of $trates)")
-				# One thread: the default is the only setting, so it gets every run.
-				[ "$t" -gt 1 ] || tdef=$tb
-				range=$(echo $ratios | tr ' ' '\n' | grep -v '^n/a$' | sort -g | sed -n '1p;$p' | paste -sd '-' | sed 's/-/–/')
+				repeated_runs "$tag" "$m" "$h" "$z" "$b" "$t" "$OUT/fashion-train.u8.ts" "$OUT/fashion-test.u8.ts"
 				echo "| $m 784-$(echo "$h" | tr , -)-$z | $b | $t | $(fmt "$fl") | $(fmt "$fla") | $v | $(pct "$v" "$fl") | $tdef | $tb | \`$(echo "${best:-default}" | tr , " ")\` | $(pct "$tb" "$fl") | $(fmt "$(median_of $ratios)" %.2f) | ${range:-n/a} | $(div "$fla" "$tb") | $(nelbo "$vlog1") | $(nelbo "$blog1") |"
 			done
 		done
@@ -276,24 +283,7 @@ conv_speed_table() {
 			tag=${TAG_PREFIX}conv-2-b$b-t$t
 			fls=$([ -n "$PROBE" ] && env $CORE_ENV "$PROBE" --summary --conv 28 --layers 784,2 --batch "$b" --threads "$t" | cut -f5,8 | tr '\t' ' ' || echo n/a n/a)
 			fl=${fls% *} fla=${fls#* }
-			vrates= trates= ratios=
-			for r in $(seq "$REPEATS"); do
-				say "bench: $tag run $r/$REPEATS"
-				vlog=$(vaekit_run "$tag-r$r" vae conv 2 "$b" "$t" "$EPOCHS" \
-					"$OUT/conv-train.u8.ts" "$OUT/conv-test.u8.ts")
-				if [ "$r" = 1 ]; then
-					torch_settings "$tag" vae conv 2 "$b" "$t"
-					vlog1=$vlog blog1=$blog tdef=$td
-				else
-					blog=$(torch_run "$tag-r$r" "$best" vae conv 2 "$b" "$t" "$EPOCHS" \
-						"$FM/train-images-idx3-ubyte.gz" "$FM/t10k-images-idx3-ubyte.gz")
-				fi
-				v=$(rate "$vlog") tb=$(rate "$blog")
-				vrates="$vrates $v" trates="$trates $tb" ratios="$ratios $(div "$v" "$tb")"
-			done
-			v=$(fmt "$(median_of $vrates)") tb=$(fmt "$(median_of $trates)")
-			[ "$t" -gt 1 ] || tdef=$tb
-			range=$(echo $ratios | tr ' ' '\n' | grep -v '^n/a$' | sort -g | sed -n '1p;$p' | paste -sd '-' | sed 's/-/–/')
+			repeated_runs "$tag" vae conv 2 "$b" "$t" "$OUT/conv-train.u8.ts" "$OUT/conv-test.u8.ts"
 			echo "| conv VAE 28x28-2 | $b | $t | $(fmt "$fl") | $(fmt "$fla") | $v | $(pct "$v" "$fl") | $tdef | $tb | \`$(echo "${best:-default}" | tr , " ")\` | $(pct "$tb" "$fl") | $(fmt "$(median_of $ratios)" %.2f) | ${range:-n/a} | $(nelbo "$vlog1") | $(nelbo "$blog1") |"
 		done
 	done
