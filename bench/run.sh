@@ -15,7 +15,10 @@
 # whose main rows and model programs are measured too; make bench sets both),
 # BENCH_ARCH_TORCH (1: PyTorch runs in those rows too; default 0), BENCH_IW
 # (importance samples per record for the kl-eval --iw row, default 1024) and
-# BENCH_IW_RECORDS (default 500). See bench/README.md.
+# BENCH_IW_RECORDS (default 500); the conv VAE's table: BENCH_CONV=0 skips it,
+# BENCH_CONV_N (images, default 10000), BENCH_CONV_BATCHES, BENCH_CONV_THREADS;
+# BENCH_RESULTS (default bench/RESULTS.md) is where the tables go. See
+# bench/README.md.
 set -u
 BIN=$(cd "${1:?usage: bench/run.sh BIN_DIR}" && pwd) || exit 2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
