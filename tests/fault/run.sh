@@ -135,6 +135,12 @@ echo "$WRITERS" | while IFS='|' read -r name cmd outs; do
 
 	[ $have_fiu = 1 ] || continue
 	for p in $FIU_POINTS; do
+		# OpenBLAS allocates its own buffers with malloc and does not check
+		# them: a failure there crashes inside sgemm (seen: a segfault in
+		# sgemm_small_kernel after an injected malloc failure), which no caller
+		# can prevent. So the model programs, which call OpenBLAS, skip libfiu's
+		# libc/mm points; every other writer keeps them.
+		case $name:$p in vae-*:libc/mm/*) continue ;; esac
 		for mode in "enable name=$p" "enable_random name=$p,probability=0.2" \
 			    "enable_random name=$p,probability=0.05"; do
 			fresh "$outs"
