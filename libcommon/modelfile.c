@@ -138,11 +138,11 @@ static void parse_common(const unsigned char *h, vk_arch *a)
 {
 	memset(a, 0, sizeof *a);
 	a->kind = (int)u32(h + 16);
-	a->input_rank = (int)u32(h + 20);
-	uint32_t dims[4];
+	uint32_t dims[4], rank = u32(h + 20);
 	memcpy(dims, h + 24, 16);
-	vk_arch_set_input(a, a->input_rank >= 1 && a->input_rank <= 4 ? a->input_rank : 4, dims);
-	a->input_rank = (int)u32(h + 20);
+	/* input_size from the dims; a rank out of range stays for vk_arch_check */
+	vk_arch_set_input(a, rank <= 4 ? (int)rank : 0, dims);
+	a->input_rank = (int)rank;
 	a->latent = (int)u32(h + 40);
 	a->classes = (int)u32(h + 44);
 	a->likelihood = (int)u32(h + 88);

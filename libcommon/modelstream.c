@@ -128,10 +128,11 @@ static int resolve_label(const vk_model_tool *t, const char *arg, const char *mo
 		return 0;
 	}
 	ts_header h;
+	char name[VK_CLASS_NAME_MAX];
 	vk_trainrec_meta(&t->rec, &h);
 	if ((*label = vk_class_find(&h, arg)) < 0)
 		return vk_fail(e, "--label: '%s' is not a class name of %s's training data%s", arg,
-			       model_path, ts_meta_get(&h, "class.0", (char[8]){0}, 8) ? ""
+			       model_path, vk_class_name(&h, 0, name, sizeof name) ? ""
 				       : " (it names none; give a class number)");
 	return 0;
 }

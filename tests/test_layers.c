@@ -340,9 +340,9 @@ Test(layers_e2e, class_names_reach_the_model_programs)
 	cr_assert_eq(run("vae-sample -m %s --label dog -n 3 | stream-info > %s", m, out), 0);
 	cr_assert_eq(run("grep -q 'class.1 *dog' %s && grep -q 'label.1 *3' %s", out, out), 0,
 		     "samples of 'dog' are not labelled 1 with the names kept");
-	cr_assert_eq(run("vae-sample -m %s --label 1 -n 3 | cmp -s - $(mktemp) ; "
-			 "vae-sample -m %s --label 1 -n 3 > %s.a && vae-sample -m %s --label dog -n 3 "
-			 "> %s.b && cmp -s %s.a %s.b", m, m, out, m, out, out, out), 0);
+	/* the name and the number give the very same samples */
+	cr_assert_eq(run("vae-sample -m %s --label 1 -n 3 > %s.a && vae-sample -m %s --label dog "
+			 "-n 3 > %s.b && cmp -s %s.a %s.b", m, out, m, out, out, out), 0);
 	cr_assert_eq(run_err(err, sizeof err, "vae-sample -m %s --label cow -n 1 > /dev/null", m), 1);
 	cr_assert(strstr(err, "'cow' is not a class name"), "%s", err);
 	cr_assert_eq(run("vae-info --tsv %s | grep -q 'data.class.1\tdog'", m), 0);
