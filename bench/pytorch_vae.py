@@ -34,11 +34,21 @@ def parse_args(argv):
 	p.add_argument("--train-images", required=True, help="IDX3 images .gz (or raw)")
 	p.add_argument("--train-labels", help="IDX1 labels (read only for a count check)")
 	p.add_argument("--test-images", help="IDX3 test images; enables test columns")
+	p.add_argument("--test-labels", help="IDX1 test labels (needed by a cvae with --test-images)")
 	p.add_argument("--hidden", default="400", help="hidden sizes, e.g. 400 or 512,256")
 	p.add_argument("--arch", choices=("mlp", "conv"), default="mlp",
 		       help="conv: Keras' conv VAE (vaekit's --arch conv) on 28x28 images")
 	p.add_argument("--latent", type=int, default=20)
-	p.add_argument("--model", choices=("vae", "ae"), default="vae")
+	p.add_argument("--model", choices=("vae", "ae", "cvae"), default="vae",
+		       help="cvae: the label's one-hot joins x at the encoder and z at the "
+		       "decoder (Sohn et al. 2015); needs --train-labels")
+	p.add_argument("--init", choices=("torch", "vaekit"), default="torch",
+		       help="vaekit: He (ReLU layers) or Xavier uniform weights and zero biases, "
+		       "as vae-train initialises")
+	p.add_argument("--samples", metavar="PATH",
+		       help="after training write --samples-per-class prior samples of every "
+		       "class (cvae) as PATH.npy (float32 means) and PATH_labels.npy")
+	p.add_argument("--samples-per-class", type=int, default=100)
 	p.add_argument("--epochs", type=int, default=10)
 	p.add_argument("--batch", type=int, default=128)
 	p.add_argument("--lr", type=float, default=1e-3)
@@ -59,6 +69,10 @@ def parse_args(argv):
 	a.hidden = [int(h) for h in a.hidden.split(",") if h]
 	if not a.hidden or min(a.hidden) < 1 or a.latent < 1 or a.batch < 1 or a.epochs < 1:
 		p.error("sizes, --batch and --epochs must be positive")
+	if a.model == "cvae" and (not a.train_labels or a.arch != "mlp" or
+				  (a.test_images and not a.test_labels)):
+		p.error("--model cvae needs --train-labels (--test-labels with --test-images) "
+			"and --arch mlp")
 	if a.threads < 0 or a.intra_op < 0:
 		p.error("--threads and --intra-op must be >= 0")
 	return a
@@ -84,6 +98,15 @@ def read_idx(path):
 	if len(data) != n:
 		sys.exit(f"pytorch_vae.py: {path}: {len(data)} data bytes, header says {n}")
 	return dims, data
+
+
+def load_labels(torch, np, path, count, classes=10):
+	"""IDX1 labels -> one-hot float rows (count, classes)."""
+	dims, data = read_idx(path)
+	y = np.frombuffer(data, dtype=np.uint8)[:count]
+	if len(dims) != 1 or y.shape[0] != count or y.max() >= classes:
+		sys.exit(f"pytorch_vae.py: {path}: want {count} labels below {classes}")
+	return torch.nn.functional.one_hot(torch.from_numpy(y.astype(np.int64)), classes).float()
 
 
 def load_images(torch, np, path, limit=0):
@@ -112,14 +135,15 @@ def build_conv(nn, side, latent, model):
 	return enc, dec
 
 
-def build(torch, nn, d_in, hidden, latent, model):
-	"""Encoder d_in-h1-..-hk -> (2Z for a VAE | Z for an AE); decoder mirrored."""
-	enc, prev = [], d_in
+def build(torch, nn, d_in, hidden, latent, model, classes=0):
+	"""Encoder (d_in + C)-h1-..-hk -> (2Z for a VAE | Z for an AE); decoder
+	mirrored from Z + C. C, the one-hot's width, is 0 except for a CVAE."""
+	enc, prev = [], d_in + classes
 	for h in hidden:
 		enc += [nn.Linear(prev, h), nn.ReLU()]
 		prev = h
-	enc.append(nn.Linear(prev, 2 * latent if model == "vae" else latent))
-	dec, prev = [], latent
+	enc.append(nn.Linear(prev, latent if model == "ae" else 2 * latent))
+	dec, prev = [], latent + classes
 	for h in reversed(hidden):
 		dec += [nn.Linear(prev, h), nn.ReLU()]
 		prev = h
@@ -127,9 +151,30 @@ def build(torch, nn, d_in, hidden, latent, model):
 	return nn.Sequential(*enc), nn.Sequential(*dec)
 
 
-def losses(torch, F, enc, dec, x, model, latent, use_mean=False, gen=None):
-	"""Summed (rec, kl) over the batch."""
-	h = enc(x)
+def init_like_vaekit(torch, nn, *seqs):
+	"""vae-train's initialisation: uniform weights with bound sqrt(6/fan_in) for a
+	layer followed by ReLU (He), sqrt(6/(fan_in+fan_out)) otherwise (Xavier);
+	zero biases."""
+	with torch.no_grad():
+		for seq in seqs:
+			mods = list(seq)
+			for i, m in enumerate(mods):
+				if not isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+					continue
+				relu = i + 1 < len(mods) and isinstance(mods[i + 1], nn.ReLU)
+				if isinstance(m, nn.Linear):
+					fan_in, fan_out = m.in_features, m.out_features
+				else:
+					k2 = m.kernel_size[0] * m.kernel_size[1]
+					fan_in, fan_out = k2 * m.in_channels, k2 * m.out_channels
+				bound = (6.0 / fan_in) ** 0.5 if relu else (6.0 / (fan_in + fan_out)) ** 0.5
+				m.weight.uniform_(-bound, bound)
+				m.bias.zero_()
+
+
+def losses(torch, F, enc, dec, x, model, latent, use_mean=False, gen=None, onehot=None):
+	"""Summed (rec, kl) over the batch. onehot: the CVAE's labels, (B, C)."""
+	h = enc(x if onehot is None else torch.cat((x, onehot), 1))
 	if model == "ae":
 		logits = dec(h)
 		return F.binary_cross_entropy_with_logits(logits, x, reduction="sum"), h.new_zeros(())
@@ -139,25 +184,26 @@ def losses(torch, F, enc, dec, x, model, latent, use_mean=False, gen=None):
 	else:
 		eps = torch.randn(mu.shape, generator=gen) if gen is not None else torch.randn_like(mu)
 		z = mu + torch.exp(0.5 * logvar) * eps
-	logits = dec(z)
+	logits = dec(z if onehot is None else torch.cat((z, onehot), 1))
 	rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
 	kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 	return rec, kl
 
 
-def evaluate(torch, F, enc, dec, xt, a, use_mean, seed):
+def evaluate(torch, F, enc, dec, xt, yt, a, use_mean, seed):
 	gen = torch.Generator().manual_seed(seed)
 	rec_sum, kl_sum = 0.0, 0.0
 	with torch.inference_mode():
 		for i in range(0, xt.shape[0], 1000):
-			rec, kl = losses(torch, F, enc, dec, xt[i:i + 1000], a.model, a.latent, use_mean, gen)
+			rec, kl = losses(torch, F, enc, dec, xt[i:i + 1000], a.model, a.latent, use_mean, gen,
+					 None if yt is None else yt[i:i + 1000])
 			rec_sum += rec.item()
 			kl_sum += kl.item()
 	n = xt.shape[0]
 	return rec_sum / n, kl_sum / n
 
 
-def train_epoch(torch, F, enc, dec, opt, x, a, gen):
+def train_epoch(torch, F, enc, dec, opt, x, y, a, gen):
 	"""One shuffled pass; returns (wall s, CPU s of all threads, rec/img, kl/img,
 	images done), all but the last scaled to the full epoch if --epoch-budget cut it."""
 	n = x.shape[0]
@@ -170,8 +216,9 @@ def train_epoch(torch, F, enc, dec, opt, x, a, gen):
 		if i and a.epoch_budget and time.perf_counter() - t0 > a.epoch_budget:
 			done = i
 			break
-		xb = x[perm[i:i + a.batch]]
-		rec, kl = losses(torch, F, enc, dec, xb, a.model, a.latent)
+		idx = perm[i:i + a.batch]
+		rec, kl = losses(torch, F, enc, dec, x[idx], a.model, a.latent,
+				 onehot=None if y is None else y[idx])
 		opt.zero_grad(set_to_none=True)
 		(rec + kl).backward()
 		opt.step()
@@ -180,6 +227,20 @@ def train_epoch(torch, F, enc, dec, opt, x, a, gen):
 	secs, cpu = time.perf_counter() - t0, time.process_time() - c0
 	scale = n / done
 	return secs * scale, cpu * scale, rec_acc.item() / done, kl_acc.item() / done, done
+
+
+def write_samples(torch, np, dec, a, classes):
+	"""--samples-per-class decoder means per class from z ~ N(0, I), class order,
+	as vae-sample --each-label writes them."""
+	n = a.samples_per_class
+	gen = torch.Generator().manual_seed(a.seed + 1000)
+	labels = torch.arange(classes).repeat_interleave(n)
+	with torch.inference_mode():
+		z = torch.randn((n * classes, a.latent), generator=gen)
+		onehot = torch.nn.functional.one_hot(labels, classes).float()
+		x = torch.sigmoid(dec(torch.cat((z, onehot), 1)))
+	np.save(a.samples + ".npy", x.numpy().astype(np.float32))
+	np.save(a.samples + "_labels.npy", labels.numpy().astype(np.int32))
 
 
 def main(argv):
@@ -208,10 +269,18 @@ def main(argv):
 		if dims[0] != x.shape[0]:
 			sys.exit(f"pytorch_vae.py: {a.train_labels}: {dims[0]} labels for {x.shape[0]} images")
 	xt = load_images(torch, np, a.test_images) if a.test_images else None
+	y = yt = None
+	if a.model == "cvae":
+		y = load_labels(torch, np, a.train_labels, x.shape[0])
+		if xt is not None:
+			yt = load_labels(torch, np, a.test_labels, xt.shape[0])
 	if a.arch == "conv":
 		enc, dec = build_conv(nn, int(round(x.shape[1] ** 0.5)), a.latent, a.model)
 	else:
-		enc, dec = build(torch, nn, x.shape[1], a.hidden, a.latent, a.model)
+		enc, dec = build(torch, nn, x.shape[1], a.hidden, a.latent, a.model,
+				 0 if y is None else y.shape[1])
+	if a.init == "vaekit":
+		init_like_vaekit(torch, nn, enc, dec)
 	opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=a.lr, foreach=True)
 	gen = torch.Generator().manual_seed(a.seed)
 
@@ -225,12 +294,12 @@ def main(argv):
 	      f"train={x.shape[0]} test={0 if xt is None else xt.shape[0]}", file=sys.stderr)
 	for epoch in range(1, a.epochs + 1):
 		enc.train(), dec.train()
-		secs, cpu, rec, kl, done = train_epoch(torch, F, enc, dec, opt, x, a, gen)
+		secs, cpu, rec, kl, done = train_epoch(torch, F, enc, dec, opt, x, y, a, gen)
 		trec = tkl = tmu = float("nan")
 		if xt is not None:
 			enc.eval(), dec.eval()
-			trec, tkl = evaluate(torch, F, enc, dec, xt, a, False, a.seed + epoch)
-			mrec, mkl = evaluate(torch, F, enc, dec, xt, a, True, a.seed)
+			trec, tkl = evaluate(torch, F, enc, dec, xt, yt, a, False, a.seed + epoch)
+			mrec, mkl = evaluate(torch, F, enc, dec, xt, yt, a, True, a.seed)
 			tmu = mrec + mkl
 		row = (epoch, secs, x.shape[0] / secs, rec, kl, rec + kl, trec, tkl, trec + tkl, tmu, cpu)
 		if a.format == "tsv":
@@ -243,7 +312,9 @@ def main(argv):
 			print(f"# epoch {epoch} cut by --epoch-budget after {done} images; stopping",
 			      file=sys.stderr)
 			break
-	if a.save_vaekit and a.arch == "mlp":
+	if a.samples and a.model == "cvae":
+		write_samples(torch, np, dec, a, y.shape[1])
+	if a.save_vaekit and a.arch == "mlp" and a.model != "cvae":
 		sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 		from torch2vaekit import save_vaekit
 		save_vaekit(a.save_vaekit, torch, nn, enc, dec, (28, 28), a.hidden, a.latent, a.model,
