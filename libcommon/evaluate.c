@@ -75,14 +75,6 @@ static void nll_rows(const vk_model *m, const float *out, const float *x, size_t
 	}
 }
 
-static void put_label(float *zrow, int Z, int C, int32_t label)
-{
-	if (!C)
-		return;
-	memset(zrow + Z, 0, sizeof(float) * C);
-	zrow[Z + label] = 1.0f;
-}
-
 void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		   uint64_t seed, float *rec, float *kl)
 {
@@ -103,7 +95,8 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 			vk_rng_normals(&g, e, Z);
 			vk_reparam(zr, ldz, head + (size_t)r * 2 * Z, e, kl + r, 1, Z);
 		}
-		put_label(zr, Z, C, lab);
+		if (C)
+			vk_put_onehot(a, zr, ldz, Z, &lab, 1);
 	}
 	nll_rows(m, vk_decoder_forward(m, w, n), x, D, rec, n);
 }
@@ -162,7 +155,8 @@ double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const
 			/* One draw of Z per sample, as vk_eval_batch draws: sample 1 is its z. */
 			vk_rng_normals(&g, e, Z);
 			vk_reparam(zr, ldz, head, e, NULL, 1, Z);
-			put_label(zr, Z, C, label);
+			if (C)
+				vk_put_onehot(a, zr, ldz, Z, &label, 1);
 		}
 		nll_rows(m, vk_decoder_forward(m, w, b), x, 0, w->rec, b);
 		for (int r = 0; r < b; r++) {

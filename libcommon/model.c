@@ -380,24 +380,29 @@ void vk_work_free(vk_work *w)
 	memset(w, 0, sizeof *w);
 }
 
-/* Write a one-hot block of width C at column `col` of rows with stride ld. */
-static void put_onehot(float *dst, int ld, int col, const int32_t *labels, int n, int C)
+float vk_label_value(const vk_arch *a)
 {
+	return a->label_scaled ? sqrtf((float)a->classes) : 1.0f;
+}
+
+void vk_put_onehot(const vk_arch *a, float *dst, int ld, int col, const int32_t *labels, int n)
+{
+	float v = vk_label_value(a);
 	for (int r = 0; r < n; r++) {
 		float *row = dst + (size_t)r * ld + col;
-		memset(row, 0, sizeof(float) * C);
-		row[labels[r]] = 1.0f;
+		memset(row, 0, sizeof(float) * a->classes);
+		row[labels[r]] = v;
 	}
 }
 
 /* cat (n, in+C) = [x (n, in) | one-hot(labels)] */
-static const float *with_label(const vk_layer *l, float *cat, const float *x,
-			       const int32_t *labels, int n)
+static const float *with_label(const vk_arch *a, const vk_layer *l, float *cat,
+			       const float *x, const int32_t *labels, int n)
 {
 	int in = l->n_in - l->label_in;
 	for (int r = 0; r < n; r++)
 		memcpy(cat + (size_t)r * l->n_in, x + (size_t)r * in, sizeof(float) * in);
-	put_onehot(cat, l->n_in, in, labels, n, l->label_in);
+	vk_put_onehot(a, cat, l->n_in, in, labels, n);
 	return cat;
 }
 
@@ -408,7 +413,7 @@ static const float *list_forward(vk_model *m, vk_work *w, const vk_layer *L, int
 	const float *in = x;
 	for (int i = 0; i < nl; i++) {
 		if (L[i].label_in)
-			in = with_label(&L[i], w->cat, in, labels, n);
+			in = with_label(&m->a, &L[i], w->cat, in, labels, n);
 		layer_forward(&L[i], acts[i], in, m->params, w->scratch, n);
 		in = acts[i];
 	}
@@ -466,7 +471,7 @@ static const float *forward(vk_model *m, vk_work *w, const float *x, const int32
 		vk_reparam(w->z, ldz, head, eps, w->kl, n, Z);
 	}
 	if (a->classes)
-		put_onehot(w->z, ldz, Z, labels, n, a->classes);
+		vk_put_onehot(a, w->z, ldz, Z, labels, n);
 	return vk_decoder_forward(m, w, n);
 }
 
@@ -535,7 +540,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 			}
 			w->kl[row] = s;
 			if (a->classes)
-				put_onehot(zr, ldz, Z, labels + r, 1, a->classes);
+				vk_put_onehot(a, zr, ldz, Z, labels + r, 1);
 		}
 	}
 	const float *out = vk_decoder_forward(m, w, N);
@@ -602,7 +607,7 @@ const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *l
 	for (int r = 0; r < n; r++)
 		memcpy(w->z + (size_t)r * ldz, z + (size_t)r * Z, sizeof(float) * Z);
 	if (m->a.classes)
-		put_onehot(w->z, ldz, Z, labels, n, m->a.classes);
+		vk_put_onehot(&m->a, w->z, ldz, Z, labels, n);
 	float *out = (float *)vk_decoder_forward(m, w, n);
 	if (m->a.likelihood == VK_BERNOULLI)
 		vk_activate(out, (size_t)n * m->a.input_size, VK_SIGMOID);

@@ -11,7 +11,7 @@
 static const unsigned char MAGIC[8] = {0x93, 'V', 'K', 'M', 'D', '\r', '\n', 0x1a};
 /* Version 2.0 holds a layer table after the header; 1.0 files (dense layers
  * given as widths that the decoder mirrors) are still read. */
-enum { MAJOR = 2, MINOR = 0, HEADER = 256, LAYER_ROW = 32 };
+enum { MAJOR = 2, MINOR = 1, HEADER = 256, LAYER_ROW = 32 };
 
 /* Little-endian field access on a byte buffer (memcpy: the host is LE; the
  * Makefile targets x86-64 and a static assert below keeps it honest). */
@@ -84,7 +84,7 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 		putf(buf + 252, t->log_sigma_v);
 	}
 	put32(buf + 152, desc_len);
-	put32(buf + 156, has_opt ? 1 : 0);
+	put32(buf + 156, (has_opt ? 1u : 0u) | (a->kind == VK_CVAE && a->label_scaled ? 2u : 0u));
 	put64(buf + 160, n);
 	if (pos && pos->batches) {
 		put64(buf + 168, pos->batches);
@@ -272,9 +272,17 @@ int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 		goto out;
 	}
 	size_t desc_len = u32(h + 152), n = m->n_params;
-	int has_opt = u32(h + 156) & 1;
-	if (desc_len > VK_DESC_MAX || (u32(h + 156) & ~1u)) {
-		vk_fail(e, "%s: bad description length or flags", path);
+	uint32_t flags = u32(h + 156);
+	int has_opt = flags & 1;
+	/* bit 1 (2.1): a cvae's one-hot entry is √C; files without it keep 1 */
+	a.label_scaled = (flags >> 1) & 1;
+	if (desc_len > VK_DESC_MAX) {
+		vk_fail(e, "%s: bad description length %zu (at most %d)", path, desc_len, VK_DESC_MAX);
+		goto out;
+	}
+	if ((flags & ~3u) || (a.label_scaled && a.kind != VK_CVAE)) {
+		vk_fail(e, "%s: bad model: flags 0x%x (bit 1 only in a cvae, bits 2-31 unused)",
+			path, flags);
 		goto out;
 	}
 	if (u64(h + 160) != n) {

@@ -230,12 +230,37 @@ Test(layers_e2e, format_1_0_files_still_give_the_same_encodings)
 			 test, got), 0);
 	cr_assert_eq(run("cmp -s %s %s", got, repo_path("tests/data/v1-vae.encodings.txt")), 0,
 		     "a 1.0 model encodes differently");
-	/* Re-saved by training on, it is written as 2.0 and still loads. */
+	/* Re-saved by training on, it is written as 2.x and still loads. */
 	const char *v2 = tmp_path("v1-resaved.vae");
 	cr_assert_eq(run("cp %s %s && vae-train -q --resume -e 2 -t 1 -o %s %s",
 			 repo_path("tests/data/v1-vae.vae"), v2, v2, test), 0);
-	cr_assert_eq(run("od -An -tu2 -j8 -N2 %s | grep -qw 2", v2), 0, "not written as 2.0");
+	cr_assert_eq(run("od -An -tu2 -j8 -N2 %s | grep -qw 2", v2), 0, "not written as 2.x");
 	cr_assert_eq(run("vae-encode -m %s %s > /dev/null", v2, test), 0);
+}
+
+/* tests/data/v2.0-cvae.vae was written by the release before format 2.1, whose
+ * CVAEs saw a one-hot of 1 (not √C): it must decode exactly as that release
+ * decoded it (v2.0-cvae.decoded.txt, from its vae-encode | vae-decode), and
+ * stay so when trained on. */
+Test(layers_e2e, format_2_0_cvae_keeps_its_one_hot)
+{
+	const char *data = tmp_path("v20.ts"), *got = tmp_path("v20-dec.txt");
+	const char *m = repo_path("tests/data/v2.0-cvae.vae");
+	cr_assert_eq(run("txt2stream -l -o %s %s", data, repo_path("tests/data/v2.0-cvae.txt")), 0);
+	cr_assert_eq(run("vae-encode -m %s %s | vae-decode -m %s | stream2txt > %s", m, data, m,
+			 got), 0);
+	cr_assert_eq(run("cmp -s %s %s", got, repo_path("tests/data/v2.0-cvae.decoded.txt")), 0,
+		     "a 2.0 cvae decodes differently");
+	const char *again = tmp_path("v20-resaved.vae");
+	cr_assert_eq(run("cp %s %s && vae-train -q --resume -e 4 -t 1 -o %s %s", m, again, again,
+			 data), 0);
+	cr_assert_eq(run("od -An -tu4 -j156 -N4 %s | grep -qw 1", again), 0,
+		     "flags: optimiser state, and still no one-hot scale");
+	/* A new cvae is written as 2.1 with the scale's flag (bit 1). */
+	const char *fresh = tmp_path("v21.vae");
+	cr_assert_eq(run("vae-train -q -m cvae --hidden 8 -z 2 -e 1 -t 1 -o %s %s", fresh, data), 0);
+	cr_assert_eq(run("od -An -tu2 -j8 -N4 %s | grep -q '2 *1$'", fresh), 0, "not 2.1");
+	cr_assert_eq(run("od -An -tu4 -j156 -N4 %s | grep -qw 3", fresh), 0, "no scale flag");
 }
 
 Test(layers_e2e, vae_info_describes_the_network)
@@ -249,7 +274,7 @@ Test(layers_e2e, vae_info_describes_the_network)
 	char want[2048];
 	const char *rows[] = {
 		"\tkind\tcvae\n", "\tinput\t28x28x1 (784 values)\n", "\tlatent\t3\n",
-		"\tclasses\t10\n",
+		"\tclasses\t10\n", "\tlabel_value\t3.16228 (sqrt of the classes)\n",
 		"\tencoder.1\tdense:32+label\t32\ttanh\t25440\n", /* (784+10)·32 + 32 */
 		"\tencoder.2\tdense:6 head\t6\tidentity\t198\n",
 		"\tdecoder.1\tdense:32\t32\ttanh\t448\n",          /* (3+10)·32 + 32 */

@@ -15,6 +15,7 @@
 
 /* Offsets from formats/model.md. */
 enum { OFF_MAJOR = 8, OFF_LATENT = 40, OFF_N_ENC = 48, OFF_N_DEC = 52, OFF_DESC_LEN = 152,
+       OFF_FLAGS = 156,
        HEADER = 256, LAYER_ROW = 32 };
 
 /* A model of the given kind and depth with random parameters, an unusual
@@ -24,7 +25,8 @@ static void make_model(vk_model *m, int kind, int n_hidden, uint64_t seed)
 {
 	vk_arch a = {.kind = kind, .input_rank = 2, .input_dims = {4, 5}, .input_size = 20,
 		     .latent = 3,
-		     .classes = kind == VK_CVAE ? 4 : 0, .likelihood = VK_GAUSSIAN,
+		     .classes = kind == VK_CVAE ? 4 : 0, .label_scaled = kind == VK_CVAE,
+		     .likelihood = VK_GAUSSIAN,
 		     .sigma = 0.25f};
 	int widths[2] = {7, 6};
 	vk_arch_mlp(&a, widths, n_hidden, VK_TANH);
@@ -76,6 +78,7 @@ static void assert_same_arch(const vk_arch *a, const vk_arch *b)
 	cr_assert_eq(memcmp(a->dec, b->dec, sizeof a->dec), 0);
 	cr_assert_eq(a->latent, b->latent);
 	cr_assert_eq(a->classes, b->classes);
+	cr_assert_eq(a->label_scaled, b->label_scaled);
 	cr_assert_eq(a->likelihood, b->likelihood);
 	cr_assert_eq(memcmp(&a->sigma, &b->sigma, sizeof a->sigma), 0);
 }
@@ -258,6 +261,40 @@ Test(modelfile, wrong_major_version)
 	size_t len;
 	unsigned char *b = edited(OFF_MAJOR, 3, &len); /* major 3, minor 0 */
 	expect_refused(b, len, "version 3.0", "not supported");
+	free(b);
+}
+
+/* Flag bit 1 (format 2.1): a cvae's one-hot entry is √C. A cvae without it
+ * (every file before 2.1) keeps 1; the bit anywhere else, and unknown bits,
+ * are refused rather than read as something else. */
+Test(modelfile, one_hot_scale_flag)
+{
+	vk_model m, got;
+	make_model(&m, VK_CVAE, 1, 3);
+	vk_trainrec rec = make_rec(VK_CVAE);
+	const char *path = tmp_path("flag.vkm");
+	vk_error e;
+	for (int scaled = 0; scaled < 2; scaled++) {
+		m.a.label_scaled = scaled;
+		cr_assert_eq(vk_model_save(path, &m, &rec, NULL, &e), 0, "%s", e.msg);
+		size_t len;
+		unsigned char *b = slurp(path, &len);
+		uint32_t flags;
+		memcpy(&flags, b + OFF_FLAGS, 4);
+		cr_assert_eq(flags, scaled ? 2u : 0u);
+		free(b);
+		cr_assert_eq(vk_model_load(path, &got, NULL, NULL, &e), 0, "%s", e.msg);
+		cr_assert_eq(got.a.label_scaled, scaled);
+		cr_assert_float_eq(vk_label_value(&got.a), scaled ? 2.0f : 1.0f, 1e-7f);
+		vk_model_free(&got);
+	}
+	vk_model_free(&m);
+	size_t len;
+	unsigned char *b = edited(OFF_FLAGS, 1 | 2, &len); /* a vae */
+	expect_refused(b, len, "bad model: flags 0x3", "only in a cvae");
+	free(b);
+	b = edited(OFF_FLAGS, 1 | 4, &len);
+	expect_refused(b, len, "bad model: flags 0x5", NULL);
 	free(b);
 }
 

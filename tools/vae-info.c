@@ -135,8 +135,11 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	fact(c, path, "input", "%s (%d values)",
 	     vk_shape_str(vk_arch_input_shape(a), shape, sizeof shape), a->input_size);
 	fact(c, path, "latent", "%d", a->latent);
-	if (a->classes)
+	if (a->classes) {
 		class_fact(c, path, a->classes, &t);
+		fact(c, path, "label_value", "%.6g%s", vk_label_value(a),
+		     a->label_scaled ? " (sqrt of the classes)" : " (a model before format 2.1)");
+	}
 	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
 	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
 	fact(c, path, "parameters", "%zu", m.n_params);

@@ -393,6 +393,7 @@ static void build_arch(struct cmdline *c, const vk_dataset *d)
 		if (a->classes < 1 || a->classes > VK_MAX_CLASSES)
 			vk_die("cannot tell the number of classes from the data; use --classes");
 	}
+	a->label_scaled = a->kind == VK_CVAE; /* see vk_label_value */
 }
 
 /* The data fits the model (the library's one rule) and its labels its classes. */
