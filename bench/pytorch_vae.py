@@ -49,6 +49,12 @@ def parse_args(argv):
 		       help="after training write --samples-per-class prior samples of every "
 		       "class (cvae) as PATH.npy (float32 means) and PATH_labels.npy")
 	p.add_argument("--samples-per-class", type=int, default=100)
+	p.add_argument("--label-value", choices=("1", "sqrt"), default="1",
+		       help="the set entry of a cvae's one-hot: 1 (the usual CVAE) or sqrt(C) "
+		       "(vaekit since model format 2.1)")
+	p.add_argument("--encodings", metavar="PATH",
+		       help="after training write the test images' mu (cvae: with their labels) "
+		       "as PATH.npy and PATH_labels.npy")
 	p.add_argument("--epochs", type=int, default=10)
 	p.add_argument("--batch", type=int, default=128)
 	p.add_argument("--lr", type=float, default=1e-3)
@@ -238,6 +244,8 @@ def write_samples(torch, np, dec, a, classes):
 	with torch.inference_mode():
 		z = torch.randn((n * classes, a.latent), generator=gen)
 		onehot = torch.nn.functional.one_hot(labels, classes).float()
+		if a.label_value == "sqrt":
+			onehot *= float(classes) ** 0.5
 		x = torch.sigmoid(dec(torch.cat((z, onehot), 1)))
 	np.save(a.samples + ".npy", x.numpy().astype(np.float32))
 	np.save(a.samples + "_labels.npy", labels.numpy().astype(np.int32))
@@ -274,6 +282,10 @@ def main(argv):
 		y = load_labels(torch, np, a.train_labels, x.shape[0])
 		if xt is not None:
 			yt = load_labels(torch, np, a.test_labels, xt.shape[0])
+		if a.label_value == "sqrt":
+			scale = float(y.shape[1]) ** 0.5
+			y = y * scale
+			yt = None if yt is None else yt * scale
 	if a.arch == "conv":
 		enc, dec = build_conv(nn, int(round(x.shape[1] ** 0.5)), a.latent, a.model)
 	else:
@@ -314,6 +326,12 @@ def main(argv):
 			break
 	if a.samples and a.model == "cvae":
 		write_samples(torch, np, dec, a, y.shape[1])
+	if a.encodings and xt is not None and a.model != "ae":
+		with torch.inference_mode():
+			h = enc(xt if yt is None else torch.cat((xt, yt), 1))
+		np.save(a.encodings + ".npy", h[:, :a.latent].numpy().astype(np.float32))
+		if yt is not None:
+			np.save(a.encodings + "_labels.npy", yt.argmax(1).numpy().astype(np.int32))
 	if a.save_vaekit and a.arch == "mlp" and a.model != "cvae":
 		sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 		from torch2vaekit import save_vaekit

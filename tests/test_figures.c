@@ -237,6 +237,23 @@ Test(figures_models, interpolation_ends_are_reconstructions)
 	cr_assert(strstr(err, "vae-interp: ") && strstr(err, "has 200 records"), "%s", err);
 }
 
+/* At latent 8 a CVAE with a one-hot of 1 writes the class into z as well, and
+ * only 30-34% of its prior samples looked like their class (seeds 1-3); the
+ * one-hot at sqrt(C) gives 78-82% (bench/QUALITY-cvae.md). */
+Test(figures_models, cvae_at_latent_8_follows_the_label, .timeout = 120)
+{
+	const char *data = digits(8000);
+	const char *model = tmp_path("cvae8.vk"), *samples = tmp_path("cvae8-samples.ts");
+	cr_assert_eq(run("vae-train -q -t 1 -m cvae -z 8 -e 5 -o %s %s", model, data), 0);
+	cr_assert_eq(run("vae-sample -m %s --each-label -n 50 --seed 9 -o %s", model, samples), 0);
+	int total = 0, right = class_mean_hits(data, samples, 50, &total);
+	cr_assert(right >= 0 && total == 500);
+	double acc = (double)right / total;
+	fprintf(stderr, "figures_models: latent-8 cvae samples, nearest-class-mean accuracy %.1f%%\n",
+		100 * acc);
+	cr_assert(acc >= 0.6, "accuracy %.3f (a one-hot of 1 gave about 0.3)", acc);
+}
+
 Test(figures_models, cvae_samples_look_like_their_class, .timeout = 120)
 {
 	const char *data = digits(8000);
