@@ -26,8 +26,8 @@ endif
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lpng -lz) -lm -lpthread
 # libvips (image files in and out) is linked only into the programs that read or
 # write image files, so the others start without loading it and glib.
-VIPS_CFLAGS := $(shell pkg-config --cflags vips 2>/dev/null)
-VIPS_LIBS := $(shell pkg-config --libs vips 2>/dev/null || echo -lvips -lgobject-2.0 -lglib-2.0)
+VIPS_CFLAGS := $(shell pkg-config --cflags vips gmodule-2.0 2>/dev/null)
+VIPS_LIBS := $(shell pkg-config --libs vips gmodule-2.0 2>/dev/null || echo -lvips -lgmodule-2.0 -lgobject-2.0 -lglib-2.0)
 VIPS_TOOLS := img2stream stream2img
 
 # make MPI=1: vae-train trains data-parallel under mpirun (Open MPI).

@@ -450,6 +450,13 @@ startup_table() {
 			echo "| $(basename "$p") | $(awk -F, 'NR == 2 {printf "%.2f\n", $4 * 1000}' "$OUT/hf.csv") |" ||
 			echo "| $(basename "$p") | n/a |"
 	done
+	# the image tools' whole start: libvips started, one 28x28 image converted
+	"$BIN/idx2stream" -n 1 "$DIGITS/digits-test-images-idx3-ubyte.gz" > "$OUT/one.ts" &&
+		"$BIN/stream2img" -o "$OUT/one.png" "$OUT/one.ts" || return
+	for cmd in "img2stream -o /dev/null $OUT/one.png" "stream2img -o $OUT/one-again.png $OUT/one.ts"; do
+		hyperfine -N -w 3 -r 30 --export-csv "$OUT/hf.csv" "$BIN/$cmd" >/dev/null 2>&1 &&
+			echo "| ${cmd%% *}, one image | $(awk -F, 'NR == 2 {printf "%.2f\n", $4 * 1000}' "$OUT/hf.csv") |"
+	done
 	echo
 }
 

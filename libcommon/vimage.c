@@ -1,7 +1,11 @@
 #include "vimage.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <gmodule.h>
+#include <libgen.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <vips/vips.h>
@@ -44,9 +48,60 @@ static void quiet(const gchar *domain, GLogLevelFlags level, const gchar *msg, g
 	(void)data;
 }
 
+/* libvips opens its format modules (HEIF, JPEG XL, ImageMagick for BMP and
+ * others, PDF, OpenSlide) when it starts: about half of the time of a
+ * one-image run. PNG, JPEG, WebP, TIFF, GIF and PNM are built in. So start it
+ * with VIPSHOME pointing nowhere (unless the user set it), which leaves the
+ * modules unopened, and open them, as libvips would, the first time a file is
+ * none of the built-in formats (open_modules). */
+#define VK_NO_VIPSHOME "/nonexistent/vaekit-defers-libvips-modules"
+
+static int modules_deferred;
+
+/* Open every module in the directory beside the libvips we run with, as
+ * vips_init does: lazily bound, then resident (they register types).
+ * Returns 1 when it opened any. */
+static int open_modules(void)
+{
+	if (!modules_deferred)
+		return 0;
+	modules_deferred = 0;
+	Dl_info info;
+	if (!g_module_supported() || !dladdr((void *)vips_init, &info) || !info.dli_fname)
+		return 0;
+	char lib[4096], dir[4200];
+	snprintf(lib, sizeof lib, "%s", info.dli_fname);
+	snprintf(dir, sizeof dir, "%s/vips-modules-%d.%d", dirname(lib), vips_version(0),
+		 vips_version(1));
+	GDir *d = g_dir_open(dir, 0, NULL);
+	if (!d)
+		return 0;
+	int opened = 0;
+	for (const char *name; (name = g_dir_read_name(d));) {
+		size_t n = strlen(name), s = strlen("." G_MODULE_SUFFIX);
+		if (n <= s || strcmp(name + n - s, "." G_MODULE_SUFFIX))
+			continue;
+		char *path = g_build_filename(dir, name, NULL);
+		GModule *m = g_module_open(path, G_MODULE_BIND_LAZY);
+		g_free(path);
+		if (m) {
+			g_module_make_resident(m);
+			opened = 1;
+		}
+	}
+	g_dir_close(d);
+	return opened;
+}
+
 int vk_img_init(const char *argv0, vk_error *e)
 {
-	if (VIPS_INIT(argv0))
+	modules_deferred = !getenv("VIPSHOME");
+	if (modules_deferred && setenv("VIPSHOME", VK_NO_VIPSHOME, 1))
+		modules_deferred = 0;
+	int failed = VIPS_INIT(argv0);
+	if (modules_deferred)
+		unsetenv("VIPSHOME");
+	if (failed)
 		return fail_vips(e, "cannot start libvips");
 	g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
 			  quiet, NULL);
@@ -103,6 +158,10 @@ static VipsImage *open_image(const char *path, vk_error *e)
 		return NULL;
 	}
 	const char *loader = vips_foreign_find_load(path);
+	if (!loader && open_modules()) {
+		vips_error_clear();
+		loader = vips_foreign_find_load(path);
+	}
 	if (!loader) {
 		vips_error_clear();
 		FILE *f = fopen(path, "rb");

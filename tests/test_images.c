@@ -34,6 +34,7 @@ static char *cmdf(const char *fmt, ...)
 }
 
 static char *path_of(const char *name) { return strdup(tmp_path(name)); }
+static void good_png(const char *path, unsigned w, unsigned h);
 
 /* Write a PNG of any colour type and bit depth; samples hold w*h*channels
  * values in the depth's range (palette indices for PNG_COLOR_TYPE_PALETTE). */
@@ -363,6 +364,53 @@ Test(images, jpeg_within_two_of_libjpeg)
 		free(ref);
 		free(jpg);
 	}
+}
+
+/* A 24-bit BMP of w x h RGB pixels (top row first in px), written by hand. */
+static void write_bmp(const char *path, const unsigned char *px, unsigned w, unsigned h)
+{
+	unsigned row = (w * 3 + 3) & ~3u, size = 54 + row * h;
+	unsigned char *b = calloc(1, size);
+	uint32_t le[] = {size, 0, 54, 40, w, h};
+	b[0] = 'B', b[1] = 'M';
+	memcpy(b + 2, &le[0], 4);
+	memcpy(b + 10, &le[2], 4);
+	memcpy(b + 14, &le[3], 4);
+	memcpy(b + 18, &le[4], 4);
+	memcpy(b + 22, &le[5], 4);
+	b[26] = 1, b[28] = 24; /* one plane, 24 bits, no compression */
+	for (unsigned y = 0; y < h; y++)      /* rows bottom-up, BGR */
+		for (unsigned x = 0; x < w; x++)
+			for (unsigned k = 0; k < 3; k++)
+				b[54 + (h - 1 - y) * row + x * 3 + k] = px[(y * w + x) * 3 + 2 - k];
+	spit(path, b, size);
+	free(b);
+}
+
+/* BMP is read by libvips' ImageMagick module, which img2stream opens only
+ * when a file is none of the built-in formats (it saves half the start-up):
+ * the deferred open must read it, alone and after a PNG. */
+Test(images, bmp_through_the_deferred_modules)
+{
+	const unsigned char px[] = {255, 0, 0, 0, 255, 0, 0, 0, 255,
+				    10, 20, 30, 40, 50, 60, 200, 100, 50};
+	char *bmp = path_of("in.bmp"), *png = path_of("first.png");
+	write_bmp(bmp, px, 3, 2);
+	good_png(png, 3, 2);
+	struct stream st;
+	convert(&st, "--rgb", bmp);
+	cr_assert_eq(st.n, 1);
+	expect_shape(&st, 2, 3, 3);
+	cr_assert_arr_eq(st.data, px, sizeof px);
+	free_stream(&st);
+	char *both = cmdf("%s %s", png, bmp);
+	convert(&st, "--rgb", both);
+	cr_assert_eq(st.n, 2);
+	cr_assert_arr_eq(st.data + sizeof px, px, sizeof px);
+	free_stream(&st);
+	free(both);
+	free(bmp);
+	free(png);
 }
 
 /* ---- Folders, labels and class names. ---- */
