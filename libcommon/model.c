@@ -115,6 +115,9 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 		return vk_fail(e, "latent size %d is out of range (1 to 4096)", a->latent);
 	if (a->kind == VK_CVAE ? (a->classes < 1 || a->classes > VK_MAX_CLASSES) : a->classes)
 		return vk_fail(e, "%d classes for a %s model", a->classes, vk_kind_name(a->kind));
+	if (a->label_scaled != 0 && (a->label_scaled != 1 || a->kind != VK_CVAE))
+		return vk_fail(e, "a scaled one-hot label (%d) in a %s model", a->label_scaled,
+			       vk_kind_name(a->kind));
 	if (a->likelihood != VK_BERNOULLI && a->likelihood != VK_GAUSSIAN)
 		return vk_fail(e, "unknown decoder likelihood %d", a->likelihood);
 	if (a->likelihood == VK_GAUSSIAN && !(a->sigma > 0 && isfinite(a->sigma)))

@@ -9,8 +9,9 @@
 #include "afile.h"
 
 static const unsigned char MAGIC[8] = {0x93, 'V', 'K', 'M', 'D', '\r', '\n', 0x1a};
-/* Version 2.0 holds a layer table after the header; 1.0 files (dense layers
- * given as widths that the decoder mirrors) are still read. */
+/* Version 2.x holds a layer table after the header (2.1 adds flag bit 1, the
+ * cvae's one-hot scale); 1.0 files (dense layers given as widths that the
+ * decoder mirrors) are still read. */
 enum { MAJOR = 2, MINOR = 1, HEADER = 256, LAYER_ROW = 32 };
 
 /* Little-endian field access on a byte buffer (memcpy: the host is LE; the

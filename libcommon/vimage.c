@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <gmodule.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,27 +57,23 @@ static void quiet(const gchar *domain, GLogLevelFlags level, const gchar *msg, g
  * none of the built-in formats (open_modules). */
 #define VK_NO_VIPSHOME "/nonexistent/vaekit-defers-libvips-modules"
 
-static int modules_deferred;
+static int modules_deferred; /* set by vk_img_init, before any decoding thread */
+static pthread_once_t modules_once = PTHREAD_ONCE_INIT;
 
 /* Open every module in the directory beside the libvips we run with, as
- * vips_init does: lazily bound, then resident (they register types).
- * Returns 1 when it opened any. */
-static int open_modules(void)
+ * vips_init does: lazily bound, then resident (they register types). */
+static void open_modules_once(void)
 {
-	if (!modules_deferred)
-		return 0;
-	modules_deferred = 0;
 	Dl_info info;
 	if (!g_module_supported() || !dladdr((void *)vips_init, &info) || !info.dli_fname)
-		return 0;
+		return;
 	char lib[4096], dir[4200];
 	snprintf(lib, sizeof lib, "%s", info.dli_fname);
 	snprintf(dir, sizeof dir, "%s/vips-modules-%d.%d", dirname(lib), vips_version(0),
 		 vips_version(1));
 	GDir *d = g_dir_open(dir, 0, NULL);
 	if (!d)
-		return 0;
-	int opened = 0;
+		return;
 	for (const char *name; (name = g_dir_read_name(d));) {
 		size_t n = strlen(name), s = strlen("." G_MODULE_SUFFIX);
 		if (n <= s || strcmp(name + n - s, "." G_MODULE_SUFFIX))
@@ -84,13 +81,20 @@ static int open_modules(void)
 		char *path = g_build_filename(dir, name, NULL);
 		GModule *m = g_module_open(path, G_MODULE_BIND_LAZY);
 		g_free(path);
-		if (m) {
+		if (m)
 			g_module_make_resident(m);
-			opened = 1;
-		}
 	}
 	g_dir_close(d);
-	return opened;
+}
+
+/* 1 when the modules were deferred: they are open now (once, whichever
+ * decoding thread asks first), and a file worth looking at again. */
+static int open_modules(void)
+{
+	if (!modules_deferred)
+		return 0;
+	pthread_once(&modules_once, open_modules_once);
+	return 1;
 }
 
 int vk_img_init(const char *argv0, vk_error *e)
