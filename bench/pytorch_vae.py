@@ -32,7 +32,8 @@ import time
 def parse_args(argv):
 	p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 	p.add_argument("--train-images", required=True, help="IDX3 images .gz (or raw)")
-	p.add_argument("--train-labels", help="IDX1 labels (read only for a count check)")
+	p.add_argument("--train-labels", help="IDX1 labels (a cvae's; otherwise read only for a "
+		       "count check)")
 	p.add_argument("--test-images", help="IDX3 test images; enables test columns")
 	p.add_argument("--test-labels", help="IDX1 test labels (needed by a cvae with --test-images)")
 	p.add_argument("--hidden", default="400", help="hidden sizes, e.g. 400 or 512,256")
@@ -106,13 +107,20 @@ def read_idx(path):
 	return dims, data
 
 
-def load_labels(torch, np, path, count, classes=10):
-	"""IDX1 labels -> one-hot float rows (count, classes)."""
+def onehot(torch, labels, classes, value):
+	"""Integer labels -> one-hot float rows whose set entry is 1, or sqrt(classes)
+	for --label-value sqrt."""
+	scale = float(classes) ** 0.5 if value == "sqrt" else 1.0
+	return torch.nn.functional.one_hot(labels, classes).float() * scale
+
+
+def load_labels(torch, np, path, count, value, classes=10):
+	"""IDX1 labels -> one-hot rows (count, classes), see onehot()."""
 	dims, data = read_idx(path)
 	y = np.frombuffer(data, dtype=np.uint8)[:count]
 	if len(dims) != 1 or y.shape[0] != count or y.max() >= classes:
 		sys.exit(f"pytorch_vae.py: {path}: want {count} labels below {classes}")
-	return torch.nn.functional.one_hot(torch.from_numpy(y.astype(np.int64)), classes).float()
+	return onehot(torch, torch.from_numpy(y.astype(np.int64)), classes, value)
 
 
 def load_images(torch, np, path, limit=0):
@@ -243,10 +251,8 @@ def write_samples(torch, np, dec, a, classes):
 	labels = torch.arange(classes).repeat_interleave(n)
 	with torch.inference_mode():
 		z = torch.randn((n * classes, a.latent), generator=gen)
-		onehot = torch.nn.functional.one_hot(labels, classes).float()
-		if a.label_value == "sqrt":
-			onehot *= float(classes) ** 0.5
-		x = torch.sigmoid(dec(torch.cat((z, onehot), 1)))
+		y = onehot(torch, labels, classes, a.label_value)
+		x = torch.sigmoid(dec(torch.cat((z, y), 1)))
 	np.save(a.samples + ".npy", x.numpy().astype(np.float32))
 	np.save(a.samples + "_labels.npy", labels.numpy().astype(np.int32))
 
@@ -279,13 +285,9 @@ def main(argv):
 	xt = load_images(torch, np, a.test_images) if a.test_images else None
 	y = yt = None
 	if a.model == "cvae":
-		y = load_labels(torch, np, a.train_labels, x.shape[0])
+		y = load_labels(torch, np, a.train_labels, x.shape[0], a.label_value)
 		if xt is not None:
-			yt = load_labels(torch, np, a.test_labels, xt.shape[0])
-		if a.label_value == "sqrt":
-			scale = float(y.shape[1]) ** 0.5
-			y = y * scale
-			yt = None if yt is None else yt * scale
+			yt = load_labels(torch, np, a.test_labels, xt.shape[0], a.label_value)
 	if a.arch == "conv":
 		enc, dec = build_conv(nn, int(round(x.shape[1] ** 0.5)), a.latent, a.model)
 	else:
