@@ -1,5 +1,6 @@
 # vaekit — build, test, demo, install. See README.md.
-# Programs are tools/*.c (one file each); libcommon/*.c is the shared library;
+# Programs are tools/*.c (one file each); libcommon/ is the shared library, one
+# folder a floor (README, For developers), each importing only from below;
 # tests/*.c are Criterion suites linked into one runner.
 
 PREFIX ?= /usr/local
@@ -19,7 +20,12 @@ ARCH := -march=x86-64 -mtune=generic
 endif
 OPT ?= -O3 -fopenmp-simd -fno-math-errno
 CFLAGS ?= $(OPT) $(ARCH) -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilibcommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# The library's floors: base, io, nn, model, train, eval. Headers are named
+# without their folder, so a unit can move floors without touching its users.
+LIB_DIRS := libcommon $(sort $(patsubst %/,%,$(dir $(wildcard libcommon/*/*.c))))
+LIB_INC := $(addprefix -I,$(LIB_DIRS))
+LIB_HDR := $(wildcard $(addsuffix /*.h,$(LIB_DIRS)))
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(LIB_INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ifeq ($(PORTABLE),1)
 CFLAGS += -DVK_PORTABLE
 endif
@@ -58,7 +64,7 @@ endif
 
 TOOLS := $(sort $(basename $(notdir $(wildcard tools/*.c))))
 BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
-LIB_SRC := $(sort $(wildcard libcommon/*.c))
+LIB_SRC := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJ := $(patsubst libcommon/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB := $(BUILD)/libcommon.a
 TEST_SRC := $(sort $(wildcard tests/*.c))
@@ -68,22 +74,23 @@ MANS := $(wildcard man/*.1 man/*.5)
 .PHONY: all check check-san check-fault test demo install deps bench figures fuzz clean vectorize-check
 all: $(BINS)
 
-$(BUILD)/obj/%.o: libcommon/%.c libcommon/*.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: libcommon/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/obj/vimage.o: CFLAGS += $(VIPS_CFLAGS)
+$(BUILD)/obj/io/vimage.o: CFLAGS += $(VIPS_CFLAGS)
 $(addprefix $(BUILD)/bin/,$(VIPS_TOOLS)): LDLIBS += $(VIPS_LIBS)
 
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/bin/%: tools/%.c $(LIB) libcommon/*.h | $(BUILD)/bin
+$(BUILD)/bin/%: tools/%.c $(LIB) $(LIB_HDR) | $(BUILD)/bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(TEST_BIN): $(TEST_SRC) $(LIB) libcommon/*.h
+$(TEST_BIN): $(TEST_SRC) $(LIB) $(LIB_HDR)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_SRC) $(LIB) $(LDLIBS) $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion) $(shell pkg-config --libs libjpeg 2>/dev/null || echo -ljpeg)
 
-$(BUILD)/obj $(BUILD)/bin:
+$(BUILD)/bin:
 	mkdir -p $@
 
 # The tests run the real programs from $(BUILD)/bin, found through PATH.
@@ -139,13 +146,13 @@ bench: deps all
 # Fails when gcc reports a loop marked /* hot */ in the hot units as not
 # vectorised for AVX2 (x86-64-v3), AVX-512 (x86-64-v4) or baseline SSE2 (x86-64,
 # the PORTABLE=1 fallback): bench/vectorize-check.sh.
-VEC_UNITS ?= libcommon/nn.c
+VEC_UNITS ?= libcommon/nn/nn.c
 VEC_MARCHS ?= x86-64-v3 x86-64-v4 x86-64
 vectorize-check:
-	sh bench/vectorize-check.sh "$(CC) $(OPT) -std=c11 -D_GNU_SOURCE -Ilibcommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)" "$(VEC_MARCHS)" $(VEC_UNITS)
+	sh bench/vectorize-check.sh "$(CC) $(OPT) -std=c11 -D_GNU_SOURCE $(LIB_INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)" "$(VEC_MARCHS)" $(VEC_UNITS)
 
 # The conv kernels' micro-benchmark (not built by default): see bench/conv_bench.c.
-$(BUILD)/bin-bench/conv_bench: bench/conv_bench.c $(LIB) libcommon/*.h
+$(BUILD)/bin-bench/conv_bench: bench/conv_bench.c $(LIB) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -14,14 +14,15 @@ KINDS=${*:-stream idx npy model txt layers prior pipe npz}
 B=fuzz/build
 CC=${FUZZ_CC:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilibcommon $SAN"
+INC=$(for d in libcommon libcommon/*/; do printf -- "-I%s " "${d%/}"; done)
+CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra $INC $SAN"
 LIBS="$(pkg-config --libs openblas libpng zlib 2>/dev/null || echo -lopenblas -lpng -lz) -lm -lpthread"
 
 mkdir -p $B/obj
 objs=
-for src in libcommon/*.c; do
+for src in libcommon/*.c libcommon/*/*.c; do
 	# vimage.c is glue to libvips (fuzzed upstream, OSS-Fuzz); no harness links it.
-	[ "$src" = libcommon/vimage.c ] && continue
+	[ "$src" = libcommon/io/vimage.c ] && continue
 	o=$B/obj/$(basename "$src" .c).o
 	if [ ! -e "$o" ] || [ "$src" -nt "$o" ] || [ -n "$(find libcommon -name '*.h' -newer "$o")" ]; then
 		$CC $CFLAGS -fsanitize=fuzzer-no-link -c -o "$o" "$src"

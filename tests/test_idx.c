@@ -1,4 +1,4 @@
-/* The IDX reader (libcommon/idx.c) on files written here byte by byte. */
+/* The IDX reader (libcommon/io/idx.c) on files written here byte by byte. */
 #include <criterion/criterion.h>
 #include <string.h>
 #include <zlib.h>

@@ -1,4 +1,4 @@
-/* PNG output (libcommon/image.c), read back with libpng. */
+/* PNG output (libcommon/io/image.c), read back with libpng. */
 #include <criterion/criterion.h>
 #include <png.h>
 #include <string.h>
