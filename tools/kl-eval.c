@@ -119,16 +119,19 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 /* ---- evaluating ---- */
 
-static void open_model(struct evaluator *ev, const char *path, const ts_reader *r, int iw)
+static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw)
 {
 	vk_error e;
+	static vk_trainrec rec;
 	memset(ev, 0, sizeof *ev);
 	ev->name = path;
-	if (vk_model_load(path, &ev->m, NULL, NULL, &e))
+	if (vk_model_load(path, &ev->m, &rec, NULL, &e))
 		vk_die_error(&e);
 	ev->kind = ev->m.a.kind;
 	if (vk_check_input(&ev->m, &r->h, r->name, &e))
 		vk_die("%s (model %s)", e.msg, path);
+	if (vk_match_stream_classes(&ev->m, &rec, path, r, &e)) /* a cvae's classes by name */
+		vk_die_error(&e);
 	int vae = ev->kind != VK_AE;
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))

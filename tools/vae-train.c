@@ -488,6 +488,16 @@ int main(int argc, char **argv)
 		if (vk_model_alloc(&model, &c.arch, &e))
 			vk_die_error(&e);
 	}
+	if (model.a.kind == VK_CVAE) { /* labels are classes: matched by name (issue 27) */
+		static ts_header names;
+		if (c.resume)
+			vk_trainrec_meta(&rec, &names);
+		if ((c.resume && vk_dataset_match_classes(&train, "training data", &names, c.output,
+							  &e)) ||
+		    (c.test && vk_dataset_match_classes(&test, "test data", &train.h, "training data",
+							&e)))
+			vk_die_error(&e);
+	}
 	check_fits(&model, &train, "training data");
 	if (model.a.likelihood == VK_BERNOULLI && vk_check_unit_targets(&train, "training data", &e))
 		vk_die_error(&e);

@@ -375,6 +375,18 @@ int ts_reader_open(ts_reader *r, const char *path, vk_error *e)
 	return rc;
 }
 
+int ts_reader_relabel(ts_reader *r, const int32_t *map, int n, vk_error *e)
+{
+	int32_t *m = malloc(sizeof *m * (n > 0 ? n : 1));
+	if (!m)
+		return vk_fail(e, "%s: out of memory for a label map", r->name);
+	memcpy(m, map, sizeof *m * n);
+	free(r->relabel);
+	r->relabel = m;
+	r->n_relabel = n;
+	return 0;
+}
+
 void ts_reader_close(ts_reader *r)
 {
 	if (r->own && r->f)
@@ -384,6 +396,8 @@ void ts_reader_close(ts_reader *r)
 	r->iobuf = NULL;
 	free(r->buf);
 	r->buf = NULL;
+	free(r->relabel);
+	r->relabel = NULL;
 }
 
 static int unmarked_end(ts_reader *r, vk_error *e)
@@ -399,7 +413,8 @@ static int after_end(ts_reader *r, const unsigned char *extra, size_t n_extra, v
 {
 	unsigned char next[8];
 	size_t n = n_extra < 8 ? n_extra : 8;
-	memcpy(next, extra, n);
+	if (n)
+		memcpy(next, extra, n);
 	if (n < 8)
 		n += read_rec(r, next + n, 8 - n);
 	if (ferror(r->f))
@@ -418,7 +433,8 @@ static int read_end(ts_reader *r, const unsigned char *have, size_t n_have, vk_e
 {
 	unsigned char m[TS_END_BYTES];
 	size_t n = n_have < sizeof m ? n_have : sizeof m;
-	memcpy(m, have, n);
+	if (n)
+		memcpy(m, have, n);
 	if (n < sizeof m)
 		n += read_rec(r, m + n, sizeof m - n);
 	if (ferror(r->f))
@@ -509,8 +525,16 @@ int ts_read(ts_reader *r, void *data, int32_t *label, vk_error *e)
 			r->crc = vk_crc32c(r->crc, lab, nl);
 		r->crc = vk_crc32c(r->crc, data, r->data_bytes);
 	}
+	int32_t l = h->has_labels ? (int32_t)get32(lab) : TS_NO_LABEL;
+	if (r->relabel && l >= 0) {
+		if (l >= r->n_relabel)
+			return vk_fail(e, "%s: record %llu has label %d, but the stream names only %d "
+					  "classes", r->name, (unsigned long long)r->index, l,
+				       r->n_relabel);
+		l = r->relabel[l];
+	}
 	if (label)
-		*label = h->has_labels ? (int32_t)get32(lab) : TS_NO_LABEL;
+		*label = l;
 	r->index++;
 	return 1;
 }

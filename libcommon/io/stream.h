@@ -67,6 +67,8 @@ typedef struct {
 	int end_marker;         /* 1.1 or later with unknown count: ends with a marker */
 	int ended;              /* the end marker was read: further reads return 0 */
 	uint32_t crc;           /* CRC-32C of the records read (end_marker streams) */
+	int32_t *relabel;       /* ts_reader_relabel's map, or NULL */
+	int n_relabel;
 } ts_reader;
 
 /* path NULL or "-" reads stdin. Reads and checks the header. */
@@ -74,6 +76,10 @@ int ts_reader_open(ts_reader *r, const char *path, vk_error *e);
 /* Same, on an already open FILE (not closed by ts_reader_close). */
 int ts_reader_fopen(ts_reader *r, FILE *f, const char *name, vk_error *e);
 void ts_reader_close(ts_reader *r);
+/* From now on, a record's label L (0 <= L < n) reads as map[L]: the labels of
+ * a stream whose class names were matched to a model's (classes.h). A label
+ * n or more is then an error (the stream names only n classes); -1 stays. */
+int ts_reader_relabel(ts_reader *r, const int32_t *map, int n, vk_error *e);
 /* Read one record in the stream's own dtype into data (ts_data_bytes).
  * label may be NULL. Returns 1, 0 at a clean end, -1 on error. A second
  * stream's header where a record or the end should be (streams concatenated
