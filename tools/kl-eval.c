@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "evaluate.h"
+#include "guard.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -175,6 +176,8 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 	vk_error e;
 	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
 		vk_die("%s (model %s)", e.msg, ev->name);
+	if (m->a.likelihood == VK_BERNOULLI && vk_check_unit_rows(x, n, D, first, src, &e))
+		vk_die("%s (model %s)", e.msg, ev->name); /* vae-train's rule (guard.h) */
 	const int32_t *lab = cvae ? labels : NULL;
 	const float *head = ev->w.act_enc[m->n_enc - 1];
 	double t0 = vk_now(), t_iw = 0;
