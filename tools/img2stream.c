@@ -317,7 +317,7 @@ static void read_files_from(struct list *l, const char *name, int nul)
 {
 	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "r");
 	if (!f)
-		vk_die("%s: cannot open:", name);
+		vk_die("cannot open %s:", name);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -617,14 +617,39 @@ static int bad(struct entry *en, const struct cmdline *c, size_t *skipped)
 	char name[8192];
 	if (!en->err)
 		return 0;
+	/* "cannot open FILE: reason", as every program says it; else "FILE: problem". */
+	static const char co[] = "cannot open:";
+	int open_err = !strncmp(en->err, co, strlen(co));
+	shown(en->path, name, sizeof name);
+	if (!c->skip_bad && open_err)
+		vk_die("cannot open %s:%s", name, en->err + strlen(co));
 	if (!c->skip_bad)
-		vk_die("%s: %s", shown(en->path, name, sizeof name), en->err);
-	vk_warn("%s: %s; skipped", shown(en->path, name, sizeof name), en->err);
+		vk_die("%s: %s", name, en->err);
+	if (open_err)
+		vk_warn("cannot open %s:%s; skipped", name, en->err + strlen(co));
+	else
+		vk_warn("%s: %s; skipped", name, en->err);
 	free(en->err);
 	en->err = NULL;
 	en->path = NULL;
 	(*skipped)++;
 	return 1;
+}
+
+/* Without --size a record is the image as it is: one of more values than a
+ * record holds (TS_MAX_ELEMS, 2^26) is a bad file, named, with the hint, and
+ * skipped under --skip-bad. channels: the output's, or 1/3 for grey/colour. */
+static void check_record_size(struct entry *en, const struct cmdline *c)
+{
+	unsigned long long ch = c->channels ? c->channels : en->grey ? 1 : 3;
+	unsigned long long values = (unsigned long long)en->w * en->h * ch;
+	char msg[256];
+	if (c->w || en->err || values <= TS_MAX_ELEMS)
+		return;
+	snprintf(msg, sizeof msg, "image of %ux%u pixels is %llu values, over the %u of a "
+		 "record; give --size WxH to scale it down", en->w, en->h, values, TS_MAX_ELEMS);
+	if (!(en->err = strdup(msg)))
+		vk_die("out of memory");
 }
 
 /* Read the headers of the images in l (all of them when the channel count
@@ -640,6 +665,7 @@ static unsigned header_pass(struct list *l, const struct cmdline *c, vk_img_spec
 		for (j.n = 0; j.n < l->n; j.n++) {
 			struct job one = {.items = l->v + j.n, .n = 1, .fn = probe_one};
 			run_job(&one, 1);
+			check_record_size(&l->v[j.n], c);
 			if (!bad(&l->v[j.n], c, skipped))
 				break;
 		}
@@ -659,6 +685,7 @@ static unsigned header_pass(struct list *l, const struct cmdline *c, vk_img_spec
 	vk_progress_end(&prog);
 	int grey = 1;
 	for (size_t i = 0; i < l->n; i++) {
+		check_record_size(&l->v[i], c);
 		if (bad(&l->v[i], c, skipped))
 			continue;
 		grey &= l->v[i].grey;
@@ -679,7 +706,14 @@ static unsigned header_pass(struct list *l, const struct cmdline *c, vk_img_spec
 				       shown(s->size_from, b, sizeof b), s->w, s->h);
 			}
 	}
-	return grey ? 1 : 3;
+	unsigned ch = grey ? 1 : 3;
+	if (!c->w && (unsigned long long)s->w * s->h * ch > TS_MAX_ELEMS) { /* grey, made RGB */
+		char a[4096];
+		vk_die("%s: image of %ux%u pixels is %llu values as RGB, over the %u of a record; "
+		       "give --size WxH to scale it down", shown(s->size_from, a, sizeof a), s->w,
+		       s->h, (unsigned long long)s->w * s->h * ch, TS_MAX_ELEMS);
+	}
+	return ch;
 }
 
 static void open_output(ts_writer *w, const struct cmdline *c, const vk_img_spec *s,
