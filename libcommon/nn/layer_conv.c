@@ -144,7 +144,9 @@ static int mirror(const vk_layer_spec *s, vk_shape in, const vk_layer_spec *prev
 static int build(vk_layer *l, vk_error *e) { return vk_fks_build(l, VK_CONV_SAME, e); }
 
 const vk_layer_ops vk_layer_conv = {
-	.name = "conv", .id = CONV_ID, .usage = "conv:C:K:S",
+	.name = "conv", .id = CONV_ID,
+	.usage = "conv:C:K:S",
+	.example = "conv:4:3:2/tanh,conv:3:2:1/sigmoid",
 	.parse = vk_fks_parse, .print = vk_fks_print, .check = vk_fks_check, .shape = shape,
 	.mirror = mirror, .build = build, .workspace = vk_fks_workspace, .init = vk_fks_init,
 	.forward = vk_fks_forward, .backward = vk_fks_backward,

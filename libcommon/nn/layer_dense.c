@@ -146,7 +146,9 @@ static int get_row(const uint32_t row[VK_LAYER_ROW_WORDS], vk_layer_spec *s)
 }
 
 const vk_layer_ops vk_layer_dense = {
-	.name = "dense", .id = DENSE_ID, .usage = "dense:N, dense:HxWxC", .flat = 1,
+	.name = "dense", .id = DENSE_ID, .flat = 1,
+	.usage = "dense:N, dense:HxWxC",
+	.example = "dense:7/tanh,dense:2x3x2/sigmoid",
 	.parse = parse, .print = print, .check = check, .shape = shape, .mirror = mirror,
 	.build = build, .init = init, .forward = forward, .backward = backward,
 	.put_row = put_row, .get_row = get_row,

@@ -80,7 +80,8 @@ static int get_row(const uint32_t row[VK_LAYER_ROW_WORDS], vk_layer_spec *s)
 }
 
 const vk_layer_ops vk_layer_scale = {
-	.name = "scale", .id = 100,
+	.name = "scale", .id = 100, /* test kinds from 100 */
+	.example = "scale:-1.5/tanh,scale:2/identity",
 	.parse = parse, .print = print, .check = check, .shape = shape,
 	.forward = forward, .backward = backward,
 	.put_row = put_row, .get_row = get_row,

@@ -72,6 +72,9 @@ typedef struct vk_layer_ops {
 	const char *name;             /* KIND in the text form */
 	int id;                       /* its number in model files; never reused */
 	const char *usage;            /* "dense:N, dense:HxWxC"; NULL: not listed (test kinds) */
+	/* One or two specs with smooth activations that fit a small image
+	 * (5×4×3): every kind's gradient is checked on them (tests/test_kinds.c). */
+	const char *example;
 	/* 1: reads its input as one flat vector (an image is flattened, no copy),
 	 * so it takes the CVAE's label columns and any input of the right size. */
 	int flat;
