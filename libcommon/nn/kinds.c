@@ -10,6 +10,7 @@
 	X(dense)       \
 	X(conv)        \
 	X(deconv)      \
+	X(upsample)    \
 	X(scale)
 
 #define X(k) extern const vk_layer_ops vk_layer_##k;
