@@ -69,6 +69,11 @@ typedef struct {
 	 * (evaluation) */
 	double (*log_weight)(const float *head, const float *eps, const float *z, int Z);
 
+	/* z (Z): one draw from q(z|x) of one record's head with eps (Z·noise),
+	 * as vae-encode --sample writes it (NULL without noise). The same
+	 * reparameterisation as sample's, with libm's exp: encodings stay byte
+	 * for byte those of earlier releases. */
+	void (*draw)(float *z, const float *head, const float *eps, int Z);
 	/* KL to the prior of dimension j of one record's head, in double (NULL
 	 * without a regulariser) */
 	double (*kl_dim)(const float *head, int Z, int j);

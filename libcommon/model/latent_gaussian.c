@@ -90,6 +90,12 @@ static void gauss_iw_backward(float *dhead, const float *dz, int ldz, const floa
 	}
 }
 
+static void gauss_draw(float *z, const float *head, const float *eps, int Z)
+{
+	for (int j = 0; j < Z; j++)
+		z[j] = head[j] + expf(0.5f * head[Z + j]) * eps[j];
+}
+
 static double gauss_log_weight(const float *head, const float *eps, const float *z, int Z)
 {
 	double s = 0;
@@ -115,6 +121,7 @@ const vk_latent_kind vk_latent_gaussian = {
 	.iw_sample = gauss_iw_sample,
 	.iw_backward = gauss_iw_backward,
 	.log_weight = gauss_log_weight,
+	.draw = gauss_draw,
 	.kl_dim = gauss_kl_dim,
 	.prior = vk_prior_std_normal,
 };
