@@ -16,6 +16,16 @@ static const vk_lik_kind *const liks[] = {&vk_lik_bernoulli, &vk_lik_gaussian};
 
 #define COUNT(a) (sizeof(a) / sizeof(a)[0])
 
+const vk_model_kind *vk_model_kind_at(int i)
+{
+	return i >= 0 && (size_t)i < COUNT(model_kinds) ? &model_kinds[i] : NULL;
+}
+
+const vk_lik_kind *vk_lik_at(int i)
+{
+	return i >= 0 && (size_t)i < COUNT(liks) ? liks[i] : NULL;
+}
+
 const vk_model_kind *vk_model_kind_get(int id)
 {
 	for (size_t i = 0; i < COUNT(model_kinds); i++)

@@ -111,7 +111,9 @@ typedef struct {
 extern const vk_latent_kind vk_latent_none, vk_latent_gaussian;
 extern const vk_lik_kind vk_lik_bernoulli, vk_lik_gaussian;
 
-/* The registry. NULL when unknown. */
+/* The registry. NULL when unknown, or past the last (the _at forms, from 0). */
+const vk_model_kind *vk_model_kind_at(int i);
+const vk_lik_kind *vk_lik_at(int i);
 const vk_model_kind *vk_model_kind_get(int id);
 const vk_model_kind *vk_model_kind_named(const char *name);
 const vk_lik_kind *vk_lik_get(int id);
