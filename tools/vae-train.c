@@ -275,9 +275,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--lr-schedule plateau needs --test: it watches the test loss");
 	if (r->early_stop && !c->test)
 		vk_usage_error("--early-stop needs --test: it watches the test loss");
-	if (c->sigma_learned && c->arch.likelihood != VK_GAUSSIAN)
+	if (c->sigma_learned && !vk_lik_of(&c->arch)->dlog_sigma)
 		vk_usage_error("--sigma learned needs --loss gaussian");
-	if (c->arch.kind == VK_AE && (r->free_bits > 0 || r->iw_train > 1 || r->kl_warmup ||
+	if (!vk_latent_of(&c->arch)->has_kl && (r->free_bits > 0 || r->iw_train > 1 || r->kl_warmup ||
 				      r->kl_cycles))
 		vk_usage_error("--free-bits, --iw-train, --kl-warmup and --kl-cycles act on the KL "
 			       "term, which an autoencoder (-m ae) does not have");
@@ -292,7 +292,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			       (long)r->iw_train * c->batch, 1 << 20);
 	if (r->early_stop)
 		snprintf(c->last, sizeof c->last, "%s.last", c->output);
-	if (c->arch.classes && c->arch.kind != VK_CVAE)
+	if (c->arch.classes && !vk_conditional(&c->arch))
 		vk_usage_error("--classes applies only to --model cvae");
 	if (c->encoder && c->hidden)
 		vk_usage_error("--encoder and --hidden both give the encoder; use one");
@@ -329,9 +329,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_warn("--resume continues with the checkpoint's --batch, --lr, --beta, --seed, "
 			"--optimizer, --kl-warmup, --kl-cycles, --free-bits, --iw-train and "
 			"--lr-schedule; the ones given are ignored");
-	if (c->beta_given && c->arch.kind == VK_AE && !c->resume)
+	if (c->beta_given && !vk_latent_of(&c->arch)->has_kl && !c->resume)
 		vk_option_has_no_effect("--beta", "with --model ae (an autoencoder has no KL term)");
-	if (c->sigma_given && c->arch.likelihood != VK_GAUSSIAN && !c->resume)
+	if (c->sigma_given && !vk_lik_of(&c->arch)->has_sigma && !c->resume)
 		vk_option_has_no_effect("--sigma", "without --loss gaussian");
 }
 
@@ -395,16 +395,16 @@ static void build_arch(struct cmdline *c, const vk_dataset *d)
 	} else if (!c->decoder && vk_layers_mirror(a->enc, a->n_enc, in, a->dec, &a->n_dec, &e)) {
 		vk_die("--encoder: %s", e.msg);
 	}
-	if (a->kind == VK_CVAE && vk_dataset_require_labels(d, "training data", &e))
+	if (vk_conditional(a) && vk_dataset_require_labels(d, "training data", &e))
 		vk_die_error(&e);
-	if (a->kind == VK_CVAE && !a->classes) {
+	if (vk_conditional(a) && !a->classes) {
 		char buf[32];
 		const char *meta = ts_meta_get(&d->h, "classes", buf, sizeof buf);
 		a->classes = meta ? atoi(meta) : vk_dataset_classes(d);
 		if (a->classes < 1 || a->classes > VK_MAX_CLASSES)
 			vk_die("cannot tell the number of classes from the data; use --classes");
 	}
-	a->label_scaled = a->kind == VK_CVAE; /* see vk_label_value */
+	a->label_scaled = vk_conditional(a); /* see vk_label_value */
 }
 
 /* The data fits the model (the library's one rule) and its labels its classes. */
