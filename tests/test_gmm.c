@@ -8,7 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "gmm.h"
+#include "prior.h"
 #include "stream.h"
 #include "testutil.h"
 
