@@ -514,6 +514,26 @@ Test(modelfile, non_finite_parameter_refused)
 	free(b);
 }
 
+/* The 2.x reader (the fixtures): its rows go through the same row code. */
+Test(modelfile, version_2_rows_checked)
+{
+	size_t len;
+	unsigned char *b = slurp(repo_path("tests/data/v2.1-vae.vae"), &len);
+	cr_assert(b);
+	expect_loads(b, len);
+	put_u32(b + 256, 9); /* the first row's kind */
+	fix_crc(b, len);
+	expect_refused(b, len, "layer 1 is of an unknown kind 9", NULL);
+	put_u32(b + 256, 2);
+	put_u32(b + 256 + 8, 1u << 30); /* its filters */
+	fix_crc(b, len);
+	expect_refused(b, len, "layer 1 (conv) has a field out of range", NULL);
+	put_u32(b + 256 + 8, 3); /* 2 filters stored: 3 do not match the parameters */
+	fix_crc(b, len);
+	expect_refused(b, len, "parameter count 6809 does not match", NULL);
+	free(b);
+}
+
 /* The identity: stored, the same through a save, changed by any parameter
  * or by the architecture, and the same for a model read from an older version
  * as for its 3.0 form. */

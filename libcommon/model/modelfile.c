@@ -423,9 +423,13 @@ static int parse_arch_v1(const unsigned char *h, vk_arch *a, const char *path, v
 	return 0;
 }
 
-/* 2.0: the layer counts in the header, each layer a row of eight u32 (kind,
- * activation, units, kernel, stride, output h, w, c); the last row of each
- * list is the head or output layer the model adds, checked on build. */
+/* 2.x numbered the layer kinds; 3.0 names them. */
+static const char *const V2_KINDS[] = {NULL, "dense", "conv", "deconv"};
+
+/* 2.x: the layer counts in the header, each layer a row of eight u32: the
+ * kind's number, then the kind's row as 3.0 stores it (get_row, put_row);
+ * the last row of each list is the head or output layer the model adds,
+ * checked on build. */
 static int parse_arch_v2(const unsigned char *h, const unsigned char *rows, vk_arch *a,
 			 const char *path, vk_error *e)
 {
@@ -438,17 +442,24 @@ static int parse_arch_v2(const unsigned char *h, const unsigned char *rows, vk_a
 			continue;
 		uint32_t r[8];
 		memcpy(r, rows + V2_ROW * i, sizeof r);
+		int kind = r[0] >= 1 && r[0] <= 3 ? kind_by_name(V2_KINDS[r[0]]) : 0;
+		if (!kind)
+			return vk_fail(e, "%s: bad model: layer %u is of an unknown kind %u", path, i + 1,
+				       r[0]);
 		vk_layer_spec *s = i < ne ? &a->enc[i] : &a->dec[i - ne];
-		*s = (vk_layer_spec){.kind = (int)(r[0] & 0xffff), .act = (int)(r[1] & 0xffff),
-				     .units = (int)(r[2] & 0xfffffff), .k = (int)(r[3] & 0xffff),
-				     .s = (int)(r[4] & 0xffff)};
-		if (r[0] != (uint32_t)s->kind || r[1] != (uint32_t)s->act || r[2] != (uint32_t)s->units ||
-		    r[3] != (uint32_t)s->k || r[4] != (uint32_t)s->s)
-			return vk_fail(e, "%s: bad model: layer %u has a field out of range", path, i + 1);
-		if (s->kind == VK_DENSE && r[5])
-			s->reshape = (vk_shape){(int)(r[5] & 0xffff), (int)(r[6] & 0xffff),
-						(int)(r[7] & 0xffff)};
+		*s = (vk_layer_spec){.kind = kind};
+		if (get_row(s, r + 1, 7, 0, (int)i + 1, path, e))
+			return -1;
 	}
+	return 0;
+}
+
+/* The 2.x number of a built layer's kind. */
+static uint32_t v2_kind(const vk_layer *l)
+{
+	for (uint32_t k = 1; k <= 3; k++)
+		if (!strcmp(V2_KINDS[k], vk_layer_kind_name(l->spec.kind)))
+			return k;
 	return 0;
 }
 
@@ -456,9 +467,9 @@ static int parse_arch_v2(const unsigned char *h, const unsigned char *rows, vk_a
 static int check_rows(const vk_model *m, const unsigned char *rows, const char *path, vk_error *e)
 {
 	for (int i = 0; i < m->n_enc + m->n_dec; i++) {
-		const vk_layer *l = i < m->n_enc ? &m->enc[i] : &m->dec[i - m->n_enc];
-		uint32_t want[8] = {l->spec.kind, l->spec.act, l->spec.units, l->spec.k, l->spec.s,
-				    l->out.h, l->out.w, l->out.c}, got[8];
+		uint32_t want[8] = {v2_kind(layer_at(m, i))}, got[8];
+		if (put_row(layer_at(m, i), want + 1) != 7)
+			return vk_fail(e, "%s: bad model: layer %d has no 2.x row", path, i + 1);
 		memcpy(got, rows + V2_ROW * i, sizeof got);
 		if (memcmp(want, got, sizeof want))
 			return vk_fail(e, "%s: bad model: layer %d's row does not match its "
