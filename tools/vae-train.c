@@ -416,8 +416,8 @@ static void vae_train(const struct cmdline *c, const vk_dataset *train, const vk
 		vk_die_error(&e);
 	const vk_trainrec *r = &run.rec;
 	if (run.model.a.kind != VK_AE && r->kl_warmup > (uint32_t)c->r.epochs)
-		vk_warn("--kl-warmup %u is longer than the run (%d epochs): the KL weight reaches "
-			"only %g of --beta", r->kl_warmup, c->r.epochs, (double)c->r.epochs / r->kl_warmup);
+		vk_warn("--kl-warmup %u outlasts the run (-e %d): the KL weight reaches only %g of "
+			"--beta", r->kl_warmup, c->r.epochs, (double)c->r.epochs / r->kl_warmup);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

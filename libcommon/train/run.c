@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "afile.h"
 #include "dist.h"
@@ -255,13 +256,16 @@ static int open_checkpoint(vk_run *run, const vk_recipe *r, vk_error *e)
 	const char *from = r->output;
 	if (t->early_stop) {
 		/* MODEL holds the best epoch; the run goes on from MODEL.last. */
-		free(saved.m);
-		free(saved.v);
-		vk_model_free(&run->model);
 		snprintf(run->last, sizeof run->last, "%s.last", r->output);
-		if (vk_checkpoint_load(run->last, &run->model, t, &saved, &pos, e))
-			return -1;
-		from = run->last;
+		if (access(run->last, F_OK) == 0) {
+			free(saved.m);
+			free(saved.v);
+			vk_model_free(&run->model);
+			if (vk_checkpoint_load(run->last, &run->model, t, &saved, &pos, e))
+				return -1;
+			from = run->last;
+		}
+		/* else killed after the first epoch's MODEL: it is the last epoch too */
 	}
 	int rc = 0;
 	if (!saved.present) {
@@ -460,10 +464,14 @@ int vk_run_epoch(vk_run *run, vk_epoch_report *ep, volatile sig_atomic_t *stop, 
 			rec->plateau_bad = 0;
 		}
 	}
-	if (run->lead && vk_model_save(run->ckpt, m, rec, &t->opt, e))
-		return -1;
+	/* Under early stopping an improved epoch goes to MODEL before MODEL.last:
+	 * killed in between, a resume (which reads MODEL first) redoes the epoch
+	 * from MODEL.last and writes both again. The other order would leave
+	 * MODEL an epoch behind the best. */
 	if (run->lead && run->last[0] && improved &&
 	    vk_model_save(run->r.output, m, rec, &t->opt, e))
+		return -1;
+	if (run->lead && vk_model_save(run->ckpt, m, rec, &t->opt, e))
 		return -1;
 	int early = rec->early_stop && (uint32_t)epoch - rec->best_epoch >= rec->early_stop;
 	*ep = (vk_epoch_report){.epoch = epoch, .epochs = epochs, .seconds = secs,
