@@ -372,8 +372,11 @@ int vk_run_open(vk_run *run, const vk_recipe *r, const vk_dataset *train,
 	}
 	run->ckpt = run->last[0] ? run->last : r->output;
 	run->epoch = (int)run->rec.epochs + 1;
-	/* Only one vae-train may write a given MODEL at a time. */
+	/* Only one vae-train may write a given MODEL at a time: a temporary file
+	 * of MODEL or MODEL.last is a killed run's. */
 	vk_afile_remove_stale(r->output);
+	if (run->last[0])
+		vk_afile_remove_stale(run->last);
 	return 0;
 }
 

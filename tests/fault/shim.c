@@ -3,13 +3,16 @@
  *   VK_FAULT=fwrite VK_FAULT_N=3 VK_FAULT_ERRNO=28 prog ...
  * fails the third fwrite with ENOSPC (errno 28, the default is EIO). When the
  * Nth call happened, the shim appends "hit" to $VK_FAULT_LOG, so the driver
- * knows when N has passed the number of calls and stops.
+ * knows when N has passed the number of calls and stops. With
+ * VK_FAULT_SIGNAL=9 the Nth call is not failed: the process gets that signal
+ * just before it (the crash test kills training inside a checkpoint write).
  * libfiu (fiu-run -x) covers "every call" and "at random"; this covers "the
  * Nth", which libfiu cannot say. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +22,18 @@
 
 static const char *which;
 static long target, count;
-static int err = EIO;
+static int err = EIO, sig;
 
 __attribute__((constructor)) static void init(void)
 {
 	which = getenv("VK_FAULT");
 	const char *n = getenv("VK_FAULT_N"), *en = getenv("VK_FAULT_ERRNO");
+	const char *sg = getenv("VK_FAULT_SIGNAL");
 	target = n ? atol(n) : 0;
 	if (en)
 		err = atoi(en);
+	if (sg)
+		sig = atoi(sg);
 }
 
 /* Is this call of name the one to fail? */
@@ -44,6 +50,8 @@ static int fail_now(const char *name)
 			close(fd);
 		}
 	}
+	if (sig)
+		raise(sig);
 	errno = err;
 	return 1;
 }
