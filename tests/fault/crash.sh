@@ -12,7 +12,8 @@
 #     SIGKILL at a moment drawn from a seeded generator (VK_CRASH_SEED): after
 #     a random fraction of the reference run's time, or inside the Nth call
 #     of fwrite, fsync or rename (our shim raises SIGKILL there: in the middle
-#     of a checkpoint write); then once more to the end;
+#     of a checkpoint write); then once more to the end; and killed at the
+#     two renames of the best epoch (its MODEL, then its MODEL.last);
 #  4. the disk fills up (a tmpfs in a user namespace with room for MODEL,
 #     MODEL.last and one temporary file, filled at a random moment) J times (VK_CRASH_J, default 3): each run fails with one line
 #     naming the full disk, and the printed command continues after space is
@@ -82,8 +83,13 @@ echo "$CONFIGS" | while IFS='|' read -r name opts; do
 	# 1. the reference
 	mkdir "$W/ref-$name"
 	t0=$(now)
-	(cd "$W/ref-$name" && vae-train $opts) 2> "$W/err" || { fail "$name: the run fails: $(cat "$W/err")"; continue; }
+	# (counting the saves of MODEL: the epochs that improved)
+	(cd "$W/ref-$name" && exec env VK_FAULT=rename VK_FAULT_PATH=m.vae VK_FAULT_N=0 \
+		VK_FAULT_COUNT="$W/saves" LD_PRELOAD="$SHIM" vae-train $opts) 2> "$W/err" ||
+		{ fail "$name: the run fails: $(cat "$W/err")"; continue; }
 	tref=$(seconds "$t0" "$(now)")
+	saves=$(cat "$W/saves")
+	best=$(vae-info "$W/ref-$name/m.vae" | awk '$1 == "epochs" { print $2 }')
 
 	# 2. SIGINT once it has saved: the printed command
 	mkdir "$W/crash-$name"
@@ -128,6 +134,22 @@ echo "$CONFIGS" | while IFS='|' read -r name opts; do
 	no_debris . "$name"
 	same_as_ref . "$name: $landed kills"
 	echo "crash test: $name: $landed of $K SIGKILLs landed (reference run ${tref}s)"
+
+	# 3b. the instants between an improved epoch's two files, which early
+	#     stopping writes in turn: killed just before the best epoch's MODEL,
+	#     then just before its MODEL.last, is renamed into place
+	for at in "m.vae $saves" "m.vae.last $best"; do
+		set -- $at
+		mkdir "$W/at-$name-$1"
+		cd "$W/at-$name-$1" || exit 1
+		(exec env VK_FAULT=rename VK_FAULT_PATH=$1 VK_FAULT_N=$2 VK_FAULT_SIGNAL=9 \
+			LD_PRELOAD="$SHIM" vae-train $opts) 2> err
+		rc=$?
+		[ $rc = 137 ] || fail "$name: not killed at rename $2 to $1: exit $rc"
+		eval "$resume" 2> err || fail "$name: killed at rename $2 to $1: resume fails: $(cat err)"
+		no_debris . "$name: killed at rename $2 to $1"
+		same_as_ref . "$name: killed at rename $2 to $1"
+	done
 
 	# 4. the disk fills up during a checkpoint
 	if ! unshare -r -m true 2>/dev/null; then

@@ -6,6 +6,8 @@
  * knows when N has passed the number of calls and stops. With
  * VK_FAULT_SIGNAL=9 the Nth call is not failed: the process gets that signal
  * just before it (the crash test kills training inside a checkpoint write).
+ * VK_FAULT_PATH=NAME counts only the renames to a file named NAME, and
+ * VK_FAULT_COUNT=FILE gets the number of calls counted when the program ends.
  * libfiu (fiu-run -x) covers "every call" and "at random"; this covers "the
  * Nth", which libfiu cannot say. */
 #define _GNU_SOURCE
@@ -23,6 +25,7 @@
 static const char *which;
 static long target, count;
 static int err = EIO, sig;
+static const char *only_path;
 
 __attribute__((constructor)) static void init(void)
 {
@@ -34,6 +37,31 @@ __attribute__((constructor)) static void init(void)
 		err = atoi(en);
 	if (sg)
 		sig = atoi(sg);
+	only_path = getenv("VK_FAULT_PATH");
+}
+
+__attribute__((destructor)) static void report_count(void)
+{
+	const char *path = getenv("VK_FAULT_COUNT");
+	if (!path)
+		return;
+	char buf[32];
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CREAT, 0644), n;
+	if (fd >= 0) {
+		n = snprintf(buf, sizeof buf, "%ld\n", count);
+		if (write(fd, buf, (size_t)n) < 0) {
+		}
+		close(fd);
+	}
+}
+
+/* A rename to b counts (VK_FAULT_PATH: only when b's file name is that). */
+static int rename_counts(const char *b)
+{
+	if (!only_path)
+		return 1;
+	const char *slash = strrchr(b, '/');
+	return !strcmp(slash ? slash + 1 : b, only_path);
 }
 
 /* Is this call of name the one to fail? */
@@ -102,13 +130,13 @@ int fsync(int fd)
 int rename(const char *a, const char *b)
 {
 	REAL(int, rename, (const char *, const char *));
-	return fail_now("rename") ? -1 : real(a, b);
+	return rename_counts(b) && fail_now("rename") ? -1 : real(a, b);
 }
 
 int renameat2(int da, const char *a, int db, const char *b, unsigned flags)
 {
 	REAL(int, renameat2, (int, const char *, int, const char *, unsigned));
-	return fail_now("rename") ? -1 : real(da, a, db, b, flags);
+	return rename_counts(b) && fail_now("rename") ? -1 : real(da, a, db, b, flags);
 }
 
 FILE *fopen(const char *path, const char *mode)
