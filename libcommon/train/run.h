@@ -38,8 +38,6 @@ typedef struct {
 	const char *output;      /* MODEL; under early_stop MODEL.last holds the last epoch */
 	int resume;              /* continue the checkpoint in output */
 	unsigned given;          /* VK_SET_*: the options the user set */
-	/* The words naming the layer options, for a refusal (--hidden 16, ...). */
-	const char *layers_given;
 } vk_recipe;
 
 /* A recipe with every default: a VAE of latent 20 with one dense layer of
