@@ -160,7 +160,7 @@ echo "$CONFIGS" | while IFS='|' read -r name opts; do
 	fi
 	mkdir "$W/full-$name"
 	awk -v seed=$((SEED + 10 + n_cfg)) -v j="$J" -v t="$tref" \
-		'BEGIN { srand(seed); for (i = 0; i < j; i++) printf "%.3f\n", (0.05 + 0.3 * rand()) * t }' > "$W/fills-$name"
+		'BEGIN { srand(seed); for (i = 0; i < j; i++) printf "%.3f\n", (0.02 + 0.15 * rand()) * t }' > "$W/fills-$name"
 	cat > "$W/full-$name.sh" <<EOF
 cd "$W/full-$name" && mount -t tmpfs -o size=\$((3 * $(wc -c < "$W/ref-$name/m.vae") / 1024 + 1024))k none . &&
 	cd "$W/full-$name" || exit 9
