@@ -92,7 +92,7 @@ Test(run, resume_refuses_options_that_disagree_with_the_checkpoint, .timeout = 1
 	static const char *const cases[][3] = {
 		{"-z 3", "--latent 3", "--latent 2"},
 		{"-m ae", "--model ae", "--model vae"},
-		{"--loss bce", "--loss bce", "--loss gaussian"},
+		{"--loss bce", "--loss bernoulli", "--loss gaussian"},
 		{"--sigma 0.3", "--sigma 0.3", "--sigma 0.2"},
 		{"--sigma learned", "--sigma learned", "--sigma 0.2"},
 		{"--hidden 32", "dense:32/relu", "dense:16/relu"},

@@ -63,7 +63,7 @@ static void fact(const struct cmdline *c, const char *model, const char *key, co
 	va_end(ap);
 }
 
-static size_t layer_params(const vk_layer *l) { return l->n_w + (size_t)l->spec.units; }
+static size_t layer_params(const vk_layer *l) { return l->n_params; }
 
 static void print_layers(const struct cmdline *c, const char *model, const char *part,
 			 const vk_layer *L, int n, const char *last_role)
@@ -129,7 +129,7 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		printf("%s\n", path);
 	fact(c, path, "kind", "%s", vk_kind_name(a->kind));
 	fact(c, path, "likelihood", "%s", vk_likelihood_name(a->likelihood));
-	if (a->likelihood == VK_GAUSSIAN)
+	if (vk_lik_of(a)->has_sigma)
 		fact(c, path, "sigma", "%g%s", a->sigma,
 		     t.flags & VK_TRAIN_SIGMA_LEARNED ? " (learned)" : "");
 	fact(c, path, "input", "%s (%d values)",

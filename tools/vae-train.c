@@ -10,6 +10,7 @@
 #include "dist.h"
 #include "err.h"
 #include "guard.h"
+#include "kinds.h"
 #include "opts.h"
 #include "run.h"
 
@@ -21,8 +22,9 @@ static const char USAGE[] =
 	"  -o, --output MODEL     model file to write (required)\n"
 	"  -m, --model KIND       ae, vae or cvae (default vae)\n"
 	"  -z, --latent N         latent size (default 20)\n"
-	"      --encoder SPEC     encoder layers: a comma list of dense:N, dense:HxWxC,\n"
-	"                         conv:C:K:S, deconv:C:K:S, each with an optional /ACT\n"
+	"      --encoder SPEC     encoder layers: a comma list of these kinds, each with an\n"
+	"                         optional /ACT:\n"
+	"%s"
 	"      --decoder SPEC     decoder layers (default: the encoder's mirror)\n"
 	"      --hidden LIST      shorthand for --encoder dense:N,... (default 400; 0 for none)\n"
 	"      --arch NAME        mlp (default: --hidden 400) or conv (Keras' conv VAE)\n"
@@ -70,6 +72,15 @@ struct cmdline {
 enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
        OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM, OPT_WARMUP, OPT_CYCLES,
        OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY };
+
+/* USAGE with the layer kinds the registry lists. */
+static const char *usage(void)
+{
+	static char text[sizeof USAGE + 1024];
+	char kinds[1024];
+	snprintf(text, sizeof text, USAGE, vk_layer_kinds_usage(kinds, sizeof kinds, 25, 79));
+	return text;
+}
 
 /* --lr-schedule constant | cosine | step:E:G | plateau:P:G */
 static void parse_schedule(const char *s, vk_trainrec *r)
@@ -121,7 +132,7 @@ static void parse_layers(vk_recipe *r, const char *encoder, const char *decoder,
 		if (strcmp(h, "0") && strcmp(h, "none"))
 			n = vk_parse_list("--hidden", h, w, VK_MAX_LAYERS, 1, VK_MAX_WIDTH);
 		for (int i = 0; i < n; i++)
-			a->enc[i] = (vk_layer_spec){.kind = VK_DENSE, .act = act, .units = w[i]};
+			a->enc[i] = vk_dense_spec(w[i], (vk_shape){0}, act);
 		a->n_enc = n;
 	}
 }
@@ -131,7 +142,8 @@ static void check_options(const struct cmdline *c)
 {
 	const vk_recipe *rc = &c->r;
 	const vk_trainrec *r = &rc->train;
-	int sigma_learned = (r->flags & VK_TRAIN_SIGMA_LEARNED) != 0, ae = rc->arch.kind == VK_AE;
+	int sigma_learned = (r->flags & VK_TRAIN_SIGMA_LEARNED) != 0;
+	int ae = !vk_latent_of(&rc->arch)->has_kl;
 	if (!rc->output)
 		vk_usage_error("an output model is required (-o MODEL)");
 	if (r->kl_warmup && r->kl_cycles)
@@ -147,7 +159,7 @@ static void check_options(const struct cmdline *c)
 	 * those given are checked against it (vk_run_open). */
 	if (rc->resume)
 		return;
-	if (sigma_learned && rc->arch.likelihood != VK_GAUSSIAN)
+	if (sigma_learned && !vk_lik_of(&rc->arch)->dlog_sigma)
 		vk_usage_error("--sigma learned needs --loss gaussian");
 	if (ae && (r->free_bits > 0 || r->iw_train > 1 || r->kl_warmup || r->kl_cycles))
 		vk_usage_error("--free-bits, --iw-train, --kl-warmup and --kl-cycles act on the KL "
@@ -161,7 +173,7 @@ static void check_options(const struct cmdline *c)
 		vk_usage_error("--iw-train %u with --batch %d: %ld samples a step is too many "
 			       "(limit %d); lower one of them", r->iw_train, r->batch,
 			       (long)r->iw_train * r->batch, 1 << 20);
-	if (rc->arch.classes && rc->arch.kind != VK_CVAE)
+	if (rc->arch.classes && !vk_conditional(&rc->arch))
 		vk_usage_error("--classes applies only to --model cvae");
 	if (r->beta == 0 && (r->kl_warmup || r->kl_cycles || r->free_bits > 0))
 		vk_option_has_no_effect(r->kl_warmup ? "--kl-warmup" : r->kl_cycles ? "--kl-cycles"
@@ -169,7 +181,7 @@ static void check_options(const struct cmdline *c)
 					"with --beta 0 (the KL term has no weight)");
 	if ((rc->given & VK_SET_BETA) && ae)
 		vk_option_has_no_effect("--beta", "with --model ae (an autoencoder has no KL term)");
-	if ((rc->given & VK_SET_SIGMA) && rc->arch.likelihood != VK_GAUSSIAN)
+	if ((rc->given & VK_SET_SIGMA) && !vk_lik_of(&rc->arch)->has_sigma)
 		vk_option_has_no_effect("--sigma", "without --loss gaussian");
 }
 
@@ -211,7 +223,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->max_memory = vk_default_max_memory();
 	int ch;
 	while ((ch = getopt_long(argc, argv, "o:m:z:e:b:s:t:qh", longopts, NULL)) != -1) {
-		if (vk_common_option(ch, USAGE))
+		if (vk_common_option(ch, usage()))
 			continue;
 		switch (ch) {
 		case 'o': r->output = optarg; break;
@@ -369,7 +381,8 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 		   FILE *log)
 {
 	const vk_trainrec *r = &run->rec;
-	int vae = run->model.a.kind != VK_AE, gaussian = run->model.a.likelihood == VK_GAUSSIAN;
+	int vae = vk_latent_of(&run->model.a)->has_kl;
+	int has_sigma = vk_lik_of(&run->model.a)->has_sigma;
 	if (!c->quiet) {
 		fprintf(stderr, "%s: epoch %d/%d %.2fs train rec %.3f kl %.3f", vk_progname,
 			p->epoch, p->epochs, p->seconds, p->train_rec, p->train_kl);
@@ -382,7 +395,7 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 			fprintf(stderr, " beta %g", p->beta);
 		if (r->lr_schedule != VK_LR_CONSTANT)
 			fprintf(stderr, " lr %g", p->lr);
-		if (r->flags & VK_TRAIN_SIGMA_LEARNED && gaussian)
+		if (r->flags & VK_TRAIN_SIGMA_LEARNED && has_sigma)
 			fprintf(stderr, " sigma %.4g", p->sigma);
 		fputc('\n', stderr);
 		if (p->early_stop)
@@ -397,7 +410,7 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 			p->epoch, p->seconds, p->train_rec, p->train_kl,
 			vae ? p->train_rec + p->train_kl : NAN, p->test_rec, p->test_kl,
 			vae ? p->test_rec + p->test_kl : NAN, vae ? p->beta : NAN, p->lr,
-			gaussian ? p->sigma : NAN);
+			has_sigma ? p->sigma : NAN);
 		if (vk_check_written(log, c->log, &e))
 			vk_die_error(&e);
 	}
@@ -415,7 +428,7 @@ static void vae_train(const struct cmdline *c, const vk_dataset *train, const vk
 	if (rc)
 		vk_die_error(&e);
 	const vk_trainrec *r = &run.rec;
-	if (run.model.a.kind != VK_AE && r->kl_warmup > (uint32_t)c->r.epochs)
+	if (vk_latent_of(&run.model.a)->has_kl && r->kl_warmup > (uint32_t)c->r.epochs)
 		vk_warn("--kl-warmup %u outlasts the run (-e %d): the KL weight reaches only %g of "
 			"--beta", r->kl_warmup, c->r.epochs, (double)c->r.epochs / r->kl_warmup);
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -96,9 +96,9 @@ double vk_evalsum_mu_var(const vk_evalsum *s, int j);
 int vk_evalsum_active(const vk_evalsum *s, double threshold);
 #define VK_ACTIVE_THRESHOLD 0.01
 
-/* KL(N(μ, σ²) ‖ N(0, 1)) of one latent dimension. */
-double vk_kl_dim(float mu, float logvar);
-/* Σ_j of it over a head (2Z: μ | log σ²). */
+/* KL(N(μ, σ²) ‖ N(0, I)) of a Gaussian head (2Z: μ | log σ²): the sum of
+ * the Gaussian latent kind's per-dimension KL (a stream of vae-encode
+ * --with-logvar's records). */
 double vk_kl_head(const float *head, int Z);
 
 #endif

@@ -9,13 +9,14 @@
 #include "afile.h"
 #include "dist.h"
 #include "guard.h"
+#include "latents.h"
 #include "modelstream.h"
 
 void vk_recipe_default(vk_recipe *r)
 {
 	memset(r, 0, sizeof *r);
 	r->arch = (vk_arch){.kind = VK_VAE, .latent = 20, .likelihood = VK_BERNOULLI, .sigma = 0.1f};
-	r->arch.enc[0] = (vk_layer_spec){.kind = VK_DENSE, .act = VK_RELU, .units = 400};
+	r->arch.enc[0] = vk_dense_spec(400, (vk_shape){0}, VK_RELU);
 	r->arch.n_enc = 1;
 	r->train = (vk_trainrec){.seed = 1, .batch = 128, .optimizer = VK_OPT_ADAM, .lr = 1e-3f,
 				 .beta = 1.0f};
@@ -54,9 +55,9 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 		if (vk_layers_mirror(a->enc, a->n_enc, in, a->dec, &a->n_dec, &why))
 			return vk_fail(e, "--encoder: %s", why.msg);
 	}
-	if (a->kind == VK_CVAE && vk_dataset_require_labels(d, "training data", e))
+	if (vk_conditional(a) && vk_dataset_require_labels(d, "training data", e))
 		return -1;
-	if (a->kind == VK_CVAE && !a->classes) {
+	if (vk_conditional(a) && !a->classes) {
 		char buf[32];
 		const char *meta = ts_meta_get(&d->h, "classes", buf, sizeof buf);
 		a->classes = meta ? atoi(meta) : vk_dataset_classes(d);
@@ -64,7 +65,7 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 			return vk_fail(e, "cannot tell the number of classes from the data; use "
 					  "--classes");
 	}
-	a->label_scaled = a->kind == VK_CVAE; /* see vk_label_value */
+	a->label_scaled = vk_conditional(a); /* see vk_label_value */
 	return 0;
 }
 
@@ -75,7 +76,7 @@ static int check_data(const vk_model *m, const vk_dataset *d, const char *what, 
 	if (vk_check_input(m, &d->h, what, e) ||
 	    (d->labels && vk_check_labels(m, d->labels, d->n, 0, what, e)))
 		return -1;
-	return m->a.likelihood == VK_BERNOULLI ? vk_check_unit_targets(d, what, e) : 0;
+	return vk_lik_of(&m->a)->unit_targets ? vk_check_unit_targets(d, what, e) : 0;
 }
 
 /* ---- resume: the checkpoint's recipe against the options given ---- */
@@ -106,8 +107,6 @@ static const char *fmt_u(char *buf, unsigned long long v)
 	snprintf(buf, 32, "%llu", v);
 	return buf;
 }
-
-static const char *loss_name(int lik) { return lik == VK_GAUSSIAN ? "gaussian" : "bce"; }
 
 static const char *sigma_str(char *buf, int learned, float sigma)
 {
@@ -187,14 +186,14 @@ static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec
 	if ((g & VK_SET_LATENT) && a->latent != had->latent)
 		return refuse(e, path, "--latent", fmt_u(x, a->latent), fmt_u(y, had->latent));
 	if ((g & VK_SET_LOSS) && a->likelihood != had->likelihood)
-		return refuse(e, path, "--loss", loss_name(a->likelihood),
-			      loss_name(had->likelihood));
+		return refuse(e, path, "--loss", vk_likelihood_name(a->likelihood),
+			      vk_likelihood_name(had->likelihood));
 	int learned = (o->flags & VK_TRAIN_SIGMA_LEARNED) != 0;
 	int had_learned = (t->flags & VK_TRAIN_SIGMA_LEARNED) != 0;
 	if ((g & VK_SET_SIGMA) &&
 	    (learned != had_learned || (!learned && a->sigma != had->sigma)))
 		return refuse(e, path, "--sigma", sigma_str(x, learned, a->sigma),
-			      had->likelihood == VK_GAUSSIAN ? sigma_str(y, had_learned, had->sigma)
+			      vk_lik_of(had)->has_sigma ? sigma_str(y, had_learned, had->sigma)
 							     : NULL);
 	if ((g & VK_SET_CLASSES) && a->classes != had->classes)
 		return refuse(e, path, "--classes", fmt_u(x, a->classes), fmt_u(y, had->classes));
@@ -403,7 +402,7 @@ static int diverged(vk_run *run, int epoch, unsigned long long batch, vk_error *
 		snprintf(keep, sizeof keep, "nothing was saved");
 	return vk_fail(e, "epoch %d, batch %llu: the loss is not finite: training diverged; %s; "
 			  "try a lower --lr than %g%s", epoch, batch, keep, run->rec.lr,
-		       run->model.a.likelihood == VK_GAUSSIAN ? " or a larger --sigma" : "");
+		       vk_lik_of(&run->model.a)->has_sigma ? " or a larger --sigma" : "");
 }
 
 int vk_run_epoch(vk_run *run, vk_epoch_report *ep, volatile sig_atomic_t *stop, vk_error *e)
@@ -412,7 +411,7 @@ int vk_run_epoch(vk_run *run, vk_epoch_report *ep, volatile sig_atomic_t *stop, 
 	vk_trainrec *rec = &run->rec;
 	vk_model *m = &run->model;
 	const vk_dataset *train = run->train, *test = run->test;
-	int epoch = run->epoch, epochs = run->r.epochs, vae = m->a.kind != VK_AE;
+	int epoch = run->epoch, epochs = run->r.epochs, vae = vk_latent_of(&m->a)->has_kl;
 	if (run->finished || epoch > epochs)
 		return 0;
 	if (stop && *stop) {

@@ -20,7 +20,6 @@ typedef struct {
 	int id;
 	vk_work w;
 	float *grads;         /* its gradient block (worker 0 uses the model's) */
-	double *kl_dim;       /* (Z) free bits: its slice's KL per dimension */
 } vk_worker;
 
 struct vk_trainer {
@@ -45,8 +44,7 @@ struct vk_trainer {
 	int kl_warmup, kl_cycles;
 	float beta_now;       /* β of the last step */
 	float free_bits;      /* λ; > 0: per-dimension KL weights from the batch */
-	double *fb_sum;       /* (Z) the batch's KL per dimension */
-	float *fb_w;          /* (Z) β or 0 per dimension */
+	vk_reducer *red;      /* the workers' (and ranks') batch-wide sums */
 	int iw;               /* K > 1: the importance-weighted objective */
 	int learn_sigma;      /* one log σ trained with the network (Gaussian decoder) */
 	float log_sigma, ls_m, ls_v; /* it and its Adam moments */
