@@ -15,6 +15,15 @@ D=$ROOT/examples/data
 "$A/idx2stream" "$D/digits-test-images-idx3-ubyte.gz" "$D/digits-test-labels-idx1-ubyte.gz" \
 	| "$A/stream-cat" -n 256 > "$T/test.ts"
 fail=0
+# A stream is compared as its records and metadata, rewritten by the new
+# build into a file (declared count): the format's minor version and a pipe's
+# end marker (tensor-stream 1.1) are not results.
+norm() {
+	case $1 in
+	*.kl) cat "$1" ;;
+	*) "$B/stream-cat" -o "$1.norm" "$1" && cat "$1.norm" ;;
+	esac
+}
 run() { # name, then vae-train options
 	name=$1; shift
 	for side in A B; do
@@ -47,10 +56,10 @@ run() { # name, then vae-train options
 		done
 	done
 	for f in enc dec smp kl; do
-		ref=$(sha256sum < "$T/$name.A.A.$f")
+		ref=$(norm "$T/$name.A.A.$f" | sha256sum)
 		for o in A.B B.A B.B; do
 			[ -e "$T/$name.$o.$f" ] || continue
-			if [ "$(sha256sum < "$T/$name.$o.$f")" != "$ref" ]; then
+			if [ "$(norm "$T/$name.$o.$f" | sha256sum)" != "$ref" ]; then
 				echo "identity: $name: $f differs ($o)"; fail=1
 			fi
 		done
