@@ -15,6 +15,15 @@ D=$ROOT/examples/data
 "$A/idx2stream" "$D/digits-test-images-idx3-ubyte.gz" "$D/digits-test-labels-idx1-ubyte.gz" \
 	| "$A/stream-cat" -n 256 > "$T/test.ts"
 fail=0
+# A stream's values and labels, every bit (stream2txt's 9 digits give back the
+# float): the stream format's own bytes may change between versions (1.1 adds
+# an end marker); kl-eval's TSV as it is.
+values() {
+	case $2 in
+	kl) sha256sum < "$1" ;;
+	*) "$B/stream2txt" "$1" | sha256sum ;;
+	esac
+}
 run() { # name, then vae-train options
 	name=$1; shift
 	for side in A B; do
@@ -47,10 +56,10 @@ run() { # name, then vae-train options
 		done
 	done
 	for f in enc dec smp kl; do
-		ref=$(sha256sum < "$T/$name.A.A.$f")
+		ref=$(values "$T/$name.A.A.$f" $f)
 		for o in A.B B.A B.B; do
 			[ -e "$T/$name.$o.$f" ] || continue
-			if [ "$(sha256sum < "$T/$name.$o.$f")" != "$ref" ]; then
+			if [ "$(values "$T/$name.$o.$f" $f)" != "$ref" ]; then
 				echo "identity: $name: $f differs ($o)"; fail=1
 			fi
 		done

@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "evaluate.h"
+#include "guard.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -127,16 +128,19 @@ static int kind_has_kl(int kind)
 	return !kind || (k && k->latent->has_kl);
 }
 
-static void open_model(struct evaluator *ev, const char *path, const ts_reader *r, int iw)
+static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw)
 {
 	vk_error e;
+	static vk_trainrec rec;
 	memset(ev, 0, sizeof *ev);
 	ev->name = path;
-	if (vk_model_load(path, &ev->m, NULL, NULL, &e))
+	if (vk_model_load(path, &ev->m, &rec, NULL, &e))
 		vk_die_error(&e);
 	ev->kind = ev->m.a.kind;
 	if (vk_check_input(&ev->m, &r->h, r->name, &e))
 		vk_die("%s (model %s)", e.msg, path);
+	if (vk_match_stream_classes(&ev->m, &rec, path, r, &e)) /* a cvae's classes by name */
+		vk_die_error(&e);
 	int vae = kind_has_kl(ev->kind);
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
@@ -180,6 +184,8 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 	vk_error e;
 	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
 		vk_die("%s (model %s)", e.msg, ev->name);
+	if (m->a.likelihood == VK_BERNOULLI && vk_check_unit_rows(x, n, D, first, src, &e))
+		vk_die("%s (model %s)", e.msg, ev->name); /* vae-train's rule (guard.h) */
 	const int32_t *lab = cvae ? labels : NULL;
 	const float *head = ev->w.act_enc[m->n_enc - 1];
 	double t0 = vk_now(), t_iw = 0;

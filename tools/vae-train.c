@@ -417,7 +417,7 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 }
 
 /* Run the recipe on the data, reporting every epoch. */
-static void vae_train(const struct cmdline *c, const vk_dataset *train, const vk_dataset *test)
+static void vae_train(const struct cmdline *c, vk_dataset *train, vk_dataset *test)
 {
 	vk_run run;
 	vk_epoch_report ep;
