@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "afile.h"
+#include "blascore.h"
 #include "err.h"
 #include "gmm.h"
 #include "nn.h"
@@ -180,7 +181,10 @@ int main(int argc, char **argv)
 	ts_reader r;
 	vk_gmm g;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
+	if (c.verbose && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	vk_set_threads(c.threads);
 	/* Refuse a terminal before the work, not after it. */
 	if ((!c.output || !strcmp(c.output, "-")) && vk_stdout_is_tty())

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "gmm.h"
 #include "modelfile.h"
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
 	ts_writer w;
 	vk_gmm prior;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.model}, 1);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "afile.h"
+#include "blascore.h"
 #include "dataset.h"
 #include "dist.h"
 #include "err.h"
@@ -433,10 +434,13 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	/* Under mpirun every rank trains on its share of each batch; rank 0
 	 * alone writes the model, the log and the summaries. */
 	int lead = vk_dist_init(&argc, &argv) == 1 || vk_dist_rank() == 0;
 	parse_cmdline(argc, argv, &c);
+	if (lead && !c.quiet && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	/* Before anything is opened for writing: the model and the log may not
 	 * be the data (the model is read back only by --resume, as itself). */
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.train, c.test}, c.test ? 2 : 1);
