@@ -98,9 +98,12 @@ if [ -d "$CARRY/lib" ]; then
 		*) ln -sf "$f" "$W/lib/" ;;
 		esac
 	done
-	LD_LIBRARY_PATH=$W/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	export LD_LIBRARY_PATH
+	VK_LD=$W/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
+# vkx COMMAND...: a vaekit command with the carried libraries (PyTorch keeps
+# the host's own).
+VK_LD=${VK_LD:-}
+vkx() { if [ -n "$VK_LD" ]; then LD_LIBRARY_PATH=$VK_LD "$@"; else "$@"; fi; }
 BIN=${B16_BIN:-}
 if [ -z "$BIN" ]; then
 	for d in "$CARRY/bin" "$ROOT/build-portable/bin" "$ROOT/build/bin"; do
@@ -112,7 +115,7 @@ for p in vae-train vae-info idx2stream stream-cat; do
 done
 VK=0
 if [ -n "$BIN" ] && [ -x "$BIN/vae-train" ]; then
-	if err=$("$BIN/vae-info" --system 2>&1 >/dev/null) && "$BIN/vae-train" --version >/dev/null 2>&1; then
+	if err=$(vkx "$BIN/vae-info" --system 2>&1 >/dev/null) && vkx "$BIN/vae-train" --version >/dev/null 2>&1; then
 		VK=1
 	else
 		missing "vaekit's programs do not start here: $(echo "$err" | head -n 1)"
@@ -158,7 +161,7 @@ body = raw[16:16 + n * size]
 data = (body * (count // n + 1))[:count * size]
 open(out, "wb").write(raw[:4] + struct.pack(">III", count, rows, cols) + data)
 EOF
-	[ "$VK" = 1 ] && "$BIN/idx2stream" -n "$1" -o "$ts" "$idx"
+	[ "$VK" = 1 ] && vkx "$BIN/idx2stream" -n "$1" -o "$ts" "$idx"
 	echo "$what" > "$W/$2.what"
 }
 
@@ -175,7 +178,7 @@ vk() {
 		log=$W/$tag-r$r.tsv
 		say "$tag run $r ($(elapsed)s)"
 		# shellcheck disable=SC2086
-		if timeout "$TMO" env "$@" "$BIN/vae-train" -q -o "$W/$tag.vae" $net --batch "$b" --threads "$t" \
+		if vkx timeout "$TMO" env "$@" "$BIN/vae-train" -q -o "$W/$tag.vae" $net --batch "$b" --threads "$t" \
 			--epochs "$EPOCHS" --seed 1 --log "$log" "$data" >/dev/null 2>"$W/$tag.err"; then
 			s=$(col_after_first "$log" seconds | median)
 			rates="$rates $(ratio "$count" "$s" %.0f)"
@@ -234,9 +237,9 @@ main() {
 	echo
 	echo '```'
 	if [ "$VK" = 1 ]; then
-		"$BIN/vae-info" --system 2>&1
+		vkx "$BIN/vae-info" --system 2>&1
 		echo
-		env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$BIN/vae-info" --system 2>&1 >/dev/null | sed 's/^/OPENBLAS_VERBOSE=2: /'
+		vkx env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$BIN/vae-info" --system 2>&1 >/dev/null | sed 's/^/OPENBLAS_VERBOSE=2: /'
 	else
 		echo "vaekit not runnable here"
 	fi

@@ -188,7 +188,11 @@ const char *vk_blas_best_core(unsigned f, int (*have)(const char *core))
 	const unsigned avx512 = VK_CPU_AVX512F | VK_CPU_AVX512DQ | VK_CPU_AVX512BW | VK_CPU_AVX512VL;
 	/* Best first, each with what its kernels need. SapphireRapids is left
 	 * out: OpenBLAS does not take it from OPENBLAS_CORETYPE (its name list
-	 * stops at Cooperlake), and its sgemm is SkylakeX's anyway. */
+	 * stops at Cooperlake), and its sgemm is SkylakeX's anyway. 0.3.21's
+	 * list even stops one short of Cooperlake ("Core not found" with
+	 * OPENBLAS_VERBOSE=2), but for a name it does not find it falls back to
+	 * the CPU's features, which on a CPU with AVX-512 BF16 is Cooperlake
+	 * again; the restarted program checks what it got (vk_blas_init). */
 	const struct {
 		const char *core;
 		unsigned needs;
