@@ -2,7 +2,8 @@
 # bench/pack-16core.sh — prepare what bench/run-16core.sh needs on the 16-core
 # benchmark host (/work/shared/BENCH-HOST.md: no package manager, nothing of
 # ours installed, the checkout and what it carries ≤ 64 MiB): the portable
-# build's programs (those without libvips or MPI) and the shared libraries
+# build's programs (those without libvips or MPI), the GEMM probe, and the
+# shared libraries
 # they load that a bare glibc system lacks, in .devcarry/ (git-ignored).
 # OpenBLAS (36 MB) travels xz-compressed; run-16core.sh unpacks it with xz or
 # python3's lzma. Then carry .devcarry along and run bench/run-16core.sh there.
@@ -15,6 +16,9 @@ mkdir -p "$C/bin" "$C/lib"
 for p in vae-train vae-info vae-encode vae-decode vae-sample kl-eval idx2stream stream-cat stream-info; do
 	cp "$ROOT/build-portable/bin/$p" "$C/bin/"
 done
+# The GEMM probe (bench/sgemm_probe.c), for its --split table, built for any x86-64.
+cc -O3 -march=x86-64 -mtune=generic -fno-math-errno -std=c11 -D_GNU_SOURCE -o "$C/bin/sgemm_probe" \
+	"$ROOT/bench/sgemm_probe.c" $(pkg-config --cflags --libs openblas) -lm -lpthread
 # Every library the programs load, under its SONAME, except glibc's own.
 for p in "$C"/bin/*; do ldd "$p"; done | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
 while read -r soname path; do

@@ -216,6 +216,7 @@ MLP="--hidden 400 --latent 20"
 CONV="--arch conv --latent 2"
 
 main() {
+	PROBE_CORE=
 	make_data "$N" train
 	make_data "$CONV_N" conv
 	echo "# vaekit on the 16-core benchmark host"
@@ -238,6 +239,8 @@ main() {
 	echo '```'
 	if [ "$VK" = 1 ]; then
 		vkx "$BIN/vae-info" --system 2>&1
+		# The probe is not vaekit: it gets the core vaekit runs.
+		PROBE_CORE=$(vkx env -u OPENBLAS_CORETYPE "$BIN/vae-info" --system --tsv 2>/dev/null | awk -F'\t' '$2 == "blas_core" {split($3, w, " "); print w[1]}')
 		echo
 		vkx env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$BIN/vae-info" --system 2>&1 >/dev/null | sed 's/^/OPENBLAS_VERBOSE=2: /'
 	else
@@ -340,6 +343,25 @@ main() {
 		[ "$GPU" = 1 ] && g=$(pt "torch-gpu-conv-b$b" cuda conv "$b" 0 "$W/conv.idx")
 		echo "| conv, latent 2 | $b | $v | $c | $g | $(ratio "$v" "$c") | $(ratio "$v" "$g") | ≥ 2× PyTorch CPU: $(verdict "$(ratio "$v" "$c" %.4f)" ">=" 2) |"
 	done
+	echo
+
+	# -- how to split each GEMM over the threads (for issue 25's scaling work)
+	echo "## Each GEMM on $NCPU threads: split by batch rows, by output columns, or by OpenBLAS (\`sgemm_probe --split\`)"
+	echo
+	echo "Microseconds per call: \"rows\" is vae-train's data-parallel split (a dW's per-thread blocks then summed), \"cols\" a split of each layer's output columns over the threads (a barrier a call), \"blas\" OpenBLAS's own threads. Data for choosing the split per layer and batch size."
+	echo
+	if [ "$VK" = 1 ] && [ -x "$BIN/sgemm_probe" ]; then
+		for cfg in "--batch 128 --layers 784,400,20" "--batch 1024 --layers 784,400,20" "--batch 128 --conv 28 --layers 784,2"; do
+			in_budget || { echo "($cfg: skipped, time budget)"; continue; }
+			say "sgemm_probe --split $cfg ($(elapsed)s)"
+			echo '```'
+			# shellcheck disable=SC2086
+			vkx timeout "$TMO" env -u OPENBLAS_CORETYPE ${PROBE_CORE:+OPENBLAS_CORETYPE=$PROBE_CORE} "$BIN/sgemm_probe" --split --threads "$NCPU" $cfg 2>&1
+			echo '```'
+		done
+	else
+		echo "n/a: no sgemm_probe in $BIN (bench/pack-16core.sh builds it)"
+	fi
 	echo
 	echo "Run took $(elapsed) s (budget $BUDGET s); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)."
 }
