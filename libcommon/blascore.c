@@ -145,7 +145,7 @@ const char *vk_cpu_name(void)
 	static char name[49];
 #if defined(__x86_64__) || defined(__i386__)
 	unsigned r[12];
-	if (!*name && __get_cpuid_max(0x80000000, NULL) >= 0x80000004) {
+	if (!*name && __get_cpuid_max(0x80000000, NULL) >= 0x80000004u) {
 		for (unsigned i = 0; i < 3; i++)
 			__cpuid(0x80000002 + i, r[4 * i], r[4 * i + 1], r[4 * i + 2], r[4 * i + 3]);
 		memcpy(name, r, 48);
@@ -328,10 +328,19 @@ void vk_blas_get_info(vk_blas_info *info)
 const char *vk_build_isa(void)
 {
 #ifdef VK_PORTABLE
+	/* The test gcc's target_clones dispatch makes (nn.h's VK_HOT). */
+#if defined(__GNUC__) && !defined(__clang__)
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("x86-64-v4"))
+	int v4 = __builtin_cpu_supports("x86-64-v4"), v3 = __builtin_cpu_supports("x86-64-v3");
+#else
+	unsigned f = vk_cpu_features();
+	int v3 = (f & (VK_CPU_AVX2 | VK_CPU_FMA)) == (VK_CPU_AVX2 | VK_CPU_FMA);
+	int v4 = v3 && (f & (VK_CPU_AVX512F | VK_CPU_AVX512DQ | VK_CPU_AVX512BW | VK_CPU_AVX512VL)) ==
+			       (VK_CPU_AVX512F | VK_CPU_AVX512DQ | VK_CPU_AVX512BW | VK_CPU_AVX512VL);
+#endif
+	if (v4)
 		return "x86-64 (portable build); hot kernels: the x86-64-v4 (AVX-512) clone";
-	if (__builtin_cpu_supports("x86-64-v3"))
+	if (v3)
 		return "x86-64 (portable build); hot kernels: the x86-64-v3 (AVX2) clone";
 	return "x86-64 (portable build); hot kernels: the baseline clone";
 #elif defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
