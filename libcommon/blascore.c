@@ -145,7 +145,7 @@ const char *vk_cpu_name(void)
 	static char name[49];
 #if defined(__x86_64__) || defined(__i386__)
 	unsigned r[12];
-	if (!*name && __get_cpuid_max(0x80000000, NULL) >= 0x80000004u) {
+	if (!*name && (unsigned)__get_cpuid_max(0x80000000, NULL) >= 0x80000004u) {
 		for (unsigned i = 0; i < 3; i++)
 			__cpuid(0x80000002 + i, r[4 * i], r[4 * i + 1], r[4 * i + 2], r[4 * i + 3]);
 		memcpy(name, r, 48);
