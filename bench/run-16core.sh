@@ -141,17 +141,24 @@ if [ "$TORCH" = 1 ] || [ "$GPU" = 1 ]; then
 fi
 
 # ---- data ---------------------------------------------------------------------
-# $W/train.idx: N images (IDX, raw) for PyTorch; $W/train.ts: the same for vaekit.
-make_data() { # COUNT NAME -> $W/NAME.idx and $W/NAME.ts
-	idx=$W/$2.idx ts=$W/$2.ts
-	[ -s "$ts" ] && [ -s "$idx" ] && return 0
+# make_data COUNT NAME: $W/NAME-COUNT.ts (vaekit) and $W/NAME-COUNT.idx (PyTorch,
+# raw IDX), the same COUNT images, the source's repeated as needed.
+make_data() {
+	idx=$W/$2-$1.idx ts=$W/$2-$1.ts
 	if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
 		src=$FM/train-images-idx3-ubyte.gz what="the first $1 Fashion-MNIST training images"
 	else
 		src=$ROOT/examples/data/digits-train-images-idx3-ubyte.gz what="the 8,000 shipped digits repeated to $1 images"
 	fi
-	# An IDX of COUNT images, the source's repeated as needed.
-	"$PY" - "$src" "$1" "$idx" <<'EOF' 2>/dev/null || gzip -dc "$src" > "$idx" 2>/dev/null || cp "$src" "$idx"
+	echo "$what" > "$W/$2.what"
+	if [ "$VK" = 1 ] && [ ! -s "$ts" ]; then
+		# shellcheck disable=SC2046
+		vkx "$BIN/idx2stream" -o "$W/source.ts" "$src" &&
+			vkx "$BIN/stream-cat" -n "$1" -o "$ts" $(for i in 1 2 3 4 5 6 7 8 9 10; do echo "$W/source.ts"; done) ||
+			missing "the training stream ($2, $1 images)"
+	fi
+	[ "$HAVE_TORCH" = 1 ] && [ ! -s "$idx" ] || return 0
+	"$PY" - "$src" "$1" "$idx" <<'EOF' || missing "the IDX file for PyTorch ($2, $1 images)"
 import gzip, struct, sys
 src, count, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 raw = (gzip.open if open(src, "rb").read(2) == b"\x1f\x8b" else open)(src, "rb").read()
@@ -161,8 +168,6 @@ body = raw[16:16 + n * size]
 data = (body * (count // n + 1))[:count * size]
 open(out, "wb").write(raw[:4] + struct.pack(">III", count, rows, cols) + data)
 EOF
-	[ "$VK" = 1 ] && vkx "$BIN/idx2stream" -n "$1" -o "$ts" "$idx"
-	echo "$what" > "$W/$2.what"
 }
 
 # ---- runs ---------------------------------------------------------------------
@@ -261,12 +266,12 @@ main() {
 	for c in $CORES; do printf -- '---|'; done
 	printf -- '---|---|---|\n'
 	for t in $CORE_THREADS; do
-		d=$(vk "mlp-b128-t$t" "$MLP" 128 "$t" "$W/train.ts" "$N" -u OPENBLAS_CORETYPE)
+		d=$(vk "mlp-b128-t$t" "$MLP" 128 "$t" "$W/train-$N.ts" "$N" -u OPENBLAS_CORETYPE)
 		eval "MLP_128_$t=\$d"
 		best=$d
 		printf '| %s | %s |' "$t" "$d"
 		for c in $CORES; do
-			r=$(vk "mlp-b128-t$t-$c" "$MLP" 128 "$t" "$W/train.ts" "$N" OPENBLAS_CORETYPE="$c")
+			r=$(vk "mlp-b128-t$t-$c" "$MLP" 128 "$t" "$W/train-$N.ts" "$N" OPENBLAS_CORETYPE="$c")
 			printf ' %s |' "$r"
 			case $best in [0-9]*) [ "$(verdict "$r" ">" "$best")" = yes ] && best=$r ;; *) best=$r ;; esac
 		done
@@ -288,7 +293,7 @@ main() {
 		printf '| %s |' "$b"
 		for t in $THREADS; do
 			eval "r=\${MLP_${b}_$t:-}"
-			[ -n "$r" ] || { r=$(vk "mlp-b$b-t$t" "$MLP" "$b" "$t" "$W/train.ts" "$N" -u OPENBLAS_CORETYPE); eval "MLP_${b}_$t=\$r"; }
+			[ -n "$r" ] || { r=$(vk "mlp-b$b-t$t" "$MLP" "$b" "$t" "$W/train-$N.ts" "$N" -u OPENBLAS_CORETYPE); eval "MLP_${b}_$t=\$r"; }
 			printf ' %s |' "$r"
 		done
 		eval "one=\${MLP_${b}_1:-n/a} eight=\${MLP_${b}_8:-n/a} sixteen=\${MLP_${b}_16:-n/a}"
@@ -310,7 +315,7 @@ main() {
 	for b in $CONV_BATCHES; do
 		printf '| %s |' "$b"
 		for t in $CONV_THREADS; do
-			r=$(vk "conv-b$b-t$t" "$CONV" "$b" "$t" "$W/conv.ts" "$CONV_N" -u OPENBLAS_CORETYPE)
+			r=$(vk "conv-b$b-t$t" "$CONV" "$b" "$t" "$W/conv-$CONV_N.ts" "$CONV_N" -u OPENBLAS_CORETYPE)
 			eval "CONV_${b}_$t=\$r"
 			printf ' %s |' "$r"
 		done
@@ -327,20 +332,20 @@ main() {
 	echo "|---|---|---|---|---|---|---|---|"
 	for b in $BATCHES; do
 		eval "v=\${MLP_${b}_$NCPU:-}"
-		[ -n "$v" ] || v=$(vk "mlp-b$b-t$NCPU" "$MLP" "$b" "$NCPU" "$W/train.ts" "$N" -u OPENBLAS_CORETYPE)
+		[ -n "$v" ] || v=$(vk "mlp-b$b-t$NCPU" "$MLP" "$b" "$NCPU" "$W/train-$N.ts" "$N" -u OPENBLAS_CORETYPE)
 		c=n/a g=n/a
-		[ "$TORCH" = 1 ] && c=$(pt "torch-cpu-mlp-b$b" cpu mlp "$b" "$NCPU" "$W/train.idx")
-		[ "$GPU" = 1 ] && g=$(pt "torch-gpu-mlp-b$b" cuda mlp "$b" 0 "$W/train.idx")
+		[ "$TORCH" = 1 ] && c=$(pt "torch-cpu-mlp-b$b" cpu mlp "$b" "$NCPU" "$W/train-$N.idx")
+		[ "$GPU" = 1 ] && g=$(pt "torch-gpu-mlp-b$b" cuda mlp "$b" 0 "$W/train-$N.idx")
 		target=—
 		[ "$b" = 128 ] && target="faster than the GPU: $(verdict "$v" ">" "$g")"
 		echo "| MLP 784-400-20 | $b | $v | $c | $g | $(ratio "$v" "$c") | $(ratio "$v" "$g") | $target |"
 	done
 	for b in $(echo "$CONV_BATCHES $GPU_CONV_BATCHES" | tr ' ' '\n' | sort -nu); do
 		eval "v=\${CONV_${b}_$NCPU:-}"
-		[ -n "$v" ] || v=$(vk "conv-b$b-t$NCPU" "$CONV" "$b" "$NCPU" "$W/conv.ts" "$CONV_N" -u OPENBLAS_CORETYPE)
+		[ -n "$v" ] || v=$(vk "conv-b$b-t$NCPU" "$CONV" "$b" "$NCPU" "$W/conv-$CONV_N.ts" "$CONV_N" -u OPENBLAS_CORETYPE)
 		c=n/a g=n/a
-		[ "$TORCH" = 1 ] && c=$(pt "torch-cpu-conv-b$b" cpu conv "$b" "$NCPU" "$W/conv.idx")
-		[ "$GPU" = 1 ] && g=$(pt "torch-gpu-conv-b$b" cuda conv "$b" 0 "$W/conv.idx")
+		[ "$TORCH" = 1 ] && c=$(pt "torch-cpu-conv-b$b" cpu conv "$b" "$NCPU" "$W/conv-$CONV_N.idx")
+		[ "$GPU" = 1 ] && g=$(pt "torch-gpu-conv-b$b" cuda conv "$b" 0 "$W/conv-$CONV_N.idx")
 		echo "| conv, latent 2 | $b | $v | $c | $g | $(ratio "$v" "$c") | $(ratio "$v" "$g") | ≥ 2× PyTorch CPU: $(verdict "$(ratio "$v" "$c" %.4f)" ">=" 2) |"
 	done
 	echo
