@@ -39,8 +39,8 @@ static const char USAGE[] =
 	"      --version      show the version and exit\n";
 
 #define MAX_MODELS 16
-#define BATCH 256     /* records read and encoded at a time */
-#define IW_CHUNK 512  /* importance samples decoded at a time */
+#define BATCH VK_EVAL_BATCH    /* records read and encoded at a time */
+#define IW_CHUNK VK_EVAL_BATCH /* importance samples decoded at a time */
 #define MAX_LATENT 4096
 
 struct cmdline {
@@ -54,7 +54,7 @@ struct cmdline {
 /* One row of the result: a model, or the latent stream when there is none. */
 struct evaluator {
 	const char *name;
-	int kind;               /* VK_AE, VK_VAE, VK_CVAE, or 0 for a latent stream */
+	int kind;               /* a model kind's number, or 0 for a latent stream */
 	vk_model m;
 	vk_work w;
 	vk_evalsum sum;
@@ -120,6 +120,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 /* ---- evaluating ---- */
 
+/* A row with a KL and an ELBO: a model whose latent kind has a prior (not
+ * an AE), or a latent stream. */
+static int kind_has_kl(int kind)
+{
+	const vk_model_kind *k = vk_model_kind_get(kind);
+	return !kind || (k && k->latent->has_kl);
+}
+
 static void open_model(struct evaluator *ev, const char *path, const ts_reader *r, int iw)
 {
 	vk_error e;
@@ -130,7 +138,7 @@ static void open_model(struct evaluator *ev, const char *path, const ts_reader *
 	ev->kind = ev->m.a.kind;
 	if (vk_check_input(&ev->m, &r->h, r->name, &e))
 		vk_die("%s (model %s)", e.msg, path);
-	int vae = ev->kind != VK_AE;
+	int vae = kind_has_kl(ev->kind);
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
 		vk_die_error(&e);
@@ -169,7 +177,7 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 		return;
 	}
 	vk_model *m = &ev->m;
-	int cvae = ev->kind == VK_CVAE, D = m->a.input_size;
+	int cvae = vk_conditional(&m->a), D = m->a.input_size;
 	vk_error e;
 	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
 		vk_die("%s (model %s)", e.msg, ev->name);
@@ -210,7 +218,7 @@ static void print_records(const struct evaluator *ev, int n_ev, const int32_t *l
 			const struct evaluator *v = &ev[k];
 			if (!v->kind)
 				printf("%s%.9g", sep, v->kl[i]);
-			else if (v->kind == VK_AE)
+			else if (!kind_has_kl(v->kind))
 				printf("%s%.9g", sep, v->rec[i]);
 			else
 				printf("%s%.9g\t%.9g\t%.9g", sep, v->rec[i], v->kl[i],
@@ -449,7 +457,7 @@ static void parse_model_row(char **f, vk_evalsum *s, const char *file, unsigned 
 	int kind = kind_parse(f[1]);
 	if (kind < 0)
 		vk_die("%s:%llu: unknown kind '%s'", file, ln, f[1]);
-	if (vk_evalsum_init(s, MAX_LATENT, kind != VK_AE, kind != 0,
+	if (vk_evalsum_init(s, MAX_LATENT, kind_has_kl(kind), kind != 0,
 			    strcmp(f[8], "NA") ? atoi(f[8]) : 0, &e))
 		vk_die_error(&e);
 	s->Z = 0;
