@@ -9,6 +9,12 @@ set -e
 A=$(cd "$1" && pwd); B=$(cd "$2" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+# Both builds on the same OpenBLAS kernels: where the new build corrects
+# OpenBLAS's choice (libcommon/blascore.c) an older one runs OpenBLAS's own.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -x "$B/vae-info" ]; then
+	core=$("$B/vae-info" --system --tsv 2>/dev/null | awk -F'\t' '$2 == "blas_core" && /chosen by vaekit/ {split($3, w, " "); print w[1]}')
+	[ -n "$core" ] && export OPENBLAS_CORETYPE="$core" && echo "identity: both builds on OpenBLAS's $core kernels"
+fi
 D=$ROOT/examples/data
 "$A/idx2stream" "$D/digits-train-images-idx3-ubyte.gz" "$D/digits-train-labels-idx1-ubyte.gz" \
 	| "$A/stream-cat" -n 1024 > "$T/train.ts"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "evaluate.h"
 #include "guard.h"
@@ -533,7 +534,10 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
+	if (c.verbose && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	vk_set_threads(c.threads);
 	static struct evaluator ev[MAX_MODELS];
 	int n_ev = 0;
