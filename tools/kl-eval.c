@@ -1,6 +1,5 @@
 /* kl-eval — measure models on a stream: reconstruction, KL, −ELBO, the
  * importance-weighted log p(x), per-dimension KL and active units. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "evaltsv.h"
 #include "evaluate.h"
 #include "modelfile.h"
 #include "modelstream.h"
@@ -52,11 +52,9 @@ struct cmdline {
 
 /* One row of the result: a model, or the latent stream when there is none. */
 struct evaluator {
-	const char *name;
-	int kind;               /* VK_AE, VK_VAE, VK_CVAE, or 0 for a latent stream */
+	vk_evalrow row;         /* name, kind (0 for a latent stream) and the sums */
 	vk_model m;
 	vk_work w;
-	vk_evalsum sum;
 	float rec[BATCH], kl[BATCH];
 	double lp[BATCH];
 	double seconds, iw_seconds;
@@ -123,15 +121,15 @@ static void open_model(struct evaluator *ev, const char *path, const ts_reader *
 {
 	vk_error e;
 	memset(ev, 0, sizeof *ev);
-	ev->name = path;
+	ev->row.name = path;
 	if (vk_model_load(path, &ev->m, NULL, NULL, &e))
 		vk_die_error(&e);
-	ev->kind = ev->m.a.kind;
+	ev->row.kind = ev->m.a.kind;
 	if (vk_check_input(&ev->m, &r->h, r->name, &e))
 		vk_die("%s (model %s)", e.msg, path);
-	int vae = ev->kind != VK_AE;
+	int vae = ev->row.kind != VK_AE;
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
-	    vk_evalsum_init(&ev->sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
+	    vk_evalsum_init(&ev->row.sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
 		vk_die_error(&e);
 	if (!vae)
 		vk_warn("%s: ae: deterministic encoder, no ELBO (reconstruction only)", path);
@@ -143,7 +141,7 @@ static void open_latent(struct evaluator *ev, const ts_reader *r)
 	vk_error e;
 	char kind[64], s[64];
 	memset(ev, 0, sizeof *ev);
-	ev->name = "-";
+	ev->row.name = "-";
 	if (ts_meta_get(&r->h, "kind", kind, sizeof kind) && strcmp(kind, "latent+logvar"))
 		vk_die("%s: kind=%s is not latent+logvar; measure images with -m MODEL, or "
 		       "encode them with vae-encode --with-logvar", r->name, kind);
@@ -152,26 +150,26 @@ static void open_latent(struct evaluator *ev, const ts_reader *r)
 		vk_die("%s: records of shape %s are not mu then log sigma^2 (an even-length "
 		       "vector of at most %d)", r->name, ts_shape_str(&r->h, s, sizeof s),
 		       2 * MAX_LATENT);
-	if (vk_evalsum_init(&ev->sum, (int)n / 2, 1, 0, 0, &e))
+	if (vk_evalsum_init(&ev->row.sum, (int)n / 2, 1, 0, 0, &e))
 		vk_die_error(&e);
 }
 
 static void evaluate_batch(struct evaluator *ev, const char *src, const float *x,
 			   const int32_t *labels, size_t n, uint64_t first, const struct cmdline *c)
 {
-	if (!ev->kind) {
-		size_t Z = ev->sum.Z;
+	if (!ev->row.kind) {
+		size_t Z = ev->row.sum.Z;
 		for (size_t i = 0; i < n; i++) {
 			ev->kl[i] = (float)vk_kl_head(x + i * 2 * Z, (int)Z);
-			vk_evalsum_add(&ev->sum, 0, 0, 0, x + i * 2 * Z);
+			vk_evalsum_add(&ev->row.sum, 0, 0, 0, x + i * 2 * Z);
 		}
 		return;
 	}
 	vk_model *m = &ev->m;
-	int cvae = ev->kind == VK_CVAE, D = m->a.input_size;
+	int cvae = ev->row.kind == VK_CVAE, D = m->a.input_size;
 	vk_error e;
 	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
-		vk_die("%s (model %s)", e.msg, ev->name);
+		vk_die("%s (model %s)", e.msg, ev->row.name);
 	const int32_t *lab = cvae ? labels : NULL;
 	const float *head = ev->w.act_enc[m->n_enc - 1];
 	double t0 = vk_now(), t_iw = 0;
@@ -183,13 +181,13 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 		const int32_t *li = lab ? lab + i : NULL;
 		vk_eval_batch(m, &ev->w, xi, li, 1, c->seed, ev->rec + i, ev->kl + i);
 		ev->lp[i] = NAN;
-		if (ev->sum.iw) {
+		if (ev->row.sum.iw) {
 			double t = vk_now();
 			ev->lp[i] = vk_iw_logpx(m, &ev->w, xi, li ? *li : TS_NO_LABEL, head,
-						ev->sum.iw, c->seed);
+						ev->row.sum.iw, c->seed);
 			t_iw += vk_now() - t;
 		}
-		vk_evalsum_add(&ev->sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
+		vk_evalsum_add(&ev->row.sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
 	}
 	double t1 = vk_now() - t_iw;
 	ev->seconds += t1 - t0;
@@ -207,14 +205,14 @@ static void print_records(const struct evaluator *ev, int n_ev, const int32_t *l
 			printf("%d", (int)labels[i]), sep = "\t";
 		for (int k = 0; k < n_ev; k++, sep = "\t") {
 			const struct evaluator *v = &ev[k];
-			if (!v->kind)
+			if (!v->row.kind)
 				printf("%s%.9g", sep, v->kl[i]);
-			else if (v->kind == VK_AE)
+			else if (v->row.kind == VK_AE)
 				printf("%s%.9g", sep, v->rec[i]);
 			else
 				printf("%s%.9g\t%.9g\t%.9g", sep, v->rec[i], v->kl[i],
 				       (double)v->rec[i] + v->kl[i]);
-			if (v->sum.iw)
+			if (v->row.sum.iw)
 				printf("\t%.9g", v->lp[i]);
 		}
 		putchar('\n');
@@ -232,7 +230,7 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	 * meter (on a terminal) moves. Records are measured one by one anyway. */
 	int iw = 0;
 	for (int k = 0; k < n_ev; k++)
-		iw |= ev[k].sum.iw > 0;
+		iw |= ev[k].row.sum.iw > 0;
 	size_t batch = iw ? 8 : BATCH;
 	vk_progress p;
 	vk_progress_start(&p, "records", r->h.count == TS_COUNT_UNKNOWN ? 0 : r->h.count);
@@ -253,77 +251,27 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	vk_progress_end(&p);
 	free(x);
 	for (int k = 0; k < n_ev; k++) {
-		if (ev[k].sum.bad)
-			vk_die("%s: a loss is not finite or too large to add up exactly", ev[k].name);
-		if (c->verbose && ev[k].kind)
-			vk_warn("%s: %.2fs for %llu records (%.0f/s)%s", ev[k].name, ev[k].seconds,
+		if (ev[k].row.sum.bad)
+			vk_die("%s: a loss is not finite or too large to add up exactly", ev[k].row.name);
+		if (c->verbose && ev[k].row.kind)
+			vk_warn("%s: %.2fs for %llu records (%.0f/s)%s", ev[k].row.name, ev[k].seconds,
 				(unsigned long long)first, first / ev[k].seconds, "");
-		if (c->verbose && ev[k].sum.iw)
+		if (c->verbose && ev[k].row.sum.iw)
 			vk_warn("%s: importance sampling K=%d: %.2fs (%.1f ms per record, %.0f "
-				"samples/s)", ev[k].name, ev[k].sum.iw, ev[k].iw_seconds,
+				"samples/s)", ev[k].row.name, ev[k].row.sum.iw, ev[k].iw_seconds,
 				1e3 * ev[k].iw_seconds / first,
-				(double)first * ev[k].sum.iw / ev[k].iw_seconds);
+				(double)first * ev[k].row.sum.iw / ev[k].iw_seconds);
 	}
 }
 
 /* ---- summaries: a table for people, TSV for scripts and --merge ---- */
 
-static const char TSV_HEADER[] =
-	"model\tkind\tdim\trecords\trec\tkl\tnelbo\tnelbo_se\tiw\tnlogpx\tnlogpx_se\tgap\t"
-	"active\tmu_var\tq_rec\tq_kl\tq_nelbo2\tq_lp\tq_lp2\tq_mu\tq_mu2";
-#define TSV_FIELDS 21
-
-static const char *kind_name(int kind) { return kind ? vk_kind_name(kind) : "latent"; }
-
-static void tsv_num(double v) { printf(isnan(v) ? "\tNA" : "\t%.10g", v); }
-static void tsv_q(int have, int64_t q) { printf(have ? "\t%lld" : "\tNA", (long long)q); }
-
-static void print_tsv(const struct evaluator *ev, int n_ev)
-{
-	puts(TSV_HEADER);
-	for (int k = 0; k < n_ev; k++) {
-		const vk_evalsum *s = &ev[k].sum;
-		int elbo = s->has_rec && s->has_kl;
-		double nelbo = elbo ? vk_sum_mean(s->rec, s->n) + vk_sum_mean(s->kl, s->n) : NAN;
-		double nlp = s->iw ? -vk_sum_mean(s->lp, s->n) : NAN;
-		printf("%s\t%s\tall\t%llu", ev[k].name, kind_name(ev[k].kind),
-		       (unsigned long long)s->n);
-		tsv_num(s->has_rec ? vk_sum_mean(s->rec, s->n) : NAN);
-		tsv_num(s->has_kl ? vk_sum_mean(s->kl, s->n) : NAN);
-		tsv_num(nelbo);
-		tsv_num(elbo ? vk_sum_se(s->rec + s->kl, s->nelbo2, s->n) : NAN);
-		printf(s->iw ? "\t%d" : "\tNA", s->iw);
-		tsv_num(nlp);
-		tsv_num(s->iw ? vk_sum_se(s->lp, s->lp2, s->n) : NAN);
-		tsv_num(nelbo - nlp);
-		printf("\t%d\tNA", vk_evalsum_active(s, VK_ACTIVE_THRESHOLD));
-		tsv_q(s->has_rec, s->rec);
-		tsv_q(s->has_kl, s->kl);
-		tsv_q(elbo, s->nelbo2);
-		tsv_q(s->iw, s->lp);
-		tsv_q(s->iw, s->lp2);
-		fputs("\tNA\tNA\n", stdout);
-		for (int j = 0; j < s->Z; j++) {
-			double var = vk_evalsum_mu_var(s, j);
-			printf("%s\t%s\t%d\t%llu\tNA", ev[k].name, kind_name(ev[k].kind), j,
-			       (unsigned long long)s->n);
-			tsv_num(s->has_kl ? vk_sum_mean(s->kl_dim[j], s->n) : NAN);
-			printf("\tNA\tNA\tNA\tNA\tNA\tNA\t%d", var > VK_ACTIVE_THRESHOLD);
-			tsv_num(var);
-			printf("\tNA");
-			tsv_q(s->has_kl, s->kl_dim[j]);
-			printf("\tNA\tNA\tNA\t%lld\t%lld\n", (long long)s->mu[j],
-			       (long long)s->mu2[j]);
-		}
-	}
-}
-
 static int name_width(const struct evaluator *ev, int n_ev)
 {
 	int w = 5;
 	for (int k = 0; k < n_ev; k++)
-		if ((int)strlen(ev[k].name) > w)
-			w = (int)strlen(ev[k].name);
+		if ((int)strlen(ev[k].row.name) > w)
+			w = (int)strlen(ev[k].row.name);
 	return w;
 }
 
@@ -339,17 +287,17 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 {
 	int nw = name_width(ev, n_ev), any_iw = 0;
 	for (int k = 0; k < n_ev; k++)
-		any_iw |= ev[k].sum.iw != 0;
+		any_iw |= ev[k].row.sum.iw != 0;
 	printf("%-*s %-6s %8s %10s %10s %10s %7s", nw, "model", "kind", "records", "rec", "kl",
 	       "-elbo", "se");
 	if (any_iw)
 		printf(" %6s %10s %7s %8s", "K", "-log p(x)", "se", "gap");
 	printf(" %7s\n", "active");
 	for (int k = 0; k < n_ev; k++) {
-		const vk_evalsum *s = &ev[k].sum;
+		const vk_evalsum *s = &ev[k].row.sum;
 		int elbo = s->has_rec && s->has_kl;
 		double nelbo = vk_sum_mean(s->rec, s->n) + vk_sum_mean(s->kl, s->n);
-		printf("%-*s %-6s %8llu", nw, ev[k].name, kind_name(ev[k].kind),
+		printf("%-*s %-6s %8llu", nw, ev[k].row.name, vk_evalrow_kind_name(ev[k].row.kind),
 		       (unsigned long long)s->n);
 		cell(10, s->has_rec, vk_sum_mean(s->rec, s->n));
 		cell(10, s->has_kl, vk_sum_mean(s->kl, s->n));
@@ -371,10 +319,10 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 		return;
 	printf("\n%-*s %5s %10s %10s %6s\n", nw, "model", "dim", "kl", "var(mu)", "active");
 	for (int k = 0; k < n_ev; k++)
-		for (int j = 0; j < ev[k].sum.Z; j++) {
-			const vk_evalsum *s = &ev[k].sum;
+		for (int j = 0; j < ev[k].row.sum.Z; j++) {
+			const vk_evalsum *s = &ev[k].row.sum;
 			double var = vk_evalsum_mu_var(s, j);
-			printf("%-*s %5d", nw, ev[k].name, j);
+			printf("%-*s %5d", nw, ev[k].row.name, j);
 			cell(10, s->has_kl, vk_sum_mean(s->kl_dim[j], s->n));
 			cell(10, 1, var);
 			printf(" %6s\n", var > VK_ACTIVE_THRESHOLD ? "yes" : "no");
@@ -383,133 +331,19 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 
 /* ---- --merge: read summaries back and add them up ---- */
 
-static int split_tabs(char *line, char **f, int max)
-{
-	int n = 0;
-	line[strcspn(line, "\n")] = 0;
-	for (char *p = line;; p++) {
-		if (n < max)
-			f[n] = p;
-		n++;
-		p += strcspn(p, "\t");
-		if (!*p)
-			return n;
-		*p = 0;
-	}
-}
-
-static int64_t parse_q(const char *s, const char *file, unsigned long long line)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!strcmp(s, "NA"))
-		return 0;
-	if (end == s || *end || errno)
-		vk_die("%s:%llu: '%s' is not an exact sum (an integer)", file, line, s);
-	return v;
-}
-
-static int kind_parse(const char *s)
-{
-	return !strcmp(s, "latent") ? 0 : vk_kind_parse(s);
-}
-
-/* The evaluator called name, created on first sight; new ones must agree. */
-static struct evaluator *find_or_add(struct evaluator *ev, int *n_ev, const char *name,
-				     const vk_evalsum *s, int kind, const char *file,
-				     unsigned long long line)
-{
-	vk_error e;
-	for (int k = 0; k < *n_ev; k++) {
-		if (strcmp(ev[k].name, name))
-			continue;
-		vk_evalsum *t = &ev[k].sum;
-		if (ev[k].kind != kind || t->Z != s->Z || t->iw != s->iw)
-			vk_die("%s:%llu: %s was measured differently from the first summary "
-			       "(kind, latent size or --iw differ)", file, line, name);
-		return &ev[k];
-	}
-	if (*n_ev == MAX_MODELS)
-		vk_die("%s:%llu: more than %d models to merge", file, line, MAX_MODELS);
-	struct evaluator *v = &ev[(*n_ev)++];
-	memset(v, 0, sizeof *v);
-	v->name = strdup(name);
-	v->kind = kind;
-	if (!v->name || vk_evalsum_init(&v->sum, s->Z, s->has_kl, s->has_rec, s->iw, &e))
-		vk_die("out of memory");
-	return v;
-}
-
-/* Parse a model row ("all") into s (allocated for MAX_LATENT dimensions). */
-static void parse_model_row(char **f, vk_evalsum *s, const char *file, unsigned long long ln)
-{
-	vk_error e;
-	int kind = kind_parse(f[1]);
-	if (kind < 0)
-		vk_die("%s:%llu: unknown kind '%s'", file, ln, f[1]);
-	if (vk_evalsum_init(s, MAX_LATENT, kind != VK_AE, kind != 0,
-			    strcmp(f[8], "NA") ? atoi(f[8]) : 0, &e))
-		vk_die_error(&e);
-	s->Z = 0;
-	s->n = strtoull(f[3], NULL, 10);
-	s->rec = parse_q(f[14], file, ln);
-	s->kl = parse_q(f[15], file, ln);
-	s->nelbo2 = parse_q(f[16], file, ln);
-	s->lp = parse_q(f[17], file, ln);
-	s->lp2 = parse_q(f[18], file, ln);
-}
-
-static void merge_model(struct evaluator *ev, int *n_ev, const char *name, int kind,
-			vk_evalsum *s, const char *file, unsigned long long ln)
-{
-	struct evaluator *into = find_or_add(ev, n_ev, name, s, kind, file, ln);
-	vk_evalsum_merge(&into->sum, s);
-	vk_evalsum_free(s);
-}
-
 static void merge_file(struct evaluator *ev, int *n_ev, const char *path)
 {
+	static vk_evalrow rows[MAX_MODELS];
+	vk_error e;
 	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!fp)
 		vk_die("cannot open %s:", path);
-	char *line = NULL, *f[TSV_FIELDS + 1], name[4096] = "";
-	size_t cap = 0;
-	unsigned long long ln = 0;
-	vk_evalsum s = {0};
-	int kind = -1;
-	while (getline(&line, &cap, fp) > 0) {
-		ln++;
-		if (ln == 1) {
-			line[strcspn(line, "\n")] = 0;
-			if (strcmp(line, TSV_HEADER))
-				vk_die("%s: not a kl-eval --tsv summary (its header differs)", path);
-			continue;
-		}
-		if (split_tabs(line, f, TSV_FIELDS + 1) != TSV_FIELDS)
-			vk_die("%s:%llu: expected %d tab-separated fields", path, ln, TSV_FIELDS);
-		if (!strcmp(f[2], "all")) {
-			if (kind >= 0)
-				merge_model(ev, n_ev, name, kind, &s, path, ln);
-			snprintf(name, sizeof name, "%s", f[0]);
-			kind = kind_parse(f[1]);
-			parse_model_row(f, &s, path, ln);
-			continue;
-		}
-		if (kind < 0 || strcmp(f[0], name) || atoi(f[2]) != s.Z || s.Z == MAX_LATENT)
-			vk_die("%s:%llu: dimension row out of place (expected %s dimension %d)",
-			       path, ln, name, s.Z);
-		s.kl_dim[s.Z] = parse_q(f[15], path, ln);
-		s.mu[s.Z] = parse_q(f[19], path, ln);
-		s.mu2[s.Z] = parse_q(f[20], path, ln);
-		s.Z++;
-	}
-	if (ferror(fp))
-		vk_die("error reading %s:", path);
-	if (kind < 0)
-		vk_die("%s: no summary rows", path);
-	merge_model(ev, n_ev, name, kind, &s, path, ln);
-	free(line);
+	for (int k = 0; k < *n_ev; k++)
+		rows[k] = ev[k].row;
+	if (vk_evaltsv_merge(fp, path, rows, n_ev, MAX_MODELS, &e))
+		vk_die_error(&e);
+	for (int k = 0; k < *n_ev; k++)
+		ev[k].row = rows[k];
 	if (fp != stdin)
 		fclose(fp);
 }
@@ -542,10 +376,14 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (c.tsv)
-		print_tsv(ev, n_ev);
-	else
-		print_table(ev, n_ev, c.dims || !ev[0].kind);
+	if (c.tsv) {
+		const vk_evalrow *rows[MAX_MODELS];
+		for (int k = 0; k < n_ev; k++)
+			rows[k] = &ev[k].row;
+		vk_evaltsv_write(stdout, rows, n_ev);
+	} else {
+		print_table(ev, n_ev, c.dims || !ev[0].row.kind);
+	}
 	vk_close_stdout();
 	return 0;
 }
