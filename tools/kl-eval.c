@@ -1,11 +1,14 @@
 /* kl-eval — measure models on a stream: reconstruction, KL, −ELBO, the
  * importance-weighted log p(x), per-dimension KL and active units. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "classes.h"
+#include "complexity.h"
 #include "err.h"
 #include "evaltsv.h"
 #include "evaluate.h"
@@ -23,11 +26,14 @@ static const char USAGE[] =
 	"with --iw, the importance-weighted estimate of -log p(x). Without -m, DATA is\n"
 	"what vae-encode --with-logvar writes (mu then log sigma^2 per record) and the\n"
 	"KL to N(0, I) is measured per record and per latent dimension. A table on a\n"
-	"terminal, TSV otherwise; --merge adds up summaries that --tsv wrote for shards.\n\n"
+	"terminal, TSV otherwise; --merge adds up summaries that --tsv wrote for shards\n"
+	"(or joins --per-record TSVs of contiguous shards, renumbering the records).\n\n"
 	"  -m, --model MODEL  a model to measure (repeat for a row per model)\n"
 	"  -s, --seed N       seed of the noise (default 1; same seed, same numbers)\n"
 	"  -k, --iw K         also estimate log p(x) with K importance samples\n"
-	"      --per-record   one TSV line per record instead of the summary\n"
+	"      --per-record   scores per record instead of the summary: TSV with a header,\n"
+	"                     record label model rec kl nelbo nlogpx complexity ccl\n"
+	"      --stream       with --per-record, a tensor stream of the scores (f64)\n"
 	"  -d, --dims         show the per-dimension table on a terminal too\n"
 	"      --tsv          TSV even on a terminal\n"
 	"      --table        the readable table even into a pipe\n"
@@ -44,7 +50,7 @@ static const char USAGE[] =
 
 struct cmdline {
 	const char *models[MAX_MODELS];
-	int n_models, iw, per_record, dims, tsv, merge, threads, verbose;
+	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose;
 	uint64_t seed;
 	char **operands;
 	int n_operands;
@@ -60,7 +66,7 @@ struct evaluator {
 	double seconds, iw_seconds;
 };
 
-enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_TSV, OPT_TABLE, OPT_MERGE };
+enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_TSV, OPT_TABLE, OPT_MERGE };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -69,6 +75,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"iw", required_argument, 0, 'k'}, {"per-record", no_argument, 0, OPT_PER_RECORD},
 		{"dims", no_argument, 0, 'd'}, {"tsv", no_argument, 0, OPT_TSV},
 		{"table", no_argument, 0, OPT_TABLE}, {"merge", no_argument, 0, OPT_MERGE},
+		{"stream", no_argument, 0, OPT_STREAM},
 		{"threads", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'}, {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -90,6 +97,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 's': c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case 'k': c->iw = (int)vk_parse_long("--iw", optarg, 1, 10000000); break;
 		case OPT_PER_RECORD: c->per_record = 1; break;
+		case OPT_STREAM: c->stream = 1; break;
 		case 'd': c->dims = 1; break;
 		case OPT_TSV: c->tsv = 1; break;
 		case OPT_TABLE: c->tsv = 0; break;
@@ -102,6 +110,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->n_operands = argc - optind;
 	if (c->tsv < 0)
 		c->tsv = !isatty(STDOUT_FILENO);
+	if (c->stream && !c->per_record)
+		vk_option_has_no_effect("--stream", "without --per-record (the summary is TSV or a "
+					"table)");
 	if (c->merge) {
 		if (c->n_models || c->iw || c->per_record)
 			vk_usage_error("--merge reads summaries: it takes no -m, --iw or --per-record");
@@ -194,28 +205,109 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 	ev->iw_seconds += t_iw;
 }
 
-/* label, then per model rec kl nelbo [log p̂(x)] (rec alone for an AE, kl alone
- * for a latent stream). */
-static void print_records(const struct evaluator *ev, int n_ev, const int32_t *labels,
-			  int has_labels, size_t n)
+/* ---- per-record scores: TSV, or a tensor stream of the same numbers ---- */
+
+/* Every score is "higher is more unusual" (nats per record). */
+enum { SC_REC, SC_KL, SC_NELBO, SC_NLOGPX, SC_COMPLEXITY, SC_CCL, N_SCORES };
+static const char *const SCORE_NAME[N_SCORES] = {"rec", "kl", "nelbo", "nlogpx",
+						  "complexity", "ccl"};
+#define RECORDS_HEADER \
+	"record\tlabel\tmodel\trec\tkl\tnelbo\tnlogpx\tcomplexity\tccl"
+
+/* Which scores an evaluator has: KL alone for a latent stream, the
+ * reconstruction alone for an AE; a (C)VAE has them all, −log p̂ with --iw. */
+static int has_score(const struct evaluator *v, int k)
 {
-	for (size_t i = 0; i < n; i++) {
-		const char *sep = "";
-		if (has_labels)
-			printf("%d", (int)labels[i]), sep = "\t";
-		for (int k = 0; k < n_ev; k++, sep = "\t") {
-			const struct evaluator *v = &ev[k];
-			if (!v->row.kind)
-				printf("%s%.9g", sep, v->kl[i]);
-			else if (v->row.kind == VK_AE)
-				printf("%s%.9g", sep, v->rec[i]);
-			else
-				printf("%s%.9g\t%.9g\t%.9g", sep, v->rec[i], v->kl[i],
-				       (double)v->rec[i] + v->kl[i]);
-			if (v->row.sum.iw)
-				printf("\t%.9g", v->lp[i]);
+	if (!v->row.kind)
+		return k == SC_KL;
+	if (v->row.kind == VK_AE)
+		return k == SC_REC;
+	return k != SC_NLOGPX || v->row.sum.iw;
+}
+
+/* Record i's score k. The complexity-corrected score (Serrà et al. 2020)
+ * subtracts L(x) from the best likelihood bound measured: −log p̂ with --iw,
+ * else −ELBO. */
+static double score(const struct evaluator *v, size_t i, int k, double complexity)
+{
+	double nll = v->row.sum.iw ? -v->lp[i] : (double)v->rec[i] + v->kl[i];
+	switch (k) {
+	case SC_REC: return v->rec[i];
+	case SC_KL: return v->kl[i];
+	case SC_NELBO: return (double)v->rec[i] + v->kl[i];
+	case SC_NLOGPX: return -v->lp[i];
+	case SC_COMPLEXITY: return complexity;
+	default: return nll - complexity;
+	}
+}
+
+static void print_records(const struct evaluator *ev, int n_ev, const int32_t *labels,
+			  int has_labels, size_t n, uint64_t first, const double *complexity)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int m = 0; m < n_ev; m++) {
+			const struct evaluator *v = &ev[m];
+			printf("%llu\t", (unsigned long long)(first + i));
+			printf(has_labels ? "%d\t" : "NA\t", has_labels ? (int)labels[i] : 0);
+			fputs(v->row.name, stdout);
+			for (int k = 0; k < N_SCORES; k++)
+				if (has_score(v, k))
+					printf("\t%.9g", score(v, i, k, complexity[i]));
+				else
+					fputs("\tNA", stdout);
+			putchar('\n');
 		}
-		putchar('\n');
+}
+
+/* The scores stream: one f64 record per input record, the scores each
+ * evaluator has in -m order, named in the metadata (score.I=NAME and, with
+ * several models, score.I.model=MODEL); the input's labels and metadata kept. */
+static void open_scores(ts_writer *w, const struct evaluator *ev, int n_ev, const ts_reader *r)
+{
+	vk_error e;
+	ts_header h = r->h;
+	uint32_t n = 0;
+	char key[64], val[VK_CLASS_NAME_MAX * 3];
+	h.dtype = TS_F64;
+	h.count = TS_COUNT_UNKNOWN;
+	ts_meta_unset(&h, "scale");
+	int bad = ts_meta_set(&h, "kind", "scores", &e);
+	for (int m = 0; m < n_ev && !bad; m++)
+		for (int k = 0; k < N_SCORES && !bad; k++) {
+			if (!has_score(&ev[m], k))
+				continue;
+			snprintf(key, sizeof key, "score.%u", n);
+			bad = ts_meta_set(&h, key, SCORE_NAME[k], &e);
+			if (n_ev > 1 && !bad) {
+				snprintf(key, sizeof key, "score.%u.model", n);
+				bad = ts_meta_set(&h, key, vk_class_encode(ev[m].row.name, val,
+									    sizeof val), &e);
+			}
+			n++;
+		}
+	snprintf(val, sizeof val, "%u", n);
+	if (bad || ts_meta_set(&h, "scores", val, &e))
+		vk_die("the scores' names do not fit a stream's metadata: %s", e.msg);
+	h.rank = 1;
+	memset(h.dims, 0, sizeof h.dims);
+	h.dims[0] = n;
+	if (ts_writer_open(w, NULL, &h, &e))
+		vk_die_error(&e);
+}
+
+static void write_scores(ts_writer *w, const struct evaluator *ev, int n_ev,
+			 const int32_t *labels, size_t n, const double *complexity)
+{
+	vk_error e;
+	double row[MAX_MODELS * N_SCORES];
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		for (int m = 0; m < n_ev; m++)
+			for (int k = 0; k < N_SCORES; k++)
+				if (has_score(&ev[m], k))
+					row[j++] = score(&ev[m], i, k, complexity[i]);
+		if (ts_write(w, row, w->h.has_labels ? labels[i] : TS_NO_LABEL, &e))
+			vk_die_error(&e);
 	}
 }
 
@@ -225,6 +317,15 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	size_t D = ts_elems(&r->h), got;
 	float *x = vk_xmalloc(sizeof(float) * BATCH * D);
 	int32_t labels[BATCH];
+	double complexity[BATCH];
+	vk_complexity cx = {0};
+	ts_writer scores;
+	if (c->per_record && vk_complexity_init(&cx, D, &e))
+		vk_die_error(&e);
+	if (c->per_record && c->stream)
+		open_scores(&scores, ev, n_ev, r);
+	else if (c->per_record)
+		puts(RECORDS_HEADER);
 	uint64_t first = 0;
 	/* Importance sampling takes long per record: read fewer at a time so the
 	 * meter (on a terminal) moves. Records are measured one by one anyway. */
@@ -244,12 +345,20 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 		for (int k = 0; k < n_ev; k++)
 			evaluate_batch(&ev[k], r->name, x, labels, got, first, c);
 		if (c->per_record)
-			print_records(ev, n_ev, labels, r->h.has_labels, got);
+			for (size_t i = 0; i < got; i++)
+				complexity[i] = c->n_models ? vk_complexity_f32(&cx, x + i * D) : NAN;
+		if (c->per_record && c->stream)
+			write_scores(&scores, ev, n_ev, labels, got, complexity);
+		else if (c->per_record)
+			print_records(ev, n_ev, labels, r->h.has_labels, got, first, complexity);
 		first += got;
 		vk_progress_update(&p, first);
 	}
 	vk_progress_end(&p);
 	free(x);
+	vk_complexity_free(&cx);
+	if (c->per_record && c->stream && ts_writer_close(&scores, &e))
+		vk_die_error(&e);
 	for (int k = 0; k < n_ev; k++) {
 		if (ev[k].row.sum.bad)
 			vk_die("%s: a loss is not finite or too large to add up exactly", ev[k].row.name);
@@ -348,6 +457,62 @@ static void merge_file(struct evaluator *ev, int *n_ev, const char *path)
 		fclose(fp);
 }
 
+/* Is path's first line the --per-record header? (Files only: standard input
+ * is read once, by the summary merge.) */
+static int is_records_file(const char *path)
+{
+	char line[sizeof RECORDS_HEADER + 2];
+	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : NULL;
+	if (!fp)
+		return 0;
+	int yes = fgets(line, sizeof line, fp) && !strcmp(line, RECORDS_HEADER "\n");
+	fclose(fp);
+	return yes;
+}
+
+/* Join --per-record TSVs of contiguous shards (stream-split --contiguous) in
+ * the order given: one header, and each file's record numbers moved on by the
+ * records of the files before it, so the result is what one run writes. */
+static void merge_records(char **paths, int n)
+{
+	unsigned long long offset = 0;
+	char *line = NULL, *end;
+	size_t cap = 0;
+	puts(RECORDS_HEADER);
+	for (int i = 0; i < n; i++) {
+		FILE *fp = strcmp(paths[i], "-") ? fopen(paths[i], "r") : stdin;
+		unsigned long long ln = 0, next = offset;
+		if (!fp)
+			vk_die("cannot open %s:", paths[i]);
+		while (getline(&line, &cap, fp) > 0) {
+			if (!ln++) {
+				if (strcmp(line, RECORDS_HEADER "\n"))
+					vk_die("%s: not a kl-eval --per-record TSV (its header differs; "
+					       "summaries and per-record files do not merge together)",
+					       paths[i]);
+				continue;
+			}
+			errno = 0;
+			unsigned long long k = strtoull(line, &end, 10);
+			if (end == line || *end != '\t' || errno || offset + k < next - (next > offset) ||
+			    offset + k > next)
+				vk_die("%s:%llu: expected record %llu or %llu first (records in order)",
+				       paths[i], ln, next - offset - (next > offset), next - offset);
+			if (offset + k == next)
+				next++;
+			printf("%llu%s", offset + k, end);
+		}
+		if (ferror(fp))
+			vk_die("error reading %s:", paths[i]);
+		if (!ln)
+			vk_die("%s: empty (not a kl-eval --per-record TSV)", paths[i]);
+		if (fp != stdin)
+			fclose(fp);
+		offset = next;
+	}
+	free(line);
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
@@ -358,6 +523,11 @@ int main(int argc, char **argv)
 	static struct evaluator ev[MAX_MODELS];
 	int n_ev = 0;
 
+	if (c.merge && is_records_file(c.operands[0])) {
+		merge_records(c.operands, c.n_operands);
+		vk_close_stdout();
+		return 0;
+	}
 	if (c.merge) {
 		for (int i = 0; i < c.n_operands; i++)
 			merge_file(ev, &n_ev, c.operands[i]);
