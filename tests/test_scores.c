@@ -202,7 +202,7 @@ Test(score_eval, figures_and_errors, .init = setup_model)
 		int rc;
 	} cases[] = {
 		{"-p 12 s.tsv", "--positive 12: no record has this label", 1},
-		{"-p 0-9 s.tsv", "no negative records", 1},
+		{"-p 0-9 s.tsv", "positive records only (200)", 1},
 		{"-s nlogpx -p 1 s.tsv", "score nlogpx is NA", 1},
 		{"-s bogus -p 1 s.tsv", "no score column named bogus", 1},
 		{"-p 1 nolabel.tsv", "no label column", 1},

@@ -22,8 +22,8 @@ static const char USAGE[] =
 	"tensor stream with labels. One TSV line per score.\n\n"
 	"  -p, --positive L[,L]  labels of the positive (unusual) records (ranges A-B too)\n"
 	"  -n, --normal L[,L]    labels of the normal records; all others are positive\n"
-	"  -s, --score NAME[,NAME]  the score columns to measure (default: every score\n"
-	"                        column: rec kl nelbo nlogpx complexity ccl present)\n"
+	"  -s, --score NAME[,NAME]  the score columns to measure (default: all columns\n"
+	"                        but record, label and model that have numbers)\n"
 	"  -m, --model MODEL     the model's rows, when the scores hold several\n"
 	"  -B, --bootstrap N     resamples for the 95% intervals (default 200; 0: none)\n"
 	"      --seed N          seed of the resampling (default 1)\n"
@@ -33,8 +33,6 @@ static const char USAGE[] =
 
 #define MAX_SCORES 64
 #define NAME_MAX_LEN 256
-
-static const char *const KNOWN[] = {"rec", "kl", "nelbo", "nlogpx", "complexity", "ccl"};
 
 struct cmdline {
 	const char *positive, *normal, *scores, *model, *roc, *input;
@@ -104,15 +102,12 @@ static void table_grow(struct table *t)
 			vk_die("out of memory for %zu records", t->cap);
 }
 
-/* Is a column name one of --score's (or, without it, a known score)? */
+/* Is a column name one of --score's (without it, any column but the record
+ * number, label and model)? */
 static int wanted(const char *name, const char *list)
 {
-	if (!list) {
-		for (size_t i = 0; i < sizeof KNOWN / sizeof *KNOWN; i++)
-			if (!strcmp(name, KNOWN[i]))
-				return 1;
-		return 0;
-	}
+	if (!list)
+		return strcmp(name, "record") && strcmp(name, "label") && strcmp(name, "model");
 	size_t n = strlen(name);
 	for (const char *p = list; *p;) {
 		size_t len = strcspn(p, ",");
@@ -293,7 +288,7 @@ static void read_scores(struct table *t, const struct cmdline *c)
 		fclose(fp);
 	if (!t->n_cols)
 		vk_die("%s: no score column%s%s", name, c->scores ? " named " : "",
-		       c->scores ? c->scores : " (rec, kl, nelbo, nlogpx, complexity or ccl)");
+		       c->scores ? c->scores : " (a column besides record, label and model)");
 }
 
 /* Mark the positives; check both classes are there and every label asked for is. */
@@ -306,6 +301,7 @@ static void mark(vk_scored *v, const struct table *t, const struct cmdline *c)
 	if (vk_index_set_parse(&set, c->positive ? c->positive : c->normal, opt, &e))
 		vk_usage_error("%s", e.msg);
 	vk_index_set_finish(&set);
+	size_t pos = 0;
 	for (size_t r = 0; r < set.n; r++)
 		for (uint64_t l = set.r[r].lo; l < set.r[r].hi; l++) {
 			size_t i = 0;
@@ -320,7 +316,12 @@ static void mark(vk_scored *v, const struct table *t, const struct cmdline *c)
 			in = t->label[i] >= 0 && (uint64_t)t->label[i] >= set.r[r].lo &&
 			     (uint64_t)t->label[i] < set.r[r].hi;
 		v[i].positive = c->positive ? in : !in;
+		pos += v[i].positive;
 	}
+	if (!pos || pos == t->n)
+		vk_die("%s %s: %s records only (%zu): AUROC needs positive and negative records",
+		       opt, c->positive ? c->positive : c->normal, pos ? "positive" : "negative",
+		       t->n);
 	vk_index_set_free(&set);
 }
 
