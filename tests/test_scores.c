@@ -9,6 +9,8 @@
 #include <zlib.h>
 
 #include "complexity.h"
+#include "gmm.h"
+#include "gmmscore.h"
 #include "evaltsv.h"
 #include "roc.h"
 #include "testutil.h"
@@ -214,4 +216,56 @@ Test(score_eval, figures_and_errors, .init = setup_model)
 		cr_assert_eq(rc, cases[i].rc, "%s: %s", cases[i].args, err);
 		cr_assert(strstr(err, cases[i].msg), "%s: %s", cases[i].args, err);
 	}
+}
+
+Test(gmmscore, mahalanobis_and_density_by_hand)
+{
+	vk_gmm g;
+	vk_error e;
+	cr_assert_eq(vk_gmm_alloc(&g, 2, 2, VK_GMM_FULL, &e), 0);
+	/* Σ = [[4, 2], [2, 3]] = L Lᵀ with L = [[2, 0], [1, √2]]; Σ⁻¹ = [[3, −2], [−2, 4]] / 8 */
+	double L[4] = {2, 0, 1, sqrt(2)};
+	memcpy(g.chol, L, sizeof L);
+	memcpy(g.chol + 4, L, sizeof L);
+	g.w[0] = 0.25, g.w[1] = 0.75;
+	g.mu[0] = 0, g.mu[1] = 0, g.mu[2] = 10, g.mu[3] = 10;
+	double x[2] = {1, 2}, maha, nll;
+	vk_gmm_score(&g, x, &maha, &nll);
+	/* to the first component: (1, 2) Σ⁻¹ (1, 2)ᵀ = (3 − 8 + 16) / 8 */
+	double d0 = 11.0 / 8, d1 = (3 * 81 - 4 * 72 + 4 * 64) / 8.0;
+	cr_assert(fabs(maha - sqrt(d0)) < 1e-12, "%g", maha);
+	double c = -0.5 * log(8) - log(2 * M_PI);
+	double want = -log(0.25 * exp(c - 0.5 * d0) + 0.75 * exp(c - 0.5 * d1));
+	cr_assert(fabs(nll - want) < 1e-9, "%g want %g", nll, want);
+	vk_gmm_free(&g);
+	/* diagonal: standard deviations 2 and 0.5 */
+	cr_assert_eq(vk_gmm_alloc(&g, 1, 2, VK_GMM_DIAG, &e), 0);
+	g.w[0] = 1, g.chol[0] = 2, g.chol[1] = 0.5;
+	vk_gmm_score(&g, x, &maha, &nll);
+	cr_assert(fabs(maha - sqrt(0.25 + 16)) < 1e-12);
+	cr_assert(fabs(nll - (0.5 * 16.25 + log(1.0) + log(2 * M_PI))) < 1e-9, "%g", nll);
+	vk_gmm_free(&g);
+}
+
+Test(latent_score, tool_scores_codes_and_refuses_bad_input, .init = setup_model)
+{
+	char dir[512], err[2048];
+	snprintf(dir, sizeof dir, "%s", tmp_path("ls"));
+	int rc = run_err(err, sizeof err,
+		"mkdir -p %s && cd %s && vae-encode -m %s %s > z.ts && "
+		"latent-gmm -q -k 1 -o one.prior z.ts && latent-score -p one.prior z.ts > s.tsv && "
+		"head -1 s.tsv | grep -qx 'record.label.mahalanobis.nlogq' && "
+		"test $(wc -l < s.tsv) = 201 && score-eval -p 1 s.tsv > r.tsv && "
+		"vae-encode --with-logvar -m %s %s | latent-score -p one.prior | cmp - s.tsv",
+		dir, dir, model, digits, model, digits);
+	cr_assert_eq(rc, 0, "%s", err);
+	rc = run_err(err, sizeof err, "cd %s && latent-score -p one.prior %s", dir, digits);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "kind=image is not a stream of latent vectors"), "%s", err);
+	rc = run_err(err, sizeof err, "cd %s && echo '1 2 3' | txt2stream | latent-score -p one.prior",
+		     dir);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "latent vectors of 3 values, but the mixture is over 4"), "%s", err);
+	rc = run_err(err, sizeof err, "latent-score %s", digits);
+	cr_assert_eq(rc, 2);
 }
