@@ -458,12 +458,12 @@ Test(kl_eval_tool, per_record_lines)
 	const char *m = train("p.m", "vae"), *out = tmp_path("per.txt");
 	cr_assert_eq(run("kl-eval --per-record --iw 2 -m %s %s > %s", m, digits(), out), 0);
 	cr_assert_eq(count_lines(out), 301);
-	/* A header, then record label model rec kl nelbo nlogpx complexity ccl, the
-	 * records numbered in order, the label a digit, nelbo = rec + kl, and
+	/* A header, then record label model rec kl nelbo nlogpx complexity ccl llr,
+	 * the records numbered in order, the label a digit, nelbo = rec + kl, and
 	 * ccl = nlogpx − complexity. */
-	cr_assert_eq(run("head -1 %s | grep -qx 'record.label.model.rec.kl.nelbo.nlogpx.complexity.ccl'",
-			 out), 0);
-	cr_assert_eq(run("awk -F'\\t' 'NR > 1 && (NF != 9 || $1 != NR - 2 || $2 !~ /^[0-9]$/ || "
+	cr_assert_eq(run("head -1 %s | grep -qx "
+			 "'record.label.model.rec.kl.nelbo.nlogpx.complexity.ccl.llr'", out), 0);
+	cr_assert_eq(run("awk -F'\\t' 'NR > 1 && (NF != 10 || $10 != \"NA\" || $1 != NR - 2 || $2 !~ /^[0-9]$/ || "
 			 "$4 + $5 - $6 > 1e-3 || $6 - $4 - $5 > 1e-3 || $7 - $8 - $9 > 1e-3 || "
 			 "$9 - $7 + $8 > 1e-3) { bad = 1 } END { exit bad }' %s", out), 0);
 }
@@ -497,7 +497,7 @@ Test(kl_eval_tool, latent_stream_filter)
 	cr_assert(fabs(tsv_field(out, "-\tlatent\tall", C_KL) - want) < 1e-5, "%g want %g",
 		  tsv_field(out, "-\tlatent\tall", C_KL), want);
 	cr_assert_eq(tsv_field(out, "-\tlatent\tall", C_ACTIVE), 2);
-	cr_assert_eq(run("kl-eval --per-record %s | sed -n 2p | grep -qx '0.NA.-.NA.0.NA.NA.NA.NA'",
+	cr_assert_eq(run("kl-eval --per-record %s | sed -n 2p | grep -qx '0.NA.-.NA.0.NA.NA.NA.NA.NA'",
 			 lat), 0);
 	char err[1024];
 	cr_assert_eq(run_err(err, sizeof err, "kl-eval %s", digits()), 1);

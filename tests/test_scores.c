@@ -171,7 +171,7 @@ Test(per_record, stream_tsv_and_merge_agree, .init = setup_model)
 		"shard000$i.ts > p$i.tsv; done && kl-eval --merge p0.tsv p1.tsv p2.tsv > m.tsv && "
 		"cmp whole.tsv m.tsv && "
 		"stream-cat %s | stream2txt | cut -f2- | txt2stream -s 28x28 | "
-		"kl-eval --per-record -m %s | awk -F'\\t' 'NF != 9 || (NR > 1 && $2 != \"NA\") "
+		"kl-eval --per-record -m %s | awk -F'\\t' 'NF != 10 || (NR > 1 && $2 != \"NA\") "
 		"{ exit 1 }'",
 		dir, dir, model, digits, model, digits, digits, model, digits, model);
 	cr_assert_eq(rc, 0, "%s", err);
@@ -268,4 +268,50 @@ Test(latent_score, tool_scores_codes_and_refuses_bad_input, .init = setup_model)
 	cr_assert(strstr(err, "latent vectors of 3 values, but the mixture is over 4"), "%s", err);
 	rc = run_err(err, sizeof err, "latent-score %s", digits);
 	cr_assert_eq(rc, 2);
+}
+
+Test(per_record, likelihood_ratio_against_a_background, .init = setup_model)
+{
+	char dir[512], err[2048];
+	snprintf(dir, sizeof dir, "%s", tmp_path("llr"));
+	/* llr = the model's nelbo − the background's, record by record; the
+	 * background, a model of perturbed digits, has no rows of its own. */
+	int rc = run_err(err, sizeof err,
+		"mkdir -p %s && cd %s && stream-perturb -r 0.3 %s > p.ts && "
+		"vae-train -q -z 4 --hidden 32 -e 1 -b 32 -o bg.vae p.ts && "
+		"kl-eval --per-record -m %s --background bg.vae %s > l.tsv && "
+		"kl-eval --per-record -m bg.vae %s > b.tsv && test $(wc -l < l.tsv) = 201 && "
+		"paste l.tsv b.tsv | awk -F'\\t' 'NR > 1 && ($10 - ($6 - $16) > 1e-3 || "
+		"($6 - $16) - $10 > 1e-3) { bad = 1 } END { exit bad }' && "
+		"kl-eval --per-record --stream -m %s --background bg.vae %s | stream-info | "
+		"grep -q 'score.5 *llr'",
+		dir, dir, digits, model, digits, digits, model, digits);
+	cr_assert_eq(rc, 0, "%s", err);
+	rc = run_err(err, sizeof err, "cd %s && kl-eval --background bg.vae %s", dir, digits);
+	cr_assert_eq(rc, 2);
+	cr_assert(strstr(err, "--background"), "%s", err);
+}
+
+Test(stream_perturb, replaces_the_asked_fraction_and_keeps_the_rest)
+{
+	char dir[512], err[2048];
+	snprintf(dir, sizeof dir, "%s", tmp_path("pt"));
+	/* 100 records of 100 zero bytes: about 20% become noise (nearly all
+	 * non-zero), the same with the same seed, labels and metadata kept;
+	 * rate 0 copies the records. */
+	int rc = run_err(err, sizeof err,
+		"mkdir -p %s && cd %s && for i in $(seq 100); do printf '%%d' $((i %% 3)); "
+		"for j in $(seq 100); do printf ' 0'; done; echo; done | txt2stream -l -t u8 > z.ts && "
+		"stream-perturb -r 0.2 -s 5 z.ts > a.ts && stream-perturb -r 0.2 -s 5 -o b.ts z.ts && "
+		"stream2txt a.ts > a.txt && stream2txt b.ts | cmp - a.txt && stream-info a.ts | grep -q 'perturb *0.2' && "
+		"stream2txt a.ts | awk '{ if ($1 != NR %% 3) bad = 1; for (i = 2; i <= NF; i++) "
+		"nz += $i != 0 } END { exit bad || nz < 1800 || nz > 2200 }' && "
+		"stream-perturb -r 0 z.ts | stream2txt > c.txt && stream2txt z.ts | cmp - c.txt",
+		dir, dir);
+	cr_assert_eq(rc, 0, "%s", err);
+	rc = run_err(err, sizeof err, "stream-perturb -r 1.5 %s/z.ts > /dev/null", dir);
+	cr_assert_eq(rc, 2);
+	rc = run_err(err, sizeof err, "stream-perturb %s/z.ts > /dev/null", dir);
+	cr_assert_eq(rc, 2);
+	cr_assert(strstr(err, "rate of perturbation is required"), "%s", err);
 }

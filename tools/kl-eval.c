@@ -32,8 +32,10 @@ static const char USAGE[] =
 	"  -s, --seed N       seed of the noise (default 1; same seed, same numbers)\n"
 	"  -k, --iw K         also estimate log p(x) with K importance samples\n"
 	"      --per-record   scores per record instead of the summary: TSV with a header,\n"
-	"                     record label model rec kl nelbo nlogpx complexity ccl\n"
+	"                     record label model rec kl nelbo nlogpx complexity ccl llr\n"
 	"      --stream       with --per-record, a tensor stream of the scores (f64)\n"
+	"      --background MODEL  with --per-record, the likelihood ratio llr of each\n"
+	"                     model against MODEL (trained on perturbed data)\n"
 	"  -d, --dims         show the per-dimension table on a terminal too\n"
 	"      --tsv          TSV even on a terminal\n"
 	"      --table        the readable table even into a pipe\n"
@@ -49,7 +51,7 @@ static const char USAGE[] =
 #define MAX_LATENT 4096
 
 struct cmdline {
-	const char *models[MAX_MODELS];
+	const char *models[MAX_MODELS], *background;
 	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose;
 	uint64_t seed;
 	char **operands;
@@ -66,7 +68,7 @@ struct evaluator {
 	double seconds, iw_seconds;
 };
 
-enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_TSV, OPT_TABLE, OPT_MERGE };
+enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -76,6 +78,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"dims", no_argument, 0, 'd'}, {"tsv", no_argument, 0, OPT_TSV},
 		{"table", no_argument, 0, OPT_TABLE}, {"merge", no_argument, 0, OPT_MERGE},
 		{"stream", no_argument, 0, OPT_STREAM},
+		{"background", required_argument, 0, OPT_BACKGROUND},
 		{"threads", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'}, {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -98,6 +101,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'k': c->iw = (int)vk_parse_long("--iw", optarg, 1, 10000000); break;
 		case OPT_PER_RECORD: c->per_record = 1; break;
 		case OPT_STREAM: c->stream = 1; break;
+		case OPT_BACKGROUND: c->background = optarg; break;
 		case 'd': c->dims = 1; break;
 		case OPT_TSV: c->tsv = 1; break;
 		case OPT_TABLE: c->tsv = 0; break;
@@ -108,6 +112,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	c->operands = argv + optind;
 	c->n_operands = argc - optind;
+	if (c->background && !c->per_record)
+		vk_option_has_no_effect("--background", "without --per-record (the likelihood ratio "
+					"is a per-record score; add the model with -m for its summary)");
 	if (c->tsv < 0)
 		c->tsv = !isatty(STDOUT_FILENO);
 	if (c->stream && !c->per_record)
@@ -122,6 +129,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	if (c->n_operands > 1)
 		vk_usage_error("one DATA stream at a time (got %d operands)", c->n_operands);
+	if (c->background && !c->n_models)
+		vk_usage_error("--background needs the models to compare with it (-m MODEL)");
 	if (c->iw && !c->n_models)
 		vk_usage_error("--iw needs a model to decode with (-m MODEL)");
 }
@@ -208,11 +217,14 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 /* ---- per-record scores: TSV, or a tensor stream of the same numbers ---- */
 
 /* Every score is "higher is more unusual" (nats per record). */
-enum { SC_REC, SC_KL, SC_NELBO, SC_NLOGPX, SC_COMPLEXITY, SC_CCL, N_SCORES };
+enum { SC_REC, SC_KL, SC_NELBO, SC_NLOGPX, SC_COMPLEXITY, SC_CCL, SC_LLR, N_SCORES };
 static const char *const SCORE_NAME[N_SCORES] = {"rec", "kl", "nelbo", "nlogpx",
-						  "complexity", "ccl"};
+						  "complexity", "ccl", "llr"};
+
+/* The background model of --background (the last evaluator), or NULL. */
+static const struct evaluator *background;
 #define RECORDS_HEADER \
-	"record\tlabel\tmodel\trec\tkl\tnelbo\tnlogpx\tcomplexity\tccl"
+	"record\tlabel\tmodel\trec\tkl\tnelbo\tnlogpx\tcomplexity\tccl\tllr"
 
 /* Which scores an evaluator has: KL alone for a latent stream, the
  * reconstruction alone for an AE; a (C)VAE has them all, −log p̂ with --iw. */
@@ -222,22 +234,30 @@ static int has_score(const struct evaluator *v, int k)
 		return k == SC_KL;
 	if (v->row.kind == VK_AE)
 		return k == SC_REC;
+	if (k == SC_LLR)
+		return background != NULL;
 	return k != SC_NLOGPX || v->row.sum.iw;
 }
 
+/* The best likelihood bound measured for record i: −log p̂ with --iw, else −ELBO. */
+static double nll(const struct evaluator *v, size_t i)
+{
+	return v->row.sum.iw ? -v->lp[i] : (double)v->rec[i] + v->kl[i];
+}
+
 /* Record i's score k. The complexity-corrected score (Serrà et al. 2020)
- * subtracts L(x) from the best likelihood bound measured: −log p̂ with --iw,
- * else −ELBO. */
+ * subtracts L(x) from the best likelihood bound; the likelihood ratio (Ren et
+ * al. 2019) subtracts the background model's bound. */
 static double score(const struct evaluator *v, size_t i, int k, double complexity)
 {
-	double nll = v->row.sum.iw ? -v->lp[i] : (double)v->rec[i] + v->kl[i];
 	switch (k) {
 	case SC_REC: return v->rec[i];
 	case SC_KL: return v->kl[i];
 	case SC_NELBO: return (double)v->rec[i] + v->kl[i];
 	case SC_NLOGPX: return -v->lp[i];
 	case SC_COMPLEXITY: return complexity;
-	default: return nll - complexity;
+	case SC_CCL: return nll(v, i) - complexity;
+	default: return nll(v, i) - nll(background, i);
 	}
 }
 
@@ -320,10 +340,11 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	double complexity[BATCH];
 	vk_complexity cx = {0};
 	ts_writer scores;
+	int n_out = n_ev - (background != NULL);  /* the background has no rows of its own */
 	if (c->per_record && vk_complexity_init(&cx, D, &e))
 		vk_die_error(&e);
 	if (c->per_record && c->stream)
-		open_scores(&scores, ev, n_ev, r);
+		open_scores(&scores, ev, n_out, r);
 	else if (c->per_record)
 		puts(RECORDS_HEADER);
 	uint64_t first = 0;
@@ -348,9 +369,9 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 			for (size_t i = 0; i < got; i++)
 				complexity[i] = c->n_models ? vk_complexity_f32(&cx, x + i * D) : NAN;
 		if (c->per_record && c->stream)
-			write_scores(&scores, ev, n_ev, labels, got, complexity);
+			write_scores(&scores, ev, n_out, labels, got, complexity);
 		else if (c->per_record)
-			print_records(ev, n_ev, labels, r->h.has_labels, got, first, complexity);
+			print_records(ev, n_out, labels, r->h.has_labels, got, first, complexity);
 		first += got;
 		vk_progress_update(&p, first);
 	}
@@ -539,6 +560,15 @@ int main(int argc, char **argv)
 			open_latent(&ev[n_ev++], &r);
 		for (int i = 0; i < c.n_models; i++)
 			open_model(&ev[n_ev++], c.models[i], &r, c.iw);
+		if (c.background) {
+			if (n_ev == MAX_MODELS)
+				vk_usage_error("at most %d models with --background", MAX_MODELS - 1);
+			open_model(&ev[n_ev], c.background, &r, c.iw);
+			if (ev[n_ev].row.kind == VK_AE)
+				vk_die("--background %s: an autoencoder has no likelihood to compare",
+				       c.background);
+			background = &ev[n_ev++];
+		}
 		run_all(ev, n_ev, &r, &c);
 		ts_reader_close(&r);
 		if (c.per_record) {
