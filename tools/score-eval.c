@@ -7,7 +7,9 @@
 
 #include "err.h"
 #include "indexset.h"
+#include "image.h"
 #include "opts.h"
+#include "plot.h"
 #include "rng.h"
 #include "roc.h"
 #include "stream.h"
@@ -28,6 +30,7 @@ static const char USAGE[] =
 	"  -B, --bootstrap N     resamples for the 95% intervals (default 200; 0: none)\n"
 	"      --seed N          seed of the resampling (default 1)\n"
 	"      --roc FILE        write the ROC curve of the first score as TSV\n"
+	"      --plot FILE.png   draw every score's ROC curve into a PNG\n"
 	"  -h, --help            show this help and exit\n"
 	"      --version         show the version and exit\n";
 
@@ -35,12 +38,12 @@ static const char USAGE[] =
 #define NAME_MAX_LEN 256
 
 struct cmdline {
-	const char *positive, *normal, *scores, *model, *roc, *input;
+	const char *positive, *normal, *scores, *model, *roc, *plot, *input;
 	long bootstrap;
 	uint64_t seed;
 };
 
-enum { OPT_SEED = VK_OPT_FIRST_LONG, OPT_ROC };
+enum { OPT_SEED = VK_OPT_FIRST_LONG, OPT_ROC, OPT_PLOT };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -48,7 +51,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"positive", required_argument, 0, 'p'}, {"normal", required_argument, 0, 'n'},
 		{"score", required_argument, 0, 's'},    {"model", required_argument, 0, 'm'},
 		{"bootstrap", required_argument, 0, 'B'}, {"seed", required_argument, 0, OPT_SEED},
-		{"roc", required_argument, 0, OPT_ROC},  {"help", no_argument, 0, 'h'},
+		{"roc", required_argument, 0, OPT_ROC},  {"plot", required_argument, 0, OPT_PLOT},
+		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
 	c->bootstrap = 200;
@@ -65,6 +69,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'B': c->bootstrap = vk_parse_long("--bootstrap", optarg, 0, 100000); break;
 		case OPT_SEED: c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case OPT_ROC: c->roc = optarg; break;
+		case OPT_PLOT: c->plot = optarg; break;
 		}
 	}
 	if (!c->positive == !c->normal)
@@ -78,6 +83,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = optind < argc ? argv[optind] : NULL;
 	if (c->roc)
 		vk_refuse_output_is_input(c->roc, &c->input, 1);
+	if (c->plot)
+		vk_refuse_output_is_input(c->plot, &c->input, 1);
+	if (c->plot && (!strcmp(c->plot, "-") || (c->roc && !strcmp(c->plot, c->roc))))
+		vk_usage_error("--plot needs a file of its own (standard output has the figures)");
 }
 
 /* The scores read: per score column, its values; and each record's label. */
@@ -343,6 +352,53 @@ static void interval(double *v, long n, double *lo, double *hi)
 	*hi = v[(long)ceil(0.975 * (n - 1))];
 }
 
+/* ---- --plot: the ROC curves of every score on one chart ---- */
+
+#define PLOT_W 640
+#define PLOT_H 480
+
+struct curves {
+	int n;
+	double *fpr[MAX_SCORES], *tpr[MAX_SCORES];
+	size_t len[MAX_SCORES];
+	char names[MAX_SCORES][NAME_MAX_LEN + 32];
+};
+
+static void draw_roc(const struct curves *cu, const char *path)
+{
+	static const unsigned char WHITE[3] = {255, 255, 255}, GREY[3] = {170, 170, 170};
+	vk_error e;
+	vk_canvas cv;
+	vk_axes ax;
+	const char *names[MAX_SCORES];
+	const unsigned char *rgb[MAX_SCORES];
+	for (int k = 0; k < cu->n; k++)
+		names[k] = cu->names[k], rgb[k] = vk_palette(k);
+	memset(&ax, 0, sizeof ax);
+	ax.scale = 1;
+	ax.xmin = ax.ymin = 0;
+	ax.xmax = ax.ymax = 1;
+	vk_axes_place(&ax, PLOT_W, PLOT_H, vk_legend_width(names, cu->n, ax.scale));
+	if (vk_canvas_init(&cv, PLOT_W, PLOT_H, 3, &e))
+		vk_die_error(&e);
+	vk_canvas_fill(&cv, WHITE);
+	/* chance: the diagonal */
+	vk_line(&cv, (long)vk_axes_px(&ax, 0), (long)vk_axes_py(&ax, 0), (long)vk_axes_px(&ax, 1),
+		(long)vk_axes_py(&ax, 1), GREY);
+	for (int k = cu->n - 1; k >= 0; k--)
+		for (size_t i = 1; i < cu->len[k]; i++)
+			for (int d = 0; d < 2; d++)  /* two pixels wide */
+				vk_line(&cv, (long)vk_axes_px(&ax, cu->fpr[k][i - 1]) + d,
+					(long)vk_axes_py(&ax, cu->tpr[k][i - 1]),
+					(long)vk_axes_px(&ax, cu->fpr[k][i]) + d,
+					(long)vk_axes_py(&ax, cu->tpr[k][i]), rgb[k]);
+	vk_axes_draw(&cv, &ax, "FPR", "TPR");
+	vk_legend_draw(&cv, &ax, names, rgb, cu->n < vk_legend_rows(&ax) ? cu->n : vk_legend_rows(&ax));
+	if (vk_png_save(path, &cv, &e))
+		vk_die_error(&e);
+	vk_canvas_free(&cv);
+}
+
 static void print_num(double v) { printf(isnan(v) ? "\tNA" : "\t%.4f", v); }
 
 static void score_eval(const struct table *t, const struct cmdline *c)
@@ -351,6 +407,7 @@ static void score_eval(const struct table *t, const struct cmdline *c)
 	vk_scored *v = vk_xmalloc(t->n * sizeof *v), *b = vk_xmalloc(t->n * sizeof *b);
 	double *boot = vk_xmalloc(3 * (size_t)(c->bootstrap + 1) * sizeof *boot);
 	int *positive = vk_xmalloc(t->n * sizeof *positive);
+	struct curves cu = {0};
 	mark(v, t, c);
 	for (size_t i = 0; i < t->n; i++)
 		positive[i] = v[i].positive;
@@ -379,6 +436,15 @@ static void score_eval(const struct table *t, const struct cmdline *c)
 				vk_die("error writing %s:", c->roc);
 			free(fpr);
 		}
+		if (c->plot) {
+			double *th = vk_xmalloc((t->n + 1) * sizeof *th);
+			cu.fpr[k] = vk_xmalloc((t->n + 1) * sizeof *th);
+			cu.tpr[k] = vk_xmalloc((t->n + 1) * sizeof *th);
+			cu.len[k] = vk_roc_curve(v, t->n, cu.fpr[k], cu.tpr[k], th);
+			snprintf(cu.names[k], sizeof cu.names[k], "%s %.3f", t->names[k], fig.auroc);
+			cu.n = k + 1;
+			free(th);
+		}
 		/* Resample records with replacement; a resample missing a class is
 		 * drawn again (it has no AUROC). */
 		vk_rng rng;
@@ -404,6 +470,10 @@ static void score_eval(const struct table *t, const struct cmdline *c)
 		print_num(fig.fpr95), print_num(lo[2]), print_num(hi[2]);
 		putchar('\n');
 	}
+	if (c->plot)
+		draw_roc(&cu, c->plot);
+	for (int k = 0; k < cu.n; k++)
+		free(cu.fpr[k]), free(cu.tpr[k]);
 	free(positive);
 	free(v);
 	free(b);
