@@ -188,7 +188,7 @@ Test(score_eval, figures_and_errors, .init = setup_model)
 		"awk -F'\\t' 'BEGIN { OFS = \"\\t\" } NR == 1 { print \"label\", \"odd\" } "
 		"NR > 1 { print $2, ($2 == 7 ? 5 : $2 %% 3) }' s.tsv > odd.tsv && "
 		"score-eval -p 7 --roc roc.tsv --plot roc.png odd.tsv > r.tsv && "
-		"file roc.png | grep -q 'PNG image data, 640 x 480' && "
+		"head -c 4 roc.png | grep -q PNG && "
 		"awk -F'\\t' 'NR == 2 && $1 == \"odd\" && $4 == 1 && $7 == 1 && $10 == 0 "
 		"{ ok = 1 } END { exit !ok }' r.tsv && head -1 roc.tsv | grep -qx 'fpr.tpr.threshold' && "
 		"score-eval -n 0-6,8-9 -B 0 odd.tsv | awk -F'\\t' 'NR == 2 { exit $4 != 1 || "
