@@ -8,6 +8,7 @@
 
 #include "classes.h"
 #include "indexset.h"
+#include "manifest.h"
 #include "stream.h"
 #include "testutil.h"
 
@@ -173,4 +174,48 @@ Test(stream_select, errors_are_one_clear_line)
 	cr_assert_eq(run_err(err, sizeof err, "stream-cat %s | stream-cat -i 25 > /dev/null", in),
 		     1);
 	cr_assert(strstr(err, "record 25 is past the end"), "%s", err);
+}
+
+/* Records ↔ files: img2stream --manifest names each record's file, odd names
+ * and all; the library reads them back; stream2img %f names outputs by them. */
+Test(manifest, round_trip_with_odd_file_names)
+{
+	char dir[512], err[2048];
+	snprintf(dir, sizeof dir, "%s", tmp_path("mf"));
+	int rc = run_err(err, sizeof err,
+		"mkdir -p %s/in/a %s/in/b && cd %s && seq 0 15 | paste -s -d' ' | txt2stream -t u8 -s 4x4 > px.ts && "
+		"stream2img -o 'in/a/with space.png' px.ts && "
+		"stream2img -o \"in/b/$(printf 'new\\nline')\\\\ttab.png\" px.ts && "
+		"stream2img -o \"in/b/$(printf '\\303\\251t\\303\\251')%%%%.png\" px.ts && "
+		"img2stream -m man.tsv -o all.ts in && "
+		"stream2img -m man.tsv -o 'out/%%c/%%f.png' all.ts && "
+		"test -f 'out/a/with space.png' && test -f 'out/b/new_line\\ttab.png' && "
+		"test -f \"out/b/$(printf '\\303\\251t\\303\\251')%%.png\"",
+		dir, dir, dir);
+	cr_assert_eq(rc, 0, "%s", err);
+	char path[600];
+	snprintf(path, sizeof path, "%s/man.tsv", dir);
+	vk_manifest m;
+	vk_error e;
+	cr_assert_eq(vk_manifest_load(&m, path, &e), 0, "%s", e.msg);
+	cr_assert_eq(m.n, 3);
+	/* sorted by bytes: a/…, b/new…, b/\xc3… */
+	cr_assert_str_eq(m.file[0], "in/a/with space.png");
+	cr_assert_str_eq(m.file[1], "in/b/new\nline\\ttab.png");
+	cr_assert_str_eq(m.file[2], "in/b/\xc3\xa9t\xc3\xa9%.png");
+	vk_manifest_free(&m);
+	/* Bad manifests: one clear line. */
+	cr_assert_eq(run("cd %s && printf 'record\\tfile\\n0\\ta\\n2\\tb\\n' > gap.tsv && "
+			 "printf 'x\\n' > not.tsv", dir), 0);
+	snprintf(path, sizeof path, "%s/gap.tsv", dir);
+	cr_assert_eq(vk_manifest_load(&m, path, &e), -1);
+	cr_assert(strstr(e.msg, "gap.tsv:3: expected record 1"), "%s", e.msg);
+	snprintf(path, sizeof path, "%s/not.tsv", dir);
+	cr_assert_eq(vk_manifest_load(&m, path, &e), -1);
+	cr_assert(strstr(e.msg, "not a manifest"), "%s", e.msg);
+	rc = run_err(err, sizeof err, "cd %s && stream2img -o 'o/%%f.png' all.ts", dir);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "%f needs the records' files (--manifest FILE)"), "%s", err);
+	rc = run_err(err, sizeof err, "cd %s && img2stream -m x.ts -o x.ts in", dir);
+	cr_assert_eq(rc, 2);
 }
