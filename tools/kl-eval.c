@@ -46,8 +46,8 @@ static const char USAGE[] =
 	"      --version      show the version and exit\n";
 
 #define MAX_MODELS 16
-#define BATCH 256     /* records read and encoded at a time */
-#define IW_CHUNK 512  /* importance samples decoded at a time */
+#define BATCH VK_EVAL_BATCH    /* records read and encoded at a time */
+#define IW_CHUNK VK_EVAL_BATCH /* importance samples decoded at a time */
 #define MAX_LATENT 4096
 
 struct cmdline {
@@ -60,7 +60,8 @@ struct cmdline {
 
 /* One row of the result: a model, or the latent stream when there is none. */
 struct evaluator {
-	vk_evalrow row;         /* name, kind (0 for a latent stream) and the sums */
+	vk_evalrow row;         /* name, kind (a model kind's number, 0 for a latent
+				 * stream) and the sums */
 	vk_model m;
 	vk_work w;
 	float rec[BATCH], kl[BATCH];
@@ -147,7 +148,7 @@ static void open_model(struct evaluator *ev, const char *path, const ts_reader *
 	ev->row.kind = ev->m.a.kind;
 	if (vk_check_input(&ev->m, &r->h, r->name, &e))
 		vk_die("%s (model %s)", e.msg, path);
-	int vae = ev->row.kind != VK_AE;
+	int vae = vk_evalrow_has_kl(ev->row.kind);
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->row.sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
 		vk_die_error(&e);
@@ -186,7 +187,7 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 		return;
 	}
 	vk_model *m = &ev->m;
-	int cvae = ev->row.kind == VK_CVAE, D = m->a.input_size;
+	int cvae = vk_conditional(&m->a), D = m->a.input_size;
 	vk_error e;
 	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
 		vk_die("%s (model %s)", e.msg, ev->row.name);
@@ -232,7 +233,7 @@ static int has_score(const struct evaluator *v, int k)
 {
 	if (!v->row.kind)
 		return k == SC_KL;
-	if (v->row.kind == VK_AE)
+	if (!vk_evalrow_has_kl(v->row.kind))
 		return k == SC_REC;
 	if (k == SC_LLR)
 		return background != NULL;
@@ -564,7 +565,7 @@ int main(int argc, char **argv)
 			if (n_ev == MAX_MODELS)
 				vk_usage_error("at most %d models with --background", MAX_MODELS - 1);
 			open_model(&ev[n_ev], c.background, &r, c.iw);
-			if (ev[n_ev].row.kind == VK_AE)
+			if (!vk_evalrow_has_kl(ev[n_ev].row.kind))
 				vk_die("--background %s: an autoencoder has no likelihood to compare",
 				       c.background);
 			background = &ev[n_ev++];

@@ -8,6 +8,7 @@
 #include "gmm.h"
 #include "gmmscore.h"
 #include "opts.h"
+#include "prior.h"
 #include "stream.h"
 
 static const char USAGE[] =

@@ -14,7 +14,8 @@ static const char USAGE[] =
 	"Usage: vae-info [OPTION]... MODEL...\n"
 	"Describe each trained MODEL: its kind, likelihood and input shape, every layer\n"
 	"of its encoder and decoder with its output shape, activation and parameter\n"
-	"count, the latent size, the classes, and the training record.\n\n"
+	"count, the latent size, the classes, the model's identity (recorded by the\n"
+	"priors fitted on it), and the training record.\n\n"
 	"      --tsv           one 'model<TAB>key<TAB>value' line per fact, for scripts\n"
 	"  -h, --help          show this help and exit\n"
 	"      --version       show the version and exit\n";
@@ -63,7 +64,7 @@ static void fact(const struct cmdline *c, const char *model, const char *key, co
 	va_end(ap);
 }
 
-static size_t layer_params(const vk_layer *l) { return l->n_w + (size_t)l->spec.units; }
+static size_t layer_params(const vk_layer *l) { return l->n_params; }
 
 static void print_layers(const struct cmdline *c, const char *model, const char *part,
 			 const vk_layer *L, int n, const char *last_role)
@@ -129,7 +130,7 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		printf("%s\n", path);
 	fact(c, path, "kind", "%s", vk_kind_name(a->kind));
 	fact(c, path, "likelihood", "%s", vk_likelihood_name(a->likelihood));
-	if (a->likelihood == VK_GAUSSIAN)
+	if (vk_lik_of(a)->has_sigma)
 		fact(c, path, "sigma", "%g%s", a->sigma,
 		     t.flags & VK_TRAIN_SIGMA_LEARNED ? " (learned)" : "");
 	fact(c, path, "input", "%s (%d values)",
@@ -143,6 +144,7 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
 	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
 	fact(c, path, "parameters", "%zu", m.n_params);
+	fact(c, path, "identity", "%016llx", (unsigned long long)vk_model_identity(&m));
 	fact(c, path, "epochs", "%llu", (unsigned long long)t.epochs);
 	fact(c, path, "records_seen", "%llu", (unsigned long long)t.records_seen);
 	fact(c, path, "seed", "%llu", (unsigned long long)t.seed);

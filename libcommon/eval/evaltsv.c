@@ -1,10 +1,17 @@
 /* kl-eval's summary TSV: writing, and reading back to add up (evaltsv.h). */
 #include "evaltsv.h"
+#include "latents.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+int vk_evalrow_has_kl(int kind)
+{
+	const vk_model_kind *k = vk_model_kind_get(kind);
+	return !kind || (k && k->latent->has_kl);
+}
 
 const char *vk_evalrow_kind_name(int kind) { return kind ? vk_kind_name(kind) : "latent"; }
 
@@ -125,7 +132,7 @@ static vk_evalrow *find_or_add(vk_evalrow *rows, int *n, int max, const char *na
 static int parse_model_row(char **f, vk_evalsum *s, int kind, const char *file,
 			   unsigned long long ln, vk_error *e)
 {
-	if (vk_evalsum_init(s, VK_EVALTSV_MAX_LATENT, kind != VK_AE, kind != 0,
+	if (vk_evalsum_init(s, VK_EVALTSV_MAX_LATENT, vk_evalrow_has_kl(kind), kind != 0,
 			    strcmp(f[8], "NA") ? atoi(f[8]) : 0, e))
 		return -1;
 	s->Z = 0;

@@ -22,6 +22,9 @@ typedef struct {
 	vk_evalsum sum;
 } vk_evalrow;
 
+/* A row with a KL and an ELBO: a model whose latent kind has a prior (not
+ * an AE), or a latent stream (kind 0). */
+int vk_evalrow_has_kl(int kind);
 /* "vae", ..., or "latent" for kind 0. */
 const char *vk_evalrow_kind_name(int kind);
 

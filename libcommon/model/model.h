@@ -6,11 +6,14 @@
 
 #include <stdint.h>
 #include "err.h"
+#include "latents.h"
 #include "conv.h"
 #include "layers.h"
 #include "nn.h"
 #include "rng.h"
 
+/* Model kinds and likelihoods by their numbers in model files; what each
+ * means is in its table (kinds.h), the only place that tests them. */
 enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3 };
 enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
 #define VK_MAX_CLASSES 4096
@@ -19,7 +22,7 @@ enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
  * decoder as the user gave them. The model adds the encoder's head (a dense
  * layer to μ | log σ², or to the AE's code) and the decoder's output layer
  * (to logits or means of the input's shape). */
-typedef struct {
+typedef struct vk_arch {
 	int kind;
 	int input_rank;
 	uint32_t input_dims[4];
@@ -33,22 +36,16 @@ typedef struct {
 	float sigma;                  /* Gaussian decoder's fixed σ */
 } vk_arch;
 
-/* A layer of a built model: its spec, shapes and parameter offsets. */
-typedef struct {
-	vk_layer_spec spec;
-	vk_shape in, out;             /* in excludes the label columns */
-	int label_in;                 /* the CVAE's one-hot is appended to the input */
-	int n_in, n_out;              /* values in (with the label) and out, per record */
-	size_t w, b, n_w;             /* offsets of the weights and bias in params; weights */
-	vk_conv_geom g;               /* conv and deconv: the lowering's geometry */
-} vk_layer;
-
+/* A built model: its layer lists (layers.h: each layer's shapes and
+ * offsets), one parameter block and one block of layer state. */
 typedef struct {
 	vk_arch a;
-	int n_enc, n_dec;             /* with the head and the output layer */
-	vk_layer enc[VK_MAX_LAYERS + 1], dec[VK_MAX_LAYERS + 1];
-	size_t n_params;
+	int n_enc, n_dec;             /* layers, with the head and the output layer */
+	int end_enc, end_dec;         /* entries used: the layers, then their bodies */
+	vk_layer enc[VK_MAX_ENTRIES], dec[VK_MAX_ENTRIES];
+	size_t n_params, n_state;
 	float *params, *grads;        /* parallel blocks of n_params */
+	float *state;                 /* n_state: running statistics (none in dense, conv, deconv) */
 } vk_model;
 
 const char *vk_kind_name(int kind);
@@ -77,23 +74,33 @@ int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e);
 float vk_label_value(const vk_arch *a);
 /* Write the one-hot of labels[0..n) at column col of n rows of stride ld. */
 void vk_put_onehot(const vk_arch *a, float *dst, int ld, int col, const int32_t *labels, int n);
-/* He (ReLU) or Xavier (others) uniform weights, zero biases. */
+/* Each kind's initial parameters (dense, conv, deconv: He (ReLU) or Xavier
+ * (others) uniform weights, zero biases) and state. */
 void vk_model_init_params(vk_model *m, vk_rng *rng);
 void vk_model_free(vk_model *m);
-/* Width of the encoder head: 2Z for a (C)VAE (μ and log σ²), Z for an AE. */
+/* Width of the encoder head: the latent kind's (2Z for a (C)VAE's μ and
+ * log σ², Z for an AE's code). */
 int vk_head_width(const vk_arch *a);
 
 /* Per-batch buffers, allocated once for batches of at most cap records. */
 typedef struct {
 	int cap;
 	float *cat;                       /* (cap, in+C) input of the encoder's label layer (CVAE) */
-	float *act_enc[VK_MAX_LAYERS + 1]; /* encoder layer outputs; last is the head */
+	float *act_enc[VK_MAX_ENTRIES];   /* encoder layer outputs; [n_enc − 1] is the head */
 	float *z;                         /* (cap, Z+C) decoder input */
 	float *eps;                       /* (cap, Z) */
-	float *act_dec[VK_MAX_LAYERS + 1]; /* decoder layer outputs; last is logits/means */
+	float *act_dec[VK_MAX_ENTRIES];   /* decoder layer outputs; [n_dec − 1] logits/means */
+	float *priv_enc[VK_MAX_ENTRIES];  /* layers' private buffers (ops->priv), or NULL */
+	float *priv_dec[VK_MAX_ENTRIES];
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
 	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
+	/* 1 while a training batch runs (vk_batch_forward to the end of vk_batch_grad,
+	 * vk_batch_grad_iw): layers use batch statistics and update their state.
+	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
+	int train;
+	vk_latent_step lat;               /* the latent's step: its scratch, and the
+					   * reducer, slice and free bits a trainer sets */
 } vk_work;
 
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e);
@@ -101,21 +108,21 @@ void vk_work_free(vk_work *w);
 
 /* One training batch, or one slice of it: forward, loss, backward. x (n,D) in
  * [0,1]; labels (n) for a CVAE (checked by the caller), else NULL; eps (n,Z)
- * standard normal draws for a (C)VAE, NULL for an AE. Writes into grads (a
- * block of n_params) the gradient of Σ(rec + β·KL)·scale over the n records:
- * scale = 1/batch gives the batch mean even when the batch is cut into slices
- * whose gradients are then summed. Per-record rec and kl stay in w->rec, w->kl. */
+ * standard normal draws for a (C)VAE (ignored by an AE's latent). Writes into
+ * grads (a block of n_params) the gradient of Σ(rec + β·KL)·scale over the n
+ * records: scale = 1/batch gives the batch mean even when the batch is cut
+ * into slices whose gradients are then summed. Per-record rec and kl stay in
+ * w->rec, w->kl. Batch-wide terms (free bits: w->lat.free_bits) are summed
+ * over the slices of w->lat.red, all of which must call this for the step,
+ * a slice without rows with n = 0 (grads then zeroed). */
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 		   const int32_t *labels, int n, float beta, const float *eps, float scale);
 
-/* vk_batch_grad in two halves, for the free bits' batch-wide statistics
- * between them: the forward pass and the loss (w->rec, w->kl, the head in
- * w->act_enc[n_enc − 1]), then the backward pass. klw (Z) when not NULL is
- * the KL weight per latent dimension, in place of beta. */
+/* The forward pass and the loss alone, in training mode (w->rec, w->kl, the
+ * head in w->act_enc[n_enc − 1]); the decoder's gradient w.r.t. its output
+ * (times scale) is left in w->grad[0]. vk_batch_grad ends training mode. */
 void vk_batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		      const float *eps, float scale);
-void vk_batch_backward(vk_model *m, vk_work *w, float *grads, const float *x, int n,
-		       float beta, const float *klw, const float *eps, float scale);
 
 /* The importance-weighted objective (Burda et al. 2015) of a (C)VAE with K
  * samples per record: Σ_r −log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x), times
@@ -126,11 +133,6 @@ void vk_batch_backward(vk_model *m, vk_work *w, float *grads, const float *x, in
  * single-sample ELBO rec + log q(z|x) − log p(z). */
 void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 		      const int32_t *labels, int n, int K, const float *eps, float scale);
-
-/* −log p(x|out) per record of the decoder's output out (n, D) against x
- * (n, D); grad (n, D) gets its gradient times scale unless NULL. */
-void vk_reconstruction(const vk_model *m, const float *out, const float *x, float *grad,
-		       float *rec, int n, float scale);
 
 /* Encode a batch: the head (n, head width) lands in w->act_enc[n_enc − 1]:
  * μ | log σ² for a VAE, z for an AE. Returns that pointer. */

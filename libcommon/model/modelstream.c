@@ -43,7 +43,7 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 {
 	char shape[64], want[48];
 	vk_shape in = vk_arch_input_shape(&m->a);
-	if (m->enc[0].spec.kind == VK_DENSE) {
+	if (m->enc[0].ops->flat) { /* reads its input flat: any shape of D values fits */
 		if (ts_elems(h) != (size_t)m->a.input_size)
 			return vk_fail(e, "%s: records of shape %s (%zu values) do not match the "
 					  "model's input, %s (%d values)",
@@ -58,7 +58,7 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 				       name, ts_shape_str(h, shape, sizeof shape),
 				       vk_shape_str(in, want, sizeof want));
 	}
-	if (m->a.kind == VK_CVAE && !h->has_labels)
+	if (vk_conditional(&m->a) && !h->has_labels)
 		return vk_fail(e, "%s: the stream has no labels, which a conditional model needs",
 			       name);
 	return 0;
@@ -67,7 +67,7 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 int vk_check_labels(const vk_model *m, const int32_t *labels, size_t n, uint64_t first,
 		    const char *name, vk_error *e)
 {
-	if (m->a.kind != VK_CVAE)
+	if (!vk_conditional(&m->a))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (labels[i] < 0 || labels[i] >= m->a.classes)
@@ -82,7 +82,7 @@ int vk_check_label_option(const vk_model *m, int label, const char *model_path, 
 {
 	if (label < 0)
 		return 0;
-	if (m->a.kind != VK_CVAE)
+	if (!vk_conditional(&m->a))
 		return vk_fail(e, "--label: %s is not a conditional model", model_path);
 	if (label >= m->a.classes)
 		return vk_fail(e, "--label: %d is outside the model's classes 0..%d", label,
@@ -97,7 +97,7 @@ static int check_latents(const vk_model *m, const ts_header *h, int label, const
 		return vk_fail(e, "%s: latent vectors of %zu values do not match the model's "
 				  "latent size %d",
 			       name, ts_elems(h), m->a.latent);
-	if (m->a.kind == VK_CVAE && label < 0 && !h->has_labels)
+	if (vk_conditional(&m->a) && label < 0 && !h->has_labels)
 		return vk_fail(e, "%s: the stream has no labels; a conditional model needs them "
 				  "or --label K",
 			       name);
@@ -195,4 +195,45 @@ void vk_model_tool_close(vk_model_tool *t)
 	vk_work_free(&t->w);
 	vk_model_free(&t->m);
 	t->input = VK_INPUT_NONE;
+}
+
+int vk_write_stream(const char *path, const ts_header *h,
+		    int (*work)(ts_writer *w, void *arg, vk_error *e), void *arg, vk_error *e)
+{
+	ts_writer w;
+	if (ts_writer_open(&w, path, h, e))
+		return -1;
+	if (work(&w, arg, e)) {
+		ts_writer_abort(&w);
+		return -1;
+	}
+	return ts_writer_close(&w, e);
+}
+
+int vk_model_tool_map(vk_model_tool *t, size_t width, vk_map_fn map, void *arg,
+		      ts_writer *w, vk_error *e)
+{
+	vk_model *m = &t->m;
+	int batch = t->w.cap;
+	size_t in = t->input == VK_INPUT_LATENTS ? (size_t)m->a.latent : (size_t)m->a.input_size;
+	float *x = malloc(sizeof(float) * batch * in);
+	int32_t *labels = malloc(sizeof(int32_t) * batch);
+	size_t got;
+	int rc = 0;
+	if (!x || !labels)
+		rc = vk_fail(e, "out of memory for a batch of %d records", batch);
+	for (uint64_t first = 0; !rc; first += got) {
+		if ((rc = ts_read_batch_f32(&t->r, x, labels, batch, &got, e)) || !got)
+			break;
+		for (size_t i = 0; t->label >= 0 && i < got; i++)
+			labels[i] = t->label;
+		if ((rc = vk_check_labels(m, labels, got, first, t->r.name, e)))
+			break;
+		const float *out = map(t, x, labels, (int)got, arg);
+		for (size_t i = 0; i < got && !rc; i++)
+			rc = ts_write_f32(w, out + i * width, labels[i], e);
+	}
+	free(x);
+	free(labels);
+	return rc;
 }

@@ -182,6 +182,19 @@ VK_HOT void vk_activate(float *y, size_t n, int act)
 		VK_ACT_DISPATCH(act, activate_n, y, n);
 }
 
+VK_INLINE void act_back_n(float *restrict dy, const float *restrict y, size_t n, int act)
+{
+	/* hot */
+	for (size_t i = 0; i < n; i++)
+		dy[i] = act_grad(dy[i], y[i], act);
+}
+
+VK_HOT void vk_act_backward(float *dy, const float *y, size_t n, int act)
+{
+	if (act != VK_IDENTITY)
+		VK_ACT_DISPATCH(act, act_back_n, dy, y, n);
+}
+
 VK_INLINE void bias_act_rows(float *restrict y, const float *restrict b, int rows, int out,
 			     int act)
 {
@@ -315,7 +328,7 @@ VK_HOT void vk_reparam(float *z, int ldz, const float *head, const float *eps, f
 		if (kl) {
 			/* hot */
 			for (int j = 0; j < Z; j++)
-				sum += 1.0f + lv[j] - mu[j] * mu[j] - fast_exp(lv[j]);
+				sum += VK_GAUSS_NEG2KL(mu[j], lv[j], fast_exp(lv[j]));
 			kl[r] = -0.5f * sum;
 		}
 	}
@@ -361,7 +374,8 @@ VK_HOT void vk_kl_dims(const float *head, int B, int Z, double *sum)
 	for (int r = 0; r < B; r++) {
 		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
 		for (int j = 0; j < Z; j++)
-			sum[j] += -0.5 * (1.0 + lv[j] - (double)mu[j] * mu[j] - fast_exp(lv[j]));
+			sum[j] += -0.5 * VK_GAUSS_NEG2KL((double)mu[j], (double)lv[j],
+						   (double)fast_exp(lv[j]));
 	}
 }
 
