@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blascore.h"
 #include "dataset.h"
 #include "dist.h"
 #include "err.h"
@@ -453,10 +454,13 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	/* Under mpirun every rank trains on its share of each batch; rank 0
 	 * alone writes the model, the log and the summaries. */
 	vk_dist_init(&argc, &argv);
 	parse_cmdline(argc, argv, &c);
+	if (vk_dist_rank() == 0 && !c.quiet && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	/* Before anything is opened for writing: the model and the log may not
 	 * be the data (the model is read back only by --resume, as itself). */
 	const char *const inputs[] = {c.train, c.test, c.r.output};

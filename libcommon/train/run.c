@@ -69,24 +69,6 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 	return 0;
 }
 
-/* A conditional model's labels are its classes: when the data names them
- * too, they are matched by name (classes.h) to the checkpoint's training
- * data on --resume (t), and the test data to the training data. */
-static int match_classes(vk_run *run, const vk_trainrec *t, vk_error *e)
-{
-	if (!vk_conditional(&run->model.a))
-		return 0;
-	static ts_header names;
-	if (t) {
-		vk_trainrec_meta(t, &names);
-		if (vk_dataset_match_classes(run->train, "training data", &names, run->r.output, e))
-			return -1;
-	}
-	return run->test ? vk_dataset_match_classes(run->test, "test data", &run->train->h,
-						    "training data", e)
-			 : 0;
-}
-
 /* The data fits the model (the library's one rule), its labels its classes,
  * and a Bernoulli decoder's targets lie in [0, 1]. */
 static int check_data(const vk_model *m, const vk_dataset *d, const char *what, vk_error *e)
@@ -316,8 +298,7 @@ static int open_checkpoint(vk_run *run, const vk_recipe *r, vk_error *e)
 			rc = vk_fail(e, "%s already has %llu epochs; ask for more with --epochs",
 				     r->output, (unsigned long long)t->epochs);
 	}
-	if (!rc && (match_classes(run, t, e) ||
-		    check_data(&run->model, run->train, "training data", e)))
+	if (!rc && check_data(&run->model, run->train, "training data", e))
 		rc = -1;
 	if (!rc && run->test && check_data(&run->model, run->test, "test data", e))
 		rc = -1;
@@ -342,8 +323,7 @@ static int open_fresh(vk_run *run, const vk_recipe *r, vk_error *e)
 	vk_arch a;
 	if (build_arch(&a, r, run->train, e) || vk_model_alloc(&run->model, &a, e))
 		return -1;
-	if (match_classes(run, NULL, e) ||
-	    check_data(&run->model, run->train, "training data", e) ||
+	if (check_data(&run->model, run->train, "training data", e) ||
 	    (run->test && check_data(&run->model, run->test, "test data", e)))
 		return -1;
 	/* The recipe's options and their starting state. */
@@ -372,6 +352,22 @@ static int open_fresh(vk_run *run, const vk_recipe *r, vk_error *e)
 	return 0;
 }
 
+/* A cvae's labels are its classes: the data's are matched to the model's by
+ * name (the checkpoint's training data on --resume, the training stream for
+ * --test) when both name them (issue 27). */
+static int match_classes(const vk_run *run, vk_dataset *train, vk_dataset *test, vk_error *e)
+{
+	static ts_header names;
+	if (!run->model.a.classes)
+		return 0;
+	if (run->r.resume) {
+		vk_trainrec_meta(&run->rec, &names);
+		if (vk_dataset_match_classes(train, "training data", &names, run->r.output, e))
+			return -1;
+	}
+	return test && vk_dataset_match_classes(test, "test data", &train->h, "training data", e);
+}
+
 int vk_run_open(vk_run *run, const vk_recipe *r, vk_dataset *train, vk_dataset *test,
 		vk_error *e)
 {
@@ -381,6 +377,10 @@ int vk_run_open(vk_run *run, const vk_recipe *r, vk_dataset *train, vk_dataset *
 	run->test = test;
 	run->lead = vk_dist_size() == 1 || vk_dist_rank() == 0;
 	int rc = r->resume ? open_checkpoint(run, r, e) : open_fresh(run, r, e);
+	if (!rc && match_classes(run, train, test, e)) {
+		vk_trainer_free(&run->t);
+		rc = -1;
+	}
 	if (!rc && test && vk_work_alloc(&run->eval, &run->model, VK_EVAL_BATCH, e)) {
 		vk_trainer_free(&run->t);
 		rc = -1;

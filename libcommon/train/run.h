@@ -60,7 +60,7 @@ typedef struct {
 	vk_trainrec rec;         /* the training record saved with every checkpoint */
 	vk_model model;
 	vk_trainer t;
-	vk_dataset *train, *test; /* a cvae's labels renumbered by class name (issue 27) */
+	const vk_dataset *train, *test;
 	vk_work eval;
 	char last[4200];         /* MODEL.last under early_stop, else "" */
 	const char *ckpt;        /* where each epoch's checkpoint goes */
@@ -76,7 +76,8 @@ enum { VK_RUN_USAGE = -2, VK_RUN_EPOCH = 1, VK_RUN_STOPPED = 2 };
 /* Build the model for the training data (or load the checkpoint in
  * r->output on resume, checking r against it: VK_RUN_USAGE when an option
  * the user set disagrees with it), check that the data fit it, and make the
- * trainer. test may be NULL. The datasets must outlive the run. */
+ * trainer. A cvae's data are relabelled to the model's classes by name.
+ * test may be NULL. The datasets must outlive the run. */
 int vk_run_open(vk_run *run, const vk_recipe *r, vk_dataset *train, vk_dataset *test,
 		vk_error *e);
 
