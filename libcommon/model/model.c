@@ -507,6 +507,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	const vk_latent_kind *L = vk_latent_of(a);
 	const vk_lik_kind *lik = vk_lik_of(a);
 	int Z = a->latent, ldz = Z + a->classes, D = a->input_size, N = n * K;
+	int W = lik->out_width(a);
 	if (n == 0) {
 		memset(grads, 0, sizeof(float) * m->n_params);
 		return;
@@ -521,7 +522,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	const float *out = vk_decoder_forward(m, w, N);
 	float *g = w->grad[0];
 	for (int row = 0; row < N; row++)
-		lik->nll(a, out + (size_t)row * D, x + (size_t)(row / K) * D, g + (size_t)row * D,
+		lik->nll(a, out + (size_t)row * W, x + (size_t)(row / K) * D, g + (size_t)row * W,
 			 w->rec + row, 1, 1.0f);
 	/* Per record: loss = −log (1/K) Σ_k w_k, log w_k = −(rec_k + kl_k); each
 	 * row's gradient weighted by its normalised weight w̃_k (kept in w->eps,
@@ -549,8 +550,8 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 		w->kl[r] = (float)(loss - rs / K);
 	}
 	for (int row = 0; row < N; row++) {
-		float s = wt[row] * scale, *gr = g + (size_t)row * D;
-		for (int j = 0; j < D; j++)
+		float s = wt[row] * scale, *gr = g + (size_t)row * W;
+		for (int j = 0; j < W; j++)
 			gr[j] *= s;
 	}
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, g, 1, N);
