@@ -6,14 +6,14 @@
 
 #include <stdint.h>
 #include "err.h"
-#include "kinds.h"
+#include "modelkinds.h"
 #include "conv.h"
 #include "layers.h"
 #include "nn.h"
 #include "rng.h"
 
 /* Model kinds and likelihoods by their numbers in model files; what each
- * means is in its table (kinds.h), the only place that tests them. */
+ * means is in its table (modelkinds.h), the only place that tests them. */
 enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3 };
 enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
 #define VK_MAX_CLASSES 4096
