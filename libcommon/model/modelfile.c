@@ -96,8 +96,8 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	unsigned char *p = buf + HEADER;
 	for (size_t i = 0; i < layers; i++, p += LAYER_ROW) {
 		const vk_layer *l = i < (size_t)m->n_enc ? &m->enc[i] : &m->dec[i - m->n_enc];
-		uint32_t row[8] = {l->spec.kind, l->spec.act, l->spec.units, l->spec.k, l->spec.s,
-				   l->out.h, l->out.w, l->out.c};
+		uint32_t row[VK_LAYER_ROW_WORDS];
+		vk_layer_put_row(l, row);
 		put(p, row, sizeof row);
 	}
 	if (desc_len)
@@ -177,18 +177,12 @@ static int parse_arch_v2(const unsigned char *h, const unsigned char *rows, vk_a
 	for (uint32_t i = 0; i + 1 < ne + nd; i++) {
 		if (i + 1 == ne)
 			continue;
-		uint32_t r[8];
+		uint32_t r[VK_LAYER_ROW_WORDS];
 		memcpy(r, rows + LAYER_ROW * i, sizeof r);
 		vk_layer_spec *s = i < ne ? &a->enc[i] : &a->dec[i - ne];
-		*s = (vk_layer_spec){.kind = (int)(r[0] & 0xffff), .act = (int)(r[1] & 0xffff),
-				     .units = (int)(r[2] & 0xfffffff), .k = (int)(r[3] & 0xffff),
-				     .s = (int)(r[4] & 0xffff)};
-		if (r[0] != (uint32_t)s->kind || r[1] != (uint32_t)s->act || r[2] != (uint32_t)s->units ||
-		    r[3] != (uint32_t)s->k || r[4] != (uint32_t)s->s)
-			return vk_fail(e, "%s: bad model: layer %u has a field out of range", path, i + 1);
-		if (s->kind == VK_DENSE && r[5])
-			s->reshape = (vk_shape){(int)(r[5] & 0xffff), (int)(r[6] & 0xffff),
-						(int)(r[7] & 0xffff)};
+		vk_error le;
+		if (vk_layer_get_row(r, s, &le))
+			return vk_fail(e, "%s: bad model: layer %u: %s", path, i + 1, le.msg);
 	}
 	return 0;
 }
@@ -198,8 +192,8 @@ static int check_rows(const vk_model *m, const unsigned char *rows, const char *
 {
 	for (int i = 0; i < m->n_enc + m->n_dec; i++) {
 		const vk_layer *l = i < m->n_enc ? &m->enc[i] : &m->dec[i - m->n_enc];
-		uint32_t want[8] = {l->spec.kind, l->spec.act, l->spec.units, l->spec.k, l->spec.s,
-				    l->out.h, l->out.w, l->out.c}, got[8];
+		uint32_t want[VK_LAYER_ROW_WORDS], got[VK_LAYER_ROW_WORDS];
+		vk_layer_put_row(l, want);
 		memcpy(got, rows + LAYER_ROW * i, sizeof got);
 		if (memcmp(want, got, sizeof want))
 			return vk_fail(e, "%s: bad model: layer %d's row does not match its "
