@@ -367,7 +367,7 @@ static void diverged(const struct cmdline *c, int epoch, uint64_t batch, int sav
 		snprintf(keep, sizeof keep, "nothing was saved");
 	vk_die("epoch %d, batch %llu: the loss is not finite: training diverged; %s; try a lower "
 	       "--lr than %g%s", epoch, (unsigned long long)batch, keep, c->lr,
-	       c->arch.likelihood == VK_GAUSSIAN ? " or a larger --sigma" : "");
+	       vk_lik_of(&c->arch)->has_sigma ? " or a larger --sigma" : "");
 }
 
 /* The layer lists from the options, once the data's shape is known. */
