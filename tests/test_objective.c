@@ -1,0 +1,163 @@
+/* The objectives' batch-wide terms (issue 23, begun): the MMD of the codes
+ * to prior draws against a brute-force computation, its gradient against
+ * finite differences, and the same value however the batch is sliced. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "objective.h"
+#include "rng.h"
+
+enum { B = 7, Z = 3, LDZ = 5 };
+
+static double kernel(const double *x, const double *y)
+{
+	static const double s[] = {0.1, 0.2, 0.5, 1, 2, 5, 10};
+	double d2 = 0, k = 0;
+	for (int j = 0; j < Z; j++)
+		d2 += (x[j] - y[j]) * (x[j] - y[j]);
+	for (int i = 0; i < 7; i++)
+		k += s[i] * 2 * Z / (s[i] * 2 * Z + d2);
+	return k;
+}
+
+/* the U-statistic, straight from its definition */
+static double brute_mmd(const float *q, const float *p)
+{
+	double qq = 0, pp = 0, qp = 0, a[Z], b[Z];
+	for (int i = 0; i < B; i++)
+		for (int j = 0; j < B; j++) {
+			for (int k = 0; k < Z; k++)
+				a[k] = q[i * LDZ + k], b[k] = q[j * LDZ + k];
+			if (i != j)
+				qq += kernel(a, b);
+			for (int k = 0; k < Z; k++)
+				a[k] = p[i * Z + k], b[k] = p[j * Z + k];
+			if (i != j)
+				pp += kernel(a, b);
+			for (int k = 0; k < Z; k++)
+				a[k] = q[i * LDZ + k];
+			qp += kernel(a, b);
+		}
+	return (qq + pp) / (B * (B - 1.0)) - 2 * qp / ((double)B * B);
+}
+
+static void draw(float *q, float *p, float shift)
+{
+	vk_rng rng;
+	vk_rng_seed(&rng, 4);
+	for (int i = 0; i < B; i++)
+		vk_rng_normals(&rng, q + i * LDZ, Z);
+	for (int i = 0; i < B * LDZ; i++)
+		q[i] += shift;
+	vk_rng_normals(&rng, p, B * Z);
+}
+
+Test(objective, mmd_is_the_u_statistic_and_grows_with_a_shift)
+{
+	float q[B * LDZ], p[B * Z];
+	double scratch[2 * B * Z + Z];
+	cr_assert_geq(sizeof scratch / sizeof(double), vk_mmd_scratch(B, Z));
+	draw(q, p, 0.0f);
+	double m0 = vk_mmd_imq(q, LDZ, B, 0, B, Z, p, 0, NULL, NULL, 0, scratch);
+	cr_assert_float_eq(m0, brute_mmd(q, p), 1e-12);
+	draw(q, p, 2.0f);
+	double m2 = vk_mmd_imq(q, LDZ, B, 0, B, Z, p, 0, NULL, NULL, 0, scratch);
+	cr_assert_float_eq(m2, brute_mmd(q, p), 1e-12);
+	cr_assert(m2 > m0 + 0.1, "codes shifted away from the prior: MMD %g, at the prior %g", m2,
+		  m0);
+}
+
+Test(objective, mmd_gradient_matches_finite_differences)
+{
+	float q[B * LDZ], p[B * Z], dq[B * LDZ];
+	double scratch[2 * B * Z + Z];
+	draw(q, p, 0.5f);
+	memset(dq, 0, sizeof dq);
+	vk_mmd_imq(q, LDZ, B, 0, B, Z, p, 1.5f, dq, NULL, 0, scratch);
+	for (int i = 0; i < B; i++)
+		for (int j = 0; j < Z; j++) {
+			float keep = q[i * LDZ + j], h = 1e-2f;
+			q[i * LDZ + j] = keep + h;
+			double up = brute_mmd(q, p);
+			q[i * LDZ + j] = keep - h;
+			double down = brute_mmd(q, p);
+			q[i * LDZ + j] = keep;
+			double fd = 1.5 * (up - down) / (2 * h);
+			cr_assert(fabs(fd - dq[i * LDZ + j]) < 1e-4 + 1e-3 * fabs(fd),
+				  "d/dq[%d][%d] %g, finite differences %g", i, j, dq[i * LDZ + j], fd);
+		}
+	/* only the code's columns: the rest of a row (a CVAE's one-hot) is kept */
+	for (int i = 0; i < B; i++)
+		cr_assert_eq(dq[i * LDZ + Z], 0.0f);
+}
+
+struct part {
+	vk_reducer *red;
+	int slice, slices;
+	const float *q, *p;
+	float dq[B * LDZ];
+	double value;
+};
+
+static void *run_part(void *arg)
+{
+	struct part *s = arg;
+	int lo = B * s->slice / s->slices, hi = B * (s->slice + 1) / s->slices;
+	double scratch[2 * B * Z + Z];
+	memset(s->dq, 0, sizeof s->dq);
+	s->value = vk_mmd_imq(s->q + lo * LDZ, LDZ, hi - lo, lo, B, Z, s->p, 1.0f, s->dq + lo * LDZ,
+			      s->red, s->slice, scratch);
+	return NULL;
+}
+
+Test(objective, mmd_over_1_2_and_3_slices_is_the_batchs)
+{
+	float q[B * LDZ], p[B * Z];
+	double scratch[2 * B * Z + Z];
+	draw(q, p, 0.3f);
+	double whole = vk_mmd_imq(q, LDZ, B, 0, B, Z, p, 0, NULL, NULL, 0, scratch);
+	float dwhole[B * LDZ] = {0};
+	vk_mmd_imq(q, LDZ, B, 0, B, Z, p, 1.0f, dwhole, NULL, 0, scratch);
+	for (int k = 1; k <= 3; k++) {
+		vk_error e;
+		vk_reducer *red = vk_reducer_new(k, B * Z, &e);
+		cr_assert(red);
+		static struct part parts[3];
+		pthread_t tid[3];
+		for (int i = 0; i < k; i++) {
+			parts[i] = (struct part){.red = red, .slice = i, .slices = k, .q = q, .p = p};
+			cr_assert_eq(pthread_create(&tid[i], NULL, run_part, &parts[i]), 0);
+		}
+		for (int i = 0; i < k; i++)
+			pthread_join(tid[i], NULL);
+		for (int i = 0; i < k; i++) {
+			cr_assert_float_eq(parts[i].value, whole, 1e-12, "%d slices, slice %d", k, i);
+			cr_assert_eq(parts[i].value, parts[0].value, "slices disagree");
+			int lo = B * i / k, hi = B * (i + 1) / k;
+			for (int r = lo * LDZ; r < hi * LDZ; r++)
+				cr_assert_eq(parts[i].dq[r], dwhole[r], "a row's gradient depends on the split");
+		}
+		vk_reducer_free(red);
+	}
+}
+
+Test(objective, the_table_weights_kl_and_mmd_as_the_papers_do)
+{
+	vk_objective_params p = {.alpha = 0.3f, .beta = 6, .gamma = 1, .lambda = 10};
+	const vk_objective_kind *o = vk_objective_named("elbo");
+	cr_assert(o);
+	cr_assert_eq(o->kl_weight(&p), 6.0f);
+	cr_assert_eq(o->mmd_weight(&p), 0.0f);
+	o = vk_objective_named("wae-mmd");
+	cr_assert_eq(o->kl_weight(&p), 0.0f);
+	cr_assert_eq(o->mmd_weight(&p), 10.0f);
+	o = vk_objective_named("infovae");
+	cr_assert_float_eq(o->kl_weight(&p), 0.7f, 1e-7);
+	cr_assert_float_eq(o->mmd_weight(&p), 9.3f, 1e-6);
+	cr_assert_null(vk_objective_named("tcvae"), "not written yet");
+	for (int i = 0; vk_objective_at(i); i++)
+		cr_assert_eq(vk_objective_named(vk_objective_at(i)->name), vk_objective_at(i));
+}
