@@ -161,3 +161,68 @@ Test(objective, the_table_weights_kl_and_mmd_as_the_papers_do)
 	for (int i = 0; vk_objective_at(i); i++)
 		cr_assert_eq(vk_objective_named(vk_objective_at(i)->name), vk_objective_at(i));
 }
+
+/* ---- through a model: vk_batch_grad with the MMD term ---- */
+
+#include "model.h"
+
+enum { NR = 4, D = 6, ZM = 3 };
+
+static double model_loss(vk_model *m, vk_work *w, const float *x, const float *eps, float beta)
+{
+	vk_batch_grad(m, w, m->grads, x, NULL, NR, beta, eps, 1.0f / NR);
+	double s = 0;
+	for (int r = 0; r < NR; r++)
+		s += (w->rec[r] + beta * (double)w->kl[r]) / NR;
+	return s + w->lat.mmd_weight * w->lat.mmd;
+}
+
+Test(objective, a_models_gradient_with_the_mmd_term_matches_finite_differences)
+{
+	const char *kinds[] = {"ae", "vae"};
+	for (int k = 0; k < 2; k++) {
+		vk_arch a = {.kind = vk_kind_parse(kinds[k]), .input_rank = 1, .input_dims = {D},
+			     .input_size = D, .latent = ZM, .likelihood = VK_BERNOULLI};
+		vk_arch_mlp(&a, (int[]){5}, 1, VK_TANH);
+		vk_model m;
+		vk_work w;
+		vk_error e;
+		cr_assert_eq(vk_model_alloc(&m, &a, &e), 0, "%s", e.msg);
+		cr_assert_eq(vk_work_alloc(&w, &m, NR, &e), 0);
+		vk_rng rng;
+		vk_rng_seed(&rng, 8);
+		vk_model_init_params(&m, &rng);
+		for (size_t i = 0; i < m.n_params; i++)
+			m.params[i] += 0.2f * (vk_rng_uniform(&rng) - 0.5f);
+		float x[NR * D], eps[NR * ZM], prior[NR * ZM];
+		for (int i = 0; i < NR * D; i++)
+			x[i] = vk_rng_uniform(&rng);
+		vk_rng_normals(&rng, eps, NR * ZM);
+		vk_rng_normals(&rng, prior, NR * ZM);
+		double scratch[2 * NR * ZM + ZM];
+		w.lat.mmd_weight = 3.0f;
+		w.lat.prior = prior;
+		w.lat.batch = NR;
+		w.lat.mmd_scratch = scratch;
+		float beta = k ? 0.5f : 0.0f;
+		model_loss(&m, &w, x, eps, beta);
+		cr_assert(w.lat.mmd != 0);
+		float *analytic = malloc(sizeof(float) * m.n_params);
+		memcpy(analytic, m.grads, sizeof(float) * m.n_params);
+		for (size_t i = 0; i < m.n_params; i++) {
+			float keep = m.params[i], h = 1e-2f;
+			m.params[i] = keep + h;
+			double up = model_loss(&m, &w, x, eps, beta);
+			m.params[i] = keep - h;
+			double down = model_loss(&m, &w, x, eps, beta);
+			m.params[i] = keep;
+			double fd = (up - down) / (2 * h);
+			cr_assert(fabs(fd - analytic[i]) < 2e-3 + 2e-2 * fabs(fd),
+				  "%s: parameter %zu: %g, finite differences %g", kinds[k], i,
+				  analytic[i], fd);
+		}
+		free(analytic);
+		vk_work_free(&w);
+		vk_model_free(&m);
+	}
+}

@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include "objective.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +404,10 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	if (n == 0) {
 		/* a slice without rows still takes part in the batch-wide terms */
 		memset(grads, 0, sizeof(float) * m->n_params);
+		if (step.mmd_weight != 0)
+			w->lat.mmd = vk_mmd_imq(NULL, ldz, 0, step.row0, step.batch, Z, step.prior,
+						step.mmd_weight, NULL, step.red, step.slice,
+						step.mmd_scratch);
 		L->backward(NULL, NULL, ldz, NULL, NULL, 0, Z, &step);
 		return;
 	}
@@ -411,6 +417,9 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, w->grad[0], 1, n);
 	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
+	if (step.mmd_weight != 0) /* the batch's term, through z like the decoder's */
+		w->lat.mmd = vk_mmd_imq(w->z, ldz, n, step.row0, step.batch, Z, step.prior,
+					step.mmd_weight, dz, step.red, step.slice, step.mmd_scratch);
 	L->backward(dhead, dz, ldz, w->act_enc[m->n_enc - 1], eps, n, Z, &step);
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 	w->train = 0;
