@@ -115,7 +115,8 @@ check-san: deps
 
 # Injected I/O faults in every -o writer (tests/fault/run.sh): each call of
 # fwrite, fflush, fclose, fsync, rename, ... failed in turn (our LD_PRELOAD
-# shim), libfiu's failure points (fiu-utils), and a full disk.
+# shim), libfiu's failure points (fiu-utils), and a full disk; then the crash
+# test (tests/fault/crash.sh): training killed at random and resumed.
 check-fault: all
 	$(CC) -O1 -g -shared -fPIC -o $(BUILD)/faultshim.so tests/fault/shim.c -ldl
 	sh tests/fault/run.sh "$(CURDIR)/$(BUILD)/bin" "$(CURDIR)/$(BUILD)/faultshim.so"

@@ -30,6 +30,10 @@ run() { # name, then vae-train options
 		for reader in A B; do
 			eval rbin=\$$reader
 			o=$T/$name.$side.$reader
+			# an old build cannot read a newer model format: that pair is skipped
+			if [ $side = B ] && [ $reader = A ] && ! "$rbin/vae-info" "$m" > /dev/null 2>&1; then
+				continue
+			fi
 			"$rbin/vae-encode" -m "$m" < "$T/test.ts" > "$o.enc"
 			"$rbin/vae-decode" -m "$m" < "$o.enc" > "$o.dec"
 			case "$*" in
@@ -45,6 +49,7 @@ run() { # name, then vae-train options
 	for f in enc dec smp kl; do
 		ref=$(sha256sum < "$T/$name.A.A.$f")
 		for o in A.B B.A B.B; do
+			[ -e "$T/$name.$o.$f" ] || continue
 			if [ "$(sha256sum < "$T/$name.$o.$f")" != "$ref" ]; then
 				echo "identity: $name: $f differs ($o)"; fail=1
 			fi

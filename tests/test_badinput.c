@@ -122,13 +122,13 @@ static void setup_inputs(void)
 	uint32_t big[4] = {65536, 65536, 0, 0}, wrap[4] = {8192, 8192, 0, 0};
 	stream_file("elems.ts", 1, 2, big, 1, "", 0);
 	stream_file("count-wrap.ts", 2, 2, wrap, 1ull << 36, v, sizeof v);
-	/* Models: one flipped bit, cut short, version 3, a directory. */
+	/* Models: one flipped bit, cut short, version 4, a directory. */
 	unsigned char *m = load("M.vkm", &n);
 	m[300] ^= 1;
 	save("crc.vkm", m, n);
 	m[300] ^= 1;
 	save("truncated.vkm", m, n - 10);
-	m[8] = 3, m[10] = 0; /* version 3.0 */
+	m[8] = 4, m[10] = 0; /* version 4.0 */
 	save("version.vkm", m, n);
 	free(m);
 	cr_assert_eq(run("mkdir -p %s/adir", dir), 0);
@@ -254,7 +254,7 @@ Test(bad_input, model_files)
 {
 	every_model_user("crc.vkm", "checksum mismatch");
 	every_model_user("truncated.vkm", "truncated or corrupt");
-	every_model_user("version.vkm", "model version 3.0 is not supported");
+	every_model_user("version.vkm", "model version 4.0 is not supported");
 	every_model_user("d.ts", "not a vaekit model (bad magic)");
 	every_model_user("adir", "Is a directory");
 	expect("vae-encode", 1, "cannot open model missing.vkm",

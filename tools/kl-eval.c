@@ -38,8 +38,8 @@ static const char USAGE[] =
 	"      --version      show the version and exit\n";
 
 #define MAX_MODELS 16
-#define BATCH 256     /* records read and encoded at a time */
-#define IW_CHUNK 512  /* importance samples decoded at a time */
+#define BATCH VK_EVAL_BATCH    /* records read and encoded at a time */
+#define IW_CHUNK VK_EVAL_BATCH /* importance samples decoded at a time */
 #define MAX_LATENT 4096
 
 struct cmdline {

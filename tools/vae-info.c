@@ -14,7 +14,8 @@ static const char USAGE[] =
 	"Usage: vae-info [OPTION]... MODEL...\n"
 	"Describe each trained MODEL: its kind, likelihood and input shape, every layer\n"
 	"of its encoder and decoder with its output shape, activation and parameter\n"
-	"count, the latent size, the classes, and the training record.\n\n"
+	"count, the latent size, the classes, the model's identity (recorded by the\n"
+	"priors fitted on it), and the training record.\n\n"
 	"      --tsv           one 'model<TAB>key<TAB>value' line per fact, for scripts\n"
 	"  -h, --help          show this help and exit\n"
 	"      --version       show the version and exit\n";
@@ -143,6 +144,7 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
 	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
 	fact(c, path, "parameters", "%zu", m.n_params);
+	fact(c, path, "identity", "%016llx", (unsigned long long)vk_model_identity(&m));
 	fact(c, path, "epochs", "%llu", (unsigned long long)t.epochs);
 	fact(c, path, "records_seen", "%llu", (unsigned long long)t.records_seen);
 	fact(c, path, "seed", "%llu", (unsigned long long)t.seed);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "gmm.h"
+#include "prior.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -21,7 +21,9 @@ static const char USAGE[] =
 	"  -T, --temperature T   scale the prior's standard deviation by T (default 1;\n"
 	"                        with --prior, each component's)\n"
 	"      --prior FILE      draw z from the mixture in FILE (made by latent-gmm)\n"
-	"                        instead of N(0, I)\n"
+	"                        instead of N(0, I); a prior fitted on another model\n"
+	"                        is refused\n"
+	"      --force           use a --prior fitted on another model all the same\n"
 	"      --latent-only     write z instead of decoding it (for vae-decode)\n"
 	"      --grid K          a 2-D model's K x K manifold: an even grid on the unit\n"
 	"                        square through the Gaussian inverse CDF, rows top to\n"
@@ -39,12 +41,13 @@ struct cmdline {
 	const char *model, *output, *prior;
 	long count;
 	const char *label;     /* --label K or NAME */
-	int grid, each_label, share_z, latent_only, u8, batch, threads;
+	int grid, each_label, share_z, latent_only, u8, batch, threads, force;
 	float temperature;
 	uint64_t seed;
 };
 
-enum { OPT_LATENT = VK_OPT_FIRST_LONG, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8, OPT_PRIOR };
+enum { OPT_LATENT = VK_OPT_FIRST_LONG, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8, OPT_PRIOR,
+       OPT_FORCE };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -55,7 +58,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"latent-only", no_argument, 0, OPT_LATENT}, {"grid", required_argument, 0, OPT_GRID},
 		{"label", required_argument, 0, 'l'},     {"each-label", no_argument, 0, OPT_EACH},
 		{"share-z", no_argument, 0, OPT_SHARE},   {"u8", no_argument, 0, OPT_U8},
-		{"prior", required_argument, 0, OPT_PRIOR},
+		{"prior", required_argument, 0, OPT_PRIOR}, {"force", no_argument, 0, OPT_FORCE},
 		{"batch", required_argument, 0, 'b'},     {"threads", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -82,6 +85,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_SHARE: c->share_z = 1; break;
 		case OPT_U8: c->u8 = 1; break;
 		case OPT_PRIOR: c->prior = optarg; break;
+		case OPT_FORCE: c->force = 1; break;
 		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
 		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
 		}
@@ -94,6 +98,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--share-z needs --each-label");
 	if (c->each_label && c->label)
 		vk_usage_error("--label and --each-label exclude each other");
+	if (c->force && !c->prior)
+		vk_usage_error("--force only lets --prior use another model's prior");
 	if (c->prior && c->grid)
 		vk_usage_error("--grid and --prior exclude each other: the grid maps N(0, I)'s "
 			       "quantiles");
@@ -196,6 +202,12 @@ int main(int argc, char **argv)
 	if (c.prior && prior.z != Z)
 		vk_die("%s is a prior over %d dimensions; the latent space of %s has %d", c.prior,
 		       prior.z, c.model, Z);
+	/* A prior records the model it was fitted on (0: not recorded, as in
+	 * every prior before format 1.1). */
+	if (c.prior && prior.model_id && !c.force && prior.model_id != vk_model_identity(&t.m))
+		vk_die("%s was fitted on another model (identity %016llx), not on %s (%016llx); "
+		       "--force uses it all the same", c.prior, (unsigned long long)prior.model_id,
+		       c.model, (unsigned long long)vk_model_identity(&t.m));
 	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? t.m.a.classes : 1);
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
 			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);

@@ -3,7 +3,7 @@
  * bits), and importance weights. The elementwise kernels (vk_reparam,
  * vk_reparam_backward, vk_kl_dims) are the numeric core's (nn.c), where they
  * are vectorised; this file is their only caller. */
-#include "modelkinds.h"
+#include "latents.h"
 
 #include <math.h>
 #include <string.h>

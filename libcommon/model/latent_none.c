@@ -1,6 +1,6 @@
 /* The AE's latent step: the encoder's head is the code z itself; no noise,
  * no regulariser, no posterior to weight. */
-#include "modelkinds.h"
+#include "latents.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* A Bernoulli decoder: the output layer gives a logit per value, targets in
  * [0, 1]; the mean is the sigmoid of the logit. */
-#include "modelkinds.h"
+#include "latents.h"
 
 #include "model.h"
 

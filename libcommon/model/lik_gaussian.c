@@ -1,7 +1,7 @@
 /* A Gaussian decoder of one σ for every value: the output layer gives the
  * means; σ is fixed (--sigma S) or learned with the network (--sigma learned:
  * the trainer steps log σ by dlog_sigma). */
-#include "modelkinds.h"
+#include "latents.h"
 
 #include <math.h>
 

@@ -6,14 +6,14 @@
 
 #include <stdint.h>
 #include "err.h"
-#include "modelkinds.h"
+#include "latents.h"
 #include "conv.h"
 #include "layers.h"
 #include "nn.h"
 #include "rng.h"
 
 /* Model kinds and likelihoods by their numbers in model files; what each
- * means is in its table (modelkinds.h), the only place that tests them. */
+ * means is in its table (latents.h), the only place that tests them. */
 enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3 };
 enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
 #define VK_MAX_CLASSES 4096
@@ -95,12 +95,12 @@ typedef struct {
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
 	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
-	vk_latent_step lat;               /* the latent's step: its scratch, and the
-					   * reducer, slice and free bits a trainer sets */
 	/* 1 while a training batch runs (vk_batch_grad, vk_batch_grad_iw,
 	 * vk_batch_forward): layers use batch statistics and update their state.
 	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
 	int train;
+	vk_latent_step lat;               /* the latent's step: its scratch, and the
+					   * reducer, slice and free bits a trainer sets */
 } vk_work;
 
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e);
@@ -118,9 +118,9 @@ void vk_work_free(vk_work *w);
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 		   const int32_t *labels, int n, float beta, const float *eps, float scale);
 
-/* The forward pass and the loss alone (w->rec, w->kl, the head in
- * w->act_enc[n_enc − 1]); the decoder's gradient w.r.t. its output (times
- * scale) is left in w->grad[0]. */
+/* The forward pass and the loss alone, in training mode (w->rec, w->kl, the
+ * head in w->act_enc[n_enc − 1]); the decoder's gradient w.r.t. its output
+ * (times scale) is left in w->grad[0]. vk_batch_grad ends training mode. */
 void vk_batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		      const float *eps, float scale);
 

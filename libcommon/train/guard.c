@@ -1,7 +1,6 @@
 #include "guard.h"
 
 #include <errno.h>
-#include <math.h>
 
 int vk_check_unit_targets(const vk_dataset *d, const char *name, vk_error *e)
 {
@@ -18,16 +17,6 @@ int vk_check_unit_targets(const vk_dataset *d, const char *name, vk_error *e)
 					       name, r, row[i], i);
 	}
 	return 0;
-}
-
-int vk_check_loss(double loss, int epoch, unsigned long long batch, double lr, vk_error *e)
-{
-	if (isfinite(loss))
-		return 0;
-	return vk_fail(e, "epoch %d, batch %llu: the loss is %g: training diverged, most "
-			  "likely from a learning rate too high for this data; try --lr %g "
-			  "(the model file keeps its last good checkpoint)",
-		       epoch, batch, loss, lr / 10);
 }
 
 int vk_check_written(FILE *f, const char *name, vk_error *e)

@@ -184,41 +184,29 @@ static int start_pool(vk_trainer *t, vk_error *e)
 	return 0;
 }
 
-int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
-		    float lr, float beta, uint64_t seed, int threads, vk_error *e)
-{
-	return vk_trainer_init2(t, m, n_records, batch, optimizer, lr, beta, seed, threads, NULL,
-				e);
-}
-
-int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
-		     float lr, float beta, uint64_t seed, int threads, const vk_trainrec *recipe,
-		     vk_error *e)
+int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_trainrec *rec,
+		    int threads, vk_error *e)
 {
 	memset(t, 0, sizeof *t);
+	int batch = rec->batch;
 	t->m = m;
 	t->batch = batch;
-	t->optimizer = optimizer;
-	t->beta = t->beta_now = beta;
+	t->optimizer = rec->optimizer;
+	t->beta = t->beta_now = rec->beta;
 	t->n = n_records;
 	t->ranks = vk_dist_size();
 	t->rank = vk_dist_rank();
 	int vae = vk_latent_of(&m->a)->has_kl;
-	if (recipe) {
-		t->kl_warmup = vae ? (int)recipe->kl_warmup : 0;
-		t->kl_cycles = vae ? (int)recipe->kl_cycles : 0;
-		t->free_bits = vae ? recipe->free_bits : 0;
-		t->iw = vae && recipe->iw_train > 1 ? (int)recipe->iw_train : 1;
-		t->learn_sigma = vk_lik_of(&m->a)->dlog_sigma &&
-				 (recipe->flags & VK_TRAIN_SIGMA_LEARNED);
-		if (t->learn_sigma) {
-			t->log_sigma = recipe->log_sigma;
-			t->ls_m = recipe->log_sigma_m;
-			t->ls_v = recipe->log_sigma_v;
-			m->a.sigma = expf(t->log_sigma);
-		}
-	} else {
-		t->iw = 1;
+	t->kl_warmup = vae ? (int)rec->kl_warmup : 0;
+	t->kl_cycles = vae ? (int)rec->kl_cycles : 0;
+	t->free_bits = vae ? rec->free_bits : 0;
+	t->iw = vae && rec->iw_train > 1 ? (int)rec->iw_train : 1;
+	t->learn_sigma = vk_lik_of(&m->a)->dlog_sigma && (rec->flags & VK_TRAIN_SIGMA_LEARNED);
+	if (t->learn_sigma) {
+		t->log_sigma = rec->log_sigma;
+		t->ls_m = rec->log_sigma_m;
+		t->ls_v = rec->log_sigma_v;
+		m->a.sigma = expf(t->log_sigma);
 	}
 	int K = t->iw;
 	/* No more workers than rows: each needs at least one record a step. */
@@ -256,8 +244,8 @@ int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, in
 		return vk_fail(e, "out of memory for the training buffers");
 	}
 	t->opt.present = 1;
-	vk_adam_init(&t->opt.adam, lr);
-	vk_rng_seed(&t->opt.rng, seed);
+	vk_adam_init(&t->opt.adam, rec->lr);
+	vk_rng_seed(&t->opt.rng, rec->seed);
 	if (t->threads > 1 && start_pool(t, e)) {
 		vk_trainer_free(t);
 		return -1;

@@ -9,7 +9,10 @@
 #  2. libfiu (fiu-run -x) fails every call of each of its failure points
 #     (write, fsync, open, malloc, fwrite, ...), and then each at random;
 #  3. a full disk: a 64 KiB tmpfs (mounted in a user namespace; skipped where
-#     that is not allowed).
+#     that is not allowed);
+# and the crash test (tests/fault/crash.sh): training killed with SIGKILL at
+# random moments and on a full disk, resumed, ends with the uninterrupted
+# run's model.
 # A run passes when it either succeeds with the right output, or exits 1 with
 # one line "prog: ..." on stderr, leaves no temporary file, and leaves the
 # output that existed before (here the text OLD) as it was. A crash, a hang,
@@ -178,5 +181,9 @@ else
 	echo "check-fault: cannot mount a tmpfs here: the full-disk runs are skipped"
 fi
 
-echo "check-fault: $runs faulty runs checked, and a full disk; $failures failures"
+# Training killed at random moments (SIGKILL, also inside checkpoint writes)
+# and on a full disk, resumed to the uninterrupted run's model.
+sh "$ROOT/tests/fault/crash.sh" "$BIN" "$SHIM" || failures=$((failures + 1))
+
+echo "check-fault: $runs faulty runs checked, a full disk, and the crash test; $failures failures"
 [ "$failures" -eq 0 ]

@@ -1,6 +1,6 @@
-/* The registry of kinds (modelkinds.h): a new latent kind or likelihood is a file
+/* The registry of kinds (latents.h): a new latent kind or likelihood is a file
  * plus a line here. */
-#include "modelkinds.h"
+#include "latents.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* The kinds a model is made of, each a table of operations in a file of its
- * own, listed by one registry (modelkinds.c); no code outside them tests a kind:
+ * own, listed by one registry (latents.c); no code outside them tests a kind:
  *
  *   the latent step between encoder and decoder (latent_none.c: the AE's
  *   code; latent_gaussian.c: the (C)VAE's diagonal Gaussian, its KL to
@@ -14,8 +14,8 @@
  * Shapes in comments as in nn.h: n records, Z latent dimensions, H the
  * encoder head's width (head_per_dim·Z), ldz the stride of z's rows (the
  * decoder's input: z, then a CVAE's one-hot). */
-#ifndef VK_MODELKINDS_H
-#define VK_MODELKINDS_H
+#ifndef VK_LATENTS_H
+#define VK_LATENTS_H
 
 #include <stddef.h>
 #include "err.h"
