@@ -226,3 +226,58 @@ Test(objective, a_models_gradient_with_the_mmd_term_matches_finite_differences)
 		vk_model_free(&m);
 	}
 }
+
+/* ---- through the trainer: the batch's MMD over 1, 2 and 3 threads ---- */
+
+#include "testutil.h"
+#include "train.h"
+
+/* Two epochs of a small WAE-style model (an AE plus 10·MMD); the last step's
+ * MMD and the mean reconstruction. */
+static void train_mmd(const char *data, int threads, float weight, double *mmd, double *rec)
+{
+	vk_dataset d;
+	vk_error e;
+	cr_assert_eq(vk_dataset_load(&d, data, 1 << 26, &e), 0, "%s", e.msg);
+	vk_arch a = {.kind = vk_kind_parse("ae"), .latent = 4, .likelihood = VK_BERNOULLI};
+	vk_arch_set_input(&a, d.h.rank, d.h.dims);
+	vk_arch_mlp(&a, (int[]){32}, 1, VK_RELU);
+	vk_model m;
+	cr_assert_eq(vk_model_alloc(&m, &a, &e), 0, "%s", e.msg);
+	vk_rng rng;
+	vk_rng_seed(&rng, 2);
+	vk_model_init_params(&m, &rng);
+	vk_trainrec r = {.batch = 50, .optimizer = VK_OPT_ADAM, .lr = 1e-3f, .beta = 1, .seed = 3};
+	vk_trainer t;
+	cr_assert_eq(vk_trainer_init(&t, &m, d.n, &r, threads, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_trainer_mmd(&t, weight, &e), 0, "%s", e.msg);
+	double kl;
+	for (t.epoch = 1, t.epochs = 2; t.epoch <= 2; t.epoch++)
+		cr_assert_eq(vk_train_epoch(&t, &d, rec, &kl, NULL, NULL), VK_EPOCH_DONE);
+	*mmd = t.mmd;
+	vk_trainer_free(&t);
+	vk_model_free(&m);
+	vk_dataset_free(&d);
+}
+
+Test(objective, the_trainers_mmd_is_the_batchs_on_1_2_and_3_threads, .timeout = 60)
+{
+	char data[512];
+	snprintf(data, sizeof data, "%s", tmp_path("mmd-train.ts"));
+	/* 130 records: the last batch of 30 leaves some of 3 threads' slices short */
+	cr_assert_eq(run("idx2stream %s | stream-cat -n 130 > %s",
+			 repo_path("examples/data/digits-train-images-idx3-ubyte.gz"), data), 0);
+	double mmd[4], rec[4], off_mmd, off_rec;
+	for (int k = 1; k <= 3; k++)
+		train_mmd(data, k, 10.0f, &mmd[k], &rec[k]);
+	train_mmd(data, 1, 0.0f, &off_mmd, &off_rec);
+	cr_assert_eq(off_mmd, 0.0, "no MMD asked, none computed");
+	cr_assert(mmd[1] > 0);
+	for (int k = 2; k <= 3; k++) {
+		cr_assert(fabs(mmd[k] - mmd[1]) <= 1e-4 * fabs(mmd[1]) + 1e-7,
+			  "%d threads: MMD %g, one thread %g", k, mmd[k], mmd[1]);
+		cr_assert(fabs(rec[k] - rec[1]) <= 1e-4 * rec[1], "%d threads: rec %g vs %g", k,
+			  rec[k], rec[1]);
+	}
+	cr_assert(rec[1] != off_rec, "the MMD term changed nothing");
+}
