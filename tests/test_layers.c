@@ -25,20 +25,20 @@ Test(layers, parse_every_kind)
 	cr_assert_eq(parse("conv:32:3:2,conv:64:5:1/leaky,dense:16/tanh,dense:7x7x64,"
 			   "deconv:1:3:2/identity", s, &n, &e), 0, "%s", e.msg);
 	cr_assert_eq(n, 5);
-	cr_assert_eq(s[0].kind, VK_CONV);
+	cr_assert_str_eq(vk_layer_kind_name(s[0].kind), "conv");
 	cr_assert_eq(s[0].units, 32);
 	cr_assert_eq(s[0].k, 3);
 	cr_assert_eq(s[0].s, 2);
 	cr_assert_eq(s[0].act, VK_RELU); /* the default */
 	cr_assert_eq(s[1].act, VK_LEAKY);
 	cr_assert_eq(s[1].k, 5);
-	cr_assert_eq(s[2].kind, VK_DENSE);
+	cr_assert_str_eq(vk_layer_kind_name(s[2].kind), "dense");
 	cr_assert_eq(s[2].units, 16);
 	cr_assert_eq(s[2].act, VK_TANH);
 	cr_assert_eq(s[3].units, 7 * 7 * 64);
 	cr_assert_eq(s[3].reshape.h, 7);
 	cr_assert_eq(s[3].reshape.c, 64);
-	cr_assert_eq(s[4].kind, VK_DECONV);
+	cr_assert_str_eq(vk_layer_kind_name(s[4].kind), "deconv");
 	cr_assert_eq(s[4].act, VK_IDENTITY);
 	char buf[64];
 	cr_assert_str_eq(vk_layer_spec_str(&s[3], buf, sizeof buf), "dense:7x7x64/relu");

@@ -499,7 +499,7 @@ Test(modelfile, layer_rows_checked_against_the_architecture)
 	free(b);
 	/* A state the kind does not have */
 	b = edited(row - 4, 2, &len);
-	expect_refused(b, len, "2 state values", NULL);
+	expect_refused(b, len, "layer 1's entry does not match", NULL);
 	free(b);
 }
 
@@ -527,7 +527,7 @@ Test(modelfile, version_2_rows_checked)
 	put_u32(b + 256, 2);
 	put_u32(b + 256 + 8, 1u << 30); /* its filters */
 	fix_crc(b, len);
-	expect_refused(b, len, "layer 1 (conv) has a field out of range", NULL);
+	expect_refused(b, len, "layer 1 (conv): a field out of range", NULL);
 	put_u32(b + 256 + 8, 3); /* 2 filters stored: 3 do not match the parameters */
 	fix_crc(b, len);
 	expect_refused(b, len, "parameter count 6809 does not match", NULL);

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "evaluate.h"
 #include "guard.h"
+#include "kinds.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -26,8 +27,9 @@ static const char USAGE[] =
 	"  -o, --output MODEL     model file to write (required)\n"
 	"  -m, --model KIND       ae, vae or cvae (default vae)\n"
 	"  -z, --latent N         latent size (default 20)\n"
-	"      --encoder SPEC     encoder layers: a comma list of dense:N, dense:HxWxC,\n"
-	"                         conv:C:K:S, deconv:C:K:S, each with an optional /ACT\n"
+	"      --encoder SPEC     encoder layers: a comma list of these kinds, each with an\n"
+	"                         optional /ACT:\n"
+	"%s"
 	"      --decoder SPEC     decoder layers (default: the encoder's mirror)\n"
 	"      --hidden LIST      shorthand for --encoder dense:N,... (default 400; 0 for none)\n"
 	"      --arch NAME        mlp (default: --hidden 400) or conv (Keras' conv VAE)\n"
@@ -82,6 +84,15 @@ enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_A
        OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY };
 
 /* --lr-schedule constant | cosine | step:E:G | plateau:P:G */
+/* USAGE with the layer kinds the registry lists. */
+static const char *usage(void)
+{
+	static char text[sizeof USAGE + 1024];
+	char kinds[1024];
+	snprintf(text, sizeof text, USAGE, vk_layer_kinds_usage(kinds, sizeof kinds, 25, 79));
+	return text;
+}
+
 static void parse_schedule(const char *s, vk_trainrec *r)
 {
 	char name[16];
@@ -147,7 +158,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->max_memory = vk_default_max_memory();
 	int ch;
 	while ((ch = getopt_long(argc, argv, "o:m:z:e:b:s:t:qh", longopts, NULL)) != -1) {
-		if (vk_common_option(ch, USAGE))
+		if (vk_common_option(ch, usage()))
 			continue;
 		switch (ch) {
 		case 'o': c->output = optarg; break;
@@ -304,7 +315,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		if (strcmp(h, "0") && strcmp(h, "none"))
 			n = vk_parse_list("--hidden", h, w, VK_MAX_LAYERS, 1, VK_MAX_WIDTH);
 		for (int i = 0; i < n; i++)
-			c->arch.enc[i] = (vk_layer_spec){.kind = VK_DENSE, .act = c->act, .units = w[i]};
+			c->arch.enc[i] = vk_dense_spec(w[i], (vk_shape){0}, c->act);
 		c->arch.n_enc = n;
 	}
 	c->train = vk_input_arg(argc, argv, optind);

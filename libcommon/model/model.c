@@ -58,7 +58,7 @@ void vk_arch_set_input(vk_arch *a, int rank, const uint32_t *dims)
 void vk_arch_mlp(vk_arch *a, const int *widths, int n, int act)
 {
 	for (int i = 0; i < n; i++) {
-		a->enc[i] = (vk_layer_spec){.kind = VK_DENSE, .act = act, .units = widths[i]};
+		a->enc[i] = vk_dense_spec(widths[i], (vk_shape){0}, act);
 		a->dec[n - 1 - i] = a->enc[i];
 	}
 	a->n_enc = a->n_dec = n;
@@ -68,28 +68,10 @@ static int check_specs(const vk_layer_spec *s, int n, const char *list, vk_error
 {
 	if (n < 0 || n > VK_MAX_LAYERS)
 		return vk_fail(e, "%d %s layers (at most %d)", n, list, VK_MAX_LAYERS);
-	for (int i = 0; i < n; i++) {
-		const vk_layer_spec *l = &s[i];
-		int conv = l->kind == VK_CONV || l->kind == VK_DECONV;
-		if (l->kind != VK_DENSE && !conv)
-			return vk_fail(e, "%s layer %d: unknown kind %d", list, i + 1, l->kind);
-		if (l->act < VK_IDENTITY || l->act > VK_LEAKY)
-			return vk_fail(e, "%s layer %d: unknown activation %d", list, i + 1, l->act);
-		int max = conv ? VK_MAX_FILTERS : VK_MAX_WIDTH;
-		if (l->units < 1 || l->units > max)
-			return vk_fail(e, "%s layer %d: %d units is out of range (1 to %d)", list,
-				       i + 1, l->units, max);
-		if (conv ? l->k < 1 || l->k > VK_MAX_KERNEL || l->s < 1 || l->s > VK_MAX_STRIDE
-			 : l->k || l->s)
-			return vk_fail(e, "%s layer %d: bad kernel %d or stride %d", list, i + 1, l->k,
-				       l->s);
-		const vk_shape *r = &l->reshape;
-		if (r->h < 0 || r->w < 0 || r->c < 0 || (r->h > 0) != (r->w > 0) ||
-		    (r->h > 0) != (r->c > 0) ||
-		    (r->h && (conv || r->h > VK_MAX_WIDTH || r->w > VK_MAX_WIDTH ||
-			      vk_shape_size(*r) != (size_t)l->units)))
-			return vk_fail(e, "%s layer %d: bad output shape", list, i + 1);
-	}
+	vk_error le;
+	for (int i = 0; i < n; i++)
+		if (vk_layer_check(&s[i], &le))
+			return vk_fail(e, "%s layer %d: %s", list, i + 1, le.msg);
 	return 0;
 }
 
@@ -125,89 +107,31 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 	return 0;
 }
 
-/* The layer kinds' forward/backward pairs, by kind: the only place that
- * knows them; the loops below walk a list through these two. */
-static size_t layer_workspace(const vk_layer *l, int cap)
+/* Entry i of a list (its body, if any, after the list's layers): shapes and
+ * parameter and state offsets. */
+static int add_layer(vk_layer *L, int i, int *end, const vk_layer_spec *s, vk_shape in,
+		     int label, size_t *at, size_t *st, const char *list, int index, vk_error *e)
 {
-	return l->spec.kind == VK_DENSE ? 0 : vk_conv_workspace(&l->g, cap);
-}
-
-/* y (n, l->n_out) = layer(x (n, l->n_in)) */
-static void layer_forward(const vk_layer *l, float *y, const float *x, const float *P,
-			  float *scratch, int n)
-{
-	switch (l->spec.kind) {
-	case VK_DENSE: /* an image input is flattened, an image output reshaped: no copy */
-		vk_dense_forward(y, x, P + l->w, P + l->b, n, l->n_in, l->n_out, l->spec.act);
-		break;
-	case VK_CONV: /* (n,H,W,C) -> (n,OH,OW,F), channels-last */
-	case VK_DECONV:
-		vk_conv_forward(y, x, P + l->w, P + l->b, scratch, &l->g, n, l->spec.act);
-		break;
-	}
-}
-
-/* Given dy (n, n_out), overwritten: parameter gradients into G at the layer's
- * offsets, and dx (n, n_in) unless NULL. */
-static void layer_backward(const vk_layer *l, float *dx, float *G, float *dy, const float *x,
-			   const float *y, const float *P, float *scratch, int n)
-{
-	switch (l->spec.kind) {
-	case VK_DENSE:
-		vk_dense_backward(dx, G + l->w, G + l->b, dy, x, y, P + l->w, n, l->n_in, l->n_out,
-				  l->spec.act);
-		break;
-	case VK_CONV:
-	case VK_DECONV:
-		vk_conv_backward(dx, G + l->w, G + l->b, dy, x, y, P + l->w, scratch, &l->g, n,
-				 l->spec.act);
-		break;
-	}
-}
-
-/* Shapes and parameter offsets of one layer on input shape in. */
-static int add_layer(vk_layer *l, const vk_layer_spec *s, vk_shape in, int label, size_t *at,
-		     const char *list, int index, vk_error *e)
-{
-	memset(l, 0, sizeof *l);
-	l->spec = *s;
-	l->in = in;
 	vk_error le;
-	if (vk_layer_out_shape(s, in, &l->out, &le))
+	if (vk_list_add(L, i, end, VK_MAX_ENTRIES, s, in, label, at, st, &le))
 		return vk_fail(e, "%s layer %d: %s", list, index, le.msg);
-	l->label_in = label;
-	l->n_in = (int)vk_shape_size(in) + label;
-	l->n_out = (int)vk_shape_size(l->out);
-	if (s->kind == VK_DENSE) {
-		l->n_w = (size_t)l->n_in * l->n_out;
-	} else {
-		int kind = s->kind == VK_CONV ? VK_CONV_SAME : VK_CONV_TRANSPOSED;
-		if (vk_conv_geom_init(&l->g, kind, in.h, in.w, in.c, s->units, s->k, s->s, &le))
-			return vk_fail(e, "%s layer %d: %s", list, index, le.msg);
-		/* The shape rule (layers.c) and the lowering agree, or the build stops. */
-		if (l->g.OH != l->out.h || l->g.OW != l->out.w)
-			return vk_fail(e, "%s layer %d: geometry disagrees with its shape", list,
-				       index);
-		l->n_w = vk_conv_weights(&l->g);
-	}
-	l->w = *at;
-	l->b = l->w + l->n_w;
-	*at = l->b + (size_t)s->units;
-	if (*at > MAX_PARAMS)
+	if (*at > MAX_PARAMS || *st > MAX_PARAMS)
 		return vk_fail(e, "%s layer %d: the model would have more than %u parameters", list,
 			       index, MAX_PARAMS);
 	return 0;
 }
 
-/* Build the user's layers of one list from input shape in; returns the
- * count built (n). label: the CVAE's one-hot joins the encoder at its first
- * dense layer (*label is cleared once placed). */
-static int build_layers(vk_layer *L, const vk_layer_spec *specs, int n, vk_shape *in,
-			int *label, size_t *at, const char *list, vk_error *e)
+/* Build the user's layers of one list from input shape in. label: the
+ * CVAE's one-hot joins the encoder at its first layer that reads its input
+ * flat (*label is cleared once placed). */
+static int build_layers(vk_layer *L, int *end, const vk_layer_spec *specs, int n, vk_shape *in,
+			int *label, size_t *at, size_t *st, const char *list, vk_error *e)
 {
+	*end = n + 1; /* the layers, the head or output layer, then bodies */
 	for (int i = 0; i < n; i++) {
-		int here = *label && specs[i].kind == VK_DENSE ? *label : 0;
-		if (add_layer(&L[i], &specs[i], *in, here, at, list, i + 1, e))
+		const vk_layer_ops *k = vk_layer_ops_of(&specs[i]);
+		int here = *label && k->flat ? *label : 0;
+		if (add_layer(L, i, end, &specs[i], *in, here, at, st, list, i + 1, e))
 			return -1;
 		if (here)
 			*label = 0;
@@ -224,12 +148,14 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 	m->a = *a;
 	vk_shape input = vk_arch_input_shape(a), in = input;
 	char s1[64], s2[48], s3[48];
-	size_t at = 0;
+	size_t at = 0, st = 0;
 	int label = a->classes;
 	/* Encoder, then its head: a dense layer to μ | log σ² (or the AE's code). */
-	vk_layer_spec head = {.kind = VK_DENSE, .act = VK_IDENTITY, .units = vk_head_width(a)};
-	if (build_layers(m->enc, a->enc, a->n_enc, &in, &label, &at, "encoder", e) ||
-	    add_layer(&m->enc[a->n_enc], &head, in, label, &at, "encoder", a->n_enc + 1, e))
+	vk_layer_spec head = vk_dense_spec(vk_head_width(a), (vk_shape){0}, VK_IDENTITY);
+	if (build_layers(m->enc, &m->end_enc, a->enc, a->n_enc, &in, &label, &at, &st, "encoder",
+			 e) ||
+	    add_layer(m->enc, a->n_enc, &m->end_enc, &head, in, label, &at, &st, "encoder",
+		      a->n_enc + 1, e))
 		return -1;
 	m->n_enc = a->n_enc + 1;
 	/* Decoder from z (with the one-hot for a CVAE), then its output layer: a
@@ -237,22 +163,23 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 	 * 3×3 stride-1 deconv to the input's channels. */
 	in = (vk_shape){0, 0, a->latent + a->classes};
 	label = 0;
-	if (build_layers(m->dec, a->dec, a->n_dec, &in, &label, &at, "decoder", e))
+	if (build_layers(m->dec, &m->end_dec, a->dec, a->n_dec, &in, &label, &at, &st, "decoder",
+			 e))
 		return -1;
-	vk_layer_spec out = {.kind = VK_DENSE, .act = VK_IDENTITY, .units = a->input_size,
-			     .reshape = vk_shape_is_image(input) ? input : (vk_shape){0}};
+	vk_layer_spec out = vk_dense_spec(a->input_size, input, VK_IDENTITY);
 	if (vk_shape_is_image(in)) {
 		if (!vk_shape_is_image(input) || in.h != input.h || in.w != input.w)
 			return vk_fail(e, "decoder layer %d (%s) ends at %s, but the input is %s",
 				       a->n_dec, vk_layer_spec_str(&a->dec[a->n_dec - 1], s1, sizeof s1),
 				       vk_shape_str(in, s2, sizeof s2), vk_shape_str(input, s3, sizeof s3));
-		out = (vk_layer_spec){.kind = VK_DECONV, .act = VK_IDENTITY, .units = input.c,
-				      .k = 3, .s = 1};
+		out = vk_deconv_spec(input.c, 3, 1, VK_IDENTITY);
 	}
-	if (add_layer(&m->dec[a->n_dec], &out, in, 0, &at, "decoder", a->n_dec + 1, e))
+	if (add_layer(m->dec, a->n_dec, &m->end_dec, &out, in, 0, &at, &st, "decoder",
+		      a->n_dec + 1, e))
 		return -1;
 	m->n_dec = a->n_dec + 1;
 	m->n_params = at;
+	m->n_state = st;
 	return 0;
 }
 
@@ -263,52 +190,36 @@ int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
 	size_t at = m->n_params;
 	m->params = vk_alloc_floats(at);
 	m->grads = vk_alloc_floats(at);
-	if (!m->params || !m->grads) {
+	m->state = m->n_state ? calloc(m->n_state, sizeof(float)) : NULL;
+	if (!m->params || !m->grads || (m->n_state && !m->state)) {
 		vk_model_free(m);
 		return vk_fail(e, "out of memory for %zu parameters", at);
 	}
 	return 0;
 }
 
-/* He (ReLU-like) or Xavier (others) uniform weights, zero biases. */
-static void init_layer(float *p, const vk_layer *l, vk_rng *rng)
-{
-	double fan_in = l->n_in, fan_out = l->n_out;
-	if (l->spec.kind != VK_DENSE) {
-		double k2 = (double)l->spec.k * l->spec.k;
-		fan_in = k2 * l->in.c;
-		fan_out = k2 * l->spec.units;
-	}
-	int relu = l->spec.act == VK_RELU || l->spec.act == VK_LEAKY;
-	double bound = relu ? sqrt(6.0 / fan_in) : sqrt(6.0 / (fan_in + fan_out));
-	for (size_t i = 0; i < l->n_w; i++)
-		p[l->w + i] = (float)((2.0 * vk_rng_uniform(rng) - 1.0) * bound);
-	memset(p + l->b, 0, sizeof(float) * l->spec.units);
-}
-
 void vk_model_init_params(vk_model *m, vk_rng *rng)
 {
-	for (int i = 0; i < m->n_enc; i++)
-		init_layer(m->params, &m->enc[i], rng);
-	for (int i = 0; i < m->n_dec; i++)
-		init_layer(m->params, &m->dec[i], rng);
+	vk_list_init(m->enc, m->n_enc, m->params, m->state, rng);
+	vk_list_init(m->dec, m->n_dec, m->params, m->state, rng);
 }
 
 void vk_model_free(vk_model *m)
 {
 	free(m->params);
 	free(m->grads);
-	m->params = m->grads = NULL;
+	free(m->state);
+	m->params = m->grads = m->state = NULL;
 }
 
 static size_t widest(const vk_model *m)
 {
 	size_t w = (size_t)m->a.input_size + m->a.classes;
-	for (int i = 0; i < m->n_enc; i++) {
+	for (int i = 0; i < m->end_enc; i++) {
 		w = (size_t)m->enc[i].n_in > w ? (size_t)m->enc[i].n_in : w;
 		w = (size_t)m->enc[i].n_out > w ? (size_t)m->enc[i].n_out : w;
 	}
-	for (int i = 0; i < m->n_dec; i++) {
+	for (int i = 0; i < m->end_dec; i++) {
 		w = (size_t)m->dec[i].n_in > w ? (size_t)m->dec[i].n_in : w;
 		w = (size_t)m->dec[i].n_out > w ? (size_t)m->dec[i].n_out : w;
 	}
@@ -323,13 +234,13 @@ static const vk_layer *label_layer(const vk_model *m)
 	return NULL;
 }
 
-/* Floats of lowering workspace the conv layers need for cap records. */
+/* Floats of shared workspace the layers need for cap records. */
 static size_t scratch_floats(const vk_model *m, int cap)
 {
 	size_t s = 0;
-	for (int i = 0; i < m->n_enc + m->n_dec; i++) {
-		const vk_layer *l = i < m->n_enc ? &m->enc[i] : &m->dec[i - m->n_enc];
-		size_t need = layer_workspace(l, cap);
+	for (int i = 0; i < m->end_enc + m->end_dec; i++) {
+		const vk_layer *l = i < m->end_enc ? &m->enc[i] : &m->dec[i - m->end_enc];
+		size_t need = vk_layer_workspace(l, cap);
 		s = need > s ? need : s;
 	}
 	return s;
@@ -346,12 +257,18 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 	w->cap = cap;
 	if (lab)
 		ALLOC(w->cat, c * lab->n_in);
-	for (int i = 0; i < m->n_enc; i++)
+	for (int i = 0; i < m->end_enc; i++) {
 		ALLOC(w->act_enc[i], c * m->enc[i].n_out);
+		if (vk_layer_priv(&m->enc[i], cap))
+			ALLOC(w->priv_enc[i], vk_layer_priv(&m->enc[i], cap));
+	}
 	ALLOC(w->z, c * (a->latent + a->classes));
 	ALLOC(w->eps, c * a->latent);
-	for (int i = 0; i < m->n_dec; i++)
+	for (int i = 0; i < m->end_dec; i++) {
 		ALLOC(w->act_dec[i], c * m->dec[i].n_out);
+		if (vk_layer_priv(&m->dec[i], cap))
+			ALLOC(w->priv_dec[i], vk_layer_priv(&m->dec[i], cap));
+	}
 	ALLOC(w->grad[0], c * widest(m));
 	ALLOC(w->grad[1], c * widest(m));
 	if (scratch)
@@ -369,9 +286,11 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 void vk_work_free(vk_work *w)
 {
 	free(w->cat);
-	for (int i = 0; i <= VK_MAX_LAYERS; i++) {
+	for (int i = 0; i < VK_MAX_ENTRIES; i++) {
 		free(w->act_enc[i]);
 		free(w->act_dec[i]);
+		free(w->priv_enc[i]);
+		free(w->priv_dec[i]);
 	}
 	free(w->z);
 	free(w->eps);
@@ -398,29 +317,27 @@ void vk_put_onehot(const vk_arch *a, float *dst, int ld, int col, const int32_t 
 	}
 }
 
-/* cat (n, in+C) = [x (n, in) | one-hot(labels)] */
-static const float *with_label(const vk_arch *a, const vk_layer *l, float *cat,
-			       const float *x, const int32_t *labels, int n)
+static void put_label(const vk_pass *p, float *dst, int ld, int col, int n)
 {
-	int in = l->n_in - l->label_in;
-	for (int r = 0; r < n; r++)
-		memcpy(cat + (size_t)r * l->n_in, x + (size_t)r * in, sizeof(float) * in);
-	vk_put_onehot(a, cat, l->n_in, in, labels, n);
-	return cat;
+	vk_put_onehot(p->label_ctx, dst, ld, col, p->labels, n);
 }
 
-/* One forward loop for both lists: acts[i] (n, L[i].n_out) = layer i of its input. */
+/* The pass over m's blocks in w's mode. */
+static vk_pass pass_of(const vk_model *m, vk_work *w, float *G, const int32_t *labels)
+{
+	return (vk_pass){.P = m->params, .G = G, .S = m->state, .scratch = w->scratch,
+			 .train = w->train, .cat = w->cat, .put_label = put_label,
+			 .label_ctx = &m->a, .labels = labels};
+}
+
+/* One forward loop for both lists (layers.c's walk): acts[i] (n, L[i].n_out)
+ * = layer i of its input. */
 static const float *list_forward(vk_model *m, vk_work *w, const vk_layer *L, int nl,
 				 float *const *acts, const float *x, const int32_t *labels, int n)
 {
-	const float *in = x;
-	for (int i = 0; i < nl; i++) {
-		if (L[i].label_in)
-			in = with_label(&m->a, &L[i], w->cat, in, labels, n);
-		layer_forward(&L[i], acts[i], in, m->params, w->scratch, n);
-		in = acts[i];
-	}
-	return in;
+	vk_pass p = pass_of(m, w, NULL, labels);
+	float *const *priv = L == m->enc ? w->priv_enc : w->priv_dec;
+	return vk_list_forward(L, nl, acts, priv, x, n, &p);
 }
 
 /* One backward loop: from g (n, L[nl−1].n_out), the gradient w.r.t. the list's
@@ -430,23 +347,10 @@ static const float *list_forward(vk_model *m, vk_work *w, const vk_layer *L, int
 static float *list_backward(vk_model *m, vk_work *w, float *G, const vk_layer *L, int nl,
 			    float *const *acts, const float *x, float *g, int want_dx, int n)
 {
-	float *other = g == w->grad[0] ? w->grad[1] : w->grad[0], *t;
-	for (int i = nl - 1; i >= 0; i--) {
-		const vk_layer *l = &L[i];
-		const float *in = l->label_in ? w->cat : i ? acts[i - 1] : x;
-		int need_dx = i > 0 || want_dx;
-		layer_backward(l, need_dx ? other : NULL, G, g, in, acts[i], m->params,
-				  w->scratch, n);
-		if (need_dx && l->label_in) {
-			/* Drop the label's columns: they are inputs, not learned. */
-			int keep = l->n_in - l->label_in;
-			for (int r = 1; r < n; r++)
-				memmove(other + (size_t)r * keep, other + (size_t)r * l->n_in,
-					sizeof(float) * keep);
-		}
-		t = g, g = other, other = t;
-	}
-	return want_dx ? g : NULL;
+	vk_pass p = pass_of(m, w, G, NULL);
+	float *const *priv = L == m->enc ? w->priv_enc : w->priv_dec;
+	float *other = g == w->grad[0] ? w->grad[1] : w->grad[0];
+	return vk_list_backward(L, nl, acts, priv, x, g, other, want_dx, n, &p);
 }
 
 const float *vk_encode(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n)
@@ -491,6 +395,7 @@ void vk_batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *la
 		      const float *eps, float scale)
 {
 	int vae = m->a.kind != VK_AE;
+	w->train = 1;
 	const float *out = forward(m, w, x, labels, n, vae ? eps : NULL);
 	vk_reconstruction(m, out, x, w->grad[0], w->rec, n, scale);
 }
@@ -512,6 +417,7 @@ void vk_batch_backward(vk_model *m, vk_work *w, float *grads, const float *x, in
 			memcpy(dhead + (size_t)r * Z, dz + (size_t)r * ldz, sizeof(float) * Z);
 	}
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
+	w->train = 0;
 }
 
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
@@ -526,6 +432,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 {
 	const vk_arch *a = &m->a;
 	int Z = a->latent, ldz = Z + a->classes, D = a->input_size, N = n * K;
+	w->train = 1;
 	/* The encoder once per record; its head stays in act_enc for the backward pass. */
 	const float *head = vk_encode(m, w, x, labels, n);
 	/* z of row r·K + k, and log q(z|x) − log p(z) of each row in w->kl (the
@@ -602,6 +509,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 		}
 	}
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
+	w->train = 0;
 }
 
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n)

@@ -33,22 +33,16 @@ typedef struct {
 	float sigma;                  /* Gaussian decoder's fixed σ */
 } vk_arch;
 
-/* A layer of a built model: its spec, shapes and parameter offsets. */
-typedef struct {
-	vk_layer_spec spec;
-	vk_shape in, out;             /* in excludes the label columns */
-	int label_in;                 /* the CVAE's one-hot is appended to the input */
-	int n_in, n_out;              /* values in (with the label) and out, per record */
-	size_t w, b, n_w;             /* offsets of the weights and bias in params; weights */
-	vk_conv_geom g;               /* conv and deconv: the lowering's geometry */
-} vk_layer;
-
+/* A built model: its layer lists (layers.h: each layer's shapes and
+ * offsets), one parameter block and one block of layer state. */
 typedef struct {
 	vk_arch a;
-	int n_enc, n_dec;             /* with the head and the output layer */
-	vk_layer enc[VK_MAX_LAYERS + 1], dec[VK_MAX_LAYERS + 1];
-	size_t n_params;
+	int n_enc, n_dec;             /* layers, with the head and the output layer */
+	int end_enc, end_dec;         /* entries used: the layers, then their bodies */
+	vk_layer enc[VK_MAX_ENTRIES], dec[VK_MAX_ENTRIES];
+	size_t n_params, n_state;
 	float *params, *grads;        /* parallel blocks of n_params */
+	float *state;                 /* n_state: running statistics (none in dense, conv, deconv) */
 } vk_model;
 
 const char *vk_kind_name(int kind);
@@ -77,7 +71,8 @@ int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e);
 float vk_label_value(const vk_arch *a);
 /* Write the one-hot of labels[0..n) at column col of n rows of stride ld. */
 void vk_put_onehot(const vk_arch *a, float *dst, int ld, int col, const int32_t *labels, int n);
-/* He (ReLU) or Xavier (others) uniform weights, zero biases. */
+/* Each kind's initial parameters (dense, conv, deconv: He (ReLU) or Xavier
+ * (others) uniform weights, zero biases) and state. */
 void vk_model_init_params(vk_model *m, vk_rng *rng);
 void vk_model_free(vk_model *m);
 /* Width of the encoder head: 2Z for a (C)VAE (μ and log σ²), Z for an AE. */
@@ -87,13 +82,19 @@ int vk_head_width(const vk_arch *a);
 typedef struct {
 	int cap;
 	float *cat;                       /* (cap, in+C) input of the encoder's label layer (CVAE) */
-	float *act_enc[VK_MAX_LAYERS + 1]; /* encoder layer outputs; last is the head */
+	float *act_enc[VK_MAX_ENTRIES];   /* encoder layer outputs; [n_enc − 1] is the head */
 	float *z;                         /* (cap, Z+C) decoder input */
 	float *eps;                       /* (cap, Z) */
-	float *act_dec[VK_MAX_LAYERS + 1]; /* decoder layer outputs; last is logits/means */
+	float *act_dec[VK_MAX_ENTRIES];   /* decoder layer outputs; [n_dec − 1] logits/means */
+	float *priv_enc[VK_MAX_ENTRIES];  /* layers' private buffers (ops->priv), or NULL */
+	float *priv_dec[VK_MAX_ENTRIES];
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
 	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
+	/* 1 while a training batch runs (vk_batch_forward to vk_batch_backward,
+	 * vk_batch_grad_iw): layers use batch statistics and update their state.
+	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
+	int train;
 } vk_work;
 
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e);

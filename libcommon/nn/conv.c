@@ -141,21 +141,21 @@ int vk_conv_geom_init(vk_conv_geom *g, int kind, int H, int W, int C, int F, int
 	const char *name = kind == VK_CONV_SAME ? "conv" : kind == VK_CONV_TRANSPOSED ? "deconv" : NULL;
 	if (!name)
 		return vk_fail(e, "unknown convolution kind %d", kind);
-	if (K < 1 || K > VK_CONV_MAX_KERNEL)
+	if (K < 1 || K > VK_MAX_KERNEL)
 		return vk_fail(e, "%s: kernel size %d out of range [1, %d]", name, K,
-			       VK_CONV_MAX_KERNEL);
-	if (S < 1 || S > VK_CONV_MAX_STRIDE)
+			       VK_MAX_KERNEL);
+	if (S < 1 || S > VK_MAX_STRIDE)
 		return vk_fail(e, "%s: stride %d out of range [1, %d]", name, S,
-			       VK_CONV_MAX_STRIDE);
-	if (C < 1 || C > VK_CONV_MAX_CHANNELS)
+			       VK_MAX_STRIDE);
+	if (C < 1 || C > VK_MAX_WIDTH)
 		return vk_fail(e, "%s: input channels %d out of range [1, %d]", name, C,
-			       VK_CONV_MAX_CHANNELS);
-	if (F < 1 || F > VK_CONV_MAX_CHANNELS)
+			       VK_MAX_WIDTH);
+	if (F < 1 || F > VK_MAX_WIDTH)
 		return vk_fail(e, "%s: filters %d out of range [1, %d]", name, F,
-			       VK_CONV_MAX_CHANNELS);
-	if (H < 1 || W < 1 || H > VK_CONV_MAX_SIDE || W > VK_CONV_MAX_SIDE)
+			       VK_MAX_WIDTH);
+	if (H < 1 || W < 1 || H > VK_MAX_WIDTH || W > VK_MAX_WIDTH)
 		return vk_fail(e, "%s: input size %dx%d out of range [1, %d] per side", name, H, W,
-			       VK_CONV_MAX_SIDE);
+			       VK_MAX_WIDTH);
 	int pad = (K - 1) / 2;
 	long long OH, OW;
 	if (kind == VK_CONV_SAME) {
@@ -164,10 +164,10 @@ int vk_conv_geom_init(vk_conv_geom *g, int kind, int H, int W, int C, int F, int
 	} else {
 		OH = (long long)H * S;
 		OW = (long long)W * S;
-		if (OH > VK_CONV_MAX_SIDE || OW > VK_CONV_MAX_SIDE)
+		if (OH > VK_MAX_WIDTH || OW > VK_MAX_WIDTH)
 			return vk_fail(e, "%s: output size %lldx%lld (input %dx%d, stride %d) "
 				       "beyond %d per side", name, OH, OW, H, W, S,
-				       VK_CONV_MAX_SIDE);
+				       VK_MAX_WIDTH);
 	}
 	/* The image the kernel slides over: the input for conv, the output for
 	 * deconv (its adjoint). Padded by pad on both sides, it must hold one

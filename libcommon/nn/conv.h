@@ -26,14 +26,13 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "shape.h"
 
 enum { VK_CONV_SAME = 1, VK_CONV_TRANSPOSED = 2 };
 
-/* Limits checked by vk_conv_geom_init. */
-#define VK_CONV_MAX_SIDE 65536 /* input and output height, width */
-#define VK_CONV_MAX_CHANNELS 65536
-#define VK_CONV_MAX_KERNEL 64
-#define VK_CONV_MAX_STRIDE 64
+/* vk_conv_geom_init checks the library's limits (shape.h): sides and
+ * channels up to VK_MAX_WIDTH, kernel up to VK_MAX_KERNEL, stride up to
+ * VK_MAX_STRIDE. */
 
 typedef struct {
 	int kind;    /* VK_CONV_SAME or VK_CONV_TRANSPOSED */

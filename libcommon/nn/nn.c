@@ -182,6 +182,19 @@ VK_HOT void vk_activate(float *y, size_t n, int act)
 		VK_ACT_DISPATCH(act, activate_n, y, n);
 }
 
+VK_INLINE void act_back_n(float *restrict dy, const float *restrict y, size_t n, int act)
+{
+	/* hot */
+	for (size_t i = 0; i < n; i++)
+		dy[i] = act_grad(dy[i], y[i], act);
+}
+
+VK_HOT void vk_act_backward(float *dy, const float *y, size_t n, int act)
+{
+	if (act != VK_IDENTITY)
+		VK_ACT_DISPATCH(act, act_back_n, dy, y, n);
+}
+
 VK_INLINE void bias_act_rows(float *restrict y, const float *restrict b, int rows, int out,
 			     int act)
 {

@@ -48,6 +48,9 @@ void vk_dense_backward(float *dx, float *dW, float *db, float *dy, const float *
 
 /* Apply act in place to n values. */
 void vk_activate(float *y, size_t n, int act);
+/* Backward through act: dy (n) becomes the gradient w.r.t. the input of the
+ * activation, act' taken from its output y (n). */
+void vk_act_backward(float *dy, const float *y, size_t n, int act);
 
 /* Bernoulli decoder from logits l (B,D) against targets x (B,D) in [0,1]:
  * rec[r] = Σ_j softplus(l) − x·l  (= BCE(sigmoid(l), x), finite for any l).

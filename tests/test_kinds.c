@@ -1,0 +1,269 @@
+/* The layer-kind table (libcommon/nn/kinds.c): every registered kind, through
+ * its ops alone, against central finite differences (input and parameter
+ * gradients, training and evaluation mode), its text and model-file row
+ * round-tripped, and a model holding it saved and read back. A new kind is
+ * checked here as soon as its line is in the table. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kinds.h"
+#include "modelfile.h"
+#include "nn.h"
+#include "testutil.h"
+
+enum { B = 3 };
+static const vk_shape IN = {5, 4, 3};
+
+/* A list built from text on IN, with every buffer a pass needs. */
+typedef struct {
+	vk_layer L[VK_MAX_ENTRIES];
+	int nl, end;
+	size_t np, ns;
+	float *P, *G, *S, *scratch, *x, *dx, *r, *g[2];
+	float *acts[VK_MAX_ENTRIES], *priv[VK_MAX_ENTRIES];
+	vk_pass pass;
+} list;
+
+static size_t widest(const list *t)
+{
+	size_t w = vk_shape_size(IN);
+	for (int i = 0; i < t->end; i++) {
+		w = (size_t)t->L[i].n_in > w ? (size_t)t->L[i].n_in : w;
+		w = (size_t)t->L[i].n_out > w ? (size_t)t->L[i].n_out : w;
+	}
+	return w;
+}
+
+static void list_init(list *t, const char *text, uint64_t seed)
+{
+	memset(t, 0, sizeof *t);
+	vk_layer_spec s[VK_MAX_LAYERS];
+	vk_error e;
+	cr_assert_eq(vk_layers_parse(text, VK_RELU, s, VK_MAX_LAYERS, &t->nl, &e), 0, "%s: %s",
+		     text, e.msg);
+	t->end = t->nl;
+	vk_shape in = IN;
+	for (int i = 0; i < t->nl; i++) {
+		cr_assert_eq(vk_list_add(t->L, i, &t->end, VK_MAX_ENTRIES, &s[i], in, 0, &t->np,
+					 &t->ns, &e), 0, "%s: %s", text, e.msg);
+		in = t->L[i].out;
+	}
+	size_t ws = 1, wide = widest(t);
+	for (int i = 0; i < t->end; i++) {
+		size_t need = vk_layer_workspace(&t->L[i], B);
+		ws = need > ws ? need : ws;
+		t->acts[i] = calloc((size_t)B * t->L[i].n_out, sizeof(float));
+		t->priv[i] = calloc(vk_layer_priv(&t->L[i], B) + 1, sizeof(float));
+	}
+	t->P = calloc(t->np + 1, sizeof(float));
+	t->G = calloc(t->np + 1, sizeof(float));
+	t->S = calloc(t->ns + 1, sizeof(float));
+	t->scratch = calloc(ws, sizeof(float));
+	t->x = calloc((size_t)B * vk_shape_size(IN), sizeof(float));
+	t->dx = calloc((size_t)B * vk_shape_size(IN), sizeof(float));
+	t->r = calloc((size_t)B * t->L[t->nl - 1].n_out, sizeof(float));
+	t->g[0] = calloc((size_t)B * wide, sizeof(float));
+	t->g[1] = calloc((size_t)B * wide, sizeof(float));
+	vk_rng rng;
+	vk_rng_seed(&rng, seed);
+	vk_list_init(t->L, t->nl, t->P, t->S, &rng);
+	/* Biases and state away from their initial zeros, so that every
+	 * parameter's gradient is a real test. */
+	for (size_t i = 0; i < t->np; i++)
+		t->P[i] += 0.2f * (float)vk_rng_normal(&rng);
+	for (size_t i = 0; i < t->ns; i++)
+		t->S[i] = 0.5f + 0.25f * (float)vk_rng_uniform(&rng);
+	for (size_t i = 0; i < (size_t)B * vk_shape_size(IN); i++)
+		t->x[i] = (float)vk_rng_normal(&rng);
+	for (size_t i = 0; i < (size_t)B * t->L[t->nl - 1].n_out; i++)
+		t->r[i] = (float)vk_rng_normal(&rng);
+	t->pass = (vk_pass){.P = t->P, .G = t->G, .S = t->S, .scratch = t->scratch};
+}
+
+static void list_free(list *t)
+{
+	for (int i = 0; i < t->end; i++) {
+		free(t->acts[i]);
+		free(t->priv[i]);
+	}
+	free(t->P), free(t->G), free(t->S), free(t->scratch), free(t->x), free(t->dx);
+	free(t->r), free(t->g[0]), free(t->g[1]);
+}
+
+/* loss = Σ y·r over the list's output, in double. The state is restored
+ * after each pass: a training pass updates running statistics, which must
+ * not drift between the differences. */
+static double loss(list *t)
+{
+	float *keep = malloc(sizeof(float) * (t->ns + 1));
+	memcpy(keep, t->S, sizeof(float) * t->ns);
+	const float *y = vk_list_forward(t->L, t->nl, t->acts, t->priv, t->x, B, &t->pass);
+	memcpy(t->S, keep, sizeof(float) * t->ns);
+	free(keep);
+	double s = 0;
+	for (size_t i = 0; i < (size_t)B * t->L[t->nl - 1].n_out; i++)
+		s += (double)y[i] * t->r[i];
+	return s;
+}
+
+static int check_block(list *t, float *p, const float *grad, size_t n, const char *what,
+		       const char *text)
+{
+	int bad = 0;
+	const float h = 1e-2f;
+	for (size_t i = 0; i < n; i++) {
+		float keep = p[i];
+		p[i] = keep + h;
+		double up = loss(t);
+		p[i] = keep - h;
+		double down = loss(t);
+		p[i] = keep;
+		double num = (up - down) / (2.0 * h);
+		if (!(fabs(num - grad[i]) <= 2e-3 + 1e-2 * fabs(num)) && bad++ < 5)
+			cr_log_error("%s %s[%zu]: analytic %g numeric %g", text, what, i, grad[i],
+				     num);
+	}
+	return bad;
+}
+
+/* The list's input and parameter gradients against central differences. */
+static void check_list(const char *text, int train, uint64_t seed)
+{
+	list t;
+	list_init(&t, text, seed);
+	t.pass.train = train;
+	loss(&t);
+	memcpy(t.g[0], t.r, sizeof(float) * B * t.L[t.nl - 1].n_out);
+	float *dx = vk_list_backward(t.L, t.nl, t.acts, t.priv, t.x, t.g[0], t.g[1], 1, B, &t.pass);
+	memcpy(t.dx, dx, sizeof(float) * B * vk_shape_size(IN));
+	float *G = malloc(sizeof(float) * (t.np + 1));
+	memcpy(G, t.G, sizeof(float) * t.np);
+	int bad = check_block(&t, t.x, t.dx, (size_t)B * vk_shape_size(IN), "dx", text);
+	bad += check_block(&t, t.P, G, t.np, "dP", text);
+	cr_assert_eq(bad, 0, "%s (%s mode): %d gradients differ", text, train ? "training" : "eval",
+		     bad);
+	/* Without dx, the parameter gradients are the same. */
+	loss(&t);
+	memcpy(t.g[0], t.r, sizeof(float) * B * t.L[t.nl - 1].n_out);
+	memset(t.G, 0, sizeof(float) * t.np);
+	cr_assert_null(vk_list_backward(t.L, t.nl, t.acts, t.priv, t.x, t.g[0], t.g[1], 0, B,
+					&t.pass));
+	cr_assert_eq(memcmp(G, t.G, sizeof(float) * t.np), 0, "%s: dP differs without dx", text);
+	free(G);
+	list_free(&t);
+}
+
+Test(kinds, every_kind_against_finite_differences)
+{
+	for (int i = 0; i < vk_layer_kind_count(); i++) {
+		const vk_layer_ops *k = vk_layer_kind_at(i);
+		cr_assert(k->example, "kind %s has no example", k->name);
+		check_list(k->example, 1, 5 + i);
+		check_list(k->example, 0, 7 + i);
+	}
+}
+
+/* Kinds chained behind one another: the walker's ping-pong buffers. */
+Test(kinds, a_chain_of_every_kind)
+{
+	char text[1024] = "";
+	for (int i = 0; i < vk_layer_kind_count(); i++) {
+		const char *ex = vk_layer_kind_at(i)->example, *comma = strchr(ex, ',');
+		/* each kind's first example, image to image kinds first */
+		snprintf(text + strlen(text), sizeof text - strlen(text), "%.*s,",
+			 (int)(comma ? comma - ex : (long)strlen(ex)), ex);
+	}
+	/* dense flattens: put it last */
+	char chain[1024] = "", dense[64] = "";
+	for (char *p = strtok(text, ","); p; p = strtok(NULL, ","))
+		if (!strncmp(p, "dense:", 6))
+			snprintf(dense, sizeof dense, "%s", p);
+		else
+			snprintf(chain + strlen(chain), sizeof chain - strlen(chain), "%s,", p);
+	snprintf(chain + strlen(chain), sizeof chain - strlen(chain), "%s", dense);
+	check_list(chain, 1, 3);
+}
+
+Test(kinds, registry_ids_names_and_round_trips)
+{
+	int n = vk_layer_kind_count();
+	cr_assert_geq(n, 4);
+	for (int i = 0; i < n; i++) {
+		const vk_layer_ops *k = vk_layer_kind_at(i);
+		cr_assert_eq(vk_layer_kind_by_id(k->id), k, "%s: id %d not unique", k->name, k->id);
+		cr_assert_eq(vk_layer_kind_by_name(k->name), k, "%s: name not unique", k->name);
+		cr_assert(k->id > 0 && k->id <= 0xffff && k->parse && k->print && k->check &&
+			  k->shape && k->forward && k->backward && k->put_row && k->get_row,
+			  "%s: incomplete ops", k->name);
+		/* text -> spec -> text, spec -> row -> spec */
+		vk_layer_spec s[VK_MAX_LAYERS], again[VK_MAX_LAYERS];
+		int ns, na;
+		vk_error e;
+		cr_assert_eq(vk_layers_parse(k->example, VK_RELU, s, VK_MAX_LAYERS, &ns, &e), 0);
+		for (int j = 0; j < ns; j++) {
+			char buf[128];
+			vk_layer_spec_str(&s[j], buf, sizeof buf);
+			cr_assert_eq(vk_layers_parse(buf, VK_IDENTITY, again, 1, &na, &e), 0, "%s: %s",
+				     buf, e.msg);
+			cr_assert_eq(memcmp(&s[j], &again[0], sizeof s[j]), 0, "%s: text round trip",
+				     buf);
+			cr_assert_eq(vk_layer_check(&s[j], &e), 0, "%s: %s", buf, e.msg);
+			vk_layer L[VK_MAX_ENTRIES];
+			int end = 1;
+			size_t at = 0, st = 0;
+			cr_assert_eq(vk_list_add(L, 0, &end, VK_MAX_ENTRIES, &s[j], IN, 0, &at, &st, &e),
+				     0, "%s: %s", buf, e.msg);
+			uint32_t row[VK_LAYER_ROW_WORDS];
+			vk_layer_put_row(&L[0], row);
+			cr_assert_eq(row[0], (uint32_t)k->id);
+			cr_assert_eq(vk_layer_get_row(row, &again[0], &e), 0, "%s: %s", buf, e.msg);
+			again[0].reshape = s[j].reshape; /* only dense keeps one, from words 5-7 */
+			cr_assert_eq(memcmp(&s[j], &again[0], sizeof s[j]), 0, "%s: row round trip",
+				     buf);
+		}
+	}
+	/* An unknown kind, by name and by number. */
+	vk_error e;
+	vk_layer_spec s;
+	int n1;
+	cr_assert_eq(vk_layers_parse("pool:2", VK_RELU, &s, 1, &n1, &e), -1);
+	cr_assert(strstr(e.msg, "unknown kind 'pool' (dense, conv, "), "%s", e.msg);
+	for (int i = 0; i < n; i++) /* the message names every listed kind, no test kind */
+		cr_assert(!strstr(e.msg, vk_layer_kind_at(i)->name) == !vk_layer_kind_at(i)->usage,
+			  "%s", e.msg);
+	uint32_t row[VK_LAYER_ROW_WORDS] = {77, 1, 4};
+	cr_assert_eq(vk_layer_get_row(row, &s, &e), -1);
+	cr_assert(strstr(e.msg, "unknown kind 77"), "%s", e.msg);
+}
+
+/* A model with the test kind in both lists: built, trained a step, saved,
+ * read back with the same rows and parameters. */
+Test(kinds, a_model_with_the_scale_kind_round_trips)
+{
+	vk_arch a = {.kind = VK_VAE, .input_rank = 3, .input_dims = {6, 6, 2}, .input_size = 72,
+		     .latent = 2, .likelihood = VK_BERNOULLI};
+	vk_error e;
+	cr_assert_eq(vk_layers_parse("scale:0.5,conv:3:3:2/tanh,scale:-2", VK_RELU, a.enc,
+				     VK_MAX_LAYERS, &a.n_enc, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_layers_mirror(a.enc, a.n_enc, vk_arch_input_shape(&a), a.dec, &a.n_dec,
+				      &e), 0, "%s", e.msg);
+	char buf[128];
+	cr_assert_str_eq(vk_layer_spec_str(&a.dec[a.n_dec - 1], buf, sizeof buf), "scale:0.5/relu");
+	vk_model m, r;
+	cr_assert_eq(vk_model_alloc(&m, &a, &e), 0, "%s", e.msg);
+	vk_rng rng;
+	vk_rng_seed(&rng, 3);
+	vk_model_init_params(&m, &rng);
+	const char *path = tmp_path("kinds-scale.vae");
+	cr_assert_eq(vk_model_save(path, &m, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_model_load(path, &r, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(r.n_enc, m.n_enc);
+	cr_assert_eq(r.n_params, m.n_params);
+	cr_assert_eq(r.enc[0].spec.f[0], 0.5f);
+	cr_assert_eq(memcmp(r.params, m.params, sizeof(float) * m.n_params), 0);
+	vk_model_free(&m);
+	vk_model_free(&r);
+}
