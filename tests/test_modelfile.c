@@ -490,6 +490,16 @@ Test(modelfile, layer_rows_checked_against_the_architecture)
 	fix_crc(b, len);
 	expect_refused(b, len, "unknown kind 'densest'", NULL);
 	free(b);
+	/* A name that fills its 16 bytes (no NUL: found by the fuzzer), or has
+	 * bytes after its NUL */
+	b = saved_bytes(&len);
+	memcpy(b + row - 24, "densedensedensed", 16);
+	fix_crc(b, len);
+	expect_refused(b, len, "kind name 'densedensedensed' is not padded", NULL);
+	memcpy(b + row - 24, "dense\0x", 7);
+	fix_crc(b, len);
+	expect_refused(b, len, "kind name 'dense?x", "is not padded");
+	free(b);
 	/* A row longer than the section */
 	b = edited(row - 8, 1000, &len);
 	expect_refused(b, len, "bad model", "does not fit");

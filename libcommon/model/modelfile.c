@@ -805,17 +805,18 @@ static int read_layers(const unsigned char *b, size_t size, vk_arch *a, const ch
 			return vk_fail(e, "%s: bad model: the layer section ends inside layer %u", path,
 				       i + 1);
 		const unsigned char *p = b + at;
-		char name[NAME];
+		char name[NAME + 1] = {0}; /* printable for messages below */
 		memcpy(name, p, NAME);
-		size_t len = strnlen(name, NAME);
-		for (size_t k = len; k < NAME; k++)
-			if (name[k] || len == NAME) {
-				char shown[NAME + 1] = {0};
-				for (size_t c = 0; c < NAME && c < len; c++)
-					shown[c] = name[c] >= 0x20 && name[c] < 0x7f ? name[c] : '?';
-				return vk_fail(e, "%s: bad model: layer %u's kind name '%s' is not "
-					       "padded with NUL bytes", path, i + 1, shown);
-			}
+		size_t len = strnlen(name, NAME), pad = len;
+		while (pad < NAME && !name[pad])
+			pad++;
+		if (len == NAME || pad < NAME) {
+			for (size_t c = 0; c < NAME; c++)
+				if (name[c] < 0x20 || name[c] >= 0x7f)
+					name[c] = '?';
+			return vk_fail(e, "%s: bad model: layer %u's kind name '%s' is not padded "
+				       "with NUL bytes", path, i + 1, name);
+		}
 		uint32_t w = u32(p + NAME);
 		if (w > MAX_ROW || size - at - ENTRY_HEAD < 4 * (size_t)w)
 			return vk_fail(e, "%s: bad model: layer %u's row of %u values does not fit "
