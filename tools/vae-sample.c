@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "prior.h"
 #include "modelfile.h"
@@ -107,11 +108,12 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--u8 applies to images, not to --latent-only");
 }
 
-/* Latent vector number i: a grid point, or a draw from N(0, T²I) or from the
- * mixture prior (shared across classes with --share-z: draw k of a class
- * reuses the generator state of class 0). */
-static void next_z(const struct cmdline *c, const vk_gmm *prior, int Z, long i, vk_rng *rng,
-		   const vk_rng *start, float *z)
+/* Latent vector number i: a grid point, or a draw at temperature T from the
+ * model's prior (its latent kind's: N(0, I) for a VAE, and for an AE, which
+ * has none) or from the mixture prior (shared across classes with --share-z:
+ * draw k of a class reuses the generator state of class 0). */
+static void next_z(const struct cmdline *c, const vk_latent_kind *latent, const vk_gmm *prior,
+		   int Z, long i, vk_rng *rng, const vk_rng *start, float *z)
 {
 	if (c->grid) {
 		long row = i / c->grid, col = i % c->grid;
@@ -125,17 +127,26 @@ static void next_z(const struct cmdline *c, const vk_gmm *prior, int Z, long i, 
 		vk_gmm_sample(prior, rng, c->temperature, z);
 		return;
 	}
-	vk_rng_normals(rng, z, Z);
-	for (int j = 0; j < Z; j++)
-		z[j] *= c->temperature;
+	latent->prior(rng, z, Z, c->temperature);
 }
 
+struct sampling {
+	const struct cmdline *c;
+	vk_model_tool *t;
+	const vk_gmm *prior;  /* --prior, or NULL */
+	long total;
+};
+
 /* Draw total samples (or the grid) and write them, decoded or as latents. */
-static int vae_sample(const struct cmdline *c, vk_model_tool *t, const vk_gmm *prior,
-		      long total, ts_writer *w, vk_error *e)
+static int vae_sample(ts_writer *w, void *arg, vk_error *e)
 {
+	const struct sampling *s = arg;
+	const struct cmdline *c = s->c;
+	vk_model_tool *t = s->t;
+	long total = s->total;
 	vk_model *m = &t->m;
-	int Z = m->a.latent, cvae = m->a.kind == VK_CVAE, rc = 0;
+	const vk_latent_kind *latent = vk_latent_of(&m->a);
+	int Z = m->a.latent, cvae = vk_conditional(&m->a), rc = 0;
 	float *z = vk_xmalloc(sizeof(float) * c->batch * Z);
 	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c->batch);
 	vk_rng rng, start;
@@ -145,7 +156,7 @@ static int vae_sample(const struct cmdline *c, vk_model_tool *t, const vk_gmm *p
 	for (long done = 0; done < total && !rc;) {
 		int n = total - done < c->batch ? (int)(total - done) : c->batch;
 		for (int i = 0; i < n; i++) {
-			next_z(c, prior, Z, done + i, &rng, &start, z + (size_t)i * Z);
+			next_z(c, latent, s->prior, Z, done + i, &rng, &start, z + (size_t)i * Z);
 			labels[i] = c->each_label ? (int32_t)((done + i) / c->count)
 						  : cvae ? t->label : TS_NO_LABEL;
 		}
@@ -171,15 +182,15 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_model_tool t;
 	ts_header h;
-	ts_writer w;
 	vk_gmm prior;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.model}, 1);
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_NONE, NULL, &e))
 		vk_die_error(&e);
-	int Z = t.m.a.latent, cvae = t.m.a.kind == VK_CVAE;
+	int Z = t.m.a.latent, cvae = vk_conditional(&t.m.a);
 	if (c.grid && Z != 2)
 		vk_die("--grid needs a model with a 2-D latent space; %s has %d dimensions",
 		       c.model, Z);
@@ -208,13 +219,8 @@ int main(int argc, char **argv)
 	    vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
 	    (cvae && vk_model_tool_class_names(&t, &h, &e)) ||
 	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
-	    ts_writer_open(&w, c.output, &h, &e))
-		vk_die_error(&e);
-	if (vae_sample(&c, &t, c.prior ? &prior : NULL, total, &w, &e)) {
-		ts_writer_abort(&w);
-		vk_die_error(&e);
-	}
-	if (ts_writer_close(&w, &e))
+	    vk_write_stream(c.output, &h, vae_sample,
+			    &(struct sampling){&c, &t, c.prior ? &prior : NULL, total}, &e))
 		vk_die_error(&e);
 	vk_model_tool_close(&t);
 	if (c.prior)
