@@ -54,10 +54,16 @@ typedef struct {
 	size_t at;                               /* offsetof(filerec, …) */
 	uint32_t lo, hi;
 } field;
-#define FIELD(name, type, count, member, check, lo, hi) \
-	{name, type, count, check, 0, offsetof(filerec, member), lo, hi}
+#define TYPE_SIZE(type) ((type) == U32 || (type) == F32 ? 4 : 8)
+/* A member whose size is not the field's fails to compile (a negative array
+ * size): a struct changed under the table cannot go unnoticed. */
+#define FIELD(name, type, count, member, check, lo, hi)                                     \
+	{name, type, count, check, 0,                                                        \
+	 offsetof(filerec, member) +                                                          \
+		 0 * sizeof(char[sizeof(((filerec *)0)->member) == TYPE_SIZE(type) * (count) ? 1 : -1]), \
+	 lo, hi}
 
-static size_t type_size(int type) { return type == U32 || type == F32 ? 4 : 8; }
+static size_t type_size(int type) { return TYPE_SIZE(type); }
 
 static const field HEAD_F[] = {
 	FIELD("kind", U32, 1, a.kind, ANY, 0, 0),
