@@ -5,6 +5,7 @@
  * Library-level checks of the same inputs are in test_stream.c and
  * test_idx.c; here each reaches a program's user. */
 #include <criterion/criterion.h>
+#include <zlib.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -133,6 +134,28 @@ static void setup_inputs(void)
 	save("truncated.vkm", m, n - 10);
 	m[8] = 4, m[10] = 0; /* version 4.0 */
 	save("version.vkm", m, n);
+	m[8] = 3;
+	/* Format 3.0 damage behind a right CRC: PARM's size one byte longer (it
+	 * overlaps the next section), the first layer's kind renamed. */
+	uint32_t count, crc;
+	memcpy(&count, m + 12, 4);
+	for (uint32_t i = 0; i < count; i++)
+		if (!memcmp(m + 16 + 32 * i, "PARM", 4)) {
+			m[16 + 32 * i + 24]++;
+			crc = (uint32_t)crc32(0L, m, (uInt)(n - 4));
+			memcpy(m + n - 4, &crc, 4);
+			save("overlap.vkm", m, n);
+			m[16 + 32 * i + 24]--;
+		}
+	for (uint32_t i = 0; i < count; i++)
+		if (!memcmp(m + 16 + 32 * i, "LAYR", 4)) {
+			uint64_t at;
+			memcpy(&at, m + 16 + 32 * i + 16, 8);
+			memcpy(m + at + 8, "dense9", 6);
+			crc = (uint32_t)crc32(0L, m, (uInt)(n - 4));
+			memcpy(m + n - 4, &crc, 4);
+			save("kind.vkm", m, n);
+		}
 	free(m);
 	cr_assert_eq(run("mkdir -p %s/adir", dir), 0);
 }
@@ -264,6 +287,8 @@ Test(bad_input, model_files)
 	every_model_user("crc.vkm", "checksum mismatch");
 	every_model_user("truncated.vkm", "truncated or corrupt");
 	every_model_user("version.vkm", "model version 4.0 is not supported");
+	every_model_user("overlap.vkm", "sections PARM and OPTM overlap");
+	every_model_user("kind.vkm", "layer 1 is of an unknown kind 'dense9'");
 	every_model_user("d.ts", "not a vaekit model (bad magic)");
 	every_model_user("adir", "Is a directory");
 	expect("vae-encode", 1, "cannot open model missing.vkm",

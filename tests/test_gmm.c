@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "modelfile.h"
 #include "prior.h"
 #include "stream.h"
 #include "testutil.h"
@@ -808,35 +809,53 @@ Test(gmm_sample, vae_sample_draws_from_the_prior, .timeout = 300)
 	fails(1, cmd, "vae-sample: ", "truncated or corrupt");
 }
 
-/* A prior records the model it was fitted on (latent-gmm -m), and vae-sample
- * refuses it with another model of the same latent size unless --force; a
- * prior fitted without -m (or before format 1.1) goes with any model. */
+/* A prior records the model it was fitted on (vae-encode's model_id, or
+ * latent-gmm -m), and vae-sample refuses it with another model of the same
+ * latent size unless --force (issue 27's vae8/ae8 case); a prior of vectors
+ * that name no model (or one before format 1.1) goes with any model. */
 Test(gmm_sample, another_models_prior_is_refused, .timeout = 300)
 {
 	char cmd[4096], *data = tp("d8.ts"), *vae = tp("vae8.vae"), *ae = tp("ae8.vae");
-	char *prior = tp("ae8.prior"), *plain = tp("plain.prior"), *lat = tp("ae8.ts");
+	char *prior = tp("ae8.prior"), *lat = tp("ae8.ts");
 	snprintf(cmd, sizeof cmd,
 		 "idx2stream -n 300 %s > %s && vae-train -q -m ae -z 4 --hidden 16 -e 1 -t 1 -o %s %s "
 		 "&& vae-train -q -z 4 --hidden 16 -e 1 -t 1 -o %s %s && vae-encode -m %s %s > %s && "
-		 "latent-gmm -q -k 2 -m %s -o %s %s && latent-gmm -q -k 2 -o %s %s",
-		 repo_path(TRAIN_IMAGES), data, ae, data, vae, data, ae, data, lat, ae, prior, lat,
-		 plain, lat);
+		 "latent-gmm -q -k 2 -o %s %s",
+		 repo_path(TRAIN_IMAGES), data, ae, data, vae, data, ae, data, lat, prior, lat);
 	ok(cmd);
+	vk_gmm g;
+	vk_error e;
+	vk_model m;
+	cr_assert_eq(vk_gmm_load(prior, &g, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_model_load(ae, &m, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(g.model_id, vk_model_identity(&m), "the stream's model_id recorded");
+	vk_model_free(&m);
+	vk_gmm_free(&g);
 	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s -n 3 > /dev/null", ae, prior);
 	ok(cmd);
 	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s -n 3", vae, prior);
 	fails(1, cmd, "vae-sample: ", "was fitted on another model");
-	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s --force -n 3 > %s.forced", vae,
-		 prior, prior);
-	ok(cmd);
-	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s -n 3 > /dev/null", vae, plain);
+	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s --force -n 3 > /dev/null", vae,
+		 prior);
 	ok(cmd);
 	snprintf(cmd, sizeof cmd, "vae-sample -m %s --force -n 3", vae);
 	fails(2, cmd, "vae-sample: ", "--force only lets --prior");
-	/* latent-gmm -m: the model's latent size must be the vectors' */
+	/* Vectors that name no model: the prior goes with any (of that size),
+	 * unless -m names it */
+	float four[16] = {0, 1, 1, 0, 2, 2, 3, 1, 0, 0, 1, 1, 2, 0, 1, 2};
+	char *anon = write_vectors("anon.ts", four, 4, 4, "latent"), *plain = tp("plain.prior");
+	snprintf(cmd, sizeof cmd, "latent-gmm -q -k 1 -o %s %s && vae-sample -m %s --prior %s "
+		 "-n 3 > /dev/null && latent-gmm -q -k 1 -m %s -o %s.m %s && vae-sample -m %s "
+		 "--prior %s.m -n 3 > /dev/null", plain, anon, vae, plain, ae, plain, anon, ae, plain);
+	ok(cmd);
+	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s.m -n 3", vae, plain);
+	fails(1, cmd, "vae-sample: ", "was fitted on another model");
+	/* latent-gmm -m: the stream's model and latent size must be its */
+	snprintf(cmd, sizeof cmd, "latent-gmm -q -k 1 -m %s %s", vae, lat);
+	fails(1, cmd, "latent-gmm: ", "were encoded by another model");
 	float two[8] = {0, 1, 1, 0, 2, 2, 3, 1};
 	char *z2 = write_vectors("z2m.ts", two, 4, 2, "latent");
-	snprintf(cmd, sizeof cmd, "latent-gmm -q -k 1 -m %s %s > /dev/null", ae, z2);
+	snprintf(cmd, sizeof cmd, "latent-gmm -q -k 1 -m %s %s", ae, z2);
 	fails(1, cmd, "latent-gmm: ", "has a latent size of 4");
 	snprintf(cmd, sizeof cmd, "latent-gmm -q -k 1 -m %s -o %s %s", ae, ae, lat);
 	fails(1, cmd, "latent-gmm: ", "is also an input");

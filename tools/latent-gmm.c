@@ -19,11 +19,12 @@ static const char USAGE[] =
 	"Fit a mixture of K Gaussians by EM to the latent vectors of the tensor stream\n"
 	"LATENTS (standard input when absent or -), as vae-encode writes them, and write\n"
 	"the prior file for vae-sample --prior to standard output. A latent+logvar\n"
-	"stream (vae-encode --with-logvar) is fitted on its means mu.\n\n"
+	"stream (vae-encode --with-logvar) is fitted on its means mu. The prior records\n"
+	"the model that encoded the vectors, so that vae-sample refuses it with another.\n\n"
 	"  -k, --components K  number of mixture components, 1 to 1024 (required)\n"
-	"  -m, --model MODEL   the model that encoded LATENTS: its identity is recorded\n"
-	"                      in the prior, so that vae-sample refuses the prior with\n"
-	"                      another model\n"
+	"  -m, --model MODEL   the model that encoded LATENTS, for a stream that does not\n"
+	"                      say (vae-encode's model_id); checked against it when it\n"
+	"                      does\n"
 	"  -o, --output FILE   write FILE (atomically) instead of standard output\n"
 	"      --cov TYPE      covariance of each component: full (default) or diag\n"
 	"  -s, --seed N        seed of the k-means++ start (default 1)\n"
@@ -92,23 +93,36 @@ static void show_iteration(int iter, double loglik, void *arg)
 	fprintf(stderr, "%s: iteration %d: mean log-likelihood %.6f\n", vk_progname, iter, loglik);
 }
 
-/* The identity of the model that encoded the latents (0 without -m), whose
- * latent size must be the vectors' z. */
+/* The identity of the model that encoded the latents: the stream's model_id
+ * (vae-encode writes it), or -m's model, whose latent size must be the
+ * vectors' and which must be the stream's when both say; 0 when neither. */
 static int model_identity(const char *path, const ts_reader *r, int z, uint64_t *id,
 			  vk_error *e)
 {
-	vk_model m;
+	char hex[32], *end;
 	*id = 0;
+	if (ts_meta_get(&r->h, "model_id", hex, sizeof hex)) {
+		*id = strtoull(hex, &end, 16);
+		if (strlen(hex) != 16 || *end || !*id)
+			return vk_fail(e, "%s: model_id=%s is not a model's identity (16 hex digits)",
+				       r->name, hex);
+	}
 	if (!path)
 		return 0;
+	vk_model m;
 	if (vk_model_load(path, &m, NULL, NULL, e))
 		return -1;
 	int latent = m.a.latent;
-	*id = vk_model_identity(&m);
+	uint64_t mine = vk_model_identity(&m);
 	vk_model_free(&m);
 	if (latent != z)
 		return vk_fail(e, "%s: latent vectors of %d values, but %s has a latent size of %d",
 			       r->name, z, path, latent);
+	if (*id && *id != mine)
+		return vk_fail(e, "%s: the latent vectors were encoded by another model (identity "
+			       "%016llx), not by %s (%016llx)", r->name, (unsigned long long)*id, path,
+			       (unsigned long long)mine);
+	*id = mine;
 	return 0;
 }
 

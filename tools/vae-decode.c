@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 		vk_die_error(&e);
 	int labelled = t.r.h.has_labels || t.label >= 0;
 	if (vk_image_header(&h, &t.m, c.u8, labelled, &e) ||
-	    vk_stamp_meta(&h, &t.r.h, c.model, "image", &e) ||
+	    vk_stamp_meta(&h, &t.r.h, c.model, &t.m, "image", &e) ||
 	    (!c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
 	    vk_write_stream(c.output, &h, vae_decode, &t, &e))
 		vk_die_error(&e);

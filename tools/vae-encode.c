@@ -127,7 +127,8 @@ int main(int argc, char **argv)
 			      .eps = vk_xmalloc(sizeof(float) * (Z * latent->noise + 1))};
 	vk_rng_seed(&en.rng, c.seed);
 	if (vk_vector_header(&h, en.width, t.r.h.has_labels, &e) ||
-	    vk_stamp_meta(&h, &t.r.h, c.model, c.with_logvar ? "latent+logvar" : "latent", &e) ||
+	    vk_stamp_meta(&h, &t.r.h, c.model, &t.m, c.with_logvar ? "latent+logvar" : "latent",
+			  &e) ||
 	    vk_write_stream(c.output, &h, vae_encode, &en, &e))
 		vk_die_error(&e);
 	free(en.z);

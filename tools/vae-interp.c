@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 	int32_t label = !cvae ? TS_NO_LABEL : t.label >= 0 ? t.label : ends_label[0];
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
 			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
-	if (rc || vk_stamp_meta(&h, &t.r.h, c.model, c.latent_only ? "latent" : "image", &e) ||
+	if (rc || vk_stamp_meta(&h, &t.r.h, c.model, &t.m, c.latent_only ? "latent" : "image", &e) ||
 	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
 	    vk_write_stream(c.output, &h, vae_interp, &(struct path){&c, &t, z, label}, &e))
 		vk_die_error(&e);

@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 	/* prior= first: vae-decode keeps it and puts its own keys after it, so
 	 * --latent-only | vae-decode gives these very bytes. */
 	if (rc || (c.prior && ts_meta_set(&h, "prior", base_name(c.prior), &e)) ||
-	    vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
+	    vk_stamp_meta(&h, NULL, c.model, &t.m, c.latent_only ? "latent" : "image", &e) ||
 	    (cvae && vk_model_tool_class_names(&t, &h, &e)) ||
 	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
 	    vk_write_stream(c.output, &h, vae_sample,

@@ -1,5 +1,4 @@
 #include "modelfile.h"
-#include "kinds.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -10,6 +9,7 @@
 #include <zlib.h>
 
 #include "afile.h"
+#include "kinds.h"
 
 /* Version 3.0 (formats/model.md): a table of typed, sized, versioned sections,
  * each section's fixed fields listed once (the tables below), which both the
@@ -54,10 +54,16 @@ typedef struct {
 	size_t at;                               /* offsetof(filerec, …) */
 	uint32_t lo, hi;
 } field;
-#define FIELD(name, type, count, member, check, lo, hi) \
-	{name, type, count, check, 0, offsetof(filerec, member), lo, hi}
+#define TYPE_SIZE(type) ((type) == U32 || (type) == F32 ? 4 : 8)
+/* A member whose size is not the field's fails to compile (a negative array
+ * size): a struct changed under the table cannot go unnoticed. */
+#define FIELD(name, type, count, member, check, lo, hi)                                     \
+	{name, type, count, check, 0,                                                        \
+	 offsetof(filerec, member) +                                                          \
+		 0 * sizeof(char[sizeof(((filerec *)0)->member) == TYPE_SIZE(type) * (count) ? 1 : -1]), \
+	 lo, hi}
 
-static size_t type_size(int type) { return type == U32 || type == F32 ? 4 : 8; }
+static size_t type_size(int type) { return TYPE_SIZE(type); }
 
 static const field HEAD_F[] = {
 	FIELD("kind", U32, 1, a.kind, ANY, 0, 0),
@@ -194,38 +200,32 @@ static int check_fields(int s, const filerec *r, const char *path, vk_error *e)
 	return 0;
 }
 
-/* A layer's LAYR entry: its kind's name, its row and its state count. The
- * row is the layer table's eight-u32 row (vk_layer_put_row) less its first
- * word, the 2.x kind number, which 3.0 replaces by the kind's name. */
+/* A layer's row in LAYR: words 1-7 of the kind's model-file row
+ * (vk_layer_put_row: the activation, the kind's own three words, the output
+ * shape); word 0, the kind's id, is stored as the kind's name instead. These
+ * two are the only code here that knows a row. */
+enum { ROW_WORDS = VK_LAYER_ROW_WORDS - 1 };
+
 static int put_row(const vk_layer *l, uint32_t *row)
 {
 	uint32_t r[VK_LAYER_ROW_WORDS];
 	vk_layer_put_row(l, r);
-	memcpy(row, r + 1, sizeof(uint32_t) * (VK_LAYER_ROW_WORDS - 1));
-	return VK_LAYER_ROW_WORDS - 1;
+	memcpy(row, r + 1, sizeof(uint32_t) * ROW_WORDS);
+	return ROW_WORDS;
 }
 
-static int get_row(vk_layer_spec *s, const uint32_t *r, uint32_t w, uint32_t state, int i,
-		   const char *path, vk_error *e)
+static int get_row(vk_layer_spec *s, const vk_layer_ops *k, const uint32_t *row, uint32_t w,
+		   int i, const char *path, vk_error *e)
 {
-	const char *name = vk_layer_kind_name(s->kind);
-	if (w != VK_LAYER_ROW_WORDS - 1 || state)
-		return vk_fail(e, "%s: bad model: layer %d (%s) has a row of %u values and %u state "
-			       "values (its kind has %d and 0)", path, i, name, w, state,
-			       VK_LAYER_ROW_WORDS - 1);
-	uint32_t row[VK_LAYER_ROW_WORDS] = {(uint32_t)s->kind};
-	memcpy(row + 1, r, sizeof(uint32_t) * (VK_LAYER_ROW_WORDS - 1));
+	if (w != ROW_WORDS)
+		return vk_fail(e, "%s: bad model: layer %d (%s) has a row of %u values (its kind "
+			       "has %d)", path, i, k->name, w, ROW_WORDS);
+	uint32_t r[VK_LAYER_ROW_WORDS] = {(uint32_t)k->id};
+	memcpy(r + 1, row, sizeof(uint32_t) * ROW_WORDS);
 	vk_error le;
-	if (vk_layer_get_row(row, s, &le))
-		return vk_fail(e, "%s: bad model: layer %d (%s) has %s", path, i, name, le.msg);
+	if (vk_layer_get_row(r, s, &le))
+		return vk_fail(e, "%s: bad model: layer %d (%s): %s", path, i, k->name, le.msg);
 	return 0;
-}
-
-/* The kind named name, or 0. */
-static int kind_by_name(const char *name)
-{
-	const vk_layer_ops *k = vk_layer_kind_by_name(name);
-	return k ? k->id : 0;
 }
 
 /* The LAYR entry of a built layer into p (when not NULL); its size. */
@@ -235,9 +235,9 @@ static size_t put_entry(const vk_layer *l, unsigned char *p)
 	int w = put_row(l, row);
 	if (p) {
 		memset(p, 0, NAME);
-		strncpy((char *)p, vk_layer_kind_name(l->spec.kind), NAME - 1);
+		strncpy((char *)p, l->ops->name, NAME - 1);
 		put32(p + NAME, (uint32_t)w);
-		put32(p + NAME + 4, 0); /* no kind has state yet */
+		put32(p + NAME + 4, (uint32_t)l->n_st);
 		memcpy(p + ENTRY_HEAD, row, 4 * (size_t)w);
 	}
 	return ENTRY_HEAD + 4 * (size_t)w;
@@ -295,7 +295,8 @@ uint64_t vk_model_identity(const vk_model *m)
 	h = fnv(h, lay, put_layers(m, lay));
 	put_fields(PARM, &r, b);
 	h = fnv(h, b, fixed_size(PARM, MINOR));
-	return fnv(h, m->params, 4 * m->n_params);
+	h = fnv(h, m->params, 4 * m->n_params);
+	return m->n_state ? fnv(h, m->state, 4 * m->n_state) : h; /* STAT's values */
 }
 
 int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
@@ -320,6 +321,7 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	int present[N_SECTIONS] = {0}, count = 0;
 	present[HEAD] = present[LAYR] = present[PARM] = 1;
 	present[CLAS] = m->a.kind == VK_CVAE;
+	present[STAT] = m->n_state > 0;
 	present[OPTM] = has_opt;
 	present[TRAN] = t != NULL;
 	present[CKPT] = pos && pos->batches;
@@ -328,6 +330,7 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 		size[s] = fixed_size(s, MINOR);
 	size[LAYR] = put_layers(m, NULL);
 	size[PARM] += 4 * n;
+	size[STAT] = 4 * m->n_state;
 	size[OPTM] += 8 * n;
 	size[META] = desc_len;
 	for (int s = 0; s < N_SECTIONS; s++)
@@ -358,6 +361,8 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 			put_layers(m, p);
 		else if (s == PARM)
 			memcpy(var, m->params, 4 * n);
+		else if (s == STAT)
+			memcpy(var, m->state, 4 * m->n_state);
 		else if (s == OPTM) {
 			memcpy(var, opt->m, 4 * n);
 			memcpy(var + 4 * n, opt->v, 4 * n);
@@ -436,13 +441,13 @@ static int parse_arch_v2(const unsigned char *h, const unsigned char *rows, vk_a
 			continue;
 		uint32_t r[8];
 		memcpy(r, rows + V2_ROW * i, sizeof r);
-		int kind = r[0] >= 1 && r[0] <= 3 ? kind_by_name(V2_KINDS[r[0]]) : 0;
+		const vk_layer_ops *kind =
+			r[0] >= 1 && r[0] <= 3 ? vk_layer_kind_by_name(V2_KINDS[r[0]]) : NULL;
 		if (!kind)
 			return vk_fail(e, "%s: bad model: layer %u is of an unknown kind %u", path, i + 1,
 				       r[0]);
 		vk_layer_spec *s = i < ne ? &a->enc[i] : &a->dec[i - ne];
-		*s = (vk_layer_spec){.kind = kind};
-		if (get_row(s, r + 1, 7, 0, (int)i + 1, path, e))
+		if (get_row(s, kind, r + 1, ROW_WORDS, (int)i + 1, path, e))
 			return -1;
 	}
 	return 0;
@@ -452,7 +457,7 @@ static int parse_arch_v2(const unsigned char *h, const unsigned char *rows, vk_a
 static uint32_t v2_kind(const vk_layer *l)
 {
 	for (uint32_t k = 1; k <= 3; k++)
-		if (!strcmp(V2_KINDS[k], vk_layer_kind_name(l->spec.kind)))
+		if (!strcmp(V2_KINDS[k], l->ops->name))
 			return k;
 	return 0;
 }
@@ -462,7 +467,7 @@ static int check_rows(const vk_model *m, const unsigned char *rows, const char *
 {
 	for (int i = 0; i < m->n_enc + m->n_dec; i++) {
 		uint32_t want[8] = {v2_kind(layer_at(m, i))}, got[8];
-		if (put_row(layer_at(m, i), want + 1) != 7)
+		if (put_row(layer_at(m, i), want + 1) != ROW_WORDS || !want[0])
 			return vk_fail(e, "%s: bad model: layer %d has no 2.x row", path, i + 1);
 		memcpy(got, rows + V2_ROW * i, sizeof got);
 		if (memcmp(want, got, sizeof want))
@@ -806,22 +811,23 @@ static int read_layers(const unsigned char *b, size_t size, vk_arch *a, const ch
 			return vk_fail(e, "%s: bad model: the layer section ends inside layer %u", path,
 				       i + 1);
 		const unsigned char *p = b + at;
-		char name[NAME];
+		char name[NAME + 1] = {0}; /* printable for messages below */
 		memcpy(name, p, NAME);
-		size_t len = strnlen(name, NAME);
-		for (size_t k = len; k < NAME; k++)
-			if (name[k] || len == NAME) {
-				char shown[NAME + 1] = {0};
-				for (size_t c = 0; c < NAME && c < len; c++)
-					shown[c] = name[c] >= 0x20 && name[c] < 0x7f ? name[c] : '?';
-				return vk_fail(e, "%s: bad model: layer %u's kind name '%s' is not "
-					       "padded with NUL bytes", path, i + 1, shown);
-			}
-		uint32_t w = u32(p + NAME), state = u32(p + NAME + 4);
+		size_t len = strnlen(name, NAME), pad = len;
+		while (pad < NAME && !name[pad])
+			pad++;
+		if (len == NAME || pad < NAME) {
+			for (size_t c = 0; c < NAME; c++)
+				if (name[c] < 0x20 || name[c] >= 0x7f)
+					name[c] = '?';
+			return vk_fail(e, "%s: bad model: layer %u's kind name '%s' is not padded "
+				       "with NUL bytes", path, i + 1, name);
+		}
+		uint32_t w = u32(p + NAME);
 		if (w > MAX_ROW || size - at - ENTRY_HEAD < 4 * (size_t)w)
 			return vk_fail(e, "%s: bad model: layer %u's row of %u values does not fit "
 				       "the layer section", path, i + 1, w);
-		int kind = len ? kind_by_name(name) : 0;
+		const vk_layer_ops *kind = len ? vk_layer_kind_by_name(name) : NULL;
 		if (!kind) {
 			for (size_t c = 0; c < len; c++)
 				if (name[c] < 0x20 || name[c] >= 0x7f)
@@ -835,9 +841,8 @@ static int read_layers(const unsigned char *b, size_t size, vk_arch *a, const ch
 		uint32_t row[MAX_ROW];
 		memcpy(row, p + ENTRY_HEAD, 4 * (size_t)w);
 		vk_layer_spec *s = i < ne ? &a->enc[i] : &a->dec[i - ne];
-		*s = (vk_layer_spec){.kind = kind};
-		if (get_row(s, row, w, state, (int)i + 1, path, e))
-			return -1;
+		if (get_row(s, kind, row, w, (int)i + 1, path, e))
+			return -1; /* the state count is checked against the rebuilt layer's */
 	}
 	if (at != size)
 		return vk_fail(e, "%s: bad model: %zu bytes after the last layer of the layer "
@@ -936,8 +941,11 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	if (r.n_params != n)
 		return vk_fail(e, "%s: parameter count %llu does not match the architecture (%zu)",
 			       path, (unsigned long long)r.n_params, n);
-	if (at[STAT] >= 0 && read_fixed(fd, &ent[at[STAT]], 0, &r, path, e))
-		return -1; /* no kind has state yet: STAT, when present, is empty */
+	if (m->n_state && at[STAT] < 0)
+		return vk_fail(e, "%s: bad model: its layers have %zu state values but there is no "
+			       "STAT section", path, m->n_state);
+	if (at[STAT] >= 0 && read_fixed(fd, &ent[at[STAT]], 4 * (uint64_t)m->n_state, &r, path, e))
+		return -1;
 	if (at[OPTM] >= 0 && read_fixed(fd, &ent[at[OPTM]], 8 * (uint64_t)n, &r, path, e))
 		return -1;
 	if (at[TRAN] >= 0 && (read_fixed(fd, &ent[at[TRAN]], 0, &r, path, e) ||
@@ -966,11 +974,15 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(m->params[i]))
 			return vk_fail(e, "%s: parameter %zu is not finite", path, i);
-	uint64_t id = vk_model_identity(m);
-	if (r.identity != id)
-		return vk_fail(e, "%s: bad model: its identity %016llx is not that of its contents "
-			       "(%016llx)", path, (unsigned long long)r.identity,
-			       (unsigned long long)id);
+	if (m->n_state) {
+		if (pread_all(fd, m->state, 4 * (uint64_t)m->n_state, ent[at[STAT]].off, path, e))
+			return -1;
+		for (size_t i = 0; i < m->n_state; i++)
+			if (!isfinite(m->state[i]))
+				return vk_fail(e, "%s: state value %zu is not finite", path, i);
+	}
+	/* The stored identity is not recomputed here: a hash pass over every
+	 * parameter would slow every program's start; the CRC protects it. */
 	if (t) {
 		*t = r.t;
 		memcpy(t->desc, desc, sizeof t->desc);

@@ -3,6 +3,7 @@
 #include "modelfile.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@ int vk_vector_header(ts_header *h, int width, int labels, vk_error *e)
 }
 
 int vk_stamp_meta(ts_header *h, const ts_header *src, const char *model_path,
-		  const char *kind, vk_error *e)
+		  const vk_model *m, const char *kind, vk_error *e)
 {
 	if (src) {
 		memcpy(h->meta, src->meta, src->meta_len + 1);
@@ -37,6 +38,14 @@ int vk_stamp_meta(ts_header *h, const ts_header *src, const char *model_path,
 		return -1;
 	if (kind && ts_meta_set(h, "kind", kind, e))
 		return -1;
+	/* Latent vectors say which model made them (latent-gmm records it in a
+	 * prior); any other stream drops a model_id its input carried. */
+	if (kind && !strncmp(kind, "latent", 6)) {
+		char id[24];
+		snprintf(id, sizeof id, "%016llx", (unsigned long long)vk_model_identity(m));
+		return ts_meta_set(h, "model_id", id, e);
+	}
+	ts_meta_unset(h, "model_id");
 	return 0;
 }
 

@@ -11,9 +11,12 @@
 int vk_image_header(ts_header *h, const vk_model *m, int u8, int labels, vk_error *e);
 /* A stream of rank-1 vectors of width (f32). */
 int vk_vector_header(ts_header *h, int width, int labels, vk_error *e);
-/* Copy metadata from src and record the model's file name and the kind. */
+/* Copy metadata from src and record the model's file name and the kind; a
+ * stream of latent vectors (kind latent or latent+logvar) also gets
+ * model_id, the model's identity (vk_model_identity, 16 hex digits), and any
+ * other stream loses the one its input had. */
 int vk_stamp_meta(ts_header *h, const ts_header *src, const char *model_path,
-		  const char *kind, vk_error *e);
+		  const vk_model *m, const char *kind, vk_error *e);
 
 /* The one rule for "does this stream fit this model", for every program: a
  * model whose first encoder layer is dense takes records of any shape with
