@@ -109,11 +109,17 @@ static double loss(list *t)
 	return s;
 }
 
+/* Central differences of the loss in every element of p, against grad. A
+ * ReLU inside a kind (res) has no derivative at its kink: where the two
+ * one-sided differences disagree, the step crossed one, and the element is
+ * skipped (counted in *skipped); the analytic gradient plays no part in
+ * that choice. */
 static int check_block(list *t, float *p, const float *grad, size_t n, const char *what,
-		       const char *text)
+		       const char *text, int *skipped)
 {
 	int bad = 0;
-	const float h = 1e-2f;
+	const float h = 1e-3f;
+	double mid = loss(t);
 	for (size_t i = 0; i < n; i++) {
 		float keep = p[i];
 		p[i] = keep + h;
@@ -122,7 +128,14 @@ static int check_block(list *t, float *p, const float *grad, size_t n, const cha
 		double down = loss(t);
 		p[i] = keep;
 		double num = (up - down) / (2.0 * h);
-		if (!(fabs(num - grad[i]) <= 2e-3 + 1e-2 * fabs(num)) && bad++ < 5)
+		double tol = 2e-3 + 1e-2 * fabs(num);
+		/* a kink inside the step moves the central difference by at most
+		 * half the one-sided ones' disagreement */
+		if (fabs((up - mid) - (mid - down)) / h > tol) {
+			++*skipped;
+			continue;
+		}
+		if (!(fabs(num - grad[i]) <= tol) && bad++ < 5)
 			cr_log_error("%s %s[%zu]: analytic %g numeric %g", text, what, i, grad[i],
 				     num);
 	}
@@ -141,8 +154,12 @@ static void check_list(const char *text, int train, uint64_t seed)
 	memcpy(t.dx, dx, sizeof(float) * B * vk_shape_size(IN));
 	float *G = malloc(sizeof(float) * (t.np + 1));
 	memcpy(G, t.G, sizeof(float) * t.np);
-	int bad = check_block(&t, t.x, t.dx, (size_t)B * vk_shape_size(IN), "dx", text);
-	bad += check_block(&t, t.P, G, t.np, "dP", text);
+	int skipped = 0;
+	size_t total = (size_t)B * vk_shape_size(IN) + t.np;
+	int bad = check_block(&t, t.x, t.dx, (size_t)B * vk_shape_size(IN), "dx", text, &skipped);
+	bad += check_block(&t, t.P, G, t.np, "dP", text, &skipped);
+	cr_assert_leq(skipped, total / 10, "%s: %d of %zu gradients skipped at kinks", text,
+		      skipped, total);
 	cr_assert_eq(bad, 0, "%s (%s mode): %d gradients differ", text, train ? "training" : "eval",
 		     bad);
 	/* Without dx, the parameter gradients are the same. */

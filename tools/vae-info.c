@@ -63,7 +63,7 @@ static void fact(const struct cmdline *c, const char *model, const char *key, co
 	va_end(ap);
 }
 
-static size_t layer_params(const vk_layer *l) { return l->n_params; }
+static size_t layer_params(const vk_layer *l) { return vk_layer_params_all(l); }
 
 static void print_layers(const struct cmdline *c, const char *model, const char *part,
 			 const vk_layer *L, int n, const char *last_role)

@@ -151,6 +151,9 @@ int vk_list_add(vk_layer *L, int i, int *end, int cap, const vk_layer_spec *s, v
 		int label, size_t *at, size_t *st, vk_error *e);
 /* Initial parameters and state of a list's nl layers and their bodies. */
 void vk_list_init(const vk_layer *L, int nl, float *P, float *S, vk_rng *rng);
+/* Parameters and state floats of a layer with its body's. */
+size_t vk_layer_params_all(const vk_layer *l);
+size_t vk_layer_state_all(const vk_layer *l);
 /* Largest shared workspace and the private floats of entry i, for batches of cap. */
 size_t vk_layer_workspace(const vk_layer *l, int cap);
 size_t vk_layer_priv(const vk_layer *l, int cap);
