@@ -183,6 +183,16 @@ Test(kinds, every_kind_against_finite_differences)
 	}
 }
 
+/* A deconv to an explicit output size on the thin (AVX-512, one filter
+ * against 16·n channels) and the GEMM paths, an even kernel too. */
+Test(kinds, deconv_to_a_given_size_on_every_path)
+{
+	check_list("conv:16:3:1/tanh,deconv:1:3:2:9x7/tanh", 1, 11);
+	check_list("conv:32:1:1/tanh,deconv:1:4:2:10x7/sigmoid", 1, 12);
+	check_list("deconv:5:3:3:13x10/tanh", 1, 13);
+	check_list("deconv:2:2:2:9x8/tanh", 1, 14);
+}
+
 /* Kinds chained behind one another: the walker's ping-pong buffers. */
 Test(kinds, a_chain_of_every_kind)
 {
@@ -220,6 +230,7 @@ Test(kinds, registry_ids_names_and_round_trips)
 		int ns, na;
 		vk_error e;
 		cr_assert_eq(vk_layers_parse(k->example, VK_RELU, s, VK_MAX_LAYERS, &ns, &e), 0);
+		vk_shape in = IN; /* each layer of the example on its own input */
 		for (int j = 0; j < ns; j++) {
 			char buf[128];
 			vk_layer_spec_str(&s[j], buf, sizeof buf);
@@ -231,8 +242,9 @@ Test(kinds, registry_ids_names_and_round_trips)
 			vk_layer L[VK_MAX_ENTRIES];
 			int end = 1;
 			size_t at = 0, st = 0;
-			cr_assert_eq(vk_list_add(L, 0, &end, VK_MAX_ENTRIES, &s[j], IN, 0, &at, &st, &e),
+			cr_assert_eq(vk_list_add(L, 0, &end, VK_MAX_ENTRIES, &s[j], in, 0, &at, &st, &e),
 				     0, "%s: %s", buf, e.msg);
+			in = L[0].out;
 			uint32_t row[VK_LAYER_ROW_WORDS];
 			vk_layer_put_row(&L[0], row);
 			cr_assert_eq(row[0], (uint32_t)k->id);
