@@ -143,6 +143,8 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
 	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
 	fact(c, path, "parameters", "%zu", m.n_params);
+	if (m.n_state) /* batchnorm's running statistics */
+		fact(c, path, "layer_state", "%zu (running statistics)", m.n_state);
 	fact(c, path, "epochs", "%llu", (unsigned long long)t.epochs);
 	fact(c, path, "records_seen", "%llu", (unsigned long long)t.records_seen);
 	fact(c, path, "seed", "%llu", (unsigned long long)t.seed);

@@ -255,6 +255,7 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 	int ok = 1;
 #define ALLOC(p, n) ok = ok && ((p) = malloc(sizeof(float) * (n) + 1)) != NULL
 	w->cap = cap;
+	w->state_update = 1;
 	if (lab)
 		ALLOC(w->cat, c * lab->n_in);
 	for (int i = 0; i < m->end_enc; i++) {
@@ -326,7 +327,7 @@ static void put_label(const vk_pass *p, float *dst, int ld, int col, int n)
 static vk_pass pass_of(const vk_model *m, vk_work *w, float *G, const int32_t *labels)
 {
 	return (vk_pass){.P = m->params, .G = G, .S = m->state, .scratch = w->scratch,
-			 .train = w->train, .cat = w->cat, .put_label = put_label,
+			 .train = w->train, .update_state = w->state_update, .cat = w->cat, .put_label = put_label,
 			 .label_ctx = &m->a, .labels = labels};
 }
 

@@ -95,6 +95,10 @@ typedef struct {
 	 * vk_batch_grad_iw): layers use batch statistics and update their state.
 	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
 	int train;
+	/* 1 (vk_work_alloc's default): a training pass moves the layers' running
+	 * statistics in the model's state. The trainer clears it in all its
+	 * workers but the first, so that threads never write the state at once. */
+	int state_update;
 } vk_work;
 
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e);

@@ -25,9 +25,12 @@ static void put32(unsigned char *p, uint32_t v) { put(p, &v, 4); }
 static void put64(unsigned char *p, uint64_t v) { put(p, &v, 8); }
 static void putf(unsigned char *p, float v) { put(p, &v, 4); }
 
-static size_t body_size(size_t layers, size_t desc_len, size_t n, int has_opt)
+/* n parameters, then n_state floats of layer state (running statistics:
+ * only models with batchnorm layers have any, so every older file reads as
+ * before; the state's size follows from the layer table). */
+static size_t body_size(size_t layers, size_t desc_len, size_t n, size_t n_state, int has_opt)
 {
-	size_t s = HEADER + LAYER_ROW * layers + desc_len + 4 * n + 4;
+	size_t s = HEADER + LAYER_ROW * layers + desc_len + 4 * n + 4 * n_state + 4;
 	if (has_opt)
 		s += 8 + 8 * n + 32;
 	return s;
@@ -40,7 +43,7 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	int has_opt = opt && opt->present;
 	size_t desc_len = t ? strlen(t->desc) : 0, n = m->n_params;
 	size_t layers = (size_t)m->n_enc + m->n_dec;
-	size_t size = body_size(layers, desc_len, n, has_opt);
+	size_t size = body_size(layers, desc_len, n, m->n_state, has_opt);
 	unsigned char *buf = calloc(1, size);
 	if (!buf)
 		return vk_fail(e, "out of memory writing %s", path);
@@ -105,6 +108,9 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	p += desc_len;
 	memcpy(p, m->params, 4 * n);
 	p += 4 * n;
+	if (m->n_state)
+		memcpy(p, m->state, 4 * m->n_state);
+	p += 4 * m->n_state;
 	if (has_opt) {
 		put64(p, opt->adam.t);
 		memcpy(p + 8, opt->m, 4 * n);
@@ -285,7 +291,7 @@ int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 			(unsigned long long)u64(h + 160), n);
 		goto out;
 	}
-	size_t size = body_size(layers, desc_len, n, has_opt);
+	size_t size = body_size(layers, desc_len, n, m->n_state, has_opt);
 	if (fstat(fileno(f), &st) || (size_t)st.st_size != size) {
 		vk_fail(e, "%s: model file is %lld bytes, expected %zu (truncated or corrupt)",
 			path, (long long)st.st_size, size);
@@ -369,6 +375,14 @@ int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *op
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(m->params[i])) {
 			vk_fail(e, "%s: parameter %zu is not finite", path, i);
+			goto out;
+		}
+	if (m->n_state)
+		memcpy(m->state, p, 4 * m->n_state);
+	p += 4 * m->n_state;
+	for (size_t i = 0; i < m->n_state; i++)
+		if (!isfinite(m->state[i])) {
+			vk_fail(e, "%s: layer state %zu is not finite", path, i);
 			goto out;
 		}
 	if (opt) {

@@ -12,6 +12,7 @@
 	X(deconv)      \
 	X(upsample)    \
 	X(res)         \
+	X(batchnorm)   \
 	X(scale)
 
 #define X(k) extern const vk_layer_ops vk_layer_##k;

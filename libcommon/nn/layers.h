@@ -59,7 +59,8 @@ typedef struct vk_pass {
 	float *G;                     /* parameter gradients (backward: written, not added) */
 	float *S;                     /* layer state: running statistics */
 	float *scratch;               /* shared workspace (the largest ops->workspace) */
-	int train;                    /* 1: training (batch statistics, state updated); 0: eval */
+	int train;                    /* 1: training (batch statistics); 0: eval (running ones) */
+	int update_state;             /* training: move the running statistics in S */
 	/* The CVAE's one-hot: the layer with label_in reads cat = [x | label]. */
 	float *cat;
 	void (*put_label)(const struct vk_pass *p, float *dst, int ld, int col, int n);

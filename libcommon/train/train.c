@@ -303,6 +303,7 @@ int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, in
 		wk->id = i;
 		if (vk_work_alloc(&wk->w, m, (hi - lo > 0 ? hi - lo : 1) * K, e))
 			ok = 0;
+		wk->w.state_update = i == 0; /* one writer of the running statistics */
 		wk->grads = i ? vk_alloc_floats(m->n_params) : m->grads;
 		ok = ok && wk->grads;
 		if (t->free_bits > 0)
