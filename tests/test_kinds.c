@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "kinds.h"
 #include "modelfile.h"
@@ -295,4 +296,148 @@ Test(kinds, a_model_with_the_scale_kind_round_trips)
 	cr_assert_eq(memcmp(r.params, m.params, sizeof(float) * m.n_params), 0);
 	vk_model_free(&m);
 	vk_model_free(&r);
+}
+
+/* Batch norm's running statistics: moved by training passes only, saved with
+ * the model and read back; evaluation uses them, so a record's output does
+ * not depend on the others in its batch. */
+Test(kinds, batchnorm_state_saved_and_used_in_evaluation)
+{
+	vk_arch a = {.kind = VK_VAE, .input_rank = 1, .input_dims = {6}, .input_size = 6,
+		     .latent = 2, .likelihood = VK_BERNOULLI};
+	vk_error e;
+	cr_assert_eq(vk_layers_parse("dense:5/identity,batchnorm:0.5/tanh", VK_RELU, a.enc,
+				     VK_MAX_LAYERS, &a.n_enc, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_layers_parse("dense:4", VK_RELU, a.dec, VK_MAX_LAYERS, &a.n_dec, &e), 0);
+	vk_model m, r;
+	cr_assert_eq(vk_model_alloc(&m, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(m.n_state, 10);
+	vk_rng rng;
+	vk_rng_seed(&rng, 9);
+	vk_model_init_params(&m, &rng);
+	cr_assert_eq(m.state[0], 0.0f); /* running mean 0, variance 1 */
+	cr_assert_eq(m.state[5], 1.0f);
+	enum { N = 8 };
+	float x[N * 6], eps[N * 2];
+	for (int i = 0; i < N * 6; i++)
+		x[i] = (float)vk_rng_uniform(&rng);
+	for (int i = 0; i < N * 2; i++)
+		eps[i] = (float)vk_rng_normal(&rng);
+	vk_work w;
+	cr_assert_eq(vk_work_alloc(&w, &m, N, &e), 0);
+	/* evaluation leaves the state alone */
+	vk_encode(&m, &w, x, NULL, N);
+	cr_assert_eq(m.state[0], 0.0f);
+	cr_assert_eq(m.state[5], 1.0f);
+	/* a training step moves it halfway (M = 0.5) to the batch's statistics */
+	vk_batch_grad(&m, &w, m.grads, x, NULL, N, 1.0f, eps, 1.0f / N);
+	cr_assert_eq(w.train, 0);
+	const float *h = w.act_enc[0];
+	double mean = 0, var = 0;
+	for (int r0 = 0; r0 < N; r0++)
+		mean += h[r0 * 5] / (double)N;
+	for (int r0 = 0; r0 < N; r0++)
+		var += (h[r0 * 5] - mean) * (h[r0 * 5] - mean) / (N - 1);
+	cr_assert_float_eq(m.state[0], 0.5 * mean, 1e-5);
+	cr_assert_float_eq(m.state[5], 0.5 + 0.5 * var, 1e-5);
+	/* a record's code alone equals its code in the batch, bit for bit
+	 * (dense layers of one row or eight give the same sums here) */
+	float all[N * 4];
+	memcpy(all, vk_encode(&m, &w, x, NULL, N), sizeof all);
+	for (int r0 = 0; r0 < N; r0++)
+		cr_assert_eq(memcmp(vk_encode(&m, &w, x + r0 * 6, NULL, 1), all + r0 * 4,
+				    sizeof(float) * 4), 0, "record %d", r0);
+	/* saved and read back */
+	m.state[3] = 0.25f;
+	const char *path = tmp_path("kinds-bn.vae");
+	cr_assert_eq(vk_model_save(path, &m, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_model_load(path, &r, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(r.n_state, m.n_state);
+	cr_assert_eq(memcmp(r.state, m.state, sizeof(float) * m.n_state), 0);
+	vk_model_free(&r);
+	/* a non-finite running statistic is refused on reading */
+	size_t len;
+	unsigned char *b = slurp(path, &len);
+	cr_assert(b);
+	float nan = NAN;
+	memcpy(b + len - 4 - 4 * m.n_state + 12, &nan, 4); /* state[3] */
+	uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
+	memcpy(b + len - 4, &crc, 4);
+	const char *bad = tmp_path("kinds-bn-nan.vae");
+	cr_assert_eq(spit(bad, b, len), 0);
+	cr_assert_eq(vk_model_load(bad, &r, NULL, NULL, &e), -1);
+	cr_assert(strstr(e.msg, "layer state 3 is not finite"), "%s", e.msg);
+	free(b);
+	vk_work_free(&w);
+	vk_model_free(&m);
+}
+
+/* ---- the programs ---- */
+
+static const char *digits(void)
+{
+	static char path[512];
+	if (!path[0]) {
+		snprintf(path, sizeof path, "%s", tmp_path("kinds-digits.ts"));
+		cr_assert_eq(run("idx2stream -n 300 %s %s > %s",
+				 repo_path("examples/data/digits-test-images-idx3-ubyte.gz"),
+				 repo_path("examples/data/digits-test-labels-idx1-ubyte.gz"), path), 0);
+	}
+	return path;
+}
+
+/* vae-train refuses these layer lists before any work: one line naming
+ * the layer, exit 2 (a usage error) or 1 (a network whose shapes do not fit). */
+static void refused(const char *opts, const char *frag)
+{
+	char err[2048];
+	const char *out = tmp_path("kinds-refused.vae");
+	int rc = run_err(err, sizeof err, "rm -f %s; vae-train -q -e 1 -o %s %s %s", out, out,
+			 opts, digits());
+	cr_assert(rc == 1 || rc == 2, "%s: exit %d: %s", opts, rc, err);
+	cr_assert(!strncmp(err, "vae-train: ", 11), "%s: %s", opts, err);
+	char *nl = strchr(err, '\n');
+	cr_assert(nl && (nl[1] == 0 || !strncmp(nl + 1, "Try", 3)), "%s: %s", opts, err);
+	cr_assert(strstr(err, frag), "%s: '%s' lacks '%s'", opts, err, frag);
+	cr_assert_neq(run("test -e %s", out), 0, "%s left a model", opts);
+}
+
+Test(kinds_e2e, bad_layers_of_the_new_kinds)
+{
+	refused("--encoder upsample:0", "layer 'upsample:0': upsample takes one factor S, 1 to 8");
+	refused("--encoder upsample:9", "1 to 8");
+	refused("--encoder dense:32,upsample:2", "upsample:2/relu needs an image input");
+	refused("--encoder res:0:3", "layer 'res:0:3': the filter count must be 1 to 4096");
+	refused("--encoder res:8", "res takes FILTERS:KERNEL");
+	refused("--encoder dense:32,res:4:3", "res:4:3/relu needs an image input");
+	refused("--decoder dense:4x4x8,deconv:8:3:2:9x9",
+		"deconv:8:3:2:9x9/relu: output 9x9 cannot be reached from its 4x4x8 input "
+		"(sides 7 to 8 and 7 to 8)");
+	refused("--decoder dense:4x4x8,deconv:8:3:2:7", "an output size is HxW");
+	refused("--encoder batchnorm:0", "the momentum must be in (0, 1]");
+	refused("--encoder batchnorm:0.1:2", "epsilon must be in (0, 1]");
+	refused("--encoder batchnorm:0.1:0.1:3", "batchnorm takes at most MOMENTUM:EPSILON");
+	refused("--encoder scale:x", "scale takes one finite number A");
+}
+
+/* A network of every new kind trains, reads back and resumes bit-exactly
+ * (the running statistics are in the checkpoint). */
+Test(kinds_e2e, new_kinds_train_save_and_resume)
+{
+	const char *a = tmp_path("kinds-a.vae"), *b = tmp_path("kinds-b.vae");
+	const char *net = "--encoder conv:8:3:2/identity,batchnorm,res:4:3,conv:8:3:2,dense:16 "
+			  "--decoder dense:4x4x8,deconv:8:3:2:7x7/identity,batchnorm,upsample:2,"
+			  "res:4:3/relu,upsample:2 -z 3";
+	cr_assert_eq(run("vae-train -q -t 1 -s 4 -e 2 -o %s %s %s", a, net, digits()), 0);
+	cr_assert_eq(run("vae-train -q -t 1 -s 4 -e 1 -o %s %s %s", b, net, digits()), 0);
+	cr_assert_eq(run("vae-train -q -t 1 -e 2 --resume -o %s %s 2>/dev/null", b, digits()), 0);
+	cr_assert_eq(run("cmp -s %s %s", a, b), 0, "resumed model differs");
+	char info[512];
+	snprintf(info, sizeof info, "%s", tmp_path("kinds-info.txt"));
+	cr_assert_eq(run("vae-info %s > %s", a, info), 0);
+	cr_assert_eq(run("grep -q 'deconv:8:3:2:7x7 .*7x7x8' %s", info), 0);
+	cr_assert_eq(run("grep -q 'res:4:3 .*14x14x8' %s", info), 0);
+	cr_assert_eq(run("grep -q '^layer_state  *32 ' %s", info), 0);
+	cr_assert_eq(run("vae-encode -m %s < %s | vae-decode -m %s > /dev/null", a, digits(), a),
+		     0);
 }
