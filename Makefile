@@ -93,9 +93,13 @@ $(TEST_BIN): $(TEST_SRC) $(LIB) $(LIB_HDR)
 $(BUILD)/bin:
 	mkdir -p $@
 
+# vk_reduce across MPI ranks, run by tests/test_reduce.c under mpirun (MPI=1).
+$(BUILD)/reduce-probe: tests/mpi/reduce_probe.c tests/reduce_cases.h $(LIB) $(LIB_HDR)
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 # The tests run the real programs from $(BUILD)/bin, found through PATH.
 test: $(BINS) $(TEST_BIN)
-	@if [ "$(SANITIZE)" != 1 ] && command -v mpicc >/dev/null; then $(MAKE) MPI=1 build-mpi/bin/vae-train; fi
+	@if [ "$(SANITIZE)" != 1 ] && command -v mpicc >/dev/null; then $(MAKE) MPI=1 build-mpi/bin/vae-train build-mpi/reduce-probe; fi
 	cd tests && PATH="$(CURDIR)/$(BUILD)/bin:$$PATH" VAEKIT_ROOT="$(CURDIR)" \
 		LSAN_OPTIONS=suppressions="$(CURDIR)/tests/lsan.supp" \
 		timeout 1500 ../$(TEST_BIN) --jobs=2 2>&1
@@ -111,7 +115,8 @@ check-san: deps
 
 # Injected I/O faults in every -o writer (tests/fault/run.sh): each call of
 # fwrite, fflush, fclose, fsync, rename, ... failed in turn (our LD_PRELOAD
-# shim), libfiu's failure points (fiu-utils), and a full disk.
+# shim), libfiu's failure points (fiu-utils), and a full disk; then the crash
+# test (tests/fault/crash.sh): training killed at random and resumed.
 check-fault: all
 	$(CC) -O1 -g -shared -fPIC -o $(BUILD)/faultshim.so tests/fault/shim.c -ldl
 	sh tests/fault/run.sh "$(CURDIR)/$(BUILD)/bin" "$(CURDIR)/$(BUILD)/faultshim.so"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "gmm.h"
+#include "prior.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -180,6 +180,18 @@ int vk_afile_open(vk_afile *a, const char *path, int binary, vk_error *e)
 	return 0;
 }
 
+int vk_afile_write(const char *path, const void *buf, size_t len, vk_error *e)
+{
+	vk_afile f;
+	if (vk_afile_open(&f, path, 1, e))
+		return -1;
+	if (fwrite(buf, 1, len, f.f) != len) {
+		vk_afile_abort(&f);
+		return vk_fail(e, "error writing %s:", f.is_stdout ? "standard output" : path);
+	}
+	return vk_afile_commit(&f, e);
+}
+
 int vk_afile_commit(vk_afile *a, vk_error *e)
 {
 	if (a->is_stdout) {

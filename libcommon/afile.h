@@ -29,6 +29,9 @@ int vk_afile_commit(vk_afile *a, vk_error *e);
 int vk_afile_commit_all(vk_afile *const *a, int n, vk_error *e);
 /* Drop a temporary file (on error paths); harmless after commit. */
 void vk_afile_abort(vk_afile *a);
+/* The one-output case whole: open, write the len bytes, commit (a binary
+ * file: stdout refused on a terminal). The model and prior files use it. */
+int vk_afile_write(const char *path, const void *buf, size_t len, vk_error *e);
 
 /* Remove the temporaries (PATH.tmpXXXXXX) that writers of path killed while
  * saving left behind, so kills do not pile them up. Only for outputs that

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "stream.h"
 #include "testutil.h"
 
 /* A directory of inputs: good data (d.ts, 300 labelled digits), a VAE
@@ -91,7 +92,7 @@ static void setup_inputs(void)
 	free(d);
 	save("empty", "", 0);
 	variant("magic.ts", "d.ts", 0, "X", 1);
-	variant("version.ts", "d.ts", 8, "\2\0", 2);
+	variant("version.ts", "d.ts", 8, "\2\0\0\0", 4);
 	variant("dtype.ts", "d.ts", 16, "\x09", 1);
 	variant("rank0.ts", "d.ts", 17, "\0", 1);
 	variant("rank5.ts", "d.ts", 17, "\5", 1);
@@ -101,7 +102,9 @@ static void setup_inputs(void)
 	variant("truncated.ts", "d.ts", n - 100, NULL, 0);
 	unsigned char *z = load("z.ts", &n);
 	free(z);
-	variant("z-truncated.ts", "z.ts", n - 5, NULL, 0);
+	variant("z-truncated.ts", "z.ts", n - TS_END_BYTES - 5, NULL, 0); /* into the last record */
+	variant("z-unmarked.ts", "z.ts", n - TS_END_BYTES, NULL, 0);      /* every record, no marker */
+	variant("z-marker-cut.ts", "z.ts", n - 5, NULL, 0);
 	/* Metadata "k=v" with no newline: length 3, padding zeros after it. */
 	unsigned char meta[7] = {3, 0, 0, 0};
 	variant("meta-unterminated.ts", "d.ts", 44, meta, 4);
@@ -122,13 +125,13 @@ static void setup_inputs(void)
 	uint32_t big[4] = {65536, 65536, 0, 0}, wrap[4] = {8192, 8192, 0, 0};
 	stream_file("elems.ts", 1, 2, big, 1, "", 0);
 	stream_file("count-wrap.ts", 2, 2, wrap, 1ull << 36, v, sizeof v);
-	/* Models: one flipped bit, cut short, version 3, a directory. */
+	/* Models: one flipped bit, cut short, version 4, a directory. */
 	unsigned char *m = load("M.vkm", &n);
 	m[300] ^= 1;
 	save("crc.vkm", m, n);
 	m[300] ^= 1;
 	save("truncated.vkm", m, n - 10);
-	m[8] = 3, m[10] = 0; /* version 3.0 */
+	m[8] = 4, m[10] = 0; /* version 4.0 */
 	save("version.vkm", m, n);
 	free(m);
 	cr_assert_eq(run("mkdir -p %s/adir", dir), 0);
@@ -188,12 +191,18 @@ Test(bad_input, stream_headers)
 
 Test(bad_input, stream_records)
 {
-	expect("vae-train", 1, "record 299 is truncated",
+	expect("vae-train", 1, "truncated: the program writing it failed or was stopped (record 299 has",
 	       "vae-train -q -e 1 -o out.vkm truncated.ts");
-	expect("vae-encode", 1, "record 299 is truncated",
+	expect("vae-encode", 1, "truncated: the program writing it failed or was stopped (record 299 has",
 	       "vae-encode -m M.vkm -o out.ts truncated.ts");
-	expect("vae-decode", 1, "record 299 is truncated",
+	expect("vae-decode", 1, "truncated: the program writing it failed or was stopped (record 299 has",
 	       "vae-decode -m M.vkm -o out.ts z-truncated.ts");
+	/* A pipe's stream (count unknown) ends with its end marker: without it,
+	 * or with it cut short, the records that came are not taken for all. */
+	expect("vae-decode", 1, "truncated: the program writing it failed or was stopped (the stream "
+	       "ends after 300 records without its end marker)",
+	       "vae-decode -m M.vkm -o out.ts < z-unmarked.ts");
+	expect("vae-decode", 1, "has 27 of 32 bytes", "vae-decode -m M.vkm -o out.ts z-marker-cut.ts");
 	/* Training reads everything before it starts; encoding finds the end. */
 	expect("vae-train", 1, "data after the last of 300 declared records",
 	       "vae-train -q -e 1 -o out.vkm trailing.ts");
@@ -254,7 +263,7 @@ Test(bad_input, model_files)
 {
 	every_model_user("crc.vkm", "checksum mismatch");
 	every_model_user("truncated.vkm", "truncated or corrupt");
-	every_model_user("version.vkm", "model version 3.0 is not supported");
+	every_model_user("version.vkm", "model version 4.0 is not supported");
 	every_model_user("d.ts", "not a vaekit model (bad magic)");
 	every_model_user("adir", "Is a directory");
 	expect("vae-encode", 1, "cannot open model missing.vkm",

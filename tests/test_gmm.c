@@ -8,7 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "gmm.h"
+#include "prior.h"
 #include "stream.h"
 #include "testutil.h"
 
@@ -412,6 +412,39 @@ static void refused(const unsigned char *b, size_t len, const char *want)
 	cr_assert_eq(strncmp(e.msg, "bad.prior: ", 11), 0, "names the file: %s", e.msg);
 }
 
+/* Version 1.1 records the model's identity at offset 72; a prior without
+ * one is written as 1.0, as before, and a 1.0 file may not carry one. */
+Test(gmm_file, model_identity_recorded)
+{
+	vk_gmm g, h;
+	vk_error e;
+	fit_small(&g, VK_GMM_DIAG);
+	unsigned char *b0, *b1;
+	size_t l0, l1;
+	cr_assert_eq(vk_gmm_encode(&g, &b0, &l0, &e), 0, "%s", e.msg);
+	cr_assert_eq(b0[10], 0, "no identity: written as 1.0");
+	g.model_id = 0x0123456789abcdefull;
+	cr_assert_eq(vk_gmm_encode(&g, &b1, &l1, &e), 0, "%s", e.msg);
+	cr_assert_eq(b1[10], 1, "an identity: written as 1.1");
+	uint64_t id;
+	memcpy(&id, b1 + 72, 8);
+	cr_assert_eq(id, g.model_id);
+	cr_assert_eq(l0, l1);
+	cr_assert_eq(vk_gmm_decode(b1, l1, "p", &h, &e), 0, "%s", e.msg);
+	cr_assert_eq(h.model_id, g.model_id);
+	vk_gmm_free(&h);
+	cr_assert_eq(vk_gmm_decode(b0, l0, "p", &h, &e), 0, "%s", e.msg);
+	cr_assert_eq(h.model_id, 0);
+	vk_gmm_free(&h);
+	b1[10] = 0; /* 1.0 with the bytes set */
+	fix_crc(b1, l1);
+	cr_assert_eq(vk_gmm_decode(b1, l1, "p", &h, &e), -1);
+	cr_assert(strstr(e.msg, "reserved header byte 72"), "%s", e.msg);
+	free(b0);
+	free(b1);
+	vk_gmm_free(&g);
+}
+
 Test(gmm_file, corruptions_refused)
 {
 	size_t len;
@@ -773,4 +806,38 @@ Test(gmm_sample, vae_sample_draws_from_the_prior, .timeout = 300)
 	snprintf(cmd, sizeof cmd, "head -c 200 %s > %s.cut && vae-sample -m %s --prior %s.cut",
 		 prior, prior, model, prior);
 	fails(1, cmd, "vae-sample: ", "truncated or corrupt");
+}
+
+/* A prior records the model it was fitted on (latent-gmm -m), and vae-sample
+ * refuses it with another model of the same latent size unless --force; a
+ * prior fitted without -m (or before format 1.1) goes with any model. */
+Test(gmm_sample, another_models_prior_is_refused, .timeout = 300)
+{
+	char cmd[4096], *data = tp("d8.ts"), *vae = tp("vae8.vae"), *ae = tp("ae8.vae");
+	char *prior = tp("ae8.prior"), *plain = tp("plain.prior"), *lat = tp("ae8.ts");
+	snprintf(cmd, sizeof cmd,
+		 "idx2stream -n 300 %s > %s && vae-train -q -m ae -z 4 --hidden 16 -e 1 -t 1 -o %s %s "
+		 "&& vae-train -q -z 4 --hidden 16 -e 1 -t 1 -o %s %s && vae-encode -m %s %s > %s && "
+		 "latent-gmm -q -k 2 -m %s -o %s %s && latent-gmm -q -k 2 -o %s %s",
+		 repo_path(TRAIN_IMAGES), data, ae, data, vae, data, ae, data, lat, ae, prior, lat,
+		 plain, lat);
+	ok(cmd);
+	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s -n 3 > /dev/null", ae, prior);
+	ok(cmd);
+	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s -n 3", vae, prior);
+	fails(1, cmd, "vae-sample: ", "was fitted on another model");
+	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s --force -n 3 > %s.forced", vae,
+		 prior, prior);
+	ok(cmd);
+	snprintf(cmd, sizeof cmd, "vae-sample -m %s --prior %s -n 3 > /dev/null", vae, plain);
+	ok(cmd);
+	snprintf(cmd, sizeof cmd, "vae-sample -m %s --force -n 3", vae);
+	fails(2, cmd, "vae-sample: ", "--force only lets --prior");
+	/* latent-gmm -m: the model's latent size must be the vectors' */
+	float two[8] = {0, 1, 1, 0, 2, 2, 3, 1};
+	char *z2 = write_vectors("z2m.ts", two, 4, 2, "latent");
+	snprintf(cmd, sizeof cmd, "latent-gmm -q -k 1 -m %s %s > /dev/null", ae, z2);
+	fails(1, cmd, "latent-gmm: ", "has a latent size of 4");
+	snprintf(cmd, sizeof cmd, "latent-gmm -q -k 1 -m %s -o %s %s", ae, ae, lat);
+	fails(1, cmd, "latent-gmm: ", "is also an input");
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "kinds.h"
 #include "modelfile.h"
@@ -356,18 +355,11 @@ Test(kinds, batchnorm_state_saved_and_used_in_evaluation)
 	cr_assert_eq(memcmp(r.state, m.state, sizeof(float) * m.n_state), 0);
 	vk_model_free(&r);
 	/* a non-finite running statistic is refused on reading */
-	size_t len;
-	unsigned char *b = slurp(path, &len);
-	cr_assert(b);
-	float nan = NAN;
-	memcpy(b + len - 4 - 4 * m.n_state + 12, &nan, 4); /* state[3] */
-	uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
-	memcpy(b + len - 4, &crc, 4);
+	m.state[3] = NAN;
 	const char *bad = tmp_path("kinds-bn-nan.vae");
-	cr_assert_eq(spit(bad, b, len), 0);
+	cr_assert_eq(vk_model_save(bad, &m, NULL, NULL, &e), 0, "%s", e.msg);
 	cr_assert_eq(vk_model_load(bad, &r, NULL, NULL, &e), -1);
 	cr_assert(strstr(e.msg, "layer state 3 is not finite"), "%s", e.msg);
-	free(b);
 	vk_work_free(&w);
 	vk_model_free(&m);
 }

@@ -9,6 +9,7 @@
 
 #include "model.h"
 #include "nn.h"
+#include "modelfile.h"
 #include "testutil.h"
 
 static int parse(const char *text, vk_layer_spec *s, int *n, vk_error *e)
@@ -230,11 +231,11 @@ Test(layers_e2e, format_1_0_files_still_give_the_same_encodings)
 			 test, got), 0);
 	cr_assert_eq(run("cmp -s %s %s", got, repo_path("tests/data/v1-vae.encodings.txt")), 0,
 		     "a 1.0 model encodes differently");
-	/* Re-saved by training on, it is written as 2.x and still loads. */
+	/* Re-saved by training on, it is written as 3.0 and still loads. */
 	const char *v2 = tmp_path("v1-resaved.vae");
 	cr_assert_eq(run("cp %s %s && vae-train -q --resume -e 2 -t 1 -o %s %s",
 			 repo_path("tests/data/v1-vae.vae"), v2, v2, test), 0);
-	cr_assert_eq(run("od -An -tu2 -j8 -N2 %s | grep -qw 2", v2), 0, "not written as 2.x");
+	cr_assert_eq(run("od -An -tu2 -j8 -N2 %s | grep -qw 3", v2), 0, "not written as 3.0");
 	cr_assert_eq(run("vae-encode -m %s %s > /dev/null", v2, test), 0);
 }
 
@@ -254,13 +255,58 @@ Test(layers_e2e, format_2_0_cvae_keeps_its_one_hot)
 	const char *again = tmp_path("v20-resaved.vae");
 	cr_assert_eq(run("cp %s %s && vae-train -q --resume -e 4 -t 1 -o %s %s", m, again, again,
 			 data), 0);
-	cr_assert_eq(run("od -An -tu4 -j156 -N4 %s | grep -qw 1", again), 0,
-		     "flags: optimiser state, and still no one-hot scale");
-	/* A new cvae is written as 2.1 with the scale's flag (bit 1). */
+	cr_assert_eq(run("vae-info --tsv %s | grep -q 'label_value.1 (a model before'", again), 0,
+		     "the one-hot scale changed when trained on");
+	/* A new cvae has the scale. */
 	const char *fresh = tmp_path("v21.vae");
 	cr_assert_eq(run("vae-train -q -m cvae --hidden 8 -z 2 -e 1 -t 1 -o %s %s", fresh, data), 0);
-	cr_assert_eq(run("od -An -tu2 -j8 -N4 %s | grep -q '2 *1$'", fresh), 0, "not 2.1");
-	cr_assert_eq(run("od -An -tu4 -j156 -N4 %s | grep -qw 3", fresh), 0, "no scale flag");
+	cr_assert_eq(run("od -An -tu2 -j8 -N4 %s | grep -q '3 *0$'", fresh), 0, "not 3.0");
+	cr_assert_eq(run("vae-info --tsv %s | grep -q 'label_value.*(sqrt of the classes)'", fresh), 0,
+		     "no scale");
+}
+
+/* tests/data/v2.1-vae.vae was written by the release before format 3.0 (a
+ * conv and dense encoder, a learned Gaussian σ): this build must encode,
+ * decode and sample from it exactly as that release did, describe it with
+ * every fact that release's vae-info gave, and so for the 1.0 and 2.0
+ * fixtures; a 3.0 copy of it does the same. */
+Test(layers_e2e, format_2_1_and_older_files_give_the_same_outputs)
+{
+	const char *test = tmp_path("v21-test.ts"), *got = tmp_path("v21-got.txt");
+	const char *m = repo_path("tests/data/v2.1-vae.vae"), *v3 = tmp_path("v21-as-v3.vae");
+	cr_assert_eq(run("idx2stream -n 3 %s > %s",
+			 repo_path("examples/data/digits-test-images-idx3-ubyte.gz"), test), 0);
+	vk_model mm;
+	vk_trainrec rec;
+	vk_optstate opt;
+	vk_error e;
+	cr_assert_eq(vk_model_load(m, &mm, &rec, &opt, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_model_save(v3, &mm, &rec, &opt, &e), 0, "%s", e.msg);
+	vk_model_free(&mm);
+	free(opt.m);
+	free(opt.v);
+	cr_assert_eq(run("od -An -tu2 -j8 -N2 %s | grep -qw 3", v3), 0, "not written as 3.0");
+	for (int k = 0; k < 2; k++) {
+		const char *model = k ? v3 : m;
+		cr_assert_eq(run("vae-encode -m %s %s | stream2txt > %s", model, test, got), 0);
+		cr_assert_eq(run("cmp -s %s %s", got, repo_path("tests/data/v2.1-vae.encodings.txt")),
+			     0, "%s encodes differently", model);
+		cr_assert_eq(run("vae-encode -m %s %s | vae-decode -m %s | stream2txt > %s", model,
+				 test, model, got), 0);
+		cr_assert_eq(run("cmp -s %s %s", got, repo_path("tests/data/v2.1-vae.decoded.txt")),
+			     0, "%s decodes differently", model);
+		cr_assert_eq(run("vae-sample -m %s -n 2 -s 3 | stream2txt > %s", model, got), 0);
+		cr_assert_eq(run("cmp -s %s %s", got, repo_path("tests/data/v2.1-vae.samples.txt")),
+			     0, "%s samples differently", model);
+	}
+	static const char *const fixtures[] = {"v1-vae", "v2.0-cvae", "v2.1-vae"};
+	for (int i = 0; i < 3; i++) {
+		char facts[256];
+		snprintf(facts, sizeof facts, "tests/data/%s.info.tsv", fixtures[i]);
+		cr_assert_eq(run("vae-info --tsv %s/tests/data/%s.vae | cut -f2- | grep -v '^identity' "
+				 "| cmp -s - %s", repo_path("."), fixtures[i], repo_path(facts)), 0,
+			     "vae-info describes %s differently", fixtures[i]);
+	}
 }
 
 Test(layers_e2e, vae_info_describes_the_network)

@@ -65,3 +65,10 @@ Test(mpi, conv_two_ranks_match_one_process, .timeout = 120)
 {
 	two_ranks_match_one_process("conv", "--encoder conv:8:3:2,conv:8:3:2,dense:16");
 }
+
+/* Free bits' weights come from the whole batch's KL per dimension, summed over
+ * the ranks by vk_reduce inside the Gaussian latent. */
+Test(mpi, free_bits_two_ranks_match_one_process, .timeout = 120)
+{
+	two_ranks_match_one_process("freebits", "--hidden 64 --free-bits 0.5");
+}

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "evaluate.h"
+#include "guard.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -38,8 +40,8 @@ static const char USAGE[] =
 	"      --version      show the version and exit\n";
 
 #define MAX_MODELS 16
-#define BATCH 256     /* records read and encoded at a time */
-#define IW_CHUNK 512  /* importance samples decoded at a time */
+#define BATCH VK_EVAL_BATCH    /* records read and encoded at a time */
+#define IW_CHUNK VK_EVAL_BATCH /* importance samples decoded at a time */
 #define MAX_LATENT 4096
 
 struct cmdline {
@@ -53,7 +55,7 @@ struct cmdline {
 /* One row of the result: a model, or the latent stream when there is none. */
 struct evaluator {
 	const char *name;
-	int kind;               /* VK_AE, VK_VAE, VK_CVAE, or 0 for a latent stream */
+	int kind;               /* a model kind's number, or 0 for a latent stream */
 	vk_model m;
 	vk_work w;
 	vk_evalsum sum;
@@ -119,17 +121,28 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 /* ---- evaluating ---- */
 
-static void open_model(struct evaluator *ev, const char *path, const ts_reader *r, int iw)
+/* A row with a KL and an ELBO: a model whose latent kind has a prior (not
+ * an AE), or a latent stream. */
+static int kind_has_kl(int kind)
+{
+	const vk_model_kind *k = vk_model_kind_get(kind);
+	return !kind || (k && k->latent->has_kl);
+}
+
+static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw)
 {
 	vk_error e;
+	static vk_trainrec rec;
 	memset(ev, 0, sizeof *ev);
 	ev->name = path;
-	if (vk_model_load(path, &ev->m, NULL, NULL, &e))
+	if (vk_model_load(path, &ev->m, &rec, NULL, &e))
 		vk_die_error(&e);
 	ev->kind = ev->m.a.kind;
 	if (vk_check_input(&ev->m, &r->h, r->name, &e))
 		vk_die("%s (model %s)", e.msg, path);
-	int vae = ev->kind != VK_AE;
+	if (vk_match_stream_classes(&ev->m, &rec, path, r, &e)) /* a cvae's classes by name */
+		vk_die_error(&e);
+	int vae = kind_has_kl(ev->kind);
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
 		vk_die_error(&e);
@@ -168,10 +181,12 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 		return;
 	}
 	vk_model *m = &ev->m;
-	int cvae = ev->kind == VK_CVAE, D = m->a.input_size;
+	int cvae = vk_conditional(&m->a), D = m->a.input_size;
 	vk_error e;
 	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
 		vk_die("%s (model %s)", e.msg, ev->name);
+	if (m->a.likelihood == VK_BERNOULLI && vk_check_unit_rows(x, n, D, first, src, &e))
+		vk_die("%s (model %s)", e.msg, ev->name); /* vae-train's rule (guard.h) */
 	const int32_t *lab = cvae ? labels : NULL;
 	const float *head = ev->w.act_enc[m->n_enc - 1];
 	double t0 = vk_now(), t_iw = 0;
@@ -209,7 +224,7 @@ static void print_records(const struct evaluator *ev, int n_ev, const int32_t *l
 			const struct evaluator *v = &ev[k];
 			if (!v->kind)
 				printf("%s%.9g", sep, v->kl[i]);
-			else if (v->kind == VK_AE)
+			else if (!kind_has_kl(v->kind))
 				printf("%s%.9g", sep, v->rec[i]);
 			else
 				printf("%s%.9g\t%.9g\t%.9g", sep, v->rec[i], v->kl[i],
@@ -448,7 +463,7 @@ static void parse_model_row(char **f, vk_evalsum *s, const char *file, unsigned 
 	int kind = kind_parse(f[1]);
 	if (kind < 0)
 		vk_die("%s:%llu: unknown kind '%s'", file, ln, f[1]);
-	if (vk_evalsum_init(s, MAX_LATENT, kind != VK_AE, kind != 0,
+	if (vk_evalsum_init(s, MAX_LATENT, kind_has_kl(kind), kind != 0,
 			    strcmp(f[8], "NA") ? atoi(f[8]) : 0, &e))
 		vk_die_error(&e);
 	s->Z = 0;
@@ -519,7 +534,10 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
+	if (c.verbose && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	vk_set_threads(c.threads);
 	static struct evaluator ev[MAX_MODELS];
 	int n_ev = 0;

@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "afile.h"
+#include "blascore.h"
 #include "err.h"
-#include "gmm.h"
+#include "modelfile.h"
+#include "prior.h"
 #include "nn.h"
 #include "opts.h"
 #include "stream.h"
@@ -18,6 +20,9 @@ static const char USAGE[] =
 	"the prior file for vae-sample --prior to standard output. A latent+logvar\n"
 	"stream (vae-encode --with-logvar) is fitted on its means mu.\n\n"
 	"  -k, --components K  number of mixture components, 1 to 1024 (required)\n"
+	"  -m, --model MODEL   the model that encoded LATENTS: its identity is recorded\n"
+	"                      in the prior, so that vae-sample refuses the prior with\n"
+	"                      another model\n"
 	"  -o, --output FILE   write FILE (atomically) instead of standard output\n"
 	"      --cov TYPE      covariance of each component: full (default) or diag\n"
 	"  -s, --seed N        seed of the k-means++ start (default 1)\n"
@@ -31,7 +36,7 @@ static const char USAGE[] =
 	"      --version       show the version and exit\n";
 
 struct cmdline {
-	const char *output, *input;
+	const char *output, *input, *model;
 	vk_gmm_opts fit;
 	int verbose, quiet, threads;
 };
@@ -42,6 +47,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
 	static const struct option longopts[] = {
 		{"components", required_argument, 0, 'k'}, {"output", required_argument, 0, 'o'},
+		{"model", required_argument, 0, 'm'},
 		{"cov", required_argument, 0, OPT_COV},    {"seed", required_argument, 0, 's'},
 		{"iter", required_argument, 0, OPT_ITER},  {"tol", required_argument, 0, OPT_TOL},
 		{"threads", required_argument, 0, 't'},
@@ -53,11 +59,12 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->fit.k = 0;
 	c->threads = 1;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "k:o:s:t:vqh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "k:m:o:s:t:vqh", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
 		switch (ch) {
 		case 'k': c->fit.k = (int)vk_parse_long("--components", optarg, 1, VK_GMM_MAX_K); break;
+		case 'm': c->model = optarg; break;
 		case 'o': c->output = optarg; break;
 		case OPT_COV:
 			if (!(c->fit.cov = vk_gmm_cov_parse(optarg)))
@@ -148,12 +155,33 @@ static void show_iteration(int iter, double loglik, void *arg)
 	fprintf(stderr, "%s: iteration %d: mean log-likelihood %.6f\n", vk_progname, iter, loglik);
 }
 
+/* The identity of the model that encoded the latents (0 without -m), whose
+ * latent size must be the vectors' z. */
+static int model_identity(const char *path, const ts_reader *r, int z, uint64_t *id,
+			  vk_error *e)
+{
+	vk_model m;
+	*id = 0;
+	if (!path)
+		return 0;
+	if (vk_model_load(path, &m, NULL, NULL, e))
+		return -1;
+	int latent = m.a.latent;
+	*id = vk_model_identity(&m);
+	vk_model_free(&m);
+	if (latent != z)
+		return vk_fail(e, "%s: latent vectors of %d values, but %s has a latent size of %d",
+			       r->name, z, path, latent);
+	return 0;
+}
+
 /* Read the latents, fit, save. */
 static int latent_gmm(const struct cmdline *c, ts_reader *r, vk_gmm *g, vk_error *e)
 {
 	size_t stride = 0, n;
+	uint64_t id;
 	int z = latent_width(r, &stride, e);
-	if (z < 0)
+	if (z < 0 || model_identity(c->model, r, z, &id, e))
 		return -1;
 	float *x = read_latents(r, z, stride, &n, e);
 	if (!x)
@@ -167,7 +195,7 @@ static int latent_gmm(const struct cmdline *c, ts_reader *r, vk_gmm *g, vk_error
 			     c->fit.k, c->fit.k, n);
 	else if (vk_gmm_fit(g, x, n, z, &c->fit, c->verbose ? show_iteration : NULL, NULL, &fe))
 		rc = vk_fail(e, "%s: %s", r->name, fe.msg);
-	else if ((rc = vk_gmm_save(c->output, g, e)))
+	else if ((g->model_id = id, rc = vk_gmm_save(c->output, g, e)))
 		vk_gmm_free(g);
 	free(x);
 	return rc;
@@ -180,8 +208,12 @@ int main(int argc, char **argv)
 	ts_reader r;
 	vk_gmm g;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
+	if (c.verbose && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	vk_set_threads(c.threads);
+	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, c.model ? 2 : 1);
 	/* Refuse a terminal before the work, not after it. */
 	if ((!c.output || !strcmp(c.output, "-")) && vk_stdout_is_tty())
 		vk_die("refusing to write binary data to a terminal; use -o FILE or redirect it");

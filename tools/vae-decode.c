@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "modelfile.h"
 #include "modelstream.h"
@@ -58,30 +59,18 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
-/* Decode every latent vector of t's input into an image on w. */
-static int vae_decode(const struct cmdline *c, vk_model_tool *t, ts_writer *w, vk_error *e)
+static const float *decode_batch(vk_model_tool *t, const float *z, const int32_t *labels, int n,
+				 void *arg)
 {
-	vk_model *m = &t->m;
-	float *z = vk_xmalloc(sizeof(float) * c->batch * m->a.latent);
-	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c->batch);
-	size_t got, D = m->a.input_size;
-	int rc = 0;
-	for (uint64_t first = 0;; first += got) {
-		if ((rc = ts_read_batch_f32(&t->r, z, labels, c->batch, &got, e)) || !got)
-			break;
-		for (size_t i = 0; t->label >= 0 && i < got; i++)
-			labels[i] = t->label;
-		if ((rc = vk_check_labels(m, labels, got, first, t->r.name, e)))
-			break;
-		const float *out = vk_decode(m, &t->w, z, labels, (int)got);
-		for (size_t i = 0; i < got && !rc; i++)
-			rc = ts_write_f32(w, out + i * D, labels[i], e);
-		if (rc)
-			break;
-	}
-	free(z);
-	free(labels);
-	return rc;
+	(void)arg;
+	return vk_decode(&t->m, &t->w, z, labels, n);
+}
+
+/* Decode every latent vector of t's input into an image on w. */
+static int vae_decode(ts_writer *w, void *arg, vk_error *e)
+{
+	vk_model_tool *t = arg;
+	return vk_model_tool_map(t, t->m.a.input_size, decode_batch, NULL, w, e);
 }
 
 int main(int argc, char **argv)
@@ -89,9 +78,9 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_model_tool t;
-	ts_writer w;
 	ts_header h;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, 2);
@@ -101,13 +90,7 @@ int main(int argc, char **argv)
 	if (vk_image_header(&h, &t.m, c.u8, labelled, &e) ||
 	    vk_stamp_meta(&h, &t.r.h, c.model, "image", &e) ||
 	    (!c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
-	    ts_writer_open(&w, c.output, &h, &e))
-		vk_die_error(&e);
-	if (vae_decode(&c, &t, &w, &e)) {
-		ts_writer_abort(&w);
-		vk_die_error(&e);
-	}
-	if (ts_writer_close(&w, &e))
+	    vk_write_stream(c.output, &h, vae_decode, &t, &e))
 		vk_die_error(&e);
 	vk_model_tool_close(&t);
 	return 0;

@@ -1,8 +1,8 @@
 /* vae-encode — images to latent vectors through a model's encoder. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "modelfile.h"
 #include "modelstream.h"
@@ -64,39 +64,43 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
-/* Encode every record of t's input into w: μ, μ | log σ², or a draw of z. */
-static int vae_encode(const struct cmdline *c, vk_model_tool *t, ts_writer *w, vk_error *e)
-{
-	vk_model *m = &t->m;
-	int Z = m->a.latent, vae = m->a.kind != VK_AE;
-	float *x = vk_xmalloc(sizeof(float) * c->batch * m->a.input_size);
-	float *z = vk_xmalloc(sizeof(float) * c->batch * Z);
-	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c->batch);
+struct encoding {
+	const struct cmdline *c;
+	vk_model_tool *t;
+	const vk_latent_kind *latent;
+	int width;              /* values written per record */
+	float *z, *eps;         /* (batch, Z) draws, (Z·noise) one record's noise */
 	vk_rng rng;
-	vk_rng_seed(&rng, c->seed);
-	size_t got;
-	int rc = 0;
-	for (uint64_t first = 0;; first += got) {
-		if ((rc = ts_read_batch_f32(&t->r, x, labels, c->batch, &got, e)) ||
-		    (rc = vk_check_labels(m, labels, got, first, t->r.name, e)) || !got)
-			break;
-		const float *head = vk_encode(m, &t->w, x, labels, (int)got);
-		for (size_t i = 0; i < got && !rc; i++) {
-			const float *row = head + i * (vae ? 2 * Z : Z);
-			if (c->sample) {
-				for (int j = 0; j < Z; j++)
-					z[j] = row[j] + expf(0.5f * row[Z + j]) * vk_rng_normal(&rng);
-				row = z;
-			}
-			rc = ts_write(w, row, labels[i], e);
-		}
-		if (rc)
-			break;
+};
+
+/* A batch's codes: the head (μ | log σ²), its first Z columns (μ, an AE's
+ * code), or draws of z from q(z|x) (--sample). */
+static const float *encode_batch(vk_model_tool *t, const float *x, const int32_t *labels, int n,
+				 void *arg)
+{
+	struct encoding *en = arg;
+	vk_model *m = &t->m;
+	int Z = m->a.latent, H = vk_head_width(&m->a);
+	const float *head = vk_encode(m, &t->w, x, labels, n);
+	if (en->width == H)
+		return head;
+	if (!en->c->sample) {
+		en->latent->sample(en->z, Z, head, NULL, NULL, n, Z);
+		return en->z;
 	}
-	free(x);
-	free(z);
-	free(labels);
-	return rc;
+	for (int i = 0; i < n; i++) {
+		/* one normal draw per value, in the order of the values */
+		for (int j = 0; j < Z * en->latent->noise; j++)
+			en->eps[j] = vk_rng_normal(&en->rng);
+		en->latent->draw(en->z + (size_t)i * Z, head + (size_t)i * H, en->eps, Z);
+	}
+	return en->z;
+}
+
+static int vae_encode(ts_writer *w, void *arg, vk_error *e)
+{
+	struct encoding *en = arg;
+	return vk_model_tool_map(en->t, en->width, encode_batch, en, w, e);
 }
 
 int main(int argc, char **argv)
@@ -104,28 +108,30 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_model_tool t;
-	ts_writer w;
 	ts_header h;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, 2);
 	if (vk_model_tool_open(&t, c.model, NULL, c.batch, VK_INPUT_IMAGES, c.input, &e))
 		vk_die_error(&e);
-	if (t.m.a.kind == VK_AE && (c.sample || c.with_logvar))
+	const vk_latent_kind *latent = vk_latent_of(&t.m.a);
+	if (!latent->noise && (c.sample || c.with_logvar))
 		vk_die("%s is an autoencoder: its encoder is deterministic, with no sigma to %s",
 		       c.model, c.sample ? "sample" : "write");
-	int width = c.with_logvar ? 2 * t.m.a.latent : t.m.a.latent;
-	if (vk_vector_header(&h, width, t.r.h.has_labels, &e) ||
+	int Z = t.m.a.latent;
+	struct encoding en = {.c = &c, .t = &t, .latent = latent,
+			      .width = c.with_logvar ? vk_head_width(&t.m.a) : Z,
+			      .z = vk_xmalloc(sizeof(float) * c.batch * Z),
+			      .eps = vk_xmalloc(sizeof(float) * (Z * latent->noise + 1))};
+	vk_rng_seed(&en.rng, c.seed);
+	if (vk_vector_header(&h, en.width, t.r.h.has_labels, &e) ||
 	    vk_stamp_meta(&h, &t.r.h, c.model, c.with_logvar ? "latent+logvar" : "latent", &e) ||
-	    ts_writer_open(&w, c.output, &h, &e))
+	    vk_write_stream(c.output, &h, vae_encode, &en, &e))
 		vk_die_error(&e);
-	if (vae_encode(&c, &t, &w, &e)) {
-		ts_writer_abort(&w);
-		vk_die_error(&e);
-	}
-	if (ts_writer_close(&w, &e))
-		vk_die_error(&e);
+	free(en.z);
+	free(en.eps);
 	vk_model_tool_close(&t);
 	return 0;
 }

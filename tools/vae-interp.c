@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "modelfile.h"
 #include "modelstream.h"
@@ -151,9 +152,20 @@ static float *make_path(const struct cmdline *c, vk_model_tool *t, const float *
  * kernels sum in an order that depends on the batch size, and a batch of one
  * makes the ends bit for bit what vae-encode | vae-decode make of each record
  * alone. A cvae decodes every point with one class, written as the label. */
-static int vae_interp(const struct cmdline *c, vk_model_tool *t, const float *z, int32_t label,
-		      ts_writer *w, vk_error *e)
+struct path {
+	const struct cmdline *c;
+	vk_model_tool *t;
+	const float *z;
+	int32_t label;
+};
+
+static int vae_interp(ts_writer *w, void *arg, vk_error *e)
 {
+	const struct path *p = arg;
+	const struct cmdline *c = p->c;
+	vk_model_tool *t = p->t;
+	const float *z = p->z;
+	int32_t label = p->label;
 	int Z = t->m.a.latent;
 	for (int i = 0; i < c->steps; i++) {
 		const float *zi = z + (size_t)i * Z;
@@ -170,14 +182,14 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_model_tool t;
 	ts_header h;
-	ts_writer w;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, 2);
 	if (vk_model_tool_open(&t, c.model, c.label, 1, VK_INPUT_IMAGES, c.input, &e))
 		vk_die_error(&e);
-	int Z = t.m.a.latent, cvae = t.m.a.kind == VK_CVAE;
+	int Z = t.m.a.latent, cvae = vk_conditional(&t.m.a);
 	float *x = vk_xmalloc(2 * (size_t)t.m.a.input_size * sizeof *x);
 	int32_t ends_label[2] = {TS_NO_LABEL, TS_NO_LABEL};
 	if (read_ends(&c, &t, x, ends_label, &e))
@@ -188,13 +200,7 @@ int main(int argc, char **argv)
 			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
 	if (rc || vk_stamp_meta(&h, &t.r.h, c.model, c.latent_only ? "latent" : "image", &e) ||
 	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
-	    ts_writer_open(&w, c.output, &h, &e))
-		vk_die_error(&e);
-	if (vae_interp(&c, &t, z, label, &w, &e)) {
-		ts_writer_abort(&w);
-		vk_die_error(&e);
-	}
-	if (ts_writer_close(&w, &e))
+	    vk_write_stream(c.output, &h, vae_interp, &(struct path){&c, &t, z, label}, &e))
 		vk_die_error(&e);
 	vk_model_tool_close(&t);
 	free(x);

@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "err.h"
-#include "gmm.h"
+#include "prior.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -21,7 +22,9 @@ static const char USAGE[] =
 	"  -T, --temperature T   scale the prior's standard deviation by T (default 1;\n"
 	"                        with --prior, each component's)\n"
 	"      --prior FILE      draw z from the mixture in FILE (made by latent-gmm)\n"
-	"                        instead of N(0, I)\n"
+	"                        instead of N(0, I); a prior fitted on another model\n"
+	"                        is refused\n"
+	"      --force           use a --prior fitted on another model all the same\n"
 	"      --latent-only     write z instead of decoding it (for vae-decode)\n"
 	"      --grid K          a 2-D model's K x K manifold: an even grid on the unit\n"
 	"                        square through the Gaussian inverse CDF, rows top to\n"
@@ -39,12 +42,13 @@ struct cmdline {
 	const char *model, *output, *prior;
 	long count;
 	const char *label;     /* --label K or NAME */
-	int grid, each_label, share_z, latent_only, u8, batch, threads;
+	int grid, each_label, share_z, latent_only, u8, batch, threads, force;
 	float temperature;
 	uint64_t seed;
 };
 
-enum { OPT_LATENT = VK_OPT_FIRST_LONG, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8, OPT_PRIOR };
+enum { OPT_LATENT = VK_OPT_FIRST_LONG, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8, OPT_PRIOR,
+       OPT_FORCE };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -55,7 +59,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"latent-only", no_argument, 0, OPT_LATENT}, {"grid", required_argument, 0, OPT_GRID},
 		{"label", required_argument, 0, 'l'},     {"each-label", no_argument, 0, OPT_EACH},
 		{"share-z", no_argument, 0, OPT_SHARE},   {"u8", no_argument, 0, OPT_U8},
-		{"prior", required_argument, 0, OPT_PRIOR},
+		{"prior", required_argument, 0, OPT_PRIOR}, {"force", no_argument, 0, OPT_FORCE},
 		{"batch", required_argument, 0, 'b'},     {"threads", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -82,6 +86,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_SHARE: c->share_z = 1; break;
 		case OPT_U8: c->u8 = 1; break;
 		case OPT_PRIOR: c->prior = optarg; break;
+		case OPT_FORCE: c->force = 1; break;
 		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
 		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
 		}
@@ -94,6 +99,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--share-z needs --each-label");
 	if (c->each_label && c->label)
 		vk_usage_error("--label and --each-label exclude each other");
+	if (c->force && !c->prior)
+		vk_usage_error("--force only lets --prior use another model's prior");
 	if (c->prior && c->grid)
 		vk_usage_error("--grid and --prior exclude each other: the grid maps N(0, I)'s "
 			       "quantiles");
@@ -101,11 +108,12 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--u8 applies to images, not to --latent-only");
 }
 
-/* Latent vector number i: a grid point, or a draw from N(0, T²I) or from the
- * mixture prior (shared across classes with --share-z: draw k of a class
- * reuses the generator state of class 0). */
-static void next_z(const struct cmdline *c, const vk_gmm *prior, int Z, long i, vk_rng *rng,
-		   const vk_rng *start, float *z)
+/* Latent vector number i: a grid point, or a draw at temperature T from the
+ * model's prior (its latent kind's: N(0, I) for a VAE, and for an AE, which
+ * has none) or from the mixture prior (shared across classes with --share-z:
+ * draw k of a class reuses the generator state of class 0). */
+static void next_z(const struct cmdline *c, const vk_latent_kind *latent, const vk_gmm *prior,
+		   int Z, long i, vk_rng *rng, const vk_rng *start, float *z)
 {
 	if (c->grid) {
 		long row = i / c->grid, col = i % c->grid;
@@ -119,17 +127,26 @@ static void next_z(const struct cmdline *c, const vk_gmm *prior, int Z, long i, 
 		vk_gmm_sample(prior, rng, c->temperature, z);
 		return;
 	}
-	vk_rng_normals(rng, z, Z);
-	for (int j = 0; j < Z; j++)
-		z[j] *= c->temperature;
+	latent->prior(rng, z, Z, c->temperature);
 }
 
+struct sampling {
+	const struct cmdline *c;
+	vk_model_tool *t;
+	const vk_gmm *prior;  /* --prior, or NULL */
+	long total;
+};
+
 /* Draw total samples (or the grid) and write them, decoded or as latents. */
-static int vae_sample(const struct cmdline *c, vk_model_tool *t, const vk_gmm *prior,
-		      long total, ts_writer *w, vk_error *e)
+static int vae_sample(ts_writer *w, void *arg, vk_error *e)
 {
+	const struct sampling *s = arg;
+	const struct cmdline *c = s->c;
+	vk_model_tool *t = s->t;
+	long total = s->total;
 	vk_model *m = &t->m;
-	int Z = m->a.latent, cvae = m->a.kind == VK_CVAE, rc = 0;
+	const vk_latent_kind *latent = vk_latent_of(&m->a);
+	int Z = m->a.latent, cvae = vk_conditional(&m->a), rc = 0;
 	float *z = vk_xmalloc(sizeof(float) * c->batch * Z);
 	int32_t *labels = vk_xmalloc(sizeof(int32_t) * c->batch);
 	vk_rng rng, start;
@@ -139,7 +156,7 @@ static int vae_sample(const struct cmdline *c, vk_model_tool *t, const vk_gmm *p
 	for (long done = 0; done < total && !rc;) {
 		int n = total - done < c->batch ? (int)(total - done) : c->batch;
 		for (int i = 0; i < n; i++) {
-			next_z(c, prior, Z, done + i, &rng, &start, z + (size_t)i * Z);
+			next_z(c, latent, s->prior, Z, done + i, &rng, &start, z + (size_t)i * Z);
 			labels[i] = c->each_label ? (int32_t)((done + i) / c->count)
 						  : cvae ? t->label : TS_NO_LABEL;
 		}
@@ -165,15 +182,15 @@ int main(int argc, char **argv)
 	vk_error e;
 	vk_model_tool t;
 	ts_header h;
-	ts_writer w;
 	vk_gmm prior;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.model}, 1);
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_NONE, NULL, &e))
 		vk_die_error(&e);
-	int Z = t.m.a.latent, cvae = t.m.a.kind == VK_CVAE;
+	int Z = t.m.a.latent, cvae = vk_conditional(&t.m.a);
 	if (c.grid && Z != 2)
 		vk_die("--grid needs a model with a 2-D latent space; %s has %d dimensions",
 		       c.model, Z);
@@ -187,6 +204,12 @@ int main(int argc, char **argv)
 	if (c.prior && prior.z != Z)
 		vk_die("%s is a prior over %d dimensions; the latent space of %s has %d", c.prior,
 		       prior.z, c.model, Z);
+	/* A prior records the model it was fitted on (0: not recorded, as in
+	 * every prior before format 1.1). */
+	if (c.prior && prior.model_id && !c.force && prior.model_id != vk_model_identity(&t.m))
+		vk_die("%s was fitted on another model (identity %016llx), not on %s (%016llx); "
+		       "--force uses it all the same", c.prior, (unsigned long long)prior.model_id,
+		       c.model, (unsigned long long)vk_model_identity(&t.m));
 	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? t.m.a.classes : 1);
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
 			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
@@ -196,13 +219,8 @@ int main(int argc, char **argv)
 	    vk_stamp_meta(&h, NULL, c.model, c.latent_only ? "latent" : "image", &e) ||
 	    (cvae && vk_model_tool_class_names(&t, &h, &e)) ||
 	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
-	    ts_writer_open(&w, c.output, &h, &e))
-		vk_die_error(&e);
-	if (vae_sample(&c, &t, c.prior ? &prior : NULL, total, &w, &e)) {
-		ts_writer_abort(&w);
-		vk_die_error(&e);
-	}
-	if (ts_writer_close(&w, &e))
+	    vk_write_stream(c.output, &h, vae_sample,
+			    &(struct sampling){&c, &t, c.prior ? &prior : NULL, total}, &e))
 		vk_die_error(&e);
 	vk_model_tool_close(&t);
 	if (c.prior)

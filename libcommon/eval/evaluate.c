@@ -65,36 +65,31 @@ uint64_t vk_record_seed(uint64_t seed, const float *x, int D, int32_t label)
 static void nll_rows(const vk_model *m, const float *out, const float *x, size_t stride,
 		     float *rec, int n)
 {
-	int D = m->a.input_size;
-	for (int r = 0; r < n; r++) {
-		const float *o = out + (size_t)r * D, *xr = x + stride * r;
-		if (m->a.likelihood == VK_BERNOULLI)
-			vk_bce_logits(o, xr, NULL, rec + r, 1, D, 0.0f);
-		else
-			vk_gaussian_nll(o, xr, NULL, rec + r, 1, D, m->a.sigma, 0.0f);
-	}
+	const vk_lik_kind *lik = vk_lik_of(&m->a);
+	int W = lik->out_width(&m->a);
+	for (int r = 0; r < n; r++)
+		lik->nll(&m->a, out + (size_t)r * W, x + stride * r, NULL, rec + r, 1, 0.0f);
 }
 
 void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		   uint64_t seed, float *rec, float *kl)
 {
 	const vk_arch *a = &m->a;
+	const vk_latent_kind *L = vk_latent_of(a);
 	int Z = a->latent, C = a->classes, ldz = Z + C, D = a->input_size;
+	int H = vk_head_width(a), E = L->noise * Z;
 	const float *head = vk_encode(m, w, x, labels, n);
 	for (int r = 0; r < n; r++) {
-		float *zr = w->z + (size_t)r * ldz;
+		float *zr = w->z + (size_t)r * ldz, *e = NULL;
 		const float *xr = x + (size_t)r * D;
 		int32_t lab = labels ? labels[r] : TS_NO_LABEL;
-		if (a->kind == VK_AE) {
-			memcpy(zr, head + (size_t)r * Z, sizeof(float) * Z);
-			kl[r] = 0.0f;
-		} else {
+		if (E) {
 			vk_rng g;
-			float *e = w->eps + (size_t)r * Z;
+			e = w->eps + (size_t)r * E;
 			vk_rng_seed(&g, vk_record_seed(seed, xr, D, lab));
-			vk_rng_normals(&g, e, Z);
-			vk_reparam(zr, ldz, head + (size_t)r * 2 * Z, e, kl + r, 1, Z);
+			vk_rng_normals(&g, e, E);
 		}
+		L->sample(zr, ldz, head + (size_t)r * H, e, kl + r, 1, Z);
 		if (C)
 			vk_put_onehot(a, zr, ldz, Z, &lab, 1);
 	}
@@ -120,7 +115,7 @@ int vk_evaluate(vk_model *m, vk_work *w, const vk_dataset *d, uint64_t seed, dou
 		for (int i = 0; i < b; i++)
 			idx[i] = (uint32_t)(done + i);
 		vk_dataset_gather(d, idx, b, x, lab);
-		vk_eval_batch(m, w, x, m->a.kind == VK_CVAE ? lab : NULL, b, seed, r, k);
+		vk_eval_batch(m, w, x, vk_conditional(&m->a) ? lab : NULL, b, seed, r, k);
 		for (int i = 0; i < b; i++) {
 			rec_sum += r[i];
 			kl_sum += k[i];
@@ -138,14 +133,10 @@ double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const
 		   int K, uint64_t seed)
 {
 	const vk_arch *a = &m->a;
+	const vk_latent_kind *L = vk_latent_of(a);
 	int Z = a->latent, C = a->classes, ldz = Z + C, D = a->input_size;
-	const float *lv = head + Z;
 	vk_rng g;
 	vk_rng_seed(&g, vk_record_seed(seed, x, D, label));
-	/* log q(z|x) − log p(z) = ½ Σ (z² − ε² − log σ²); the 2π terms cancel. */
-	double half_logvar = 0;
-	for (int j = 0; j < Z; j++)
-		half_logvar += 0.5 * lv[j];
 	vk_lse acc;
 	vk_lse_init(&acc);
 	for (int done = 0; done < K;) {
@@ -154,33 +145,25 @@ double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const
 			float *e = w->eps + (size_t)r * Z, *zr = w->z + (size_t)r * ldz;
 			/* One draw of Z per sample, as vk_eval_batch draws: sample 1 is its z. */
 			vk_rng_normals(&g, e, Z);
-			vk_reparam(zr, ldz, head, e, NULL, 1, Z);
+			L->sample(zr, ldz, head, e, NULL, 1, Z);
 			if (C)
 				vk_put_onehot(a, zr, ldz, Z, &label, 1);
 		}
 		nll_rows(m, vk_decoder_forward(m, w, b), x, 0, w->rec, b);
 		for (int r = 0; r < b; r++) {
 			const float *e = w->eps + (size_t)r * Z, *zr = w->z + (size_t)r * ldz;
-			double log_pz_over_qz = half_logvar;
-			for (int j = 0; j < Z; j++)
-				log_pz_over_qz += 0.5 * ((double)e[j] * e[j] - (double)zr[j] * zr[j]);
-			vk_lse_add(&acc, log_pz_over_qz - w->rec[r]);
+			vk_lse_add(&acc, L->log_weight(head, e, zr, Z) - w->rec[r]);
 		}
 		done += b;
 	}
 	return vk_lse_value(&acc) - log((double)K);
 }
 
-double vk_kl_dim(float mu, float logvar)
-{
-	return -0.5 * (1.0 + logvar - (double)mu * mu - exp(logvar));
-}
-
 double vk_kl_head(const float *head, int Z)
 {
 	double sum = 0;
 	for (int j = 0; j < Z; j++)
-		sum += vk_kl_dim(head[j], head[Z + j]);
+		sum += vk_latent_gaussian.kl_dim(head, Z, j);
 	return sum;
 }
 
@@ -227,7 +210,7 @@ void vk_evalsum_add(vk_evalsum *s, double rec, double kl, double lp, const float
 	if (s->has_kl) {
 		double sum = 0;
 		for (int j = 0; j < s->Z; j++) {
-			double k = vk_kl_dim(head[j], head[s->Z + j]);
+			double k = vk_latent_gaussian.kl_dim(head, s->Z, j);
 			bad |= vk_fix_add(&s->kl_dim[j], k);
 			sum += k;
 		}

@@ -35,6 +35,11 @@ uint64_t vk_record_seed(uint64_t seed, const float *x, int D, int32_t label);
 void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		   uint64_t seed, float *rec, float *kl);
 
+/* Records (or importance samples) evaluated at a time by vae-train --test and
+ * kl-eval. Changing it may change vae-train's test figures in the last digits
+ * (BLAS rounds a row according to the size of its batch). */
+#define VK_EVAL_BATCH 512
+
 /* Mean reconstruction and KL per record over d by vk_eval_batch (the one
  * evaluation path: vae-train --test and kl-eval agree for the same seed). */
 int vk_evaluate(vk_model *m, vk_work *w, const vk_dataset *d, uint64_t seed, double *rec,
@@ -91,9 +96,9 @@ double vk_evalsum_mu_var(const vk_evalsum *s, int j);
 int vk_evalsum_active(const vk_evalsum *s, double threshold);
 #define VK_ACTIVE_THRESHOLD 0.01
 
-/* KL(N(μ, σ²) ‖ N(0, 1)) of one latent dimension. */
-double vk_kl_dim(float mu, float logvar);
-/* Σ_j of it over a head (2Z: μ | log σ²). */
+/* KL(N(μ, σ²) ‖ N(0, I)) of a Gaussian head (2Z: μ | log σ²): the sum of
+ * the Gaussian latent kind's per-dimension KL (a stream of vae-encode
+ * --with-logvar's records). */
 double vk_kl_head(const float *head, int Z);
 
 #endif

@@ -1,10 +1,9 @@
 /* Gaussian mixtures over the latent space: an ex-post prior.
  *
  * vk_gmm_fit fits K components to n latent vectors by EM (full or diagonal
- * covariance), from a k-means++ start drawn from a seeded generator; the
- * prior file (formats/prior.md) saves and loads the result, and
- * vk_gmm_sample draws from it. The numeric part knows nothing of files; the
- * file part checks every field before it allocates or uses anything. */
+ * covariance), from a k-means++ start drawn from a seeded generator, and
+ * vk_gmm_sample draws from the result. Knows nothing of files: the prior
+ * file that saves and loads a mixture is prior.h's. */
 #ifndef VK_GMM_H
 #define VK_GMM_H
 
@@ -33,6 +32,8 @@ typedef struct {
 	int converged;      /* 1 when the change fell below the tolerance */
 	uint64_t seed;      /* of the k-means++ start */
 	double ridge;       /* added to every covariance's diagonal */
+	uint64_t model_id;  /* the identity of the model whose codes were fitted
+			     * (vk_model_identity); 0: not recorded */
 } vk_gmm;
 
 typedef struct {
@@ -66,16 +67,5 @@ int vk_gmm_loglik(const vk_gmm *g, const float *x, size_t n, double *mean, vk_er
 /* One draw: a component picked by weight, then z = μ + T·L·ε, ε ~ N(0, I).
  * T scales every component's standard deviation (0 gives its mean). */
 void vk_gmm_sample(const vk_gmm *g, vk_rng *rng, float temperature, float *z);
-
-/* The prior file: written atomically (path NULL or "-" is stdout, refused
- * on a terminal); read with every field, the size and the CRC-32 checked.
- * Messages name the file (path NULL or "-" reads stdin). */
-int vk_gmm_save(const char *path, const vk_gmm *g, vk_error *e);
-int vk_gmm_load(const char *path, vk_gmm *g, vk_error *e);
-/* The same on bytes (exposed for the tests and a fuzzer); name for messages.
- * encode mallocs *buf. */
-int vk_gmm_encode(const vk_gmm *g, unsigned char **buf, size_t *len, vk_error *e);
-int vk_gmm_decode(const unsigned char *buf, size_t len, const char *name, vk_gmm *g,
-		  vk_error *e);
 
 #endif

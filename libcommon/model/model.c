@@ -8,30 +8,25 @@
 
 const char *vk_kind_name(int kind)
 {
-	switch (kind) {
-	case VK_AE: return "ae";
-	case VK_VAE: return "vae";
-	case VK_CVAE: return "cvae";
-	}
-	return "?";
+	const vk_model_kind *k = vk_model_kind_get(kind);
+	return k ? k->name : "?";
 }
 
 int vk_kind_parse(const char *name)
 {
-	for (int k = VK_AE; k <= VK_CVAE; k++)
-		if (!strcmp(name, vk_kind_name(k)))
-			return k;
-	return -1;
+	const vk_model_kind *k = vk_model_kind_named(name);
+	return k ? k->id : -1;
 }
 
 const char *vk_likelihood_name(int lik)
 {
-	return lik == VK_BERNOULLI ? "bernoulli" : lik == VK_GAUSSIAN ? "gaussian" : "?";
+	const vk_lik_kind *l = vk_lik_get(lik);
+	return l ? l->name : "?";
 }
 
 int vk_head_width(const vk_arch *a)
 {
-	return a->kind == VK_AE ? a->latent : 2 * a->latent;
+	return vk_latent_of(a)->head_per_dim * a->latent;
 }
 
 vk_shape vk_arch_input_shape(const vk_arch *a)
@@ -77,7 +72,7 @@ static int check_specs(const vk_layer_spec *s, int n, const char *list, vk_error
 
 int vk_arch_check(const vk_arch *a, vk_error *e)
 {
-	if (a->kind < VK_AE || a->kind > VK_CVAE)
+	if (!vk_model_kind_get(a->kind))
 		return vk_fail(e, "unknown model kind %d", a->kind);
 	if (a->input_rank < 1 || a->input_rank > 4)
 		return vk_fail(e, "input rank %d is out of range (1 to 4)", a->input_rank);
@@ -95,16 +90,16 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 		return -1;
 	if (a->latent < 1 || a->latent > 4096)
 		return vk_fail(e, "latent size %d is out of range (1 to 4096)", a->latent);
-	if (a->kind == VK_CVAE ? (a->classes < 1 || a->classes > VK_MAX_CLASSES) : a->classes)
+	int cond = vk_conditional(a);
+	if (cond ? (a->classes < 1 || a->classes > VK_MAX_CLASSES) : a->classes)
 		return vk_fail(e, "%d classes for a %s model", a->classes, vk_kind_name(a->kind));
-	if (a->label_scaled != 0 && (a->label_scaled != 1 || a->kind != VK_CVAE))
+	if (a->label_scaled != 0 && (a->label_scaled != 1 || !cond))
 		return vk_fail(e, "a scaled one-hot label (%d) in a %s model", a->label_scaled,
 			       vk_kind_name(a->kind));
-	if (a->likelihood != VK_BERNOULLI && a->likelihood != VK_GAUSSIAN)
+	const vk_lik_kind *lik = vk_lik_of(a);
+	if (!lik)
 		return vk_fail(e, "unknown decoder likelihood %d", a->likelihood);
-	if (a->likelihood == VK_GAUSSIAN && !(a->sigma > 0 && isfinite(a->sigma)))
-		return vk_fail(e, "Gaussian decoder sigma %g must be positive", a->sigma);
-	return 0;
+	return lik->check(a, e);
 }
 
 /* Entry i of a list (its body, if any, after the list's layers): shapes and
@@ -166,7 +161,7 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 	if (build_layers(m->dec, &m->end_dec, a->dec, a->n_dec, &in, &label, &at, &st, "decoder",
 			 e))
 		return -1;
-	vk_layer_spec out = vk_dense_spec(a->input_size, input, VK_IDENTITY);
+	vk_layer_spec out = vk_dense_spec(vk_lik_of(a)->out_width(a), input, VK_IDENTITY);
 	if (vk_shape_is_image(in)) {
 		if (!vk_shape_is_image(input) || in.h != input.h || in.w != input.w)
 			return vk_fail(e, "decoder layer %d (%s) ends at %s, but the input is %s",
@@ -276,6 +271,8 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 		ALLOC(w->scratch, scratch);
 	ALLOC(w->rec, c);
 	ALLOC(w->kl, c);
+	size_t lat = vk_latent_of(a)->scratch(a->latent);
+	ok = ok && (w->lat.scratch = malloc(sizeof(double) * lat + 1)) != NULL;
 #undef ALLOC
 	if (!ok) {
 		vk_work_free(w);
@@ -300,6 +297,7 @@ void vk_work_free(vk_work *w)
 	free(w->scratch);
 	free(w->rec);
 	free(w->kl);
+	free(w->lat.scratch);
 	memset(w, 0, sizeof *w);
 }
 
@@ -371,94 +369,68 @@ static const float *forward(vk_model *m, vk_work *w, const float *x, const int32
 	const vk_arch *a = &m->a;
 	int Z = a->latent, ldz = Z + a->classes;
 	const float *head = vk_encode(m, w, x, labels, n);
-	if (a->kind == VK_AE) {
-		for (int r = 0; r < n; r++)
-			memcpy(w->z + (size_t)r * ldz, head + (size_t)r * Z, sizeof(float) * Z);
-		memset(w->kl, 0, sizeof(float) * n);
-	} else {
-		vk_reparam(w->z, ldz, head, eps, w->kl, n, Z);
-	}
+	vk_latent_of(a)->sample(w->z, ldz, head, eps, w->kl, n, Z);
 	if (a->classes)
 		vk_put_onehot(a, w->z, ldz, Z, labels, n);
 	return vk_decoder_forward(m, w, n);
 }
 
-void vk_reconstruction(const vk_model *m, const float *out, const float *x, float *grad,
-		       float *rec, int n, float scale)
-{
-	if (m->a.likelihood == VK_BERNOULLI)
-		vk_bce_logits(out, x, grad, rec, n, m->a.input_size, scale);
-	else
-		vk_gaussian_nll(out, x, grad, rec, n, m->a.input_size, m->a.sigma, scale);
-}
-
 void vk_batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		      const float *eps, float scale)
 {
-	int vae = m->a.kind != VK_AE;
 	w->train = 1;
-	const float *out = forward(m, w, x, labels, n, vae ? eps : NULL);
-	vk_reconstruction(m, out, x, w->grad[0], w->rec, n, scale);
-}
-
-void vk_batch_backward(vk_model *m, vk_work *w, float *grads, const float *x, int n,
-		       float beta, const float *klw, const float *eps, float scale)
-{
-	const vk_arch *a = &m->a;
-	int Z = a->latent, ldz = Z + a->classes;
-	float *g = w->grad[0];
-	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
-	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, g, 1, n);
-	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
-	const float *head = w->act_enc[m->n_enc - 1];
-	if (a->kind != VK_AE) {
-		vk_reparam_backward(dhead, dz, ldz, head, eps, n, Z, beta, klw, scale);
-	} else {
-		for (int r = 0; r < n; r++)
-			memcpy(dhead + (size_t)r * Z, dz + (size_t)r * ldz, sizeof(float) * Z);
-	}
-	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
-	w->train = 0;
+	const float *out = forward(m, w, x, labels, n, eps);
+	vk_lik_of(&m->a)->nll(&m->a, out, x, w->grad[0], w->rec, n, scale);
 }
 
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 		   const int32_t *labels, int n, float beta, const float *eps, float scale)
 {
+	const vk_arch *a = &m->a;
+	const vk_latent_kind *L = vk_latent_of(a);
+	int Z = a->latent, ldz = Z + a->classes;
+	vk_latent_step step = w->lat;
+	step.beta = beta;
+	step.scale = scale;
+	if (n == 0) {
+		/* a slice without rows still takes part in the batch-wide terms */
+		memset(grads, 0, sizeof(float) * m->n_params);
+		L->backward(NULL, NULL, ldz, NULL, NULL, 0, Z, &step);
+		return;
+	}
 	vk_batch_forward(m, w, x, labels, n, eps, scale);
-	vk_batch_backward(m, w, grads, x, n, beta, NULL, eps, scale);
+	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
+	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, w->grad[0], 1, n);
+	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
+	L->backward(dhead, dz, ldz, w->act_enc[m->n_enc - 1], eps, n, Z, &step);
+	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
+	w->train = 0;
 }
 
 void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 		      const int32_t *labels, int n, int K, const float *eps, float scale)
 {
 	const vk_arch *a = &m->a;
+	const vk_latent_kind *L = vk_latent_of(a);
+	const vk_lik_kind *lik = vk_lik_of(a);
 	int Z = a->latent, ldz = Z + a->classes, D = a->input_size, N = n * K;
+	if (n == 0) {
+		memset(grads, 0, sizeof(float) * m->n_params);
+		return;
+	}
 	w->train = 1;
 	/* The encoder once per record; its head stays in act_enc for the backward pass. */
 	const float *head = vk_encode(m, w, x, labels, n);
-	/* z of row r·K + k, and log q(z|x) − log p(z) of each row in w->kl (the
-	 * ½ log 2π terms cancel): Σ_j ½ (z² − ε² − log σ²). */
-	for (int r = 0; r < n; r++) {
-		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
-		for (int k = 0; k < K; k++) {
-			int row = r * K + k;
-			const float *er = eps + (size_t)row * Z;
-			float *zr = w->z + (size_t)row * ldz, s = 0.0f;
-			for (int j = 0; j < Z; j++) {
-				float zj = mu[j] + sqrtf(vk_expf(lv[j])) * er[j];
-				zr[j] = zj;
-				s += 0.5f * (zj * zj - er[j] * er[j] - lv[j]);
-			}
-			w->kl[row] = s;
-			if (a->classes)
-				vk_put_onehot(a, zr, ldz, Z, labels + r, 1);
-		}
-	}
+	/* z of row r·K + k, and log q(z|x) − log p(z) of each row in w->kl. */
+	L->iw_sample(w->z, ldz, head, eps, w->kl, n, K, Z);
+	if (a->classes)
+		for (int row = 0; row < N; row++)
+			vk_put_onehot(a, w->z + (size_t)row * ldz, ldz, Z, labels + row / K, 1);
 	const float *out = vk_decoder_forward(m, w, N);
 	float *g = w->grad[0];
 	for (int row = 0; row < N; row++)
-		vk_reconstruction(m, out + (size_t)row * D, x + (size_t)(row / K) * D,
-				  g + (size_t)row * D, w->rec + row, 1, 1.0f);
+		lik->nll(a, out + (size_t)row * D, x + (size_t)(row / K) * D, g + (size_t)row * D,
+			 w->rec + row, 1, 1.0f);
 	/* Per record: loss = −log (1/K) Σ_k w_k, log w_k = −(rec_k + kl_k); each
 	 * row's gradient weighted by its normalised weight w̃_k (kept in w->eps,
 	 * which this path does not otherwise use: cap·Z ≥ N values). The record's
@@ -491,24 +463,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	}
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, g, 1, N);
 	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
-	for (int r = 0; r < n; r++) {
-		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
-		float *dmu = dhead + (size_t)r * 2 * Z, *dlv = dmu + Z;
-		for (int j = 0; j < Z; j++) {
-			float sd = sqrtf(vk_expf(lv[j])), gm = 0.0f, gl = 0.0f;
-			for (int k = 0; k < K; k++) {
-				int row = r * K + k;
-				float ws = wt[row] * scale, zj = w->z[(size_t)row * ldz + j];
-				/* d/dz of the decoder's term and of ½z²; dz/dμ = 1, dz/dlog σ² = ½σε;
-				 * and the −½ log σ² of log q directly */
-				float gz = dz[(size_t)row * ldz + j] + ws * zj;
-				gm += gz;
-				gl += gz * 0.5f * sd * eps[(size_t)row * Z + j] - 0.5f * ws;
-			}
-			dmu[j] = gm;
-			dlv[j] = gl;
-		}
-	}
+	L->iw_backward(dhead, dz, ldz, w->z, head, eps, wt, n, K, Z, scale);
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 	w->train = 0;
 }
@@ -521,7 +476,6 @@ const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *l
 	if (m->a.classes)
 		vk_put_onehot(&m->a, w->z, ldz, Z, labels, n);
 	float *out = (float *)vk_decoder_forward(m, w, n);
-	if (m->a.likelihood == VK_BERNOULLI)
-		vk_activate(out, (size_t)n * m->a.input_size, VK_SIGMOID);
+	vk_lik_of(&m->a)->mean(&m->a, out, n);
 	return out;
 }

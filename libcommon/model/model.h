@@ -6,11 +6,14 @@
 
 #include <stdint.h>
 #include "err.h"
+#include "latents.h"
 #include "conv.h"
 #include "layers.h"
 #include "nn.h"
 #include "rng.h"
 
+/* Model kinds and likelihoods by their numbers in model files; what each
+ * means is in its table (kinds.h), the only place that tests them. */
 enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3 };
 enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
 #define VK_MAX_CLASSES 4096
@@ -19,7 +22,7 @@ enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
  * decoder as the user gave them. The model adds the encoder's head (a dense
  * layer to μ | log σ², or to the AE's code) and the decoder's output layer
  * (to logits or means of the input's shape). */
-typedef struct {
+typedef struct vk_arch {
 	int kind;
 	int input_rank;
 	uint32_t input_dims[4];
@@ -75,7 +78,8 @@ void vk_put_onehot(const vk_arch *a, float *dst, int ld, int col, const int32_t 
  * (others) uniform weights, zero biases) and state. */
 void vk_model_init_params(vk_model *m, vk_rng *rng);
 void vk_model_free(vk_model *m);
-/* Width of the encoder head: 2Z for a (C)VAE (μ and log σ²), Z for an AE. */
+/* Width of the encoder head: the latent kind's (2Z for a (C)VAE's μ and
+ * log σ², Z for an AE's code). */
 int vk_head_width(const vk_arch *a);
 
 /* Per-batch buffers, allocated once for batches of at most cap records. */
@@ -91,10 +95,12 @@ typedef struct {
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
 	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
-	/* 1 while a training batch runs (vk_batch_forward to vk_batch_backward,
+	/* 1 while a training batch runs (vk_batch_forward to the end of vk_batch_grad,
 	 * vk_batch_grad_iw): layers use batch statistics and update their state.
 	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
 	int train;
+	vk_latent_step lat;               /* the latent's step: its scratch, and the
+					   * reducer, slice and free bits a trainer sets */
 	/* 1 (vk_work_alloc's default): a training pass moves the layers' running
 	 * statistics in the model's state. The trainer clears it in all its
 	 * workers but the first, so that threads never write the state at once. */
@@ -106,21 +112,21 @@ void vk_work_free(vk_work *w);
 
 /* One training batch, or one slice of it: forward, loss, backward. x (n,D) in
  * [0,1]; labels (n) for a CVAE (checked by the caller), else NULL; eps (n,Z)
- * standard normal draws for a (C)VAE, NULL for an AE. Writes into grads (a
- * block of n_params) the gradient of Σ(rec + β·KL)·scale over the n records:
- * scale = 1/batch gives the batch mean even when the batch is cut into slices
- * whose gradients are then summed. Per-record rec and kl stay in w->rec, w->kl. */
+ * standard normal draws for a (C)VAE (ignored by an AE's latent). Writes into
+ * grads (a block of n_params) the gradient of Σ(rec + β·KL)·scale over the n
+ * records: scale = 1/batch gives the batch mean even when the batch is cut
+ * into slices whose gradients are then summed. Per-record rec and kl stay in
+ * w->rec, w->kl. Batch-wide terms (free bits: w->lat.free_bits) are summed
+ * over the slices of w->lat.red, all of which must call this for the step,
+ * a slice without rows with n = 0 (grads then zeroed). */
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 		   const int32_t *labels, int n, float beta, const float *eps, float scale);
 
-/* vk_batch_grad in two halves, for the free bits' batch-wide statistics
- * between them: the forward pass and the loss (w->rec, w->kl, the head in
- * w->act_enc[n_enc − 1]), then the backward pass. klw (Z) when not NULL is
- * the KL weight per latent dimension, in place of beta. */
+/* The forward pass and the loss alone, in training mode (w->rec, w->kl, the
+ * head in w->act_enc[n_enc − 1]); the decoder's gradient w.r.t. its output
+ * (times scale) is left in w->grad[0]. vk_batch_grad ends training mode. */
 void vk_batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		      const float *eps, float scale);
-void vk_batch_backward(vk_model *m, vk_work *w, float *grads, const float *x, int n,
-		       float beta, const float *klw, const float *eps, float scale);
 
 /* The importance-weighted objective (Burda et al. 2015) of a (C)VAE with K
  * samples per record: Σ_r −log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x), times
@@ -131,11 +137,6 @@ void vk_batch_backward(vk_model *m, vk_work *w, float *grads, const float *x, in
  * single-sample ELBO rec + log q(z|x) − log p(z). */
 void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 		      const int32_t *labels, int n, int K, const float *eps, float scale);
-
-/* −log p(x|out) per record of the decoder's output out (n, D) against x
- * (n, D); grad (n, D) gets its gradient times scale unless NULL. */
-void vk_reconstruction(const vk_model *m, const float *out, const float *x, float *grad,
-		       float *rec, int n, float scale);
 
 /* Encode a batch: the head (n, head width) lands in w->act_enc[n_enc − 1]:
  * μ | log σ² for a VAE, z for an AE. Returns that pointer. */

@@ -58,6 +58,12 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 int vk_model_read(const char *path, vk_model *m, vk_trainrec *t, vk_optstate *opt,
 		  vk_epoch_pos *pos, vk_error *e);
 
+/* The model's identity (formats/model.md): a 64-bit FNV-1a hash of its
+ * architecture and parameters as format 3.0 writes them, stored in the file
+ * and recorded by the files derived from the model (a prior). The same for
+ * a model read from any version. */
+uint64_t vk_model_identity(const vk_model *m);
+
 /* opt may be NULL (or opt->present 0) to save parameters only. */
 int vk_model_save(const char *path, const vk_model *m, const vk_trainrec *t,
 		  const vk_optstate *opt, vk_error *e);

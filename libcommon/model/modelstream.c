@@ -58,7 +58,7 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 				       name, ts_shape_str(h, shape, sizeof shape),
 				       vk_shape_str(in, want, sizeof want));
 	}
-	if (m->a.kind == VK_CVAE && !h->has_labels)
+	if (vk_conditional(&m->a) && !h->has_labels)
 		return vk_fail(e, "%s: the stream has no labels, which a conditional model needs",
 			       name);
 	return 0;
@@ -67,7 +67,7 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 int vk_check_labels(const vk_model *m, const int32_t *labels, size_t n, uint64_t first,
 		    const char *name, vk_error *e)
 {
-	if (m->a.kind != VK_CVAE)
+	if (!vk_conditional(&m->a))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (labels[i] < 0 || labels[i] >= m->a.classes)
@@ -82,7 +82,7 @@ int vk_check_label_option(const vk_model *m, int label, const char *model_path, 
 {
 	if (label < 0)
 		return 0;
-	if (m->a.kind != VK_CVAE)
+	if (!vk_conditional(&m->a))
 		return vk_fail(e, "--label: %s is not a conditional model", model_path);
 	if (label >= m->a.classes)
 		return vk_fail(e, "--label: %d is outside the model's classes 0..%d", label,
@@ -97,7 +97,7 @@ static int check_latents(const vk_model *m, const ts_header *h, int label, const
 		return vk_fail(e, "%s: latent vectors of %zu values do not match the model's "
 				  "latent size %d",
 			       name, ts_elems(h), m->a.latent);
-	if (m->a.kind == VK_CVAE && label < 0 && !h->has_labels)
+	if (vk_conditional(&m->a) && label < 0 && !h->has_labels)
 		return vk_fail(e, "%s: the stream has no labels; a conditional model needs them "
 				  "or --label K",
 			       name);
@@ -162,6 +162,26 @@ int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e)
 	return rc;
 }
 
+int vk_match_stream_classes(const vk_model *m, const vk_trainrec *rec, const char *model_path,
+			    ts_reader *r, vk_error *e)
+{
+	if (m->a.kind != VK_CVAE || !r->h.has_labels)
+		return 0;
+	static ts_header names; /* 16 KiB: not on the stack; tools are single-threaded here */
+	static int32_t map[VK_CLASS_MAP_MAX];
+	vk_trainrec_meta(rec, &names);
+	int n, rc = vk_class_map(&names, model_path, &r->h, r->name, map, &n, e);
+	if (rc <= 0)
+		return rc;
+	/* A map, even the identity, marks the reader as matched to a model. */
+	if (rc == 1 && r->relabel)
+		return vk_fail(e, "%s numbers the classes of %s otherwise than the model before it; "
+				  "evaluate them one at a time", model_path, r->name);
+	if (!r->relabel && ts_reader_relabel(r, map, n, e))
+		return -1;
+	return vk_classes_copy(&r->h, &names, e);
+}
+
 int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *label_arg,
 		       int batch, int input, const char *input_path, vk_error *e)
 {
@@ -180,6 +200,8 @@ int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *lab
 		if (input == VK_INPUT_IMAGES ? vk_check_input(&t->m, &t->r.h, t->r.name, e)
 					     : check_latents(&t->m, &t->r.h, label, t->r.name, e))
 			goto fail;
+		if (vk_match_stream_classes(&t->m, &t->rec, model_path, &t->r, e))
+			goto fail;
 	}
 	t->label = label;
 	return 0;
@@ -195,4 +217,45 @@ void vk_model_tool_close(vk_model_tool *t)
 	vk_work_free(&t->w);
 	vk_model_free(&t->m);
 	t->input = VK_INPUT_NONE;
+}
+
+int vk_write_stream(const char *path, const ts_header *h,
+		    int (*work)(ts_writer *w, void *arg, vk_error *e), void *arg, vk_error *e)
+{
+	ts_writer w;
+	if (ts_writer_open(&w, path, h, e))
+		return -1;
+	if (work(&w, arg, e)) {
+		ts_writer_abort(&w);
+		return -1;
+	}
+	return ts_writer_close(&w, e);
+}
+
+int vk_model_tool_map(vk_model_tool *t, size_t width, vk_map_fn map, void *arg,
+		      ts_writer *w, vk_error *e)
+{
+	vk_model *m = &t->m;
+	int batch = t->w.cap;
+	size_t in = t->input == VK_INPUT_LATENTS ? (size_t)m->a.latent : (size_t)m->a.input_size;
+	float *x = malloc(sizeof(float) * batch * in);
+	int32_t *labels = malloc(sizeof(int32_t) * batch);
+	size_t got;
+	int rc = 0;
+	if (!x || !labels)
+		rc = vk_fail(e, "out of memory for a batch of %d records", batch);
+	for (uint64_t first = 0; !rc; first += got) {
+		if ((rc = ts_read_batch_f32(&t->r, x, labels, batch, &got, e)) || !got)
+			break;
+		for (size_t i = 0; t->label >= 0 && i < got; i++)
+			labels[i] = t->label;
+		if ((rc = vk_check_labels(m, labels, got, first, t->r.name, e)))
+			break;
+		const float *out = map(t, x, labels, (int)got, arg);
+		for (size_t i = 0; i < got && !rc; i++)
+			rc = ts_write_f32(w, out + i * width, labels[i], e);
+	}
+	free(x);
+	free(labels);
+	return rc;
 }

@@ -54,4 +54,28 @@ void vk_trainrec_meta(const vk_trainrec *rec, ts_header *h);
 int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e);
 void vk_model_tool_close(vk_model_tool *t);
 
+/* The tails of the model's filters, once. */
+/* Open the output path (NULL or "-": standard output) with header h, let work
+ * write its records, and close it; on any failure the output is abandoned
+ * (ts_writer_abort: nothing half-written is left) and -1 returned. */
+int vk_write_stream(const char *path, const ts_header *h,
+		    int (*work)(ts_writer *w, void *arg, vk_error *e), void *arg, vk_error *e);
+/* Every record of t's input (images, or latent vectors), a batch of t's
+ * capacity at a time, through map, whose out (n, width) rows are written to w
+ * with their labels: t->label replaces the stream's labels when given, and a
+ * conditional model's labels are checked first. */
+typedef const float *(*vk_map_fn)(vk_model_tool *t, const float *in, const int32_t *labels,
+				  int n, void *arg);
+int vk_model_tool_map(vk_model_tool *t, size_t width, vk_map_fn map, void *arg,
+		      ts_writer *w, vk_error *e);
+/* A cvae's labels are its classes: when both its training data (rec) and the
+ * stream r name their classes, r's labels are matched to the model's by name
+ * (relabelled as they are read, and r's header then names the model's
+ * classes, so what is copied from it downstream is true); a class of the
+ * stream the model does not have is an error listing both. A second model
+ * on the same reader (kl-eval -m A -m B) must number the classes as the
+ * first did. Nothing happens for other models or unnamed classes. */
+int vk_match_stream_classes(const vk_model *m, const vk_trainrec *rec, const char *model_path,
+			    ts_reader *r, vk_error *e);
+
 #endif

@@ -328,7 +328,7 @@ VK_HOT void vk_reparam(float *z, int ldz, const float *head, const float *eps, f
 		if (kl) {
 			/* hot */
 			for (int j = 0; j < Z; j++)
-				sum += 1.0f + lv[j] - mu[j] * mu[j] - fast_exp(lv[j]);
+				sum += VK_GAUSS_NEG2KL(mu[j], lv[j], fast_exp(lv[j]));
 			kl[r] = -0.5f * sum;
 		}
 	}
@@ -374,7 +374,8 @@ VK_HOT void vk_kl_dims(const float *head, int B, int Z, double *sum)
 	for (int r = 0; r < B; r++) {
 		const float *mu = head + (size_t)r * 2 * Z, *lv = mu + Z;
 		for (int j = 0; j < Z; j++)
-			sum[j] += -0.5 * (1.0 + lv[j] - (double)mu[j] * mu[j] - fast_exp(lv[j]));
+			sum[j] += -0.5 * VK_GAUSS_NEG2KL((double)mu[j], (double)lv[j],
+						   (double)fast_exp(lv[j]));
 	}
 }
 

@@ -63,7 +63,13 @@ void vk_bce_logits(const float *l, const float *x, float *dl, float *rec, int B,
 void vk_gaussian_nll(const float *mu, const float *x, float *dmu, float *rec, int B, int D,
 		     float sigma, float scale);
 
-/* VAE latent. head (B,2Z) holds μ in columns [0,Z) and log σ² in [Z,2Z).
+/* −2·KL(N(μ, σ²) ‖ N(0, 1)) of one dimension from μ, log σ² and σ², in the
+ * precision of its arguments: the Gaussian KL's one formula (the float
+ * per-record KL of vk_reparam, the double per-dimension KL of vk_kl_dims and
+ * of the Gaussian latent kind). */
+#define VK_GAUSS_NEG2KL(mu, lv, var) (1 + (lv) - (mu) * (mu) - (var))
+
+/* The Gaussian latent's kernels (latent_gaussian.c calls them). head (B,2Z) holds μ in columns [0,Z) and log σ² in [Z,2Z).
  * z (B, ldz) receives μ + exp(½ log σ²)·eps in its first Z columns;
  * kl[r] = −½ Σ_j (1 + log σ² − μ² − σ²). */
 void vk_reparam(float *z, int ldz, const float *head, const float *eps, float *kl, int B, int Z);

@@ -4,8 +4,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,30 +16,8 @@
  * the thread count only through float summation order. */
 
 typedef struct {
-	atomic_int count, generation;
-	int parties;
-} spin_barrier;
-
-/* Spin briefly (steps take milliseconds), then yield so an oversubscribed
- * machine still makes progress. */
-static void barrier_wait(spin_barrier *b)
-{
-	int gen = atomic_load(&b->generation);
-	if (atomic_fetch_add(&b->count, 1) == b->parties - 1) {
-		atomic_store(&b->count, 0);
-		atomic_fetch_add(&b->generation, 1);
-		return;
-	}
-	for (int spins = 0; atomic_load(&b->generation) == gen; spins++)
-		if (spins > 4000)
-			sched_yield();
-		else
-			__builtin_ia32_pause();
-}
-
-typedef struct {
 	pthread_t tid[VK_MAX_THREADS];
-	spin_barrier start, grads_done, summed, reduced, fwd_done, weights_done;
+	vk_barrier start, grads_done, summed, reduced;
 	/* What the workers do after start barrier number r is task[r % 2]: worker 0
 	 * writes it before arriving, and cannot write that slot again until every
 	 * worker has arrived at barrier r + 1, after reading it. */
@@ -64,24 +40,6 @@ static void param_range(size_t n, int k, int i, size_t *lo, size_t *hi)
 	*hi = i == k - 1 || chunk * (i + 1) > n ? n : chunk * (i + 1);
 }
 
-/* Free bits: the KL weight of each latent dimension from the whole batch's
- * mean KL in that dimension (all workers', all ranks'), summed in a fixed
- * order so the weights do not depend on the thread count. Worker 0 only. */
-static void free_bits_weights(vk_trainer *t)
-{
-	int Z = t->m->a.latent;
-	for (int j = 0; j < Z; j++) {
-		double s = 0;
-		for (int k = 0; k < t->threads; k++)
-			s += t->workers[k].kl_dim[j];
-		t->fb_sum[j] = s;
-	}
-	if (t->ranks > 1)
-		vk_dist_sum_doubles(t->fb_sum, Z);
-	for (int j = 0; j < Z; j++)
-		t->fb_w[j] = t->fb_sum[j] / t->global_rows < t->free_bits ? 0.0f : t->beta_now;
-}
-
 static void compute_slice(vk_worker *wk)
 {
 	vk_trainer *t = wk->t;
@@ -91,42 +49,18 @@ static void compute_slice(vk_worker *wk)
 	/* The gradient is the mean over the global batch, whatever share this has. */
 	float scale = 1.0f / t->global_rows;
 	size_t D = m->a.input_size, Z = m->a.latent;
-	if (t->free_bits > 0) {
-		/* Forward, the batch's KL per dimension (two barriers), backward. */
-		pool *p = t->pool;
-		memset(wk->kl_dim, 0, sizeof(double) * Z);
-		if (hi > lo) {
-			vk_dataset_gather(t->data, t->step_order + lo, hi - lo, t->x + lo * D,
-					  t->labels + lo);
-			vk_batch_forward(m, &wk->w, t->x + lo * D, t->labels + lo, hi - lo,
-					 t->eps + lo * Z, scale);
-			vk_kl_dims(wk->w.act_enc[m->n_enc - 1], hi - lo, (int)Z, wk->kl_dim);
-		}
-		if (p)
-			barrier_wait(&p->fwd_done);
-		if (wk->id == 0)
-			free_bits_weights(t);
-		if (p)
-			barrier_wait(&p->weights_done);
-		if (hi > lo)
-			vk_batch_backward(m, &wk->w, wk->grads, t->x + lo * D, hi - lo, t->beta_now,
-					  t->fb_w, t->eps + lo * Z, scale);
-		else
-			memset(wk->grads, 0, sizeof(float) * m->n_params);
-		return;
-	}
-	if (hi <= lo) {
-		memset(wk->grads, 0, sizeof(float) * m->n_params);
-		return;
-	}
+	/* A slice without rows still calls the model: it takes part in the
+	 * batch-wide sums (vk_reduce) and zeroes its gradient block. */
+	int rows = hi > lo ? hi - lo : 0;
 	/* Each worker converts its own rows: the u8-to-float pass is split too. */
-	vk_dataset_gather(t->data, t->step_order + lo, hi - lo, t->x + lo * D, t->labels + lo);
+	if (rows)
+		vk_dataset_gather(t->data, t->step_order + lo, rows, t->x + lo * D, t->labels + lo);
 	if (t->iw > 1)
-		vk_batch_grad_iw(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, hi - lo, t->iw,
+		vk_batch_grad_iw(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, rows, t->iw,
 				 t->eps + (size_t)lo * t->iw * Z, scale);
 	else
-		vk_batch_grad(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, hi - lo,
-			      t->beta_now, m->a.kind == VK_AE ? NULL : t->eps + lo * Z, scale);
+		vk_batch_grad(m, &wk->w, wk->grads, t->x + lo * D, t->labels + lo, rows,
+			      t->beta_now, t->eps + lo * Z, scale);
 }
 
 /* Sum the workers' gradient blocks into the model's, on this worker's range. */
@@ -173,11 +107,11 @@ static void update_range(vk_worker *wk)
 	sum_range(wk);
 	if (wk->t->ranks > 1) {
 		if (p)
-			barrier_wait(&p->summed);
+			vk_barrier_wait(&p->summed);
 		if (wk->id == 0)
 			vk_dist_sum_floats(wk->t->m->grads, wk->t->m->n_params);
 		if (p)
-			barrier_wait(&p->reduced);
+			vk_barrier_wait(&p->reduced);
 	}
 	apply_range(wk);
 }
@@ -189,14 +123,14 @@ static void *worker_main(void *arg)
 	vk_worker *wk = arg;
 	pool *p = wk->t->pool;
 	for (int round = 0;; round++) {
-		barrier_wait(&p->start);
+		vk_barrier_wait(&p->start);
 		int task = atomic_load(&p->task[round & 1]);
 		if (task == TASK_QUIT)
 			return NULL;
 		if (task == TASK_SYNC)
 			continue;
 		compute_slice(wk);
-		barrier_wait(&p->grads_done);
+		vk_barrier_wait(&p->grads_done);
 		update_range(wk);
 	}
 }
@@ -207,7 +141,7 @@ static void start_round(pool *p, int task)
 {
 	atomic_store(&p->task[p->round & 1], task);
 	p->round++;
-	barrier_wait(&p->start);
+	vk_barrier_wait(&p->start);
 }
 
 /* Before worker 0 reads the parameters (evaluation, checkpoints). */
@@ -228,7 +162,7 @@ static void train_step(vk_trainer *t)
 		t->opt.adam.t++;
 	compute_slice(&t->workers[0]);
 	if (p)
-		barrier_wait(&p->grads_done);
+		vk_barrier_wait(&p->grads_done);
 	update_range(&t->workers[0]);
 }
 
@@ -239,54 +173,40 @@ static int start_pool(vk_trainer *t, vk_error *e)
 		return vk_fail(e, "out of memory for the thread pool");
 	p->start.parties = p->grads_done.parties = t->threads;
 	p->summed.parties = p->reduced.parties = t->threads;
-	p->fwd_done.parties = p->weights_done.parties = t->threads;
 	t->pool = p;
 	for (int i = 1; i < t->threads; i++)
 		if (pthread_create(&p->tid[i], NULL, worker_main, &t->workers[i])) {
 			t->threads = i; /* the ones started are stopped by vk_trainer_free */
 			p->start.parties = p->grads_done.parties = i;
 			p->summed.parties = p->reduced.parties = i;
-			p->fwd_done.parties = p->weights_done.parties = i;
 			return vk_fail(e, "cannot start training thread %d", i);
 		}
 	return 0;
 }
 
-int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
-		    float lr, float beta, uint64_t seed, int threads, vk_error *e)
-{
-	return vk_trainer_init2(t, m, n_records, batch, optimizer, lr, beta, seed, threads, NULL,
-				e);
-}
-
-int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
-		     float lr, float beta, uint64_t seed, int threads, const vk_trainrec *recipe,
-		     vk_error *e)
+int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_trainrec *rec,
+		    int threads, vk_error *e)
 {
 	memset(t, 0, sizeof *t);
+	int batch = rec->batch;
 	t->m = m;
 	t->batch = batch;
-	t->optimizer = optimizer;
-	t->beta = t->beta_now = beta;
+	t->optimizer = rec->optimizer;
+	t->beta = t->beta_now = rec->beta;
 	t->n = n_records;
 	t->ranks = vk_dist_size();
 	t->rank = vk_dist_rank();
-	int vae = m->a.kind != VK_AE;
-	if (recipe) {
-		t->kl_warmup = vae ? (int)recipe->kl_warmup : 0;
-		t->kl_cycles = vae ? (int)recipe->kl_cycles : 0;
-		t->free_bits = vae ? recipe->free_bits : 0;
-		t->iw = vae && recipe->iw_train > 1 ? (int)recipe->iw_train : 1;
-		t->learn_sigma = m->a.likelihood == VK_GAUSSIAN &&
-				 (recipe->flags & VK_TRAIN_SIGMA_LEARNED);
-		if (t->learn_sigma) {
-			t->log_sigma = recipe->log_sigma;
-			t->ls_m = recipe->log_sigma_m;
-			t->ls_v = recipe->log_sigma_v;
-			m->a.sigma = expf(t->log_sigma);
-		}
-	} else {
-		t->iw = 1;
+	int vae = vk_latent_of(&m->a)->has_kl;
+	t->kl_warmup = vae ? (int)rec->kl_warmup : 0;
+	t->kl_cycles = vae ? (int)rec->kl_cycles : 0;
+	t->free_bits = vae ? rec->free_bits : 0;
+	t->iw = vae && rec->iw_train > 1 ? (int)rec->iw_train : 1;
+	t->learn_sigma = vk_lik_of(&m->a)->dlog_sigma && (rec->flags & VK_TRAIN_SIGMA_LEARNED);
+	if (t->learn_sigma) {
+		t->log_sigma = rec->log_sigma;
+		t->ls_m = rec->log_sigma_m;
+		t->ls_v = rec->log_sigma_v;
+		m->a.sigma = expf(t->log_sigma);
 	}
 	int K = t->iw;
 	/* No more workers than rows: each needs at least one record a step. */
@@ -295,6 +215,8 @@ int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, in
 		t->threads = batch;
 	vk_set_threads(1);
 	int ok = 1, Z = m->a.latent;
+	/* The batch-wide sums: free bits' KL per dimension and the rows */
+	ok = (t->red = vk_reducer_new(t->threads, Z + 1, e)) != NULL;
 	for (int i = 0; i < t->threads; i++) {
 		vk_worker *wk = &t->workers[i];
 		int lo, hi;
@@ -303,16 +225,12 @@ int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, in
 		wk->id = i;
 		if (vk_work_alloc(&wk->w, m, (hi - lo > 0 ? hi - lo : 1) * K, e))
 			ok = 0;
+		wk->w.lat.red = t->red;
+		wk->w.lat.slice = i;
+		wk->w.lat.free_bits = t->free_bits;
 		wk->w.state_update = i == 0; /* one writer of the running statistics */
 		wk->grads = i ? vk_alloc_floats(m->n_params) : m->grads;
 		ok = ok && wk->grads;
-		if (t->free_bits > 0)
-			ok = ok && (wk->kl_dim = calloc(Z, sizeof(double)));
-	}
-	if (t->free_bits > 0) {
-		t->fb_sum = calloc(Z, sizeof(double));
-		t->fb_w = calloc(Z, sizeof(float));
-		ok = ok && t->fb_sum && t->fb_w;
 	}
 	size_t neps = (size_t)batch * K * Z;
 	t->order = malloc(sizeof *t->order * n_records);
@@ -327,8 +245,8 @@ int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, in
 		return vk_fail(e, "out of memory for the training buffers");
 	}
 	t->opt.present = 1;
-	vk_adam_init(&t->opt.adam, lr);
-	vk_rng_seed(&t->opt.rng, seed);
+	vk_adam_init(&t->opt.adam, rec->lr);
+	vk_rng_seed(&t->opt.rng, rec->seed);
 	if (t->threads > 1 && start_pool(t, e)) {
 		vk_trainer_free(t);
 		return -1;
@@ -360,24 +278,16 @@ float vk_lr_at(const vk_trainrec *rec, int epoch, int epochs)
 	return rec->lr;
 }
 
-/* The learned log σ's step: the batch mean of d rec/d log σ = D − Σ(x − μ)²/σ²
- * = D − 2(rec − ½ D log 2πσ²), from the step's (all ranks') summed rec. */
+/* The learned log σ's step, by the network's optimiser, from the batch mean
+ * of d rec/d log σ (the likelihood's), from the step's (all ranks') summed rec. */
 static void sigma_step(vk_trainer *t, double batch_rec, int b)
 {
 	vk_model *m = t->m;
-	double D = m->a.input_size, s2 = (double)m->a.sigma * m->a.sigma;
-	double norm = 0.5 * D * log(2.0 * M_PI * s2);
-	float g = (float)(D - 2.0 * (batch_rec / b - norm));
-	const vk_adam *o = &t->opt.adam;
-	if (t->optimizer == VK_OPT_SGD) {
-		t->log_sigma -= o->lr * g;
-	} else {
-		t->ls_m = o->beta1 * t->ls_m + (1.0f - o->beta1) * g;
-		t->ls_v = o->beta2 * t->ls_v + (1.0f - o->beta2) * g * g;
-		float step = o->lr / (1.0f - powf(o->beta1, (float)o->t));
-		float inv_bc2 = 1.0f / sqrtf(1.0f - powf(o->beta2, (float)o->t));
-		t->log_sigma -= step * t->ls_m / (sqrtf(t->ls_v) * inv_bc2 + o->eps);
-	}
+	float g = vk_lik_of(&m->a)->dlog_sigma(&m->a, batch_rec, b);
+	if (t->optimizer == VK_OPT_SGD)
+		vk_sgd_step(t->opt.adam.lr, &t->log_sigma, &g, 1);
+	else
+		vk_adam_apply(&t->opt.adam, &t->log_sigma, &g, &t->ls_m, &t->ls_v, 1);
 	m->a.sigma = expf(t->log_sigma);
 }
 
@@ -392,12 +302,10 @@ void vk_trainer_free(vk_trainer *t)
 	}
 	for (int i = 0; i < VK_MAX_THREADS; i++) {
 		vk_work_free(&t->workers[i].w);
-		free(t->workers[i].kl_dim);
 		if (i)
 			free(t->workers[i].grads);
 	}
-	free(t->fb_sum);
-	free(t->fb_w);
+	vk_reducer_free(t->red);
 	free(t->order);
 	free(t->x);
 	free(t->labels);
@@ -440,7 +348,7 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		int lo = (int)((long)b * t->rank / t->ranks), hi = (int)((long)b * (t->rank + 1) / t->ranks);
 		t->data = d;
 		t->step_order = t->order + done + lo;
-		if (m->a.kind != VK_AE) {
+		if (vk_latent_of(&m->a)->noise) {
 			size_t kz = (size_t)t->iw * m->a.latent;
 			vk_rng_normals(&t->opt.rng, t->eps_all, (size_t)b * kz);
 			memcpy(t->eps, t->eps_all + (size_t)lo * kz, sizeof(float) * (hi - lo) * kz);

@@ -20,7 +20,6 @@ typedef struct {
 	int id;
 	vk_work w;
 	float *grads;         /* its gradient block (worker 0 uses the model's) */
-	double *kl_dim;       /* (Z) free bits: its slice's KL per dimension */
 } vk_worker;
 
 struct vk_trainer {
@@ -39,14 +38,13 @@ struct vk_trainer {
 	const uint32_t *step_order;
 	size_t n;
 	vk_epoch_pos pos;     /* where the current epoch stands */
-	/* The recipe (vk_trainer_init's recipe, or off) */
+	/* The recipe's options (vk_trainer_init) */
 	int epoch, epochs;    /* the epoch being trained (from 1) and the run's last: set by
 			       * the caller before vk_train_epoch, for the β schedule */
 	int kl_warmup, kl_cycles;
 	float beta_now;       /* β of the last step */
 	float free_bits;      /* λ; > 0: per-dimension KL weights from the batch */
-	double *fb_sum;       /* (Z) the batch's KL per dimension */
-	float *fb_w;          /* (Z) β or 0 per dimension */
+	vk_reducer *red;      /* the workers' (and ranks') batch-wide sums */
 	int iw;               /* K > 1: the importance-weighted objective */
 	int learn_sigma;      /* one log σ trained with the network (Gaussian decoder) */
 	float log_sigma, ls_m, ls_v; /* it and its Adam moments */
@@ -56,17 +54,15 @@ struct vk_trainer {
 	uint64_t diverged_batch; /* the batch (from 1) whose loss was not finite */
 };
 
-/* threads: workers that each compute a slice of every batch with one-thread
- * BLAS, then share the gradient sum and the optimiser step by parameter range. */
-int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
-		    float lr, float beta, uint64_t seed, int threads, vk_error *e);
-/* The same with the recipe's options (kl_warmup, kl_cycles, free_bits, iw_train,
- * the learned σ flag and its state log_sigma, log_sigma_m, log_sigma_v); recipe
- * NULL is vk_trainer_init. A learned σ starts from recipe->log_sigma and sets
- * m->a.sigma = exp(log σ) after every step. */
-int vk_trainer_init2(vk_trainer *t, vk_model *m, size_t n_records, int batch, int optimizer,
-		     float lr, float beta, uint64_t seed, int threads, const vk_trainrec *recipe,
-		     vk_error *e);
+/* The one constructor: a trainer for m over n_records records with the
+ * recipe's options in rec (batch, optimizer, lr, beta, seed, kl_warmup,
+ * kl_cycles, free_bits, iw_train, the learned σ flag and its state log_sigma,
+ * log_sigma_m, log_sigma_v). A learned σ starts from rec->log_sigma and sets
+ * m->a.sigma = exp(log σ) after every step. threads: workers that each compute
+ * a slice of every batch with one-thread BLAS, then share the gradient sum and
+ * the optimiser step by parameter range. */
+int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_trainrec *rec,
+		    int threads, vk_error *e);
 
 /* β after `progress` epochs (e.g. 2.5: halfway through the third) of a run of
  * `epochs`: linear from 0 over the first `warmup` epochs; or `cycles` cycles

@@ -3,13 +3,18 @@
  *   VK_FAULT=fwrite VK_FAULT_N=3 VK_FAULT_ERRNO=28 prog ...
  * fails the third fwrite with ENOSPC (errno 28, the default is EIO). When the
  * Nth call happened, the shim appends "hit" to $VK_FAULT_LOG, so the driver
- * knows when N has passed the number of calls and stops.
+ * knows when N has passed the number of calls and stops. With
+ * VK_FAULT_SIGNAL=9 the Nth call is not failed: the process gets that signal
+ * just before it (the crash test kills training inside a checkpoint write).
+ * VK_FAULT_PATH=NAME counts only the renames to a file named NAME, and
+ * VK_FAULT_COUNT=FILE gets the number of calls counted when the program ends.
  * libfiu (fiu-run -x) covers "every call" and "at random"; this covers "the
  * Nth", which libfiu cannot say. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +24,44 @@
 
 static const char *which;
 static long target, count;
-static int err = EIO;
+static int err = EIO, sig;
+static const char *only_path;
 
 __attribute__((constructor)) static void init(void)
 {
 	which = getenv("VK_FAULT");
 	const char *n = getenv("VK_FAULT_N"), *en = getenv("VK_FAULT_ERRNO");
+	const char *sg = getenv("VK_FAULT_SIGNAL");
 	target = n ? atol(n) : 0;
 	if (en)
 		err = atoi(en);
+	if (sg)
+		sig = atoi(sg);
+	only_path = getenv("VK_FAULT_PATH");
+}
+
+__attribute__((destructor)) static void report_count(void)
+{
+	const char *path = getenv("VK_FAULT_COUNT");
+	if (!path)
+		return;
+	char buf[32];
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CREAT, 0644), n;
+	if (fd >= 0) {
+		n = snprintf(buf, sizeof buf, "%ld\n", count);
+		if (write(fd, buf, (size_t)n) < 0) {
+		}
+		close(fd);
+	}
+}
+
+/* A rename to b counts (VK_FAULT_PATH: only when b's file name is that). */
+static int rename_counts(const char *b)
+{
+	if (!only_path)
+		return 1;
+	const char *slash = strrchr(b, '/');
+	return !strcmp(slash ? slash + 1 : b, only_path);
 }
 
 /* Is this call of name the one to fail? */
@@ -44,6 +78,8 @@ static int fail_now(const char *name)
 			close(fd);
 		}
 	}
+	if (sig)
+		raise(sig);
 	errno = err;
 	return 1;
 }
@@ -94,13 +130,13 @@ int fsync(int fd)
 int rename(const char *a, const char *b)
 {
 	REAL(int, rename, (const char *, const char *));
-	return fail_now("rename") ? -1 : real(a, b);
+	return rename_counts(b) && fail_now("rename") ? -1 : real(a, b);
 }
 
 int renameat2(int da, const char *a, int db, const char *b, unsigned flags)
 {
 	REAL(int, renameat2, (int, const char *, int, const char *, unsigned));
-	return fail_now("rename") ? -1 : real(da, a, db, b, flags);
+	return rename_counts(b) && fail_now("rename") ? -1 : real(da, a, db, b, flags);
 }
 
 FILE *fopen(const char *path, const char *mode)
