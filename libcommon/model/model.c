@@ -325,7 +325,8 @@ static void put_label(const vk_pass *p, float *dst, int ld, int col, int n)
 static vk_pass pass_of(const vk_model *m, vk_work *w, float *G, const int32_t *labels)
 {
 	return (vk_pass){.P = m->params, .G = G, .S = m->state, .scratch = w->scratch,
-			 .train = w->train, .update_state = w->state_update, .cat = w->cat, .put_label = put_label,
+			 .train = w->train, .update_state = w->state_update, .red = w->lat.red,
+			 .slice = w->lat.slice, .cat = w->cat, .put_label = put_label,
 			 .label_ctx = &m->a, .labels = labels};
 }
 
@@ -392,12 +393,14 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	vk_latent_step step = w->lat;
 	step.beta = beta;
 	step.scale = scale;
-	if (n == 0) {
+	if (n == 0 && !m->n_state) {
 		/* a slice without rows still takes part in the batch-wide terms */
 		memset(grads, 0, sizeof(float) * m->n_params);
 		L->backward(NULL, NULL, ldz, NULL, NULL, 0, Z, &step);
 		return;
 	}
+	/* With batch-wide layers (batchnorm) an empty slice runs the whole pass,
+	 * on no rows, for their sums; its gradient block is zeroed after. */
 	vk_batch_forward(m, w, x, labels, n, eps, scale);
 	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, w->grad[0], 1, n);
@@ -405,6 +408,8 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	L->backward(dhead, dz, ldz, w->act_enc[m->n_enc - 1], eps, n, Z, &step);
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 	w->train = 0;
+	if (n == 0)
+		memset(grads, 0, sizeof(float) * m->n_params);
 }
 
 void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
@@ -414,7 +419,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	const vk_latent_kind *L = vk_latent_of(a);
 	const vk_lik_kind *lik = vk_lik_of(a);
 	int Z = a->latent, ldz = Z + a->classes, D = a->input_size, N = n * K;
-	if (n == 0) {
+	if (n == 0 && !m->n_state) {
 		memset(grads, 0, sizeof(float) * m->n_params);
 		return;
 	}
@@ -466,6 +471,18 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	L->iw_backward(dhead, dz, ldz, w->z, head, eps, wt, n, K, Z, scale);
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 	w->train = 0;
+	if (n == 0)
+		memset(grads, 0, sizeof(float) * m->n_params);
+}
+
+size_t vk_model_reduce_width(const vk_model *m)
+{
+	size_t w = 0;
+	for (int i = 0; i < m->end_enc + m->end_dec; i++) {
+		const vk_layer *l = i < m->end_enc ? &m->enc[i] : &m->dec[i - m->end_enc];
+		w = l->n_st + 1 > w ? l->n_st + 1 : w;
+	}
+	return w;
 }
 
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n)

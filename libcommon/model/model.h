@@ -107,6 +107,11 @@ typedef struct {
 	int state_update;
 } vk_work;
 
+/* Values the model's layers sum over a batch cut into slices in one
+ * vk_reduce call at most (batchnorm: its state's size, plus one): a
+ * trainer's reducer holds at least as many. */
+size_t vk_model_reduce_width(const vk_model *m);
+
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e);
 void vk_work_free(vk_work *w);
 

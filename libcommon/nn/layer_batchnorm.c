@@ -10,12 +10,12 @@
  * 0) then σ²_run (C, 1). Private buffers: x̂ (n, N), then μ and 1/√(σ²+E)
  * (C each) of the pass.
  *
- * The statistics are those of the records one pass sees: with several
- * training threads, each thread's slice (PyTorch's DataParallel without
- * SyncBatchNorm), and only the first thread's pass moves the running
- * statistics; a batch-wide reduction will make them the whole batch's. A
- * training batch of one record per channel (PyTorch refuses it) gives
- * x̂ = 0, y = act(β), and leaves σ²_run's update biased. */
+ * The statistics are the whole batch's when it is cut into slices (training
+ * threads, MPI ranks): each pass sums its rows and vk_reduce adds the
+ * slices' sums (PyTorch's SyncBatchNorm), so -t 1, -t 2 and two ranks train
+ * the same model up to float rounding; only the first thread's pass moves
+ * the running statistics. A training batch of one record per channel
+ * (PyTorch refuses it) gives x̂ = 0, y = act(β), and σ²_run moves towards 0. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,9 +90,17 @@ static int build(vk_layer *l, vk_error *e)
 	return 0;
 }
 
+/* Private buffers: x̂ (cap, N) | μ (C) | r (C) | the batch's count (1) |
+ * padding to 8 bytes | 2C doubles of sums. */
+static size_t floats_before_sums(const vk_layer *l, int cap)
+{
+	size_t f = (size_t)cap * l->n_out + 2 * (size_t)features(l) + 1;
+	return (f + 1) & ~(size_t)1;
+}
+
 static size_t priv(const vk_layer *l, int cap)
 {
-	return (size_t)cap * l->n_out + 2 * (size_t)features(l);
+	return floats_before_sums(l, cap) + 4 * (size_t)features(l);
 }
 
 static void init(const vk_layer *l, float *P, float *S, vk_rng *rng)
@@ -107,41 +115,52 @@ static void init(const vk_layer *l, float *P, float *S, vk_rng *rng)
 	}
 }
 
+/* The batch's sums: this pass's, then (training on slices) every slice's
+ * and rank's, the same bits in each. The buffer sits after the floats of a
+ * batch of n (allocated for cap ≥ n). */
+static double *sums(const vk_layer *l, float *priv, int n)
+{
+	return (double *)(priv + floats_before_sums(l, n));
+}
+
 /* y (n·P, C) = act(γ ⊙ (x − μ) ⊙ r + β), r = 1/√(σ² + E); x̂ kept */
 static void forward(const vk_layer *l, float *const *y, float *const *priv, const float *x,
 		    int n, const vk_pass *p)
 {
 	int C = features(l);
 	size_t rows = (size_t)n * positions(l);
-	float *xh = priv[0], *mu = xh + (size_t)n * l->n_out, *r = mu + C;
+	float *xh = priv[0], *mu = xh + (size_t)n * l->n_out, *r = mu + C, *count = r + C;
 	const float *gamma = p->P + l->w, *beta = p->P + l->b;
 	float *run_mu = p->S + l->st, *run_var = run_mu + C;
 	float M = l->spec.f[0], E = l->spec.f[1];
 	if (p->train) {
-		double *sum = calloc(2 * (size_t)C, sizeof(double)), *sq = sum + C;
-		if (!sum) /* a C-sized block; never fails in practice */
-			abort();
+		double *v = sums(l, priv[0], n);
+		memset(v, 0, sizeof(double) * (C + 1));
 		for (size_t i = 0; i < rows; i++)
 			for (int c = 0; c < C; c++)
-				sum[c] += x[i * C + c];
+				v[c] += x[i * C + c];
+		v[C] = (double)rows;
+		vk_reduce(p->red, p->slice, v, C + 1);
+		double total = v[C] > 0 ? v[C] : 1;
+		*count = (float)total;
 		for (int c = 0; c < C; c++)
-			sum[c] /= (double)rows;
+			mu[c] = (float)(v[c] / total);
+		memset(v, 0, sizeof(double) * C);
 		for (size_t i = 0; i < rows; i++)
 			for (int c = 0; c < C; c++) {
-				double d = x[i * C + c] - sum[c];
-				sq[c] += d * d;
+				double d = x[i * C + c] - mu[c];
+				v[c] += d * d;
 			}
+		vk_reduce(p->red, p->slice, v, C);
 		for (int c = 0; c < C; c++) {
-			double var = sq[c] / (double)rows;
-			mu[c] = (float)sum[c];
+			double var = v[c] / total;
 			r[c] = (float)(1.0 / sqrt(var + E));
 			if (p->update_state) {
-				double unbiased = rows > 1 ? sq[c] / (double)(rows - 1) : var;
-				run_mu[c] = (1.0f - M) * run_mu[c] + M * (float)sum[c];
+				double unbiased = total > 1 ? v[c] / (total - 1) : var;
+				run_mu[c] = (1.0f - M) * run_mu[c] + M * mu[c];
 				run_var[c] = (1.0f - M) * run_var[c] + M * (float)unbiased;
 			}
 		}
-		free(sum);
 	} else {
 		for (int c = 0; c < C; c++) {
 			mu[c] = run_mu[c];
@@ -157,8 +176,10 @@ static void forward(const vk_layer *l, float *const *y, float *const *priv, cons
 	vk_activate(y[0], rows * C, l->spec.act);
 }
 
-/* dy (n·P, C) -> dγ = Σ dy ⊙ x̂, dβ = Σ dy, and dx: in training
- *   dx = γ r / m · (m·dy − Σdy − x̂ · Σ(dy ⊙ x̂)),  m = n·P,
+/* dy (n·P, C) -> dγ = Σ dy ⊙ x̂, dβ = Σ dy over this pass's rows (the
+ * trainer adds the slices' blocks), and dx: in training, with the sums and
+ * the count m over the whole batch,
+ *   dx = γ r / m · (m·dy − Σdy − x̂ · Σ(dy ⊙ x̂)),
  * in evaluation (μ, σ² constants) dx = γ r dy. */
 static void backward(const vk_layer *l, float *dx, float *dy, const float *x, float *const *y,
 		     float *const *priv, int n, const vk_pass *p)
@@ -166,13 +187,12 @@ static void backward(const vk_layer *l, float *dx, float *dy, const float *x, fl
 	(void)x;
 	int C = features(l);
 	size_t rows = (size_t)n * positions(l);
-	const float *xh = priv[0], *r = xh + (size_t)n * l->n_out + C;
+	const float *xh = priv[0], *r = xh + (size_t)n * l->n_out + C, *count = r + C;
 	const float *gamma = p->P + l->w;
 	float *dg = p->G + l->w, *db = p->G + l->b;
+	double *v = sums(l, priv[0], n), *sb = v, *sg = v + C;
 	vk_act_backward(dy, y[0], rows * C, l->spec.act);
-	double *sg = calloc(2 * (size_t)C, sizeof(double)), *sb = sg + C;
-	if (!sg)
-		abort();
+	memset(v, 0, sizeof(double) * 2 * C);
 	for (size_t i = 0; i < rows; i++)
 		for (int c = 0; c < C; c++) {
 			sg[c] += (double)dy[i * C + c] * xh[i * C + c];
@@ -182,17 +202,21 @@ static void backward(const vk_layer *l, float *dx, float *dy, const float *x, fl
 		dg[c] = (float)sg[c];
 		db[c] = (float)sb[c];
 	}
-	if (dx) {
-		for (size_t i = 0; i < rows; i++)
-			for (int c = 0; c < C; c++) {
-				float k = gamma[c] * r[c];
-				dx[i * C + c] = p->train ? k / (float)rows *
-					((float)rows * dy[i * C + c] - (float)sb[c] -
-					 xh[i * C + c] * (float)sg[c])
-							 : k * dy[i * C + c];
-			}
+	if (!p->train) {
+		if (dx)
+			for (size_t i = 0; i < rows; i++)
+				for (int c = 0; c < C; c++)
+					dx[i * C + c] = gamma[c] * r[c] * dy[i * C + c];
+		return;
 	}
-	free(sg);
+	vk_reduce(p->red, p->slice, v, 2 * C); /* every slice, with dx or without */
+	if (!dx)
+		return;
+	float m = *count;
+	for (size_t i = 0; i < rows; i++)
+		for (int c = 0; c < C; c++)
+			dx[i * C + c] = gamma[c] * r[c] / m *
+					(m * dy[i * C + c] - (float)sb[c] - xh[i * C + c] * (float)sg[c]);
 }
 
 /* Row words 2 and 3: the bits of M and E. */

@@ -17,6 +17,7 @@
 
 #include "conv.h"
 #include "err.h"
+#include "reduce.h"
 #include "rng.h"
 #include "shape.h"
 
@@ -61,6 +62,12 @@ typedef struct vk_pass {
 	float *scratch;               /* shared workspace (the largest ops->workspace) */
 	int train;                    /* 1: training (batch statistics); 0: eval (running ones) */
 	int update_state;             /* training: move the running statistics in S */
+	/* A training batch cut into slices (threads, ranks): a kind that needs
+	 * the whole batch's sums (batchnorm) gets them by vk_reduce(red, slice,
+	 * ...), at most its n_st + 1 values a call; red NULL: this pass is the
+	 * whole batch. Every slice runs every pass, rows or none. */
+	vk_reducer *red;
+	int slice;
 	/* The CVAE's one-hot: the layer with label_in reads cat = [x | label]. */
 	float *cat;
 	void (*put_label)(const struct vk_pass *p, float *dst, int ld, int col, int n);
