@@ -12,6 +12,7 @@
 
 #include "classes.h"
 #include "err.h"
+#include "manifest.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -55,6 +56,7 @@ static const char USAGE[] =
 	"  -t, --threads N         decode with N threads (default: every core); the\n"
 	"                          output order does not depend on N\n"
 	"  -k, --skip-bad          skip unreadable or corrupt files with a warning\n"
+	"  -m, --manifest FILE     write which file each record came from (TSV)\n"
 	"  -h, --help              show this help and exit\n"
 	"      --version           show the version and exit\n";
 
@@ -64,7 +66,7 @@ enum {
 };
 
 struct cmdline {
-	const char *output, *files_from;
+	const char *output, *files_from, *manifest;
 	const char *classes, *classes_from; /* --classes, --classes-from */
 	int nul, labels, as_float, shuffle, skip_bad;
 	unsigned channels;          /* 0: decide from the inputs */
@@ -133,6 +135,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"skip-bad", no_argument, 0, 'k'},
 		{"classes", required_argument, 0, OPT_CLASSES},
 		{"classes-from", required_argument, 0, OPT_CLASSES_FROM},
+		{"manifest", required_argument, 0, 'm'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -141,7 +144,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->count = TS_MAX_COUNT;
 	c->seed = 1;
 	int fit_given = 0, ch;
-	while ((ch = getopt_long(argc, argv, "o:0s:gfn:t:kh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:0s:gfn:t:km:h", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
 		switch (ch) {
@@ -180,6 +183,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'k': c->skip_bad = 1; break;
 		case OPT_CLASSES: c->classes = optarg; break;
 		case OPT_CLASSES_FROM: c->classes_from = optarg; break;
+		case 'm': c->manifest = optarg; break;
 		}
 	}
 	if (c->classes && c->classes_from)
@@ -191,6 +195,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->n_operands = argc - optind;
 	if (!c->n_operands && !c->files_from)
 		vk_usage_error("no images: name files or directories, or give --files-from");
+	if (c->manifest && (c->output ? !strcmp(c->output, c->manifest) :
+			    !strcmp(c->manifest, "-")))
+		vk_usage_error("--manifest needs a file of its own, not the stream's");
 	if (fit_given && !c->w)
 		vk_usage_error("--fit needs --size");
 	if (c->nul && !c->files_from)
@@ -761,6 +768,9 @@ static void img2stream(const struct cmdline *c)
 	 * patched then); otherwise it is declared, so a stream cut short by an
 	 * error is seen as truncated by its reader. */
 	open_output(&w, c, &s, c->skip_bad ? TS_COUNT_UNKNOWN : l.n, names, n_names);
+	vk_afile manifest;
+	if (c->manifest && vk_manifest_open(&manifest, c->manifest, &e))
+		vk_die_error(&e);
 
 	size_t rec = (size_t)s.w * s.h * s.c, batch = 16 * (size_t)c->threads;
 	if (batch > l.n)
@@ -784,7 +794,8 @@ static void img2stream(const struct cmdline *c)
 			if (f)
 				for (size_t k = 0; k < rec; k++)
 					f[k] = px[k] * (1.0f / 255.0f);
-			if (ts_write(&w, f ? (const void *)f : px, j.items[i].label, &e))
+			if (ts_write(&w, f ? (const void *)f : px, j.items[i].label, &e) ||
+			    (c->manifest && vk_manifest_add(&manifest, written, j.items[i].path, &e)))
 				vk_die_error(&e);
 			written++;
 		}
@@ -793,7 +804,7 @@ static void img2stream(const struct cmdline *c)
 	vk_progress_end(&prog);
 	if (written == 0)
 		vk_die("no image could be read (%zu skipped)", skipped);
-	if (ts_writer_close(&w, &e))
+	if (ts_writer_close(&w, &e) || (c->manifest && vk_afile_commit(&manifest, &e)))
 		vk_die_error(&e);
 	if (skipped)
 		vk_warn("%zu of %zu files skipped", skipped, total);

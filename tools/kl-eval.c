@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include "blascore.h"
+#include "classes.h"
+#include "complexity.h"
 #include "err.h"
+#include "evaltsv.h"
 #include "evaluate.h"
 #include "guard.h"
 #include "modelfile.h"
@@ -25,11 +28,16 @@ static const char USAGE[] =
 	"with --iw, the importance-weighted estimate of -log p(x). Without -m, DATA is\n"
 	"what vae-encode --with-logvar writes (mu then log sigma^2 per record) and the\n"
 	"KL to N(0, I) is measured per record and per latent dimension. A table on a\n"
-	"terminal, TSV otherwise; --merge adds up summaries that --tsv wrote for shards.\n\n"
+	"terminal, TSV otherwise; --merge adds up summaries that --tsv wrote for shards\n"
+	"(or joins --per-record TSVs of contiguous shards, renumbering the records).\n\n"
 	"  -m, --model MODEL  a model to measure (repeat for a row per model)\n"
 	"  -s, --seed N       seed of the noise (default 1; same seed, same numbers)\n"
 	"  -k, --iw K         also estimate log p(x) with K importance samples\n"
-	"      --per-record   one TSV line per record instead of the summary\n"
+	"      --per-record   scores per record instead of the summary: TSV with a header,\n"
+	"                     record label model rec kl nelbo nlogpx complexity ccl llr\n"
+	"      --stream       with --per-record, a tensor stream of the scores (f64)\n"
+	"      --background MODEL  with --per-record, the likelihood ratio llr of each\n"
+	"                     model against MODEL (trained on perturbed data)\n"
 	"  -d, --dims         show the per-dimension table on a terminal too\n"
 	"      --tsv          TSV even on a terminal\n"
 	"      --table        the readable table even into a pipe\n"
@@ -45,8 +53,8 @@ static const char USAGE[] =
 #define MAX_LATENT 4096
 
 struct cmdline {
-	const char *models[MAX_MODELS];
-	int n_models, iw, per_record, dims, tsv, merge, threads, verbose;
+	const char *models[MAX_MODELS], *background;
+	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose;
 	uint64_t seed;
 	char **operands;
 	int n_operands;
@@ -54,17 +62,16 @@ struct cmdline {
 
 /* One row of the result: a model, or the latent stream when there is none. */
 struct evaluator {
-	const char *name;
-	int kind;               /* a model kind's number, or 0 for a latent stream */
+	vk_evalrow row;         /* name, kind (a model kind's number, 0 for a latent
+				 * stream) and the sums */
 	vk_model m;
 	vk_work w;
-	vk_evalsum sum;
 	float rec[BATCH], kl[BATCH];
 	double lp[BATCH];
 	double seconds, iw_seconds;
 };
 
-enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_TSV, OPT_TABLE, OPT_MERGE };
+enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -73,6 +80,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"iw", required_argument, 0, 'k'}, {"per-record", no_argument, 0, OPT_PER_RECORD},
 		{"dims", no_argument, 0, 'd'}, {"tsv", no_argument, 0, OPT_TSV},
 		{"table", no_argument, 0, OPT_TABLE}, {"merge", no_argument, 0, OPT_MERGE},
+		{"stream", no_argument, 0, OPT_STREAM},
+		{"background", required_argument, 0, OPT_BACKGROUND},
 		{"threads", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'}, {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -94,6 +103,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 's': c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case 'k': c->iw = (int)vk_parse_long("--iw", optarg, 1, 10000000); break;
 		case OPT_PER_RECORD: c->per_record = 1; break;
+		case OPT_STREAM: c->stream = 1; break;
+		case OPT_BACKGROUND: c->background = optarg; break;
 		case 'd': c->dims = 1; break;
 		case OPT_TSV: c->tsv = 1; break;
 		case OPT_TABLE: c->tsv = 0; break;
@@ -104,8 +115,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	c->operands = argv + optind;
 	c->n_operands = argc - optind;
+	if (c->background && !c->per_record)
+		vk_option_has_no_effect("--background", "without --per-record (the likelihood ratio "
+					"is a per-record score; add the model with -m for its summary)");
 	if (c->tsv < 0)
 		c->tsv = !isatty(STDOUT_FILENO);
+	if (c->stream && !c->per_record)
+		vk_option_has_no_effect("--stream", "without --per-record (the summary is TSV or a "
+					"table)");
 	if (c->merge) {
 		if (c->n_models || c->iw || c->per_record)
 			vk_usage_error("--merge reads summaries: it takes no -m, --iw or --per-record");
@@ -115,36 +132,30 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	if (c->n_operands > 1)
 		vk_usage_error("one DATA stream at a time (got %d operands)", c->n_operands);
+	if (c->background && !c->n_models)
+		vk_usage_error("--background needs the models to compare with it (-m MODEL)");
 	if (c->iw && !c->n_models)
 		vk_usage_error("--iw needs a model to decode with (-m MODEL)");
 }
 
 /* ---- evaluating ---- */
 
-/* A row with a KL and an ELBO: a model whose latent kind has a prior (not
- * an AE), or a latent stream. */
-static int kind_has_kl(int kind)
-{
-	const vk_model_kind *k = vk_model_kind_get(kind);
-	return !kind || (k && k->latent->has_kl);
-}
-
 static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw)
 {
 	vk_error e;
 	static vk_trainrec rec;
 	memset(ev, 0, sizeof *ev);
-	ev->name = path;
+	ev->row.name = path;
 	if (vk_model_load(path, &ev->m, &rec, NULL, &e))
 		vk_die_error(&e);
-	ev->kind = ev->m.a.kind;
+	ev->row.kind = ev->m.a.kind;
 	if (vk_check_input(&ev->m, &r->h, r->name, &e))
 		vk_die("%s (model %s)", e.msg, path);
 	if (vk_match_stream_classes(&ev->m, &rec, path, r, &e)) /* a cvae's classes by name */
 		vk_die_error(&e);
-	int vae = kind_has_kl(ev->kind);
+	int vae = vk_evalrow_has_kl(ev->row.kind);
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
-	    vk_evalsum_init(&ev->sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
+	    vk_evalsum_init(&ev->row.sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
 		vk_die_error(&e);
 	if (!vae)
 		vk_warn("%s: ae: deterministic encoder, no ELBO (reconstruction only)", path);
@@ -156,7 +167,7 @@ static void open_latent(struct evaluator *ev, const ts_reader *r)
 	vk_error e;
 	char kind[64], s[64];
 	memset(ev, 0, sizeof *ev);
-	ev->name = "-";
+	ev->row.name = "-";
 	if (ts_meta_get(&r->h, "kind", kind, sizeof kind) && strcmp(kind, "latent+logvar"))
 		vk_die("%s: kind=%s is not latent+logvar; measure images with -m MODEL, or "
 		       "encode them with vae-encode --with-logvar", r->name, kind);
@@ -165,18 +176,18 @@ static void open_latent(struct evaluator *ev, const ts_reader *r)
 		vk_die("%s: records of shape %s are not mu then log sigma^2 (an even-length "
 		       "vector of at most %d)", r->name, ts_shape_str(&r->h, s, sizeof s),
 		       2 * MAX_LATENT);
-	if (vk_evalsum_init(&ev->sum, (int)n / 2, 1, 0, 0, &e))
+	if (vk_evalsum_init(&ev->row.sum, (int)n / 2, 1, 0, 0, &e))
 		vk_die_error(&e);
 }
 
 static void evaluate_batch(struct evaluator *ev, const char *src, const float *x,
 			   const int32_t *labels, size_t n, uint64_t first, const struct cmdline *c)
 {
-	if (!ev->kind) {
-		size_t Z = ev->sum.Z;
+	if (!ev->row.kind) {
+		size_t Z = ev->row.sum.Z;
 		for (size_t i = 0; i < n; i++) {
 			ev->kl[i] = (float)vk_kl_head(x + i * 2 * Z, (int)Z);
-			vk_evalsum_add(&ev->sum, 0, 0, 0, x + i * 2 * Z);
+			vk_evalsum_add(&ev->row.sum, 0, 0, 0, x + i * 2 * Z);
 		}
 		return;
 	}
@@ -184,9 +195,9 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 	int cvae = vk_conditional(&m->a), D = m->a.input_size;
 	vk_error e;
 	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
-		vk_die("%s (model %s)", e.msg, ev->name);
-	if (m->a.likelihood == VK_BERNOULLI && vk_check_unit_rows(x, n, D, first, src, &e))
-		vk_die("%s (model %s)", e.msg, ev->name); /* vae-train's rule (guard.h) */
+		vk_die("%s (model %s)", e.msg, ev->row.name);
+	if (vk_lik_of(&m->a)->unit_targets && vk_check_unit_rows(x, n, D, first, src, &e))
+		vk_die("%s (model %s)", e.msg, ev->row.name); /* vae-train's rule (guard.h) */
 	const int32_t *lab = cvae ? labels : NULL;
 	const float *head = ev->w.act_enc[m->n_enc - 1];
 	double t0 = vk_now(), t_iw = 0;
@@ -198,41 +209,133 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 		const int32_t *li = lab ? lab + i : NULL;
 		vk_eval_batch(m, &ev->w, xi, li, 1, c->seed, ev->rec + i, ev->kl + i);
 		ev->lp[i] = NAN;
-		if (ev->sum.iw) {
+		if (ev->row.sum.iw) {
 			double t = vk_now();
 			ev->lp[i] = vk_iw_logpx(m, &ev->w, xi, li ? *li : TS_NO_LABEL, head,
-						ev->sum.iw, c->seed);
+						ev->row.sum.iw, c->seed);
 			t_iw += vk_now() - t;
 		}
-		vk_evalsum_add(&ev->sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
+		vk_evalsum_add(&ev->row.sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
 	}
 	double t1 = vk_now() - t_iw;
 	ev->seconds += t1 - t0;
 	ev->iw_seconds += t_iw;
 }
 
-/* label, then per model rec kl nelbo [log p̂(x)] (rec alone for an AE, kl alone
- * for a latent stream). */
-static void print_records(const struct evaluator *ev, int n_ev, const int32_t *labels,
-			  int has_labels, size_t n)
+/* ---- per-record scores: TSV, or a tensor stream of the same numbers ---- */
+
+/* Every score is "higher is more unusual" (nats per record). */
+enum { SC_REC, SC_KL, SC_NELBO, SC_NLOGPX, SC_COMPLEXITY, SC_CCL, SC_LLR, N_SCORES };
+static const char *const SCORE_NAME[N_SCORES] = {"rec", "kl", "nelbo", "nlogpx",
+						  "complexity", "ccl", "llr"};
+
+/* The background model of --background (the last evaluator), or NULL. */
+static const struct evaluator *background;
+#define RECORDS_HEADER \
+	"record\tlabel\tmodel\trec\tkl\tnelbo\tnlogpx\tcomplexity\tccl\tllr"
+
+/* Which scores an evaluator has: KL alone for a latent stream, the
+ * reconstruction alone for an AE; a (C)VAE has them all, −log p̂ with --iw. */
+static int has_score(const struct evaluator *v, int k)
 {
-	for (size_t i = 0; i < n; i++) {
-		const char *sep = "";
-		if (has_labels)
-			printf("%d", (int)labels[i]), sep = "\t";
-		for (int k = 0; k < n_ev; k++, sep = "\t") {
-			const struct evaluator *v = &ev[k];
-			if (!v->kind)
-				printf("%s%.9g", sep, v->kl[i]);
-			else if (!kind_has_kl(v->kind))
-				printf("%s%.9g", sep, v->rec[i]);
-			else
-				printf("%s%.9g\t%.9g\t%.9g", sep, v->rec[i], v->kl[i],
-				       (double)v->rec[i] + v->kl[i]);
-			if (v->sum.iw)
-				printf("\t%.9g", v->lp[i]);
+	if (!v->row.kind)
+		return k == SC_KL;
+	if (!vk_evalrow_has_kl(v->row.kind))
+		return k == SC_REC;
+	if (k == SC_LLR)
+		return background != NULL;
+	return k != SC_NLOGPX || v->row.sum.iw;
+}
+
+/* The best likelihood bound measured for record i: −log p̂ with --iw, else −ELBO. */
+static double nll(const struct evaluator *v, size_t i)
+{
+	return v->row.sum.iw ? -v->lp[i] : (double)v->rec[i] + v->kl[i];
+}
+
+/* Record i's score k. The complexity-corrected score (Serrà et al. 2020)
+ * subtracts L(x) from the best likelihood bound; the likelihood ratio (Ren et
+ * al. 2019) subtracts the background model's bound. */
+static double score(const struct evaluator *v, size_t i, int k, double complexity)
+{
+	switch (k) {
+	case SC_REC: return v->rec[i];
+	case SC_KL: return v->kl[i];
+	case SC_NELBO: return (double)v->rec[i] + v->kl[i];
+	case SC_NLOGPX: return -v->lp[i];
+	case SC_COMPLEXITY: return complexity;
+	case SC_CCL: return nll(v, i) - complexity;
+	default: return nll(v, i) - nll(background, i);
+	}
+}
+
+static void print_records(const struct evaluator *ev, int n_ev, const int32_t *labels,
+			  int has_labels, size_t n, uint64_t first, const double *complexity)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int m = 0; m < n_ev; m++) {
+			const struct evaluator *v = &ev[m];
+			printf("%llu\t", (unsigned long long)(first + i));
+			printf(has_labels ? "%d\t" : "NA\t", has_labels ? (int)labels[i] : 0);
+			fputs(v->row.name, stdout);
+			for (int k = 0; k < N_SCORES; k++)
+				if (has_score(v, k))
+					printf("\t%.9g", score(v, i, k, complexity[i]));
+				else
+					fputs("\tNA", stdout);
+			putchar('\n');
 		}
-		putchar('\n');
+}
+
+/* The scores stream: one f64 record per input record, the scores each
+ * evaluator has in -m order, named in the metadata (score.I=NAME and, with
+ * several models, score.I.model=MODEL); the input's labels and metadata kept. */
+static void open_scores(ts_writer *w, const struct evaluator *ev, int n_ev, const ts_reader *r)
+{
+	vk_error e;
+	ts_header h = r->h;
+	uint32_t n = 0;
+	char key[64], val[VK_CLASS_NAME_MAX * 3];
+	h.dtype = TS_F64;
+	h.count = TS_COUNT_UNKNOWN;
+	ts_meta_unset(&h, "scale");
+	int bad = ts_meta_set(&h, "kind", "scores", &e);
+	for (int m = 0; m < n_ev && !bad; m++)
+		for (int k = 0; k < N_SCORES && !bad; k++) {
+			if (!has_score(&ev[m], k))
+				continue;
+			snprintf(key, sizeof key, "score.%u", n);
+			bad = ts_meta_set(&h, key, SCORE_NAME[k], &e);
+			if (n_ev > 1 && !bad) {
+				snprintf(key, sizeof key, "score.%u.model", n);
+				bad = ts_meta_set(&h, key, vk_class_encode(ev[m].row.name, val,
+									    sizeof val), &e);
+			}
+			n++;
+		}
+	snprintf(val, sizeof val, "%u", n);
+	if (bad || ts_meta_set(&h, "scores", val, &e))
+		vk_die("the scores' names do not fit a stream's metadata: %s", e.msg);
+	h.rank = 1;
+	memset(h.dims, 0, sizeof h.dims);
+	h.dims[0] = n;
+	if (ts_writer_open(w, NULL, &h, &e))
+		vk_die_error(&e);
+}
+
+static void write_scores(ts_writer *w, const struct evaluator *ev, int n_ev,
+			 const int32_t *labels, size_t n, const double *complexity)
+{
+	vk_error e;
+	double row[MAX_MODELS * N_SCORES];
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		for (int m = 0; m < n_ev; m++)
+			for (int k = 0; k < N_SCORES; k++)
+				if (has_score(&ev[m], k))
+					row[j++] = score(&ev[m], i, k, complexity[i]);
+		if (ts_write(w, row, w->h.has_labels ? labels[i] : TS_NO_LABEL, &e))
+			vk_die_error(&e);
 	}
 }
 
@@ -242,12 +345,22 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	size_t D = ts_elems(&r->h), got;
 	float *x = vk_xmalloc(sizeof(float) * BATCH * D);
 	int32_t labels[BATCH];
+	double complexity[BATCH];
+	vk_complexity cx = {0};
+	ts_writer scores;
+	int n_out = n_ev - (background != NULL);  /* the background has no rows of its own */
+	if (c->per_record && vk_complexity_init(&cx, D, &e))
+		vk_die_error(&e);
+	if (c->per_record && c->stream)
+		open_scores(&scores, ev, n_out, r);
+	else if (c->per_record)
+		puts(RECORDS_HEADER);
 	uint64_t first = 0;
 	/* Importance sampling takes long per record: read fewer at a time so the
 	 * meter (on a terminal) moves. Records are measured one by one anyway. */
 	int iw = 0;
 	for (int k = 0; k < n_ev; k++)
-		iw |= ev[k].sum.iw > 0;
+		iw |= ev[k].row.sum.iw > 0;
 	size_t batch = iw ? 8 : BATCH;
 	vk_progress p;
 	vk_progress_start(&p, "records", r->h.count == TS_COUNT_UNKNOWN ? 0 : r->h.count);
@@ -261,84 +374,42 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 		for (int k = 0; k < n_ev; k++)
 			evaluate_batch(&ev[k], r->name, x, labels, got, first, c);
 		if (c->per_record)
-			print_records(ev, n_ev, labels, r->h.has_labels, got);
+			for (size_t i = 0; i < got; i++)
+				complexity[i] = c->n_models ? vk_complexity_f32(&cx, x + i * D) : NAN;
+		if (c->per_record && c->stream)
+			write_scores(&scores, ev, n_out, labels, got, complexity);
+		else if (c->per_record)
+			print_records(ev, n_out, labels, r->h.has_labels, got, first, complexity);
 		first += got;
 		vk_progress_update(&p, first);
 	}
 	vk_progress_end(&p);
 	free(x);
+	vk_complexity_free(&cx);
+	if (c->per_record && c->stream && ts_writer_close(&scores, &e))
+		vk_die_error(&e);
 	for (int k = 0; k < n_ev; k++) {
-		if (ev[k].sum.bad)
-			vk_die("%s: a loss is not finite or too large to add up exactly", ev[k].name);
-		if (c->verbose && ev[k].kind)
-			vk_warn("%s: %.2fs for %llu records (%.0f/s)%s", ev[k].name, ev[k].seconds,
+		if (ev[k].row.sum.bad)
+			vk_die("%s: a loss is not finite or too large to add up exactly", ev[k].row.name);
+		if (c->verbose && ev[k].row.kind)
+			vk_warn("%s: %.2fs for %llu records (%.0f/s)%s", ev[k].row.name, ev[k].seconds,
 				(unsigned long long)first, first / ev[k].seconds, "");
-		if (c->verbose && ev[k].sum.iw)
+		if (c->verbose && ev[k].row.sum.iw)
 			vk_warn("%s: importance sampling K=%d: %.2fs (%.1f ms per record, %.0f "
-				"samples/s)", ev[k].name, ev[k].sum.iw, ev[k].iw_seconds,
+				"samples/s)", ev[k].row.name, ev[k].row.sum.iw, ev[k].iw_seconds,
 				1e3 * ev[k].iw_seconds / first,
-				(double)first * ev[k].sum.iw / ev[k].iw_seconds);
+				(double)first * ev[k].row.sum.iw / ev[k].iw_seconds);
 	}
 }
 
 /* ---- summaries: a table for people, TSV for scripts and --merge ---- */
 
-static const char TSV_HEADER[] =
-	"model\tkind\tdim\trecords\trec\tkl\tnelbo\tnelbo_se\tiw\tnlogpx\tnlogpx_se\tgap\t"
-	"active\tmu_var\tq_rec\tq_kl\tq_nelbo2\tq_lp\tq_lp2\tq_mu\tq_mu2";
-#define TSV_FIELDS 21
-
-static const char *kind_name(int kind) { return kind ? vk_kind_name(kind) : "latent"; }
-
-static void tsv_num(double v) { printf(isnan(v) ? "\tNA" : "\t%.10g", v); }
-static void tsv_q(int have, int64_t q) { printf(have ? "\t%lld" : "\tNA", (long long)q); }
-
-static void print_tsv(const struct evaluator *ev, int n_ev)
-{
-	puts(TSV_HEADER);
-	for (int k = 0; k < n_ev; k++) {
-		const vk_evalsum *s = &ev[k].sum;
-		int elbo = s->has_rec && s->has_kl;
-		double nelbo = elbo ? vk_sum_mean(s->rec, s->n) + vk_sum_mean(s->kl, s->n) : NAN;
-		double nlp = s->iw ? -vk_sum_mean(s->lp, s->n) : NAN;
-		printf("%s\t%s\tall\t%llu", ev[k].name, kind_name(ev[k].kind),
-		       (unsigned long long)s->n);
-		tsv_num(s->has_rec ? vk_sum_mean(s->rec, s->n) : NAN);
-		tsv_num(s->has_kl ? vk_sum_mean(s->kl, s->n) : NAN);
-		tsv_num(nelbo);
-		tsv_num(elbo ? vk_sum_se(s->rec + s->kl, s->nelbo2, s->n) : NAN);
-		printf(s->iw ? "\t%d" : "\tNA", s->iw);
-		tsv_num(nlp);
-		tsv_num(s->iw ? vk_sum_se(s->lp, s->lp2, s->n) : NAN);
-		tsv_num(nelbo - nlp);
-		printf("\t%d\tNA", vk_evalsum_active(s, VK_ACTIVE_THRESHOLD));
-		tsv_q(s->has_rec, s->rec);
-		tsv_q(s->has_kl, s->kl);
-		tsv_q(elbo, s->nelbo2);
-		tsv_q(s->iw, s->lp);
-		tsv_q(s->iw, s->lp2);
-		fputs("\tNA\tNA\n", stdout);
-		for (int j = 0; j < s->Z; j++) {
-			double var = vk_evalsum_mu_var(s, j);
-			printf("%s\t%s\t%d\t%llu\tNA", ev[k].name, kind_name(ev[k].kind), j,
-			       (unsigned long long)s->n);
-			tsv_num(s->has_kl ? vk_sum_mean(s->kl_dim[j], s->n) : NAN);
-			printf("\tNA\tNA\tNA\tNA\tNA\tNA\t%d", var > VK_ACTIVE_THRESHOLD);
-			tsv_num(var);
-			printf("\tNA");
-			tsv_q(s->has_kl, s->kl_dim[j]);
-			printf("\tNA\tNA\tNA\t%lld\t%lld\n", (long long)s->mu[j],
-			       (long long)s->mu2[j]);
-		}
-	}
-}
-
 static int name_width(const struct evaluator *ev, int n_ev)
 {
 	int w = 5;
 	for (int k = 0; k < n_ev; k++)
-		if ((int)strlen(ev[k].name) > w)
-			w = (int)strlen(ev[k].name);
+		if ((int)strlen(ev[k].row.name) > w)
+			w = (int)strlen(ev[k].row.name);
 	return w;
 }
 
@@ -354,17 +425,17 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 {
 	int nw = name_width(ev, n_ev), any_iw = 0;
 	for (int k = 0; k < n_ev; k++)
-		any_iw |= ev[k].sum.iw != 0;
+		any_iw |= ev[k].row.sum.iw != 0;
 	printf("%-*s %-6s %8s %10s %10s %10s %7s", nw, "model", "kind", "records", "rec", "kl",
 	       "-elbo", "se");
 	if (any_iw)
 		printf(" %6s %10s %7s %8s", "K", "-log p(x)", "se", "gap");
 	printf(" %7s\n", "active");
 	for (int k = 0; k < n_ev; k++) {
-		const vk_evalsum *s = &ev[k].sum;
+		const vk_evalsum *s = &ev[k].row.sum;
 		int elbo = s->has_rec && s->has_kl;
 		double nelbo = vk_sum_mean(s->rec, s->n) + vk_sum_mean(s->kl, s->n);
-		printf("%-*s %-6s %8llu", nw, ev[k].name, kind_name(ev[k].kind),
+		printf("%-*s %-6s %8llu", nw, ev[k].row.name, vk_evalrow_kind_name(ev[k].row.kind),
 		       (unsigned long long)s->n);
 		cell(10, s->has_rec, vk_sum_mean(s->rec, s->n));
 		cell(10, s->has_kl, vk_sum_mean(s->kl, s->n));
@@ -386,10 +457,10 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 		return;
 	printf("\n%-*s %5s %10s %10s %6s\n", nw, "model", "dim", "kl", "var(mu)", "active");
 	for (int k = 0; k < n_ev; k++)
-		for (int j = 0; j < ev[k].sum.Z; j++) {
-			const vk_evalsum *s = &ev[k].sum;
+		for (int j = 0; j < ev[k].row.sum.Z; j++) {
+			const vk_evalsum *s = &ev[k].row.sum;
 			double var = vk_evalsum_mu_var(s, j);
-			printf("%-*s %5d", nw, ev[k].name, j);
+			printf("%-*s %5d", nw, ev[k].row.name, j);
 			cell(10, s->has_kl, vk_sum_mean(s->kl_dim[j], s->n));
 			cell(10, 1, var);
 			printf(" %6s\n", var > VK_ACTIVE_THRESHOLD ? "yes" : "no");
@@ -398,135 +469,77 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 
 /* ---- --merge: read summaries back and add them up ---- */
 
-static int split_tabs(char *line, char **f, int max)
-{
-	int n = 0;
-	line[strcspn(line, "\n")] = 0;
-	for (char *p = line;; p++) {
-		if (n < max)
-			f[n] = p;
-		n++;
-		p += strcspn(p, "\t");
-		if (!*p)
-			return n;
-		*p = 0;
-	}
-}
-
-static int64_t parse_q(const char *s, const char *file, unsigned long long line)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!strcmp(s, "NA"))
-		return 0;
-	if (end == s || *end || errno)
-		vk_die("%s:%llu: '%s' is not an exact sum (an integer)", file, line, s);
-	return v;
-}
-
-static int kind_parse(const char *s)
-{
-	return !strcmp(s, "latent") ? 0 : vk_kind_parse(s);
-}
-
-/* The evaluator called name, created on first sight; new ones must agree. */
-static struct evaluator *find_or_add(struct evaluator *ev, int *n_ev, const char *name,
-				     const vk_evalsum *s, int kind, const char *file,
-				     unsigned long long line)
-{
-	vk_error e;
-	for (int k = 0; k < *n_ev; k++) {
-		if (strcmp(ev[k].name, name))
-			continue;
-		vk_evalsum *t = &ev[k].sum;
-		if (ev[k].kind != kind || t->Z != s->Z || t->iw != s->iw)
-			vk_die("%s:%llu: %s was measured differently from the first summary "
-			       "(kind, latent size or --iw differ)", file, line, name);
-		return &ev[k];
-	}
-	if (*n_ev == MAX_MODELS)
-		vk_die("%s:%llu: more than %d models to merge", file, line, MAX_MODELS);
-	struct evaluator *v = &ev[(*n_ev)++];
-	memset(v, 0, sizeof *v);
-	v->name = strdup(name);
-	v->kind = kind;
-	if (!v->name || vk_evalsum_init(&v->sum, s->Z, s->has_kl, s->has_rec, s->iw, &e))
-		vk_die("out of memory");
-	return v;
-}
-
-/* Parse a model row ("all") into s (allocated for MAX_LATENT dimensions). */
-static void parse_model_row(char **f, vk_evalsum *s, const char *file, unsigned long long ln)
-{
-	vk_error e;
-	int kind = kind_parse(f[1]);
-	if (kind < 0)
-		vk_die("%s:%llu: unknown kind '%s'", file, ln, f[1]);
-	if (vk_evalsum_init(s, MAX_LATENT, kind_has_kl(kind), kind != 0,
-			    strcmp(f[8], "NA") ? atoi(f[8]) : 0, &e))
-		vk_die_error(&e);
-	s->Z = 0;
-	s->n = strtoull(f[3], NULL, 10);
-	s->rec = parse_q(f[14], file, ln);
-	s->kl = parse_q(f[15], file, ln);
-	s->nelbo2 = parse_q(f[16], file, ln);
-	s->lp = parse_q(f[17], file, ln);
-	s->lp2 = parse_q(f[18], file, ln);
-}
-
-static void merge_model(struct evaluator *ev, int *n_ev, const char *name, int kind,
-			vk_evalsum *s, const char *file, unsigned long long ln)
-{
-	struct evaluator *into = find_or_add(ev, n_ev, name, s, kind, file, ln);
-	vk_evalsum_merge(&into->sum, s);
-	vk_evalsum_free(s);
-}
-
 static void merge_file(struct evaluator *ev, int *n_ev, const char *path)
 {
+	static vk_evalrow rows[MAX_MODELS];
+	vk_error e;
 	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!fp)
 		vk_die("cannot open %s:", path);
-	char *line = NULL, *f[TSV_FIELDS + 1], name[4096] = "";
-	size_t cap = 0;
-	unsigned long long ln = 0;
-	vk_evalsum s = {0};
-	int kind = -1;
-	while (getline(&line, &cap, fp) > 0) {
-		ln++;
-		if (ln == 1) {
-			line[strcspn(line, "\n")] = 0;
-			if (strcmp(line, TSV_HEADER))
-				vk_die("%s: not a kl-eval --tsv summary (its header differs)", path);
-			continue;
-		}
-		if (split_tabs(line, f, TSV_FIELDS + 1) != TSV_FIELDS)
-			vk_die("%s:%llu: expected %d tab-separated fields", path, ln, TSV_FIELDS);
-		if (!strcmp(f[2], "all")) {
-			if (kind >= 0)
-				merge_model(ev, n_ev, name, kind, &s, path, ln);
-			snprintf(name, sizeof name, "%s", f[0]);
-			kind = kind_parse(f[1]);
-			parse_model_row(f, &s, path, ln);
-			continue;
-		}
-		if (kind < 0 || strcmp(f[0], name) || atoi(f[2]) != s.Z || s.Z == MAX_LATENT)
-			vk_die("%s:%llu: dimension row out of place (expected %s dimension %d)",
-			       path, ln, name, s.Z);
-		s.kl_dim[s.Z] = parse_q(f[15], path, ln);
-		s.mu[s.Z] = parse_q(f[19], path, ln);
-		s.mu2[s.Z] = parse_q(f[20], path, ln);
-		s.Z++;
-	}
-	if (ferror(fp))
-		vk_die("error reading %s:", path);
-	if (kind < 0)
-		vk_die("%s: no summary rows", path);
-	merge_model(ev, n_ev, name, kind, &s, path, ln);
-	free(line);
+	for (int k = 0; k < *n_ev; k++)
+		rows[k] = ev[k].row;
+	if (vk_evaltsv_merge(fp, path, rows, n_ev, MAX_MODELS, &e))
+		vk_die_error(&e);
+	for (int k = 0; k < *n_ev; k++)
+		ev[k].row = rows[k];
 	if (fp != stdin)
 		fclose(fp);
+}
+
+/* Is path's first line the --per-record header? (Files only: standard input
+ * is read once, by the summary merge.) */
+static int is_records_file(const char *path)
+{
+	char line[sizeof RECORDS_HEADER + 2];
+	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : NULL;
+	if (!fp)
+		return 0;
+	int yes = fgets(line, sizeof line, fp) && !strcmp(line, RECORDS_HEADER "\n");
+	fclose(fp);
+	return yes;
+}
+
+/* Join --per-record TSVs of contiguous shards (stream-split --contiguous) in
+ * the order given: one header, and each file's record numbers moved on by the
+ * records of the files before it, so the result is what one run writes. */
+static void merge_records(char **paths, int n)
+{
+	unsigned long long offset = 0;
+	char *line = NULL, *end;
+	size_t cap = 0;
+	puts(RECORDS_HEADER);
+	for (int i = 0; i < n; i++) {
+		FILE *fp = strcmp(paths[i], "-") ? fopen(paths[i], "r") : stdin;
+		unsigned long long ln = 0, next = offset;
+		if (!fp)
+			vk_die("cannot open %s:", paths[i]);
+		while (getline(&line, &cap, fp) > 0) {
+			if (!ln++) {
+				if (strcmp(line, RECORDS_HEADER "\n"))
+					vk_die("%s: not a kl-eval --per-record TSV (its header differs; "
+					       "summaries and per-record files do not merge together)",
+					       paths[i]);
+				continue;
+			}
+			errno = 0;
+			unsigned long long k = strtoull(line, &end, 10);
+			if (end == line || *end != '\t' || errno || offset + k < next - (next > offset) ||
+			    offset + k > next)
+				vk_die("%s:%llu: expected record %llu or %llu first (records in order)",
+				       paths[i], ln, next - offset - (next > offset), next - offset);
+			if (offset + k == next)
+				next++;
+			printf("%llu%s", offset + k, end);
+		}
+		if (ferror(fp))
+			vk_die("error reading %s:", paths[i]);
+		if (!ln)
+			vk_die("%s: empty (not a kl-eval --per-record TSV)", paths[i]);
+		if (fp != stdin)
+			fclose(fp);
+		offset = next;
+	}
+	free(line);
 }
 
 int main(int argc, char **argv)
@@ -542,6 +555,11 @@ int main(int argc, char **argv)
 	static struct evaluator ev[MAX_MODELS];
 	int n_ev = 0;
 
+	if (c.merge && is_records_file(c.operands[0])) {
+		merge_records(c.operands, c.n_operands);
+		vk_close_stdout();
+		return 0;
+	}
 	if (c.merge) {
 		for (int i = 0; i < c.n_operands; i++)
 			merge_file(ev, &n_ev, c.operands[i]);
@@ -553,6 +571,15 @@ int main(int argc, char **argv)
 			open_latent(&ev[n_ev++], &r);
 		for (int i = 0; i < c.n_models; i++)
 			open_model(&ev[n_ev++], c.models[i], &r, c.iw);
+		if (c.background) {
+			if (n_ev == MAX_MODELS)
+				vk_usage_error("at most %d models with --background", MAX_MODELS - 1);
+			open_model(&ev[n_ev], c.background, &r, c.iw);
+			if (!vk_evalrow_has_kl(ev[n_ev].row.kind))
+				vk_die("--background %s: an autoencoder has no likelihood to compare",
+				       c.background);
+			background = &ev[n_ev++];
+		}
 		run_all(ev, n_ev, &r, &c);
 		ts_reader_close(&r);
 		if (c.per_record) {
@@ -560,10 +587,14 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (c.tsv)
-		print_tsv(ev, n_ev);
-	else
-		print_table(ev, n_ev, c.dims || !ev[0].kind);
+	if (c.tsv) {
+		const vk_evalrow *rows[MAX_MODELS];
+		for (int k = 0; k < n_ev; k++)
+			rows[k] = &ev[k].row;
+		vk_evaltsv_write(stdout, rows, n_ev);
+	} else {
+		print_table(ev, n_ev, c.dims || !ev[0].row.kind);
+	}
 	vk_close_stdout();
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include "afile.h"
 #include "classes.h"
 #include "err.h"
+#include "manifest.h"
 #include "opts.h"
 #include "progress.h"
 #include "stream.h"
@@ -20,20 +21,22 @@ static const char USAGE[] =
 	"With no STREAM, or when STREAM is -, read standard input.\n\n"
 	"PATTERN is printf-like: %d (with flags and width, as %05d) is the record's\n"
 	"number, %l its label (-1 when it has none), %c its class name (the label's\n"
-	"number when the stream names no classes), %% a per cent sign. Its suffix\n"
+	"number when the stream names no classes), %f the base name of the file it\n"
+	"came from, without its suffix (with --manifest), %% a per cent sign. Its suffix\n"
 	"picks the format: .png, .jpg/.jpeg, .pgm/.ppm/.pnm, .webp, .tif, ...; libvips\n"
 	"save options may follow in brackets, not part of the name: %d.webp[lossless].\n"
 	"Missing directories are created; every file is written atomically.\n\n"
 	"  -o, --output PATTERN    the file names (required)\n"
 	"  -n, --count N           write at most N images\n"
 	"      --start N           number of the first record in %d (default 0)\n"
+	"  -m, --manifest FILE     the records' files, as img2stream --manifest wrote\n"
 	"  -h, --help              show this help and exit\n"
 	"      --version           show the version and exit\n";
 
 enum { OPT_START = VK_OPT_FIRST_LONG };
 
 struct cmdline {
-	const char *pattern, *input;
+	const char *pattern, *input, *manifest;
 	char *name_pattern;     /* pattern without a trailing [options] */
 	const char *options;    /* "[...]" or "" */
 	unsigned long long count, start;
@@ -54,8 +57,10 @@ static int check_pattern(const char *p)
 		p += strspn(p, "0123456789");
 		if (*p == 'd' || *p == 'i')
 			index = 1;
+		else if (*p == 'f')
+			index = 1;  /* file names tell records apart as numbers do */
 		else if (*p != 'l' && *p != 'c')
-			vk_usage_error("-o: '%%%c' in the pattern is not %%d, %%l, %%c or %%%%",
+			vk_usage_error("-o: '%%%c' in the pattern is not %%d, %%l, %%c, %%f or %%%%",
 				       *p ? *p : ' ');
 	}
 	return index;
@@ -65,16 +70,18 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
 	static const struct option longopts[] = {
 		{"output", required_argument, 0, 'o'}, {"count", required_argument, 0, 'n'},
-		{"start", required_argument, 0, OPT_START}, {"help", no_argument, 0, 'h'},
+		{"start", required_argument, 0, OPT_START}, {"manifest", required_argument, 0, 'm'},
+		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
 	c->count = TS_MAX_COUNT;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "o:n:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:n:m:h", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
 		switch (ch) {
 		case 'o': c->pattern = optarg; break;
+		case 'm': c->manifest = optarg; break;
 		case 'n': c->count = vk_parse_long("--count", optarg, 1, TS_MAX_COUNT); break;
 		case OPT_START: c->start = vk_parse_long("--start", optarg, 0, TS_MAX_COUNT); break;
 		}
@@ -104,9 +111,21 @@ static void safe_component(char *s)
 		strcpy(s, "_");
 }
 
-/* The file name of record index with label into out. */
+/* The base name of a source file without its suffix (a/b/cat.jpg: cat). */
+static void source_stem(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	snprintf(out, len, "%s", slash ? slash + 1 : path);
+	char *dot = strrchr(out, '.');
+	if (dot && dot != out)
+		*dot = 0;
+	safe_component(out);
+}
+
+/* The file name of record index with label into out; source the record's
+ * file (--manifest) or NULL. */
 static void format_name(char *out, size_t len, const char *p, unsigned long long index,
-			int32_t label, const ts_header *h)
+			int32_t label, const ts_header *h, const char *source)
 {
 	size_t o = 0;
 	char field[VK_CLASS_NAME_MAX + 32];
@@ -131,6 +150,10 @@ static void format_name(char *out, size_t len, const char *p, unsigned long long
 			else if (!vk_class_name(h, label, field, sizeof field))
 				snprintf(field, sizeof field, "%d", (int)label);
 			safe_component(field);
+		} else if (*p == 'f') {
+			if (!source)
+				vk_die("-o: %%f needs the records' files (--manifest FILE)");
+			source_stem(source, field, sizeof field);
 		} else {
 			snprintf(spec, sizeof spec, "%.*slld", n, start);
 			snprintf(field, sizeof field, spec,
@@ -229,6 +252,9 @@ static void stream2img(struct cmdline *c)
 	if (ts_reader_open(&r, c->input, &e))
 		vk_die_error(&e);
 	struct geom g = image_geom(&r);
+	vk_manifest mf = {0};
+	if (c->manifest && vk_manifest_load(&mf, c->manifest, &e))
+		vk_die_error(&e);
 	if (!vk_img_can_save(c->name_pattern))
 		vk_die("%s: libvips writes no image format for this suffix (try .png, .jpg, .pgm, "
 		       ".ppm, .pnm, .webp or .tif)", c->pattern);
@@ -255,11 +281,16 @@ static void stream2img(struct cmdline *c)
 		if (have && !c->has_index)
 			vk_die("-o: '%s' has no %%d field, but %s has more than one record (each "
 			       "would overwrite the last)", c->name_pattern, r.name);
-		format_name(name, sizeof name, c->name_pattern, c->start + i, label[cur], &r.h);
+		if (c->manifest && i >= mf.n)
+			vk_die("%s: record %llu is past the end of the manifest %s (%llu records)",
+			       r.name, i, c->manifest, (unsigned long long)mf.n);
+		format_name(name, sizeof name, c->name_pattern, c->start + i, label[cur], &r.h,
+			    c->manifest ? mf.file[i] : NULL);
 		save(name, c->options, px[cur], g.w, g.h, g.c);
 		vk_progress_update(&prog, i + 1);
 	}
 	vk_progress_end(&prog);
+	vk_manifest_free(&mf);
 	ts_reader_close(&r);
 	free(px[0]);
 	free(px[1]);

@@ -60,6 +60,14 @@ static int csv_next(tsv_reader *t, vk_error *e)
 	if (c == EOF && t->field == 0 && !t->sep)
 		return TSV_EOF;
 	if (c == '\n' || c == EOF) {
+		if (t->sep && t->allow_empty) {  /* a trailing comma: one more, empty field */
+			t->sep = 0;
+			t->field++;
+			t->tok[0] = 0;
+			if (c != EOF)
+				ungetc(c, t->f);
+			return TSV_FIELD;
+		}
 		if (t->sep)
 			return vk_fail(e, "%s: line %llu, field %lu: empty (the line ends in a comma)",
 				       t->name, t->line, t->field + 1);
@@ -67,6 +75,11 @@ static int csv_next(tsv_reader *t, vk_error *e)
 		return TSV_EOL;
 	}
 	t->field++;
+	if (c == ',' && t->allow_empty) {
+		t->tok[0] = 0;
+		t->sep = 1;
+		return TSV_FIELD;
+	}
 	if (c == ',')
 		return vk_fail(e, "%s: line %llu, field %lu: empty", t->name, t->line, t->field);
 	size_t n = 0;

@@ -20,6 +20,8 @@ typedef struct {
 	char tok[TSV_MAX_FIELD];    /* the current field */
 	int csv;                    /* CSV: fields separated by commas, # comments */
 	int sep;                    /* CSV: a comma was read, a field must follow */
+	int allow_empty;            /* CSV: an empty field is a field "" (a missing value),
+				     * not an error */
 } tsv_reader;
 
 void tsv_init(tsv_reader *t, FILE *f, const char *name);
