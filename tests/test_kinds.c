@@ -109,11 +109,17 @@ static double loss(list *t)
 	return s;
 }
 
+/* Central differences of the loss in every element of p, against grad. A
+ * ReLU inside a kind (res) has no derivative at its kink: where the two
+ * one-sided differences disagree, the step crossed one, and the element is
+ * skipped (counted in *skipped); the analytic gradient plays no part in
+ * that choice. */
 static int check_block(list *t, float *p, const float *grad, size_t n, const char *what,
-		       const char *text)
+		       const char *text, int *skipped)
 {
 	int bad = 0;
-	const float h = 1e-2f;
+	const float h = 1e-3f;
+	double mid = loss(t);
 	for (size_t i = 0; i < n; i++) {
 		float keep = p[i];
 		p[i] = keep + h;
@@ -122,7 +128,14 @@ static int check_block(list *t, float *p, const float *grad, size_t n, const cha
 		double down = loss(t);
 		p[i] = keep;
 		double num = (up - down) / (2.0 * h);
-		if (!(fabs(num - grad[i]) <= 2e-3 + 1e-2 * fabs(num)) && bad++ < 5)
+		double tol = 2e-3 + 1e-2 * fabs(num);
+		/* a kink inside the step moves the central difference by at most
+		 * half the one-sided ones' disagreement */
+		if (fabs((up - mid) - (mid - down)) / h > tol) {
+			++*skipped;
+			continue;
+		}
+		if (!(fabs(num - grad[i]) <= tol) && bad++ < 5)
 			cr_log_error("%s %s[%zu]: analytic %g numeric %g", text, what, i, grad[i],
 				     num);
 	}
@@ -141,8 +154,12 @@ static void check_list(const char *text, int train, uint64_t seed)
 	memcpy(t.dx, dx, sizeof(float) * B * vk_shape_size(IN));
 	float *G = malloc(sizeof(float) * (t.np + 1));
 	memcpy(G, t.G, sizeof(float) * t.np);
-	int bad = check_block(&t, t.x, t.dx, (size_t)B * vk_shape_size(IN), "dx", text);
-	bad += check_block(&t, t.P, G, t.np, "dP", text);
+	int skipped = 0;
+	size_t total = (size_t)B * vk_shape_size(IN) + t.np;
+	int bad = check_block(&t, t.x, t.dx, (size_t)B * vk_shape_size(IN), "dx", text, &skipped);
+	bad += check_block(&t, t.P, G, t.np, "dP", text, &skipped);
+	cr_assert_leq(skipped, total / 10, "%s: %d of %zu gradients skipped at kinks", text,
+		      skipped, total);
 	cr_assert_eq(bad, 0, "%s (%s mode): %d gradients differ", text, train ? "training" : "eval",
 		     bad);
 	/* Without dx, the parameter gradients are the same. */
@@ -164,6 +181,16 @@ Test(kinds, every_kind_against_finite_differences)
 		check_list(k->example, 1, 5 + i);
 		check_list(k->example, 0, 7 + i);
 	}
+}
+
+/* A deconv to an explicit output size on the thin (AVX-512, one filter
+ * against 16·n channels) and the GEMM paths, an even kernel too. */
+Test(kinds, deconv_to_a_given_size_on_every_path)
+{
+	check_list("conv:16:3:1/tanh,deconv:1:3:2:9x7/tanh", 1, 11);
+	check_list("conv:32:1:1/tanh,deconv:1:4:2:10x7/sigmoid", 1, 12);
+	check_list("deconv:5:3:3:13x10/tanh", 1, 13);
+	check_list("deconv:2:2:2:9x8/tanh", 1, 14);
 }
 
 /* Kinds chained behind one another: the walker's ping-pong buffers. */
@@ -203,6 +230,7 @@ Test(kinds, registry_ids_names_and_round_trips)
 		int ns, na;
 		vk_error e;
 		cr_assert_eq(vk_layers_parse(k->example, VK_RELU, s, VK_MAX_LAYERS, &ns, &e), 0);
+		vk_shape in = IN; /* each layer of the example on its own input */
 		for (int j = 0; j < ns; j++) {
 			char buf[128];
 			vk_layer_spec_str(&s[j], buf, sizeof buf);
@@ -214,8 +242,9 @@ Test(kinds, registry_ids_names_and_round_trips)
 			vk_layer L[VK_MAX_ENTRIES];
 			int end = 1;
 			size_t at = 0, st = 0;
-			cr_assert_eq(vk_list_add(L, 0, &end, VK_MAX_ENTRIES, &s[j], IN, 0, &at, &st, &e),
+			cr_assert_eq(vk_list_add(L, 0, &end, VK_MAX_ENTRIES, &s[j], in, 0, &at, &st, &e),
 				     0, "%s: %s", buf, e.msg);
+			in = L[0].out;
 			uint32_t row[VK_LAYER_ROW_WORDS];
 			vk_layer_put_row(&L[0], row);
 			cr_assert_eq(row[0], (uint32_t)k->id);
@@ -266,4 +295,174 @@ Test(kinds, a_model_with_the_scale_kind_round_trips)
 	cr_assert_eq(memcmp(r.params, m.params, sizeof(float) * m.n_params), 0);
 	vk_model_free(&m);
 	vk_model_free(&r);
+}
+
+/* Batch norm's running statistics: moved by training passes only, saved with
+ * the model and read back; evaluation uses them, so a record's output does
+ * not depend on the others in its batch. */
+Test(kinds, batchnorm_state_saved_and_used_in_evaluation)
+{
+	vk_arch a = {.kind = VK_VAE, .input_rank = 1, .input_dims = {6}, .input_size = 6,
+		     .latent = 2, .likelihood = VK_BERNOULLI};
+	vk_error e;
+	cr_assert_eq(vk_layers_parse("dense:5/identity,batchnorm:0.5/tanh", VK_RELU, a.enc,
+				     VK_MAX_LAYERS, &a.n_enc, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_layers_parse("dense:4", VK_RELU, a.dec, VK_MAX_LAYERS, &a.n_dec, &e), 0);
+	vk_model m, r;
+	cr_assert_eq(vk_model_alloc(&m, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(m.n_state, 10);
+	vk_rng rng;
+	vk_rng_seed(&rng, 9);
+	vk_model_init_params(&m, &rng);
+	cr_assert_eq(m.state[0], 0.0f); /* running mean 0, variance 1 */
+	cr_assert_eq(m.state[5], 1.0f);
+	enum { N = 8 };
+	float x[N * 6], eps[N * 2];
+	for (int i = 0; i < N * 6; i++)
+		x[i] = (float)vk_rng_uniform(&rng);
+	for (int i = 0; i < N * 2; i++)
+		eps[i] = (float)vk_rng_normal(&rng);
+	vk_work w;
+	cr_assert_eq(vk_work_alloc(&w, &m, N, &e), 0);
+	/* evaluation leaves the state alone */
+	vk_encode(&m, &w, x, NULL, N);
+	cr_assert_eq(m.state[0], 0.0f);
+	cr_assert_eq(m.state[5], 1.0f);
+	/* a training step moves it halfway (M = 0.5) to the batch's statistics */
+	vk_batch_grad(&m, &w, m.grads, x, NULL, N, 1.0f, eps, 1.0f / N);
+	cr_assert_eq(w.train, 0);
+	const float *h = w.act_enc[0];
+	double mean = 0, var = 0;
+	for (int r0 = 0; r0 < N; r0++)
+		mean += h[r0 * 5] / (double)N;
+	for (int r0 = 0; r0 < N; r0++)
+		var += (h[r0 * 5] - mean) * (h[r0 * 5] - mean) / (N - 1);
+	cr_assert_float_eq(m.state[0], 0.5 * mean, 1e-5);
+	cr_assert_float_eq(m.state[5], 0.5 + 0.5 * var, 1e-5);
+	/* a record's code alone equals its code in the batch, bit for bit
+	 * (dense layers of one row or eight give the same sums here) */
+	float all[N * 4];
+	memcpy(all, vk_encode(&m, &w, x, NULL, N), sizeof all);
+	for (int r0 = 0; r0 < N; r0++)
+		cr_assert_eq(memcmp(vk_encode(&m, &w, x + r0 * 6, NULL, 1), all + r0 * 4,
+				    sizeof(float) * 4), 0, "record %d", r0);
+	/* saved and read back */
+	m.state[3] = 0.25f;
+	const char *path = tmp_path("kinds-bn.vae");
+	cr_assert_eq(vk_model_save(path, &m, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_model_load(path, &r, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(r.n_state, m.n_state);
+	cr_assert_eq(memcmp(r.state, m.state, sizeof(float) * m.n_state), 0);
+	vk_model_free(&r);
+	/* a non-finite running statistic is refused on reading */
+	m.state[3] = NAN;
+	const char *bad = tmp_path("kinds-bn-nan.vae");
+	cr_assert_eq(vk_model_save(bad, &m, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_model_load(bad, &r, NULL, NULL, &e), -1);
+	cr_assert(strstr(e.msg, "layer state 3 is not finite"), "%s", e.msg);
+	vk_work_free(&w);
+	vk_model_free(&m);
+}
+
+/* ---- the programs ---- */
+
+static const char *digits(void)
+{
+	static char path[512];
+	if (!path[0]) {
+		snprintf(path, sizeof path, "%s", tmp_path("kinds-digits.ts"));
+		cr_assert_eq(run("idx2stream -n 300 %s %s > %s",
+				 repo_path("examples/data/digits-test-images-idx3-ubyte.gz"),
+				 repo_path("examples/data/digits-test-labels-idx1-ubyte.gz"), path), 0);
+	}
+	return path;
+}
+
+/* vae-train refuses these layer lists before any work: one line naming
+ * the layer, exit 2 (a usage error) or 1 (a network whose shapes do not fit). */
+static void refused(const char *opts, const char *frag)
+{
+	char err[2048];
+	const char *out = tmp_path("kinds-refused.vae");
+	int rc = run_err(err, sizeof err, "rm -f %s; vae-train -q -e 1 -o %s %s %s", out, out,
+			 opts, digits());
+	cr_assert(rc == 1 || rc == 2, "%s: exit %d: %s", opts, rc, err);
+	cr_assert(!strncmp(err, "vae-train: ", 11), "%s: %s", opts, err);
+	char *nl = strchr(err, '\n');
+	cr_assert(nl && (nl[1] == 0 || !strncmp(nl + 1, "Try", 3)), "%s: %s", opts, err);
+	cr_assert(strstr(err, frag), "%s: '%s' lacks '%s'", opts, err, frag);
+	cr_assert_neq(run("test -e %s", out), 0, "%s left a model", opts);
+}
+
+Test(kinds_e2e, bad_layers_of_the_new_kinds)
+{
+	refused("--encoder upsample:0", "layer 'upsample:0': upsample takes one factor S, 1 to 8");
+	refused("--encoder upsample:9", "1 to 8");
+	refused("--encoder dense:32,upsample:2", "upsample:2/relu needs an image input");
+	refused("--encoder res:0:3", "layer 'res:0:3': the filter count must be 1 to 4096");
+	refused("--encoder res:8", "res takes FILTERS:KERNEL");
+	refused("--encoder dense:32,res:4:3", "res:4:3/relu needs an image input");
+	refused("--decoder dense:4x4x8,deconv:8:3:2:9x9",
+		"deconv:8:3:2:9x9/relu: output 9x9 cannot be reached from its 4x4x8 input "
+		"(sides 7 to 8 and 7 to 8)");
+	refused("--decoder dense:4x4x8,deconv:8:3:2:7", "an output size is HxW");
+	refused("--encoder batchnorm:0", "the momentum must be in (0, 1]");
+	refused("--encoder batchnorm:0.1:2", "epsilon must be in (0, 1]");
+	refused("--encoder batchnorm:0.1:0.1:3", "batchnorm takes at most MOMENTUM:EPSILON");
+	refused("--encoder scale:x", "scale takes one finite number A");
+}
+
+/* A network of every new kind trains, reads back and resumes bit-exactly
+ * (the running statistics are in the checkpoint). */
+Test(kinds_e2e, new_kinds_train_save_and_resume)
+{
+	const char *a = tmp_path("kinds-a.vae"), *b = tmp_path("kinds-b.vae");
+	const char *net = "--encoder conv:8:3:2/identity,batchnorm,res:4:3,conv:8:3:2,dense:16 "
+			  "--decoder dense:4x4x8,deconv:8:3:2:7x7/identity,batchnorm,upsample:2,"
+			  "res:4:3/relu,upsample:2 -z 3";
+	cr_assert_eq(run("vae-train -q -t 1 -s 4 -e 2 -o %s %s %s", a, net, digits()), 0);
+	cr_assert_eq(run("vae-train -q -t 1 -s 4 -e 1 -o %s %s %s", b, net, digits()), 0);
+	cr_assert_eq(run("vae-train -q -t 1 -e 2 --resume -o %s %s 2>/dev/null", b, digits()), 0);
+	cr_assert_eq(run("cmp -s %s %s", a, b), 0, "resumed model differs");
+	char info[512];
+	snprintf(info, sizeof info, "%s", tmp_path("kinds-info.txt"));
+	cr_assert_eq(run("vae-info %s > %s", a, info), 0);
+	cr_assert_eq(run("grep -q 'deconv:8:3:2:7x7 .*7x7x8' %s", info), 0);
+	cr_assert_eq(run("grep -q 'res:4:3 .*14x14x8' %s", info), 0);
+	cr_assert_eq(run("grep -q '^layer_state  *32 ' %s", info), 0);
+	cr_assert_eq(run("vae-encode -m %s < %s | vae-decode -m %s > /dev/null", a, digits(), a),
+		     0);
+}
+
+/* Batch norm's statistics are the whole batch's however the batch is cut:
+ * 257 records in batches of 128 on 1, 2 and 3 threads (the last batch of
+ * one record leaves threads without rows) train the same model up to float
+ * rounding. SGD: Adam would blow the rounding of the bias before a batch
+ * norm, whose true gradient is exactly 0, up to steps of the learning rate. */
+Test(kinds_e2e, batchnorm_statistics_over_the_whole_batch_on_any_thread_count)
+{
+	const char *data = tmp_path("kinds-257.ts");
+	cr_assert_eq(run("stream-cat -n 257 %s > %s", digits(), data), 0);
+	const char *net = "--encoder conv:8:3:2/identity,batchnorm,dense:16/identity,"
+			  "batchnorm:0.2/relu --decoder dense:14x14x8,batchnorm,deconv:4:3:2 -z 3";
+	vk_model m[3];
+	vk_error e;
+	for (int t = 0; t < 3; t++) {
+		char path[512];
+		snprintf(path, sizeof path, "%s.%d", tmp_path("kinds-threads.vae"), t + 1);
+		cr_assert_eq(run("vae-train -q -e 2 -s 5 --optimizer sgd -t %d -o %s %s %s", t + 1,
+				 path, net, data), 0);
+		cr_assert_eq(vk_model_load(path, &m[t], NULL, NULL, &e), 0, "%s", e.msg);
+	}
+	for (int t = 1; t < 3; t++) {
+		double worst = 0;
+		for (size_t i = 0; i < m[0].n_params; i++)
+			worst = fmax(worst, fabs(m[t].params[i] - m[0].params[i]));
+		for (size_t i = 0; i < m[0].n_state; i++)
+			worst = fmax(worst, fabs(m[t].state[i] - m[0].state[i]));
+		cr_assert_lt(worst, 1e-5, "%d threads: a parameter or statistic %g away", t + 1,
+			     worst);
+	}
+	for (int t = 0; t < 3; t++)
+		vk_model_free(&m[t]);
 }

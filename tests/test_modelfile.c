@@ -506,7 +506,7 @@ Test(modelfile, layer_rows_checked_against_the_architecture)
 	free(b);
 	/* A state the kind does not have */
 	b = edited(row - 4, 2, &len);
-	expect_refused(b, len, "layer 1's entry does not match", NULL);
+	expect_refused(b, len, "layer 1 (dense) has 2 state values (its kind has 0)", NULL);
 	free(b);
 }
 

@@ -72,3 +72,11 @@ Test(mpi, free_bits_two_ranks_match_one_process, .timeout = 120)
 {
 	two_ranks_match_one_process("freebits", "--hidden 64 --free-bits 0.5");
 }
+
+/* Batch norm's statistics are the whole batch's, summed over the ranks by
+ * vk_reduce inside the layer. */
+Test(mpi, batchnorm_two_ranks_match_one_process, .timeout = 120)
+{
+	two_ranks_match_one_process("batchnorm", "--encoder conv:8:3:2/identity,batchnorm,dense:16 "
+				    "--decoder dense:14x14x8,batchnorm:0.2,deconv:4:3:2");
+}

@@ -73,7 +73,7 @@ static void fact(const struct cmdline *c, const char *model, const char *key, co
 	va_end(ap);
 }
 
-static size_t layer_params(const vk_layer *l) { return l->n_params; }
+static size_t layer_params(const vk_layer *l) { return vk_layer_params_all(l); }
 
 static void print_layers(const struct cmdline *c, const char *model, const char *part,
 			 const vk_layer *L, int n, const char *last_role)
@@ -153,6 +153,8 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
 	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
 	fact(c, path, "parameters", "%zu", m.n_params);
+	if (m.n_state) /* batchnorm's running statistics */
+		fact(c, path, "layer_state", "%zu (running statistics)", m.n_state);
 	fact(c, path, "identity", "%016llx", (unsigned long long)vk_model_identity(&m));
 	fact(c, path, "epochs", "%llu", (unsigned long long)t.epochs);
 	fact(c, path, "records_seen", "%llu", (unsigned long long)t.records_seen);

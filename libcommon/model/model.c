@@ -252,6 +252,7 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 	int ok = 1;
 #define ALLOC(p, n) ok = ok && ((p) = malloc(sizeof(float) * (n) + 1)) != NULL
 	w->cap = cap;
+	w->state_update = 1;
 	if (lab)
 		ALLOC(w->cat, c * lab->n_in);
 	for (int i = 0; i < m->end_enc; i++) {
@@ -326,7 +327,8 @@ static void put_label(const vk_pass *p, float *dst, int ld, int col, int n)
 static vk_pass pass_of(const vk_model *m, vk_work *w, float *G, const int32_t *labels)
 {
 	return (vk_pass){.P = m->params, .G = G, .S = m->state, .scratch = w->scratch,
-			 .train = w->train, .cat = w->cat, .put_label = put_label,
+			 .train = w->train, .update_state = w->state_update, .red = w->lat.red,
+			 .slice = w->lat.slice, .cat = w->cat, .put_label = put_label,
 			 .label_ctx = &m->a, .labels = labels};
 }
 
@@ -401,7 +403,7 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	vk_latent_step step = w->lat;
 	step.beta = beta;
 	step.scale = scale;
-	if (n == 0) {
+	if (n == 0 && !m->n_state) {
 		/* a slice without rows still takes part in the batch-wide terms */
 		memset(grads, 0, sizeof(float) * m->n_params);
 		if (step.mmd_weight != 0)
@@ -411,7 +413,9 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 		L->backward(NULL, NULL, ldz, NULL, NULL, 0, Z, &step);
 		return;
 	}
-	/* training mode: layers use the batch's statistics and update their state */
+	/* Training mode: layers use the batch's statistics and update their
+	 * state. With batch-wide layers (batchnorm) an empty slice runs the whole
+	 * pass, on no rows, for their sums; its gradient block is zeroed after. */
 	w->train = 1;
 	batch_forward(m, w, x, labels, n, eps, scale);
 	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
@@ -423,6 +427,8 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	L->backward(dhead, dz, ldz, w->act_enc[m->n_enc - 1], eps, n, Z, &step);
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 	w->train = 0;
+	if (n == 0)
+		memset(grads, 0, sizeof(float) * m->n_params);
 }
 
 void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
@@ -433,7 +439,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	const vk_lik_kind *lik = vk_lik_of(a);
 	int Z = a->latent, ldz = Z + a->classes, D = a->input_size, N = n * K;
 	int W = lik->out_width(a);
-	if (n == 0) {
+	if (n == 0 && !m->n_state) {
 		memset(grads, 0, sizeof(float) * m->n_params);
 		return;
 	}
@@ -485,6 +491,18 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	L->iw_backward(dhead, dz, ldz, w->z, head, eps, wt, n, K, Z, scale);
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 	w->train = 0;
+	if (n == 0)
+		memset(grads, 0, sizeof(float) * m->n_params);
+}
+
+size_t vk_model_reduce_width(const vk_model *m)
+{
+	size_t w = 0;
+	for (int i = 0; i < m->end_enc + m->end_dec; i++) {
+		const vk_layer *l = i < m->end_enc ? &m->enc[i] : &m->dec[i - m->end_enc];
+		w = l->n_st + 1 > w ? l->n_st + 1 : w;
+	}
+	return w;
 }
 
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n)

@@ -101,7 +101,16 @@ typedef struct {
 	int train;
 	vk_latent_step lat;               /* the latent's step: its scratch, and the
 					   * reducer, slice and free bits a trainer sets */
+	/* 1 (vk_work_alloc's default): a training pass moves the layers' running
+	 * statistics in the model's state. The trainer clears it in all its
+	 * workers but the first, so that threads never write the state at once. */
+	int state_update;
 } vk_work;
+
+/* Values the model's layers sum over a batch cut into slices in one
+ * vk_reduce call at most (batchnorm: its state's size, plus one): a
+ * trainer's reducer holds at least as many. */
+size_t vk_model_reduce_width(const vk_model *m);
 
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e);
 void vk_work_free(vk_work *w);

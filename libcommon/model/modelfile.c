@@ -237,7 +237,7 @@ static size_t put_entry(const vk_layer *l, unsigned char *p)
 		memset(p, 0, NAME);
 		strncpy((char *)p, l->ops->name, NAME - 1);
 		put32(p + NAME, (uint32_t)w);
-		put32(p + NAME + 4, (uint32_t)l->n_st);
+		put32(p + NAME + 4, (uint32_t)vk_layer_state_all(l)); /* its body's too */
 		memcpy(p + ENTRY_HEAD, row, 4 * (size_t)w);
 	}
 	return ENTRY_HEAD + 4 * (size_t)w;
@@ -929,6 +929,11 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	for (int i = 0, off = (int)fixed_size(LAYR, MINOR); i < m->n_enc + m->n_dec; i++) {
 		unsigned char want[ENTRY_HEAD + 4 * MAX_ROW];
 		size_t n = put_entry(layer_at(m, i), want);
+		uint32_t st = u32(lay + off + NAME + 4);
+		if (st != u32(want + NAME + 4))
+			return vk_fail(e, "%s: bad model: layer %d (%s) has %u state values (its kind "
+				       "has %u)", path, i + 1, vk_layer_kind_name(layer_at(m, i)->spec.kind),
+				       st, u32(want + NAME + 4));
 		if (memcmp(want, lay + off, n))
 			return vk_fail(e, "%s: bad model: layer %d's entry does not match its "
 				       "architecture", path, i + 1);
@@ -979,7 +984,7 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 			return -1;
 		for (size_t i = 0; i < m->n_state; i++)
 			if (!isfinite(m->state[i]))
-				return vk_fail(e, "%s: state value %zu is not finite", path, i);
+				return vk_fail(e, "%s: bad model: layer state %zu is not finite", path, i);
 	}
 	/* The stored identity is not recomputed here: a hash pass over every
 	 * parameter would slow every program's start; the CRC protects it. */

@@ -194,6 +194,24 @@ int vk_conv_geom_init(vk_conv_geom *g, int kind, int H, int W, int C, int F, int
 	return 0;
 }
 
+int vk_conv_geom_set_out(vk_conv_geom *g, int OH, int OW, vk_error *e)
+{
+	int S = g->S;
+	/* the adjoint of a "same" conv on OH×OW, whose output is H×W */
+	if (g->kind != VK_CONV_TRANSPOSED || OH < 1 || OW < 1 || (OH + S - 1) / S != g->H ||
+	    (OW + S - 1) / S != g->W)
+		return vk_fail(e, "deconv: output %dx%d cannot be reached from %dx%d at stride %d "
+			       "(sides %d to %d and %d to %d)", OH, OW, g->H, g->W, S,
+			       (g->H - 1) * S + 1, g->H * S, (g->W - 1) * S + 1, g->W * S);
+	if (g->K > OH + 2 * g->pad || g->K > OW + 2 * g->pad)
+		return vk_fail(e, "deconv: kernel %dx%d larger than the padded output %dx%d "
+			       "(padding %d per side)", g->K, g->K, OH + 2 * g->pad,
+			       OW + 2 * g->pad, g->pad);
+	g->OH = OH;
+	g->OW = OW;
+	return 0;
+}
+
 size_t vk_conv_weights(const vk_conv_geom *g) { return (size_t)g->K * g->K * g->C * g->F; }
 
 /* Rows per chunk for a batch of B: never more than the batch has. */

@@ -50,6 +50,11 @@ typedef struct {
 /* Check and fill the geometry; -1 with one clear message on bad values. */
 int vk_conv_geom_init(vk_conv_geom *g, int kind, int H, int W, int C, int F, int K, int S,
 		      vk_error *e);
+/* A deconv's output size other than H·S×W·S: the adjoint of a "same" conv
+ * on OH×OW (⌈OH/S⌉ = H, ⌈OW/S⌉ = W), the last rows and columns cropped; for
+ * odd K, PyTorch's ConvTranspose2d with output_padding OH − (H−1)·S − 1
+ * (pythae's decoder goes 4 → 7 this way). -1 with a message otherwise. */
+int vk_conv_geom_set_out(vk_conv_geom *g, int OH, int OW, vk_error *e);
 /* Number of weights: K·K·C·F (the bias adds F). */
 size_t vk_conv_weights(const vk_conv_geom *g);
 /* Floats of workspace the pair needs for batches of up to B images

@@ -11,6 +11,8 @@
 	X(conv)        \
 	X(deconv)      \
 	X(upsample)    \
+	X(res)         \
+	X(batchnorm)   \
 	X(scale)
 
 #define X(k) extern const vk_layer_ops vk_layer_##k;

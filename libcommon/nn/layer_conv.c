@@ -132,12 +132,15 @@ static int shape(const vk_layer_spec *s, vk_shape in, vk_shape *out, vk_error *e
 	return 0;
 }
 
-/* The decoder undoes a conv by a deconv of the same F:K:S. */
+/* The decoder undoes a conv by a deconv of the same F:K:S, back to the
+ * conv's input size when S does not divide it. */
 static int mirror(const vk_layer_spec *s, vk_shape in, const vk_layer_spec *prev,
 		  vk_layer_spec *dec)
 {
-	(void)in, (void)prev;
+	(void)prev;
 	dec[0] = vk_deconv_spec(s->units, s->k, s->s, s->act);
+	if (in.h % s->s || in.w % s->s)
+		dec[0].reshape = (vk_shape){in.h, in.w, s->units};
 	return 1;
 }
 

@@ -224,6 +224,22 @@ void vk_list_init(const vk_layer *L, int nl, float *P, float *S, vk_rng *rng)
 	}
 }
 
+size_t vk_layer_params_all(const vk_layer *l)
+{
+	size_t n = l->n_params;
+	for (int i = 0; i < l->n_body; i++)
+		n += vk_layer_params_all(l + l->body + i);
+	return n;
+}
+
+size_t vk_layer_state_all(const vk_layer *l)
+{
+	size_t n = l->n_st;
+	for (int i = 0; i < l->n_body; i++)
+		n += vk_layer_state_all(l + l->body + i);
+	return n;
+}
+
 size_t vk_layer_workspace(const vk_layer *l, int cap)
 {
 	return l->ops->workspace ? l->ops->workspace(l, cap) : 0;

@@ -17,6 +17,7 @@
 
 #include "conv.h"
 #include "err.h"
+#include "reduce.h"
 #include "rng.h"
 #include "shape.h"
 
@@ -59,7 +60,14 @@ typedef struct vk_pass {
 	float *G;                     /* parameter gradients (backward: written, not added) */
 	float *S;                     /* layer state: running statistics */
 	float *scratch;               /* shared workspace (the largest ops->workspace) */
-	int train;                    /* 1: training (batch statistics, state updated); 0: eval */
+	int train;                    /* 1: training (batch statistics); 0: eval (running ones) */
+	int update_state;             /* training: move the running statistics in S */
+	/* A training batch cut into slices (threads, ranks): a kind that needs
+	 * the whole batch's sums (batchnorm) gets them by vk_reduce(red, slice,
+	 * ...), at most its n_st + 1 values a call; red NULL: this pass is the
+	 * whole batch. Every slice runs every pass, rows or none. */
+	vk_reducer *red;
+	int slice;
 	/* The CVAE's one-hot: the layer with label_in reads cat = [x | label]. */
 	float *cat;
 	void (*put_label)(const struct vk_pass *p, float *dst, int ld, int col, int n);
@@ -151,6 +159,9 @@ int vk_list_add(vk_layer *L, int i, int *end, int cap, const vk_layer_spec *s, v
 		int label, size_t *at, size_t *st, vk_error *e);
 /* Initial parameters and state of a list's nl layers and their bodies. */
 void vk_list_init(const vk_layer *L, int nl, float *P, float *S, vk_rng *rng);
+/* Parameters and state floats of a layer with its body's. */
+size_t vk_layer_params_all(const vk_layer *l);
+size_t vk_layer_state_all(const vk_layer *l);
 /* Largest shared workspace and the private floats of entry i, for batches of cap. */
 size_t vk_layer_workspace(const vk_layer *l, int cap);
 size_t vk_layer_priv(const vk_layer *l, int cap);

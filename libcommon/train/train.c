@@ -219,7 +219,9 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 	vk_set_threads(1);
 	int ok = 1, Z = m->a.latent;
 	/* The batch-wide sums: free bits' KL per dimension and the rows */
-	ok = (t->red = vk_reducer_new(t->threads, Z + 1, e)) != NULL;
+	size_t width = vk_model_reduce_width(m); /* and batchnorm's statistics */
+	width = width > (size_t)Z + 1 ? width : (size_t)Z + 1;
+	ok = (t->red = vk_reducer_new(t->threads, (int)width, e)) != NULL;
 	for (int i = 0; i < t->threads; i++) {
 		vk_worker *wk = &t->workers[i];
 		int lo, hi;
@@ -231,6 +233,7 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 		wk->w.lat.red = t->red;
 		wk->w.lat.slice = i;
 		wk->w.lat.free_bits = t->free_bits;
+		wk->w.state_update = i == 0; /* one writer of the running statistics */
 		wk->grads = i ? vk_alloc_floats(m->n_params) : m->grads;
 		ok = ok && wk->grads;
 	}
