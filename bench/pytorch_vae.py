@@ -69,6 +69,9 @@ def parse_args(argv):
 	p.add_argument("--epoch-budget", type=float, default=0,
 		       help="cut an epoch that runs longer than this many seconds, report its "
 		       "rate (seconds extrapolated to the full epoch) and stop training")
+	p.add_argument("--device", default="cpu",
+		       help="cpu, or cuda (a GPU): the data, the model and the training live "
+		       "there; epoch times wait for the GPU (torch.cuda.synchronize)")
 	p.add_argument("--format", choices=("tsv", "json"), default="tsv")
 	p.add_argument("--save-vaekit", metavar="PATH",
 		       help="write the trained model as a vaekit model file (for kl-eval)")
@@ -196,7 +199,8 @@ def losses(torch, F, enc, dec, x, model, latent, use_mean=False, gen=None, oneho
 	if use_mean:
 		z = mu
 	else:
-		eps = torch.randn(mu.shape, generator=gen) if gen is not None else torch.randn_like(mu)
+		eps = (torch.randn(mu.shape, generator=gen, device=mu.device) if gen is not None
+		       else torch.randn_like(mu))
 		z = mu + torch.exp(0.5 * logvar) * eps
 	logits = dec(z if onehot is None else torch.cat((z, onehot), 1))
 	rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
@@ -205,7 +209,7 @@ def losses(torch, F, enc, dec, x, model, latent, use_mean=False, gen=None, oneho
 
 
 def evaluate(torch, F, enc, dec, xt, yt, a, use_mean, seed):
-	gen = torch.Generator().manual_seed(seed)
+	gen = torch.Generator(device=xt.device).manual_seed(seed)
 	rec_sum, kl_sum = 0.0, 0.0
 	with torch.inference_mode():
 		for i in range(0, xt.shape[0], 1000):
@@ -217,15 +221,22 @@ def evaluate(torch, F, enc, dec, xt, yt, a, use_mean, seed):
 	return rec_sum / n, kl_sum / n
 
 
+def sync(torch, x):
+	"""Wait for the GPU's queued work, so that a time taken after it counts it."""
+	if x.is_cuda:
+		torch.cuda.synchronize(x.device)
+
+
 def train_epoch(torch, F, enc, dec, opt, x, y, a, gen):
 	"""One shuffled pass; returns (wall s, CPU s of all threads, rec/img, kl/img,
 	images done), all but the last scaled to the full epoch if --epoch-budget cut it."""
 	n = x.shape[0]
 	done = n
-	rec_acc = torch.zeros(())
-	kl_acc = torch.zeros(())
+	rec_acc = torch.zeros((), device=x.device)
+	kl_acc = torch.zeros((), device=x.device)
+	sync(torch, x)
 	t0, c0 = time.perf_counter(), time.process_time()
-	perm = torch.randperm(n, generator=gen)
+	perm = torch.randperm(n, generator=gen, device=x.device)
 	for i in range(0, n, a.batch):
 		if i and a.epoch_budget and time.perf_counter() - t0 > a.epoch_budget:
 			done = i
@@ -238,6 +249,7 @@ def train_epoch(torch, F, enc, dec, opt, x, y, a, gen):
 		opt.step()
 		rec_acc += rec.detach()
 		kl_acc += kl.detach()
+	sync(torch, x)
 	secs, cpu = time.perf_counter() - t0, time.process_time() - c0
 	scale = n / done
 	return secs * scale, cpu * scale, rec_acc.item() / done, kl_acc.item() / done, done
@@ -276,6 +288,10 @@ def main(argv):
 	if intra > 0:
 		torch.set_num_threads(intra)
 	torch.manual_seed(a.seed)
+	if a.device != "cpu" and not (a.device.startswith("cuda") and torch.cuda.is_available()):
+		sys.exit(f"pytorch_vae.py: --device {a.device}: no such device here "
+			 f"(torch {torch.__version__}, CUDA available: {torch.cuda.is_available()})")
+	dev = torch.device(a.device)
 
 	x = load_images(torch, np, a.train_images, a.limit)
 	if a.train_labels and not a.limit:
@@ -295,8 +311,11 @@ def main(argv):
 				 0 if y is None else y.shape[1])
 	if a.init == "vaekit":
 		init_like_vaekit(torch, nn, enc, dec)
+	if dev.type != "cpu":
+		enc, dec = enc.to(dev), dec.to(dev)
+		x, xt, y, yt = (None if t is None else t.to(dev) for t in (x, xt, y, yt))
 	opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=a.lr, foreach=True)
-	gen = torch.Generator().manual_seed(a.seed)
+	gen = torch.Generator(device=dev).manual_seed(a.seed)
 
 	cols = ("epoch seconds samples_per_s train_rec train_kl train_nelbo "
 		"test_rec test_kl test_nelbo test_nelbo_mu cpu_seconds").split()
@@ -304,7 +323,8 @@ def main(argv):
 		print("\t".join(cols), flush=True)
 	env = " ".join(f"{v}={os.environ[v]}" for v in
 		       ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY") if v in os.environ)
-	print(f"# torch {torch.__version__} threads={torch.get_num_threads()} {env} "
+	where = "cpu" if dev.type == "cpu" else f"{a.device} ({torch.cuda.get_device_name(dev)})"
+	print(f"# torch {torch.__version__} device={where} threads={torch.get_num_threads()} {env} "
 	      f"train={x.shape[0]} test={0 if xt is None else xt.shape[0]}", file=sys.stderr)
 	for epoch in range(1, a.epochs + 1):
 		enc.train(), dec.train()
@@ -326,6 +346,9 @@ def main(argv):
 			print(f"# epoch {epoch} cut by --epoch-budget after {done} images; stopping",
 			      file=sys.stderr)
 			break
+	if dev.type != "cpu":
+		enc, dec = enc.cpu(), dec.cpu()
+		xt, yt = (None if t is None else t.cpu() for t in (xt, yt))
 	if a.samples and a.model == "cvae":
 		write_samples(torch, np, dec, a, y.shape[1])
 	if a.encodings and xt is not None and a.model != "ae":

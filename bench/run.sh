@@ -128,7 +128,11 @@ header() {
 	echo "- CPU flags that matter: $(cpu_flags)"
 	echo "- vaekit built for: $(isa_of "${BENCH_ARCH--march=native}") (BIN $BIN)"
 	for v in $ARCH_BINS; do echo "- also measured: $(isa_of "${v%%|*}") (BIN ${v#*|})"; done
-	echo "- OpenBLAS: $(pkg-config --modversion openblas 2>/dev/null || echo '?'), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}; core in use: $([ -n "$PROBE" ] && "$PROBE" --info | cut -f1 || echo '?') ($([ -n "$PROBE" ] && "$PROBE" --info | cut -f2 || echo '?'))"
+	echo "- OpenBLAS: $(pkg-config --modversion openblas 2>/dev/null || echo '?'), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}; core in use: $([ -n "$PROBE" ] && env $PROBE_ENV "$PROBE" --info | cut -f1 || echo '?') ($([ -n "$PROBE" ] && env $PROBE_ENV "$PROBE" --info | cut -f2 || echo '?'))"
+	if have vae-info; then
+		echo "- What vaekit sees (\`vae-info --system\`):"
+		"$BIN/vae-info" --system --tsv | cut -f2- | sed 's/	/: /; s/^/  - /'
+	fi
 	echo "- PyTorch: $($PY -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not installed') ($PY)"
 	echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)$(awk -v n="$(nproc)" '$1 > 0.5 {printf " — other work was running: timings are pessimistic, especially PyTorch default with %d threads", n}' /proc/loadavg)"
 	echo "- Speed configs: $REPEATS runs of $EPOCHS epochs each on Fashion-MNIST 60k (test 10k), seed 1, vaekit and PyTorch alternating; a run's epoch time is the median of its epochs after the first; the table gives medians over the runs"
@@ -139,7 +143,7 @@ header() {
 # floor MODEL LAYERS BATCH THREADS -> "GEMM-floor GEMM+Adam-floor" in samples/s
 floor() {
 	[ -n "$PROBE" ] || { echo n/a n/a; return; }
-	env $CORE_ENV "$PROBE" --summary --model "$1" --layers "$2" --batch "$3" --threads "$4" | cut -f5,8 | tr '\t' ' '
+	env $PROBE_ENV $CORE_ENV "$PROBE" --summary --model "$1" --layers "$2" --batch "$3" --threads "$4" | cut -f5,8 | tr '\t' ' '
 }
 
 # ---- training runs ------------------------------------------------------
@@ -284,7 +288,7 @@ conv_speed_table() {
 	for b in $CONV_BATCHES; do
 		for t in $CONV_THREADS; do
 			tag=${TAG_PREFIX}conv-2-b$b-t$t
-			fls=$([ -n "$PROBE" ] && env $CORE_ENV "$PROBE" --summary --conv 28 --layers 784,2 --batch "$b" --threads "$t" | cut -f5,8 | tr '\t' ' ' || echo n/a n/a)
+			fls=$([ -n "$PROBE" ] && env $PROBE_ENV $CORE_ENV "$PROBE" --summary --conv 28 --layers 784,2 --batch "$b" --threads "$t" | cut -f5,8 | tr '\t' ' ' || echo n/a n/a)
 			fl=${fls% *} fla=${fls#* }
 			repeated_runs "$tag" vae conv 2 "$b" "$t" "$OUT/conv-train.u8.ts" "$OUT/conv-test.u8.ts"
 			echo "| conv VAE 28x28-2 | $b | $t | $(fmt "$fl") | $(fmt "$fla") | $v | $(pct "$v" "$fl") | $tdef | $tb | \`$(echo "${best:-default}" | tr , " ")\` | $(pct "$tb" "$fl") | $(fmt "$(median_of $ratios)" %.2f) | ${range:-n/a} | $(nelbo "$vlog1") | $(nelbo "$blog1") |"
@@ -389,7 +393,7 @@ tool_row() {
 # the tools' default batch (256) or BATCH, one thread, for VAE 784-400-20.
 pass_floor() {
 	[ -n "$PROBE" ] || { echo n/a; return; }
-	"$PROBE" --summary --pass "$1" --batch "${2:-256}" --threads 1 --layers 784,400,20 | cut -f5
+	env $PROBE_ENV "$PROBE" --summary --pass "$1" --batch "${2:-256}" --threads 1 --layers 784,400,20 | cut -f5
 }
 # kl-eval --iw decodes a record's importance samples IW_CHUNK at a time
 # (tools/kl-eval.c), so its floor is the decoder's forward GEMMs at that batch.
@@ -509,7 +513,7 @@ floor_detail() {
 	echo "## sgemm floor detail (VAE 784-400-20, batch 128, 1 thread)"
 	echo
 	echo '```'
-	"$PROBE" --batch 128 --layers 784,400,20 --threads 1
+	env $PROBE_ENV "$PROBE" --batch 128 --layers 784,400,20 --threads 1
 	echo '```'
 	echo
 }
@@ -519,6 +523,13 @@ main() {
 	ensure_torch && HAVE_TORCH=1
 	command -v hyperfine >/dev/null || say "bench: hyperfine missing (apt-get install hyperfine); throughput cells will be n/a"
 	build_probe
+	# The probe is not vaekit: where vaekit corrects OpenBLAS's choice of
+	# kernels (libcommon/blascore.c), the floors use the kernels it chose.
+	PROBE_ENV=
+	if [ -z "${OPENBLAS_CORETYPE:-}" ] && have vae-info; then
+		core=$("$BIN/vae-info" --system --tsv | awk -F'\t' '$2 == "blas_core" && /chosen by vaekit/ {split($3, w, " "); print w[1]}')
+		[ -n "$core" ] && PROBE_ENV=OPENBLAS_CORETYPE=$core && say "bench: vaekit runs OpenBLAS's $core kernels; the probe too"
+	fi
 	make_streams
 	for p in vae-train vae-encode vae-decode vae-sample idx2stream stream-cat png-grid; do
 		have $p || say "bench: $BIN/$p missing: its cells are n/a"

@@ -13,6 +13,15 @@
  * and writes three of them back, whatever the batch size. GEMMs plus that
  * pass are a floor for a step with Adam (the second floor printed).
  *
+ * --split (issue 25: scaling past 8 cores) times each GEMM on T threads three
+ * ways, to choose per layer and batch size from measurements: "rows", each
+ * thread its share of the batch with one-thread OpenBLAS, as vae-train's
+ * data-parallel workers do (a dW's per-thread blocks then summed, split over
+ * the threads, as vae-train sums its workers' gradients); "cols", each thread
+ * a share of the output's columns for the whole batch (a dW needs no sum; a
+ * barrier a call, as a layer-by-layer split needs); "blas", one call on
+ * OpenBLAS's own T threads.
+ *
  * Build (as bench/run.sh does): cc -O3 -march=native -fno-math-errno -o sgemm_probe
  *        sgemm_probe.c $(pkg-config --cflags --libs openblas) -lm -lpthread
  */
@@ -20,6 +29,8 @@
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +42,7 @@
 static const char USAGE[] =
 	"Usage: sgemm_probe [--batch B] [--layers 784,400,20] [--model vae|ae]\n"
 	"                   [--threads T] [--samples N] [--pass train|encode|decode]\n"
-	"                   [--conv SIDE] [--summary] [--info] [--cpu-clock]\n"
+	"                   [--conv SIDE] [--summary] [--info] [--cpu-clock] [--split]\n"
 	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
 	"  --pass     train (default): forward and backward; encode or decode: the\n"
 	"             encoder's or the decoder's forward GEMMs only (vae-encode,\n"
@@ -46,13 +57,16 @@ static const char USAGE[] =
 	"  --cpu-clock  time by the process's CPU clock instead of the wall clock:\n"
 	"             steadier on a busy machine (with --threads 1; with more the\n"
 	"             threads' CPU times add up)\n"
+	"  --split    time each GEMM on --threads threads split by batch rows, by\n"
+	"             output columns, and by OpenBLAS itself, and the step with the\n"
+	"             best of the three for each GEMM\n"
 	"  --info     print OpenBLAS's core (the kernels it picked for this CPU, or\n"
 	"             OPENBLAS_CORETYPE's) and build configuration, and exit\n";
 
 static clockid_t clock_id = CLOCK_MONOTONIC; /* --cpu-clock: CLOCK_PROCESS_CPUTIME_ID */
 
 struct cmdline {
-	int batch, threads, summary, vae, info, conv;
+	int batch, threads, summary, vae, info, conv, split;
 	char pass; /* 't'rain, 'e'ncode, 'd'ecode */
 	long samples;
 	int sizes[MAX_LAYERS], n_sizes;
@@ -104,6 +118,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"conv", required_argument, 0, 'C'},
 		{"pass", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
 		{"info", no_argument, 0, 'i'},         {"cpu-clock", no_argument, 0, 'c'},
+		{"split", no_argument, 0, 'S'},
 		{0, 0, 0, 0}};
 	*c = (struct cmdline){.batch = 128, .threads = 1, .vae = 1, .samples = 60000, .pass = 't'};
 	parse_sizes("784,400,20", c);
@@ -121,6 +136,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 				usage_error("--conv needs a side divisible by 4", optarg);
 			break;
 		case 'i': c->info = 1; break;
+		case 'S': c->split = 1; break;
 		case 'c': clock_id = CLOCK_PROCESS_CPUTIME_ID; break;
 		case 'p':
 			if (strcmp(optarg, "train") && strcmp(optarg, "encode") && strcmp(optarg, "decode"))
@@ -336,6 +352,184 @@ static double time_adam(size_t n, int threads)
 	return t[REPEATS / 2];
 }
 
+/* ---- --split ------------------------------------------------------------ */
+
+typedef struct {
+	atomic_int count, generation;
+	int parties;
+} spin_barrier;
+
+static void spin_wait(spin_barrier *b)
+{
+	int gen = atomic_load(&b->generation);
+	if (atomic_fetch_add(&b->count, 1) == b->parties - 1) {
+		atomic_store(&b->count, 0);
+		atomic_fetch_add(&b->generation, 1);
+		return;
+	}
+	for (int spins = 0; atomic_load(&b->generation) == gen; spins++)
+		if (spins > 4000)
+			sched_yield();
+}
+
+struct split_job {
+	const struct gemm *g;
+	char mode; /* 'r' rows, 'c' columns */
+	int threads, calls;
+	const float *a, *b;
+	float *c;      /* m×n; for rows of a dW, threads blocks of m×n */
+	spin_barrier *bar;
+	double secs;
+};
+
+struct split_arg {
+	struct split_job *job;
+	int id;
+};
+
+/* The batch is a GEMM's m (forward, dX: A is B×k) or, transposed, its k (dW:
+ * A is stored k×m with k = B); conv GEMMs have pixels in its place. */
+static void split_part(const struct split_job *j, int id)
+{
+	const struct gemm *g = j->g;
+	int T = j->threads, lda = g->trans_a ? g->m : g->k, ldb = g->trans_b ? g->k : g->n;
+	CBLAS_TRANSPOSE ta = g->trans_a ? CblasTrans : CblasNoTrans;
+	CBLAS_TRANSPOSE tb = g->trans_b ? CblasTrans : CblasNoTrans;
+	if (j->mode == 'c') {
+		int lo = (int)((long)g->n * id / T), hi = (int)((long)g->n * (id + 1) / T);
+		if (hi > lo)
+			cblas_sgemm(CblasRowMajor, ta, tb, g->m, hi - lo, g->k, 1.0f, j->a, lda,
+				    j->b + (g->trans_b ? (size_t)lo * g->k : (size_t)lo), ldb, 0.0f,
+				    j->c + lo, g->n);
+		return;
+	}
+	if (!g->trans_a) { /* rows of A and C */
+		int lo = (int)((long)g->m * id / T), hi = (int)((long)g->m * (id + 1) / T);
+		if (hi > lo)
+			cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, g->n, g->k, 1.0f,
+				    j->a + (size_t)lo * g->k, lda, j->b, ldb, 0.0f,
+				    j->c + (size_t)lo * g->n, g->n);
+		return;
+	}
+	/* dW: this thread's rows of the batch into its own block, then the
+	 * blocks summed over this thread's range of the parameters. */
+	int lo = (int)((long)g->k * id / T), hi = (int)((long)g->k * (id + 1) / T);
+	size_t mn = (size_t)g->m * g->n;
+	float *mine = j->c + mn * id;
+	if (hi > lo)
+		cblas_sgemm(CblasRowMajor, ta, tb, g->m, g->n, hi - lo, 1.0f, j->a + (size_t)lo * g->m,
+			    lda, j->b + (size_t)lo * ldb, ldb, 0.0f, mine, g->n);
+	else
+		memset(mine, 0, mn * sizeof *mine);
+	spin_wait(j->bar);
+	size_t plo = mn * id / T, phi = mn * (id + 1) / T;
+	for (int k = 1; k < T; k++)
+		for (size_t i = plo; i < phi; i++)
+			j->c[i] += j->c[mn * k + i];
+}
+
+static void *split_worker(void *arg)
+{
+	struct split_arg *s = arg;
+	struct split_job *j = s->job;
+	spin_wait(j->bar);
+	double t0 = now();
+	for (int c = 0; c < j->calls; c++) {
+		spin_wait(j->bar); /* a call starts when every thread is ready */
+		split_part(j, s->id);
+	}
+	spin_wait(j->bar);
+	if (!s->id)
+		j->secs = (now() - t0) / j->calls;
+	return NULL;
+}
+
+/* Median seconds of one call of g split mode-wise over threads threads. */
+static double time_split(const struct gemm *g, char mode, int threads, int calls)
+{
+	size_t sa = (size_t)g->m * g->k, sb = (size_t)g->k * g->n, sc = (size_t)g->m * g->n;
+	size_t blocks = mode == 'r' && g->trans_a ? (size_t)threads : 1;
+	float *a = malloc(sa * sizeof *a), *b = malloc(sb * sizeof *b);
+	float *c = calloc(sc * blocks, sizeof *c);
+	if (!a || !b || !c) {
+		fprintf(stderr, "sgemm_probe: out of memory for %s\n", g->name);
+		exit(1);
+	}
+	for (size_t i = 0; i < sa; i++)
+		a[i] = (float)(i % 17) * 0.01f;
+	for (size_t i = 0; i < sb; i++)
+		b[i] = (float)(i % 13) * 0.01f;
+	spin_barrier bar = {0, 0, threads};
+	struct split_job j = {g, mode, threads, calls, a, b, c, &bar, 0};
+	struct split_arg args[64];
+	pthread_t tid[64];
+	double t[REPEATS];
+	for (int r = -1; r < REPEATS; r++) { /* r = -1: warm-up */
+		atomic_store(&bar.count, 0);
+		for (int k = 0; k < threads; k++) {
+			args[k] = (struct split_arg){&j, k};
+			if (k && pthread_create(&tid[k], NULL, split_worker, &args[k])) {
+				fprintf(stderr, "sgemm_probe: cannot start thread %d\n", k);
+				exit(1);
+			}
+		}
+		split_worker(&args[0]);
+		for (int k = 1; k < threads; k++)
+			pthread_join(tid[k], NULL);
+		if (r >= 0)
+			t[r] = j.secs;
+	}
+	/* The split computed the same product (up to the order of a dW's sums). */
+	float *ref = malloc(sc * sizeof *ref);
+	if (ref) {
+		run_gemm(g, a, b, ref);
+		for (size_t i = 0; i < sc; i++)
+			if (fabsf(ref[i] - c[i]) > 1e-3f * (1 + fabsf(ref[i]))) {
+				fprintf(stderr, "sgemm_probe: %s split by %s: element %zu is %g, not %g\n",
+					g->name, mode == 'r' ? "rows" : "cols", i, c[i], ref[i]);
+				exit(1);
+			}
+		free(ref);
+	}
+	free(a), free(b), free(c);
+	qsort(t, REPEATS, sizeof *t, cmp_double);
+	return t[REPEATS / 2];
+}
+
+/* --split: each GEMM by rows, by columns and by OpenBLAS on c->threads. */
+static void split_report(const struct cmdline *c, const struct gemm *g, int n)
+{
+	int T = c->threads > 64 ? 64 : c->threads;
+	double sum[3] = {0}, best_sum = 0;
+	printf("# batch %d, threads %d, %s: microseconds per call, each GEMM split three ways\n"
+	       "%-24s %6s %6s %6s %9s %9s %9s  %s\n",
+	       c->batch, T, c->conv ? "conv" : c->vae ? "vae" : "ae", "gemm", "m", "n", "k", "rows",
+	       "cols", "blas", "best");
+	for (int i = 0; i < n; i++) {
+		openblas_set_num_threads(T);
+		double blas = time_gemm(&g[i]);
+		openblas_set_num_threads(1);
+		/* about 20 ms a repeat */
+		int calls = blas > 0 ? (int)(0.02 / blas) : 1000;
+		calls = calls < 3 ? 3 : calls > 100000 ? 100000 : calls;
+		double rows = time_split(&g[i], 'r', T, calls), cols = time_split(&g[i], 'c', T, calls);
+		double v[3] = {rows, cols, blas}, best = rows;
+		const char *names[3] = {"rows", "cols", "blas"}, *bn = "rows";
+		for (int k = 0; k < 3; k++) {
+			sum[k] += v[k];
+			if (v[k] < best)
+				best = v[k], bn = names[k];
+		}
+		best_sum += best;
+		printf("%-24s %6d %6d %6d %9.1f %9.1f %9.1f  %s\n", g[i].name, g[i].m, g[i].n,
+		       g[i].k, rows * 1e6, cols * 1e6, blas * 1e6, bn);
+	}
+	printf("step (GEMMs only): rows %.1f us (%.0f samples/s), cols %.1f us (%.0f), blas %.1f us "
+	       "(%.0f), best of each %.1f us (%.0f)\n",
+	       sum[0] * 1e6, c->batch / sum[0], sum[1] * 1e6, c->batch / sum[1], sum[2] * 1e6,
+	       c->batch / sum[2], best_sum * 1e6, c->batch / best_sum);
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
@@ -349,6 +543,10 @@ int main(int argc, char **argv)
 	int n = step_gemms(&c, g);
 	if (c.pass != 't')
 		n = forward_only(g, n, c.pass);
+	if (c.split) {
+		split_report(&c, g, n);
+		return 0;
+	}
 	double total = 0, flops = 0;
 	if (!c.summary)
 		printf("# batch %d, threads %d, %s\n%-24s %6s %6s %6s %9s %8s\n", c.batch,

@@ -3,12 +3,30 @@
  * (1 to 16 bytes of u8) and the labels flag; the rest are the records. The
  * writer must refuse a record at whose start a reader would see the stream
  * magic (formats/tensor-stream.md), and then what it wrote before must read
- * back whole, with no "second stream" and no record lost or invented. */
+ * back whole, with no "second stream" and no record lost or invented. The
+ * stream ends with its end marker; cut anywhere in its last record or its
+ * marker (a writer stopped there), it must never read as a whole stream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "stream.h"
+
+static unsigned char *pipe_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	unsigned char *b = malloc(cap);
+	size_t k;
+	while (b && (k = fread(b + n, 1, cap - n, f)) > 0)
+		if ((n += k) == cap)
+			b = realloc(b, cap *= 2);
+	fclose(f);
+	*len = n;
+	return b;
+}
 
 static const char *pipe_path(void)
 {
@@ -68,8 +86,27 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	if (rc != 0 || k != written)
 		abort(); /* a "second stream" or a lost record */
-	free(got);
 	ts_reader_close(&r);
+	size_t len;
+	unsigned char *bytes = pipe_slurp(path, &len);
+	if (!bytes || len < 64 + TS_END_BYTES)
+		abort();
+	size_t from = len - TS_END_BYTES - (written ? rb : 0);
+	for (size_t cut = from; cut < len; cut++) {
+		FILE *f = fmemopen(bytes, cut, "rb");
+		if (!f)
+			abort();
+		if (ts_reader_fopen(&r, f, "cut", &e))
+			abort();
+		while ((rc = ts_read(&r, got, &label, &e)) == 1)
+			;
+		if (rc != -1)
+			abort(); /* a stopped writer's stream taken for whole */
+		ts_reader_close(&r);
+		fclose(f);
+	}
+	free(bytes);
+	free(got);
 	unlink(path);
 	return 0;
 }

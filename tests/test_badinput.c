@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "stream.h"
 #include "testutil.h"
 
 /* A directory of inputs: good data (d.ts, 300 labelled digits), a VAE
@@ -91,7 +92,7 @@ static void setup_inputs(void)
 	free(d);
 	save("empty", "", 0);
 	variant("magic.ts", "d.ts", 0, "X", 1);
-	variant("version.ts", "d.ts", 8, "\2\0", 2);
+	variant("version.ts", "d.ts", 8, "\2\0\0\0", 4);
 	variant("dtype.ts", "d.ts", 16, "\x09", 1);
 	variant("rank0.ts", "d.ts", 17, "\0", 1);
 	variant("rank5.ts", "d.ts", 17, "\5", 1);
@@ -101,7 +102,9 @@ static void setup_inputs(void)
 	variant("truncated.ts", "d.ts", n - 100, NULL, 0);
 	unsigned char *z = load("z.ts", &n);
 	free(z);
-	variant("z-truncated.ts", "z.ts", n - 5, NULL, 0);
+	variant("z-truncated.ts", "z.ts", n - TS_END_BYTES - 5, NULL, 0); /* into the last record */
+	variant("z-unmarked.ts", "z.ts", n - TS_END_BYTES, NULL, 0);      /* every record, no marker */
+	variant("z-marker-cut.ts", "z.ts", n - 5, NULL, 0);
 	/* Metadata "k=v" with no newline: length 3, padding zeros after it. */
 	unsigned char meta[7] = {3, 0, 0, 0};
 	variant("meta-unterminated.ts", "d.ts", 44, meta, 4);
@@ -188,12 +191,18 @@ Test(bad_input, stream_headers)
 
 Test(bad_input, stream_records)
 {
-	expect("vae-train", 1, "record 299 is truncated",
+	expect("vae-train", 1, "truncated: the program writing it failed or was stopped (record 299 has",
 	       "vae-train -q -e 1 -o out.vkm truncated.ts");
-	expect("vae-encode", 1, "record 299 is truncated",
+	expect("vae-encode", 1, "truncated: the program writing it failed or was stopped (record 299 has",
 	       "vae-encode -m M.vkm -o out.ts truncated.ts");
-	expect("vae-decode", 1, "record 299 is truncated",
+	expect("vae-decode", 1, "truncated: the program writing it failed or was stopped (record 299 has",
 	       "vae-decode -m M.vkm -o out.ts z-truncated.ts");
+	/* A pipe's stream (count unknown) ends with its end marker: without it,
+	 * or with it cut short, the records that came are not taken for all. */
+	expect("vae-decode", 1, "truncated: the program writing it failed or was stopped (the stream "
+	       "ends after 300 records without its end marker)",
+	       "vae-decode -m M.vkm -o out.ts < z-unmarked.ts");
+	expect("vae-decode", 1, "has 27 of 32 bytes", "vae-decode -m M.vkm -o out.ts z-marker-cut.ts");
 	/* Training reads everything before it starts; encoding finds the end. */
 	expect("vae-train", 1, "data after the last of 300 declared records",
 	       "vae-train -q -e 1 -o out.vkm trailing.ts");

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "stream.h"
 #include "testutil.h"
 
@@ -339,4 +340,202 @@ Test(tstream_lib, checks_come_before_allocation)
 	cr_assert(strstr(out, "-1 -1|"), "%s", out);
 	cr_assert(strstr(out, "too many elements"), "%s", out);
 	cr_assert(strstr(out, "out of memory for one record"), "%s", out);
+}
+
+/* ---- The end marker (version 1.1) ---- */
+
+/* Bytes a writer puts into a pipe: n records of a u8 vector of dbytes bytes
+ * (labels or not), then ts_writer_close, or ts_writer_abort (fail) or a plain
+ * exit (a writer stopped before closing) after stop records. */
+enum { CLOSE, ABORT, EXIT };
+static unsigned char *piped(uint32_t dbytes, int labels, int n, int stop, int how, size_t *len)
+{
+	int fd[2];
+	cr_assert_eq(pipe(fd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], 1);
+		ts_header h;
+		ts_writer w;
+		vk_error e;
+		unsigned char rec[1024];
+		if (dbytes > sizeof rec)
+			_exit(2);
+		ts_header_init(&h, TS_U8, 1, &dbytes, &e);
+		h.has_labels = labels;
+		if (ts_writer_open(&w, NULL, &h, &e))
+			_exit(1);
+		for (int i = 0; i < n; i++) {
+			if (how != CLOSE && i == stop) {
+				if (how == ABORT)
+					ts_writer_abort(&w);
+				fflush(stdout); /* what was written, as vk_die's exit does */
+				_exit(1);
+			}
+			for (uint32_t b = 0; b < dbytes; b++)
+				rec[b] = (unsigned char)(i * 13 + b);
+			if (ts_write(&w, rec, i % 5, &e))
+				_exit(1);
+		}
+		_exit(ts_writer_close(&w, &e) ? 1 : 0);
+	}
+	close(fd[1]);
+	size_t cap = 1 << 16, got = 0;
+	unsigned char *buf = malloc(cap);
+	ssize_t k;
+	while ((k = read(fd[0], buf + got, cap - got)) > 0)
+		got += k;
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	cr_assert_lt(got, cap);
+	*len = got;
+	return buf;
+}
+
+static uint64_t get64le(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Read bytes to the end: records read, and the last ts_read's result. */
+static int read_all(const unsigned char *bytes, size_t n, int *records, vk_error *e)
+{
+	ts_reader r;
+	cr_assert_eq(open_bytes(bytes, n, &r, e), 0, "%s", e->msg);
+	unsigned char rec[1024];
+	cr_assert_leq(r.data_bytes, sizeof rec);
+	int rc;
+	*records = 0;
+	while ((rc = ts_read(&r, rec, NULL, e)) == 1)
+		++*records;
+	if (rc == 0) /* an end stays an end */
+		cr_assert_eq(ts_read(&r, rec, NULL, e), 0);
+	ts_reader_close(&r);
+	return rc;
+}
+
+/* A stream into a pipe is version 1.1 and ends with its marker: the magic,
+ * "END\0", the records' CRC-32C, the count, 8 zero bytes. */
+Test(tstream_lib, end_marker_closes_a_pipe)
+{
+	size_t n;
+	unsigned char *b = piped(3, 1, 4, 0, CLOSE, &n);
+	cr_assert_eq(b[10], 1, "minor version 1");
+	cr_assert_eq(n, 64 + 4 * 7 + TS_END_BYTES);
+	const unsigned char *m = b + n - TS_END_BYTES;
+	cr_assert_eq(memcmp(m, b, 8), 0, "the marker starts with the stream's magic");
+	cr_assert_eq(memcmp(m + 8, "END\0", 4), 0);
+	cr_assert_eq(get64le(m + 16), 4);
+	uint32_t crc;
+	memcpy(&crc, m + 12, 4);
+	cr_assert_eq(crc, vk_crc32c(0, b + 64, 4 * 7), "CRC-32C of the records, labels included");
+	for (int i = 24; i < 32; i++)
+		cr_assert_eq(m[i], 0);
+	vk_error e;
+	int got;
+	cr_assert_eq(read_all(b, n, &got, &e), 0, "%s", e.msg);
+	cr_assert_eq(got, 4);
+	free(b);
+	/* CRC-32C's check value, so other implementations can agree. */
+	cr_assert_eq(vk_crc32c(0, "123456789", 9), 0xE3069283u);
+	cr_assert_eq(vk_crc32c(vk_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+}
+
+/* Every record size (short ones are checked byte by byte at record starts,
+ * longer ones read as a record first), labelled or not, round trips; every
+ * cut before the marker's last byte is refused as truncated. */
+Test(tstream_lib, end_marker_every_record_size_and_cut)
+{
+	for (uint32_t d = 1; d <= 40; d += (d < 12 ? 1 : 7))
+		for (int labels = 0; labels <= 1; labels++) {
+			size_t n;
+			unsigned char *b = piped(d, labels, 5, 0, CLOSE, &n);
+			vk_error e;
+			int got;
+			cr_assert_eq(read_all(b, n, &got, &e), 0, "%u bytes: %s", d, e.msg);
+			cr_assert_eq(got, 5);
+			size_t hs = 64;
+			for (size_t cut = hs; cut < n; cut++) {
+				int rc = read_all(b, cut, &got, &e);
+				cr_assert_eq(rc, -1, "%u bytes, labels %d: cut at %zu of %zu read as whole",
+					     d, labels, cut, n);
+				cr_assert(strstr(e.msg, "truncated: the program writing it failed or was "
+							"stopped"), "%s", e.msg);
+			}
+			free(b);
+		}
+}
+
+/* A writer that fails (ts_writer_abort) or is stopped (exits without closing)
+ * writes no marker: its reader refuses what came, after the whole records. */
+Test(tstream_lib, failed_writer_leaves_no_end_marker)
+{
+	for (int how = ABORT; how <= EXIT; how++) {
+		size_t n;
+		unsigned char *b = piped(784, 1, 10, 6, how, &n);
+		cr_assert_eq(n, 64 + 6 * 788, "six whole records and nothing else");
+		vk_error e;
+		int got;
+		cr_assert_eq(read_all(b, n, &got, &e), -1);
+		cr_assert_eq(got, 6);
+		cr_assert(strstr(e.msg, "truncated: the program writing it failed or was stopped (the "
+					"stream ends after 6 records without its end marker)"),
+			  "%s", e.msg);
+		free(b);
+	}
+}
+
+/* A marker that disagrees with the records, bytes after it, a second stream
+ * after it, another tag: each refused with its own message. */
+Test(tstream_lib, end_marker_checked)
+{
+	size_t n;
+	unsigned char *b = piped(4, 0, 3, 0, CLOSE, &n), *c = malloc(n + 100);
+	vk_error e;
+	int got;
+	memcpy(c, b, n);
+	c[64 + 5] ^= 1; /* a record's bit */
+	cr_assert_eq(read_all(c, n, &got, &e), -1);
+	cr_assert(strstr(e.msg, "do not match the end marker's checksum"), "%s", e.msg);
+	memcpy(c, b, n);
+	c[n - 16] = 2; /* count 2 */
+	cr_assert_eq(read_all(c, n, &got, &e), -1);
+	cr_assert(strstr(e.msg, "the end marker counts 2 records but 3 came before it"), "%s",
+		  e.msg);
+	memcpy(c, b, n);
+	memcpy(c + n, "xyz", 3);
+	cr_assert_eq(read_all(c, n + 3, &got, &e), -1);
+	cr_assert(strstr(e.msg, "data after the end marker (after record 3)"), "%s", e.msg);
+	memcpy(c + n, b, 64); /* cat a.ts b.ts */
+	cr_assert_eq(read_all(c, n + 64, &got, &e), -1);
+	cr_assert(strstr(e.msg, "a second stream's header follows record 3"), "%s", e.msg);
+	memcpy(c, b, n);
+	memcpy(c + n - TS_END_BYTES, b, 64); /* a header where the marker should be */
+	cr_assert_eq(read_all(c, n - TS_END_BYTES + 64, &got, &e), -1);
+	cr_assert(strstr(e.msg, "a second stream's header follows record 3"), "%s", e.msg);
+	free(b);
+	free(c);
+}
+
+/* 1.0 streams of unknown count end at end of file, as they always did; a
+ * declared count needs no marker in either version. */
+Test(tstream_lib, version_1_0_reads_as_before)
+{
+	unsigned char buf[256];
+	size_t n = small_stream(buf, 3, TS_COUNT_UNKNOWN, 1);
+	vk_error e;
+	int got;
+	cr_assert_eq(buf[10], 0);
+	cr_assert_eq(read_all(buf, n, &got, &e), 0, "%s", e.msg);
+	cr_assert_eq(got, 3);
+	buf[10] = 1; /* the same bytes as 1.1 lack their marker */
+	cr_assert_eq(read_all(buf, n, &got, &e), -1);
+	cr_assert(strstr(e.msg, "without its end marker"), "%s", e.msg);
+	n = small_stream(buf, 3, 3, 1);
+	cr_assert_eq(read_all(buf, n, &got, &e), 0, "%s", e.msg);
+	cr_assert_eq(got, 3);
 }

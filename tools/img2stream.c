@@ -13,6 +13,8 @@
 #include "classes.h"
 #include "err.h"
 #include "manifest.h"
+#include "modelfile.h"
+#include "modelstream.h"
 #include "opts.h"
 #include "progress.h"
 #include "rng.h"
@@ -31,6 +33,11 @@ static const char USAGE[] =
 	"  -0, --null              paths in --files-from end with NUL, not newline\n"
 	"      --labels MODE       'folder' (the default): labels from the first folder\n"
 	"                          level below each DIR; 'none': no labels\n"
+	"      --classes LIST|FILE the classes and their order (label 0 first): names\n"
+	"                          separated by commas, or a file of one name a line;\n"
+	"                          every class folder must be one of them\n"
+	"      --classes-from MODEL|STREAM  the same classes as a model's training\n"
+	"                          data, or a stream's (so train and test agree)\n"
 	"  -s, --size WxH          scale every image to W pixels wide, H high (without\n"
 	"                          it, every image must have the first one's size)\n"
 	"      --fit MODE          with --size: 'crop' (the default: cover WxH, cut the\n"
@@ -55,11 +62,12 @@ static const char USAGE[] =
 
 enum {
 	OPT_FILES_FROM = VK_OPT_FIRST_LONG, OPT_LABELS, OPT_FIT, OPT_RGB, OPT_RGBA,
-	OPT_BACKGROUND, OPT_SHUFFLE, OPT_SEED
+	OPT_BACKGROUND, OPT_SHUFFLE, OPT_SEED, OPT_CLASSES, OPT_CLASSES_FROM
 };
 
 struct cmdline {
 	const char *output, *files_from, *manifest;
+	const char *classes, *classes_from; /* --classes, --classes-from */
 	int nul, labels, as_float, shuffle, skip_bad;
 	unsigned channels;          /* 0: decide from the inputs */
 	unsigned w, h;              /* 0: keep the images' own size */
@@ -125,6 +133,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"seed", required_argument, 0, OPT_SEED},
 		{"threads", required_argument, 0, 't'},
 		{"skip-bad", no_argument, 0, 'k'},
+		{"classes", required_argument, 0, OPT_CLASSES},
+		{"classes-from", required_argument, 0, OPT_CLASSES_FROM},
 		{"manifest", required_argument, 0, 'm'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION},
@@ -171,9 +181,16 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_SEED: c->seed = vk_parse_long("--seed", optarg, 0, (1L << 62)); break;
 		case 't': c->threads = vk_parse_long("--threads", optarg, 1, 256); break;
 		case 'k': c->skip_bad = 1; break;
+		case OPT_CLASSES: c->classes = optarg; break;
+		case OPT_CLASSES_FROM: c->classes_from = optarg; break;
 		case 'm': c->manifest = optarg; break;
 		}
 	}
+	if (c->classes && c->classes_from)
+		vk_usage_error("--classes and --classes-from exclude each other");
+	if ((c->classes || c->classes_from) && !c->labels)
+		vk_usage_error("%s gives class names, but --labels none writes no labels",
+			       c->classes ? "--classes" : "--classes-from");
 	c->operands = argv + optind;
 	c->n_operands = argc - optind;
 	if (!c->n_operands && !c->files_from)
@@ -307,7 +324,7 @@ static void read_files_from(struct list *l, const char *name, int nul)
 {
 	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "r");
 	if (!f)
-		vk_die("%s: cannot open:", name);
+		vk_die("cannot open %s:", name);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -332,6 +349,108 @@ static int by_path(const void *a, const void *b)
 static int by_string(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- --classes and --classes-from: the class list and its order. ---- */
+
+static char **given;  /* the names given, label 0 first */
+static int n_given;
+
+static void give(const char *name, const char *from)
+{
+	if (!*name)
+		vk_usage_error("%s: an empty class name", from);
+	for (int i = 0; i < n_given; i++)
+		if (!strcmp(given[i], name))
+			vk_usage_error("%s: class '%s' is named twice", from, name);
+	if (n_given >= VK_CLASS_MAP_MAX)
+		vk_usage_error("%s: more than %d classes", from, VK_CLASS_MAP_MAX);
+	if (strlen(name) >= VK_CLASS_NAME_MAX)
+		vk_usage_error("%s: a class name is longer than %d bytes", from,
+			       VK_CLASS_NAME_MAX - 1);
+	char **g = realloc(given, (n_given + 1) * sizeof *given);
+	if (!g || !(g[n_given] = strdup(name)))
+		vk_die("out of memory for class names");
+	given = g;
+	n_given++;
+}
+
+/* The class names of a header (a stream's, or a model's training data's). */
+static void give_from_header(const ts_header *h, const char *path, const char *what)
+{
+	char num[32], name[VK_CLASS_NAME_MAX];
+	int n = ts_meta_get(h, "classes", num, sizeof num) ? atoi(num) : 0;
+	for (int i = 0; i < n; i++) {
+		if (!vk_class_name(h, i, name, sizeof name))
+			vk_die("%s: %s has no name for class %d", path, what, i);
+		give(name, "--classes-from");
+	}
+	if (!n_given)
+		vk_die("%s: %s names no classes", path, what);
+}
+
+static void load_classes(const struct cmdline *c)
+{
+	vk_error e;
+	if (c->classes_from) {
+		/* A stream starts with the stream magic; anything else is read as a model. */
+		static const unsigned char magic[8] = {0x93, 'V', 'K', 'T', 'S', '\r', '\n', 0x1a};
+		unsigned char head[8] = {0};
+		FILE *f = fopen(c->classes_from, "rb");
+		if (!f)
+			vk_die("cannot open %s:", c->classes_from);
+		size_t got = fread(head, 1, 8, f);
+		fclose(f);
+		if (got == 8 && !memcmp(head, magic, 8)) {
+			ts_reader r;
+			if (ts_reader_open(&r, c->classes_from, &e))
+				vk_die_error(&e);
+			give_from_header(&r.h, c->classes_from, "the stream");
+			ts_reader_close(&r);
+		} else {
+			vk_model m;
+			static vk_trainrec rec;
+			static ts_header h;
+			if (vk_model_load(c->classes_from, &m, &rec, NULL, &e))
+				vk_die_error(&e);
+			vk_trainrec_meta(&rec, &h);
+			give_from_header(&h, c->classes_from, "the model's training data");
+			vk_model_free(&m);
+		}
+		return;
+	}
+	struct stat st;
+	if (stat(c->classes, &st) == 0 && S_ISREG(st.st_mode)) {
+		FILE *f = fopen(c->classes, "r");
+		if (!f)
+			vk_die("cannot open %s:", c->classes);
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t len;
+		while ((len = getline(&line, &cap, f)) > 0) {
+			if (line[len - 1] == '\n')
+				line[--len] = 0;
+			if (len && line[len - 1] == '\r')
+				line[--len] = 0;
+			if (len)
+				give(line, c->classes);
+		}
+		if (ferror(f))
+			vk_die("%s: read error:", c->classes);
+		free(line);
+		fclose(f);
+		if (!n_given)
+			vk_usage_error("--classes: %s names no classes", c->classes);
+		return;
+	}
+	char *list = strdup(c->classes), *save = NULL;
+	if (!list)
+		vk_die("out of memory for class names");
+	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		give(t, "--classes");
+	free(list);
+	if (!n_given)
+		vk_usage_error("--classes: '%s' names no classes", c->classes);
 }
 
 /* Every image path, sorted; classes (sorted, unique) into *names. */
@@ -378,7 +497,15 @@ static void collect(struct list *l, const struct cmdline *c, char ***names, int 
 		if (u == 0 || strcmp(all[u - 1], all[i]) != 0)
 			all[u++] = all[i];
 	for (int i = 0; i < l->n_cls; i++)
-		if (used[i]) {
+		if (used[i] && n_given) { /* the given list decides: labels are its places */
+			used[i] = -1;
+			for (int k = 0; k < n_given && used[i] < 0; k++)
+				if (!strcmp(given[k], l->cls[i]))
+					used[i] = k;
+			if (used[i] < 0)
+				vk_die("folder '%s' is not one of the %d classes given by %s", l->cls[i],
+				       n_given, c->classes ? "--classes" : "--classes-from");
+		} else if (used[i]) {
 			char **p = bsearch(&l->cls[i], all, u, sizeof *all, by_string);
 			used[i] = (int)(p - all);
 		}
@@ -386,6 +513,12 @@ static void collect(struct list *l, const struct cmdline *c, char ***names, int 
 		if (l->v[i].cls >= 0)
 			l->v[i].label = used[l->v[i].cls];
 	free(used);
+	if (n_given) {
+		free(all);
+		*names = given;
+		*n_names = n_given;
+		return;
+	}
 	*names = all;
 	*n_names = (int)u;
 }
@@ -491,14 +624,39 @@ static int bad(struct entry *en, const struct cmdline *c, size_t *skipped)
 	char name[8192];
 	if (!en->err)
 		return 0;
+	/* "cannot open FILE: reason", as every program says it; else "FILE: problem". */
+	static const char co[] = "cannot open:";
+	int open_err = !strncmp(en->err, co, strlen(co));
+	shown(en->path, name, sizeof name);
+	if (!c->skip_bad && open_err)
+		vk_die("cannot open %s:%s", name, en->err + strlen(co));
 	if (!c->skip_bad)
-		vk_die("%s: %s", shown(en->path, name, sizeof name), en->err);
-	vk_warn("%s: %s; skipped", shown(en->path, name, sizeof name), en->err);
+		vk_die("%s: %s", name, en->err);
+	if (open_err)
+		vk_warn("cannot open %s:%s; skipped", name, en->err + strlen(co));
+	else
+		vk_warn("%s: %s; skipped", name, en->err);
 	free(en->err);
 	en->err = NULL;
 	en->path = NULL;
 	(*skipped)++;
 	return 1;
+}
+
+/* Without --size a record is the image as it is: one of more values than a
+ * record holds (TS_MAX_ELEMS, 2^26) is a bad file, named, with the hint, and
+ * skipped under --skip-bad. channels: the output's, or 1/3 for grey/colour. */
+static void check_record_size(struct entry *en, const struct cmdline *c)
+{
+	unsigned long long ch = c->channels ? c->channels : en->grey ? 1 : 3;
+	unsigned long long values = (unsigned long long)en->w * en->h * ch;
+	char msg[256];
+	if (c->w || en->err || values <= TS_MAX_ELEMS)
+		return;
+	snprintf(msg, sizeof msg, "image of %ux%u pixels is %llu values, over the %u of a "
+		 "record; give --size WxH to scale it down", en->w, en->h, values, TS_MAX_ELEMS);
+	if (!(en->err = strdup(msg)))
+		vk_die("out of memory");
 }
 
 /* Read the headers of the images in l (all of them when the channel count
@@ -514,6 +672,7 @@ static unsigned header_pass(struct list *l, const struct cmdline *c, vk_img_spec
 		for (j.n = 0; j.n < l->n; j.n++) {
 			struct job one = {.items = l->v + j.n, .n = 1, .fn = probe_one};
 			run_job(&one, 1);
+			check_record_size(&l->v[j.n], c);
 			if (!bad(&l->v[j.n], c, skipped))
 				break;
 		}
@@ -533,6 +692,7 @@ static unsigned header_pass(struct list *l, const struct cmdline *c, vk_img_spec
 	vk_progress_end(&prog);
 	int grey = 1;
 	for (size_t i = 0; i < l->n; i++) {
+		check_record_size(&l->v[i], c);
 		if (bad(&l->v[i], c, skipped))
 			continue;
 		grey &= l->v[i].grey;
@@ -553,7 +713,14 @@ static unsigned header_pass(struct list *l, const struct cmdline *c, vk_img_spec
 				       shown(s->size_from, b, sizeof b), s->w, s->h);
 			}
 	}
-	return grey ? 1 : 3;
+	unsigned ch = grey ? 1 : 3;
+	if (!c->w && (unsigned long long)s->w * s->h * ch > TS_MAX_ELEMS) { /* grey, made RGB */
+		char a[4096];
+		vk_die("%s: image of %ux%u pixels is %llu values as RGB, over the %u of a record; "
+		       "give --size WxH to scale it down", shown(s->size_from, a, sizeof a), s->w,
+		       s->h, (unsigned long long)s->w * s->h * ch, TS_MAX_ELEMS);
+	}
+	return ch;
 }
 
 static void open_output(ts_writer *w, const struct cmdline *c, const vk_img_spec *s,
@@ -583,6 +750,8 @@ static void img2stream(const struct cmdline *c)
 	struct list l;
 	char **names;
 	int n_names;
+	if (c->classes || c->classes_from)
+		load_classes(c);
 	collect(&l, c, &names, &n_names);
 	shuffle_and_cut(&l, c);
 
@@ -643,6 +812,8 @@ static void img2stream(const struct cmdline *c)
 	free(f);
 	free(l.v);
 	free(l.cls);
+	for (int i = 0; i < n_given; i++)
+		free(given[i]);
 	free(names);
 }
 

@@ -7,11 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blascore.h"
 #include "classes.h"
 #include "complexity.h"
 #include "err.h"
 #include "evaltsv.h"
 #include "evaluate.h"
+#include "guard.h"
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
@@ -138,16 +140,19 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 /* ---- evaluating ---- */
 
-static void open_model(struct evaluator *ev, const char *path, const ts_reader *r, int iw)
+static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw)
 {
 	vk_error e;
+	static vk_trainrec rec;
 	memset(ev, 0, sizeof *ev);
 	ev->row.name = path;
-	if (vk_model_load(path, &ev->m, NULL, NULL, &e))
+	if (vk_model_load(path, &ev->m, &rec, NULL, &e))
 		vk_die_error(&e);
 	ev->row.kind = ev->m.a.kind;
 	if (vk_check_input(&ev->m, &r->h, r->name, &e))
 		vk_die("%s (model %s)", e.msg, path);
+	if (vk_match_stream_classes(&ev->m, &rec, path, r, &e)) /* a cvae's classes by name */
+		vk_die_error(&e);
 	int vae = vk_evalrow_has_kl(ev->row.kind);
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->row.sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
@@ -191,6 +196,8 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 	vk_error e;
 	if (cvae && vk_check_labels(m, labels, n, first, src, &e))
 		vk_die("%s (model %s)", e.msg, ev->row.name);
+	if (vk_lik_of(&m->a)->unit_targets && vk_check_unit_rows(x, n, D, first, src, &e))
+		vk_die("%s (model %s)", e.msg, ev->row.name); /* vae-train's rule (guard.h) */
 	const int32_t *lab = cvae ? labels : NULL;
 	const float *head = ev->w.act_enc[m->n_enc - 1];
 	double t0 = vk_now(), t_iw = 0;
@@ -540,7 +547,10 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
+	if (c.verbose && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	vk_set_threads(c.threads);
 	static struct evaluator ev[MAX_MODELS];
 	int n_ev = 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "afile.h"
+#include "blascore.h"
 #include "err.h"
 #include "modelfile.h"
 #include "prior.h"
@@ -207,7 +208,10 @@ int main(int argc, char **argv)
 	ts_reader r;
 	vk_gmm g;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
+	if (c.verbose && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, c.model ? 2 : 1);
 	/* Refuse a terminal before the work, not after it. */

@@ -159,6 +159,10 @@ static void print_header(const ts_reader *r, const struct peek *p)
 		line("declared", "unknown");
 	else
 		line("declared", "%llu", (unsigned long long)h->count);
+	/* How the stream ended (formats/tensor-stream.md, End of stream). */
+	line("end", "%s", h->count != TS_COUNT_UNKNOWN ? "count"
+			  : r->end_marker          ? "marker"
+						   : "end-of-file");
 	line("record_bytes", "%zu", ts_record_bytes(h));
 	for (const char *m = h->meta; *m;) {
 		size_t n = strcspn(m, "\n"), k = strcspn(m, "=");

@@ -90,7 +90,8 @@ static uint64_t record_count(ts_reader *r)
 	if (fstat(fileno(r->f), &st) || !S_ISREG(st.st_mode) || pos < 0)
 		vk_die("%s: --contiguous needs the record count, which this stream does not "
 		       "declare; give a file instead of a pipe, or split round-robin", r->name);
-	return (uint64_t)(st.st_size - pos) / ts_record_bytes(&r->h);
+	off_t end = st.st_size - (r->end_marker ? TS_END_BYTES : 0); /* 1.1: the marker */
+	return end > pos ? (uint64_t)(end - pos) / ts_record_bytes(&r->h) : 0;
 }
 
 int main(int argc, char **argv)

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "blascore.h"
 #include "classes.h"
 #include "modelfile.h"
 #include "modelstream.h"
@@ -12,24 +14,29 @@
 
 static const char USAGE[] =
 	"Usage: vae-info [OPTION]... MODEL...\n"
+	"  or:  vae-info --system\n"
 	"Describe each trained MODEL: its kind, likelihood and input shape, every layer\n"
 	"of its encoder and decoder with its output shape, activation and parameter\n"
 	"count, the latent size, the classes, the model's identity (recorded by the\n"
 	"priors fitted on it), and the training record.\n\n"
+	"      --system        describe this machine as vaekit uses it: the CPU, its\n"
+	"                      flags that matter, this build's instruction set, the BLAS\n"
+	"                      and the kernels (core) it runs; no MODEL needed\n"
 	"      --tsv           one 'model<TAB>key<TAB>value' line per fact, for scripts\n"
 	"  -h, --help          show this help and exit\n"
 	"      --version       show the version and exit\n";
 
 struct cmdline {
-	int tsv, n_models;
+	int tsv, system, n_models;
 	char **models;
 };
 
-enum { OPT_TSV = VK_OPT_FIRST_LONG };
+enum { OPT_TSV = VK_OPT_FIRST_LONG, OPT_SYSTEM };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
 	static const struct option longopts[] = {{"tsv", no_argument, 0, OPT_TSV},
+						 {"system", no_argument, 0, OPT_SYSTEM},
 						 {"help", no_argument, 0, 'h'},
 						 {"version", no_argument, 0, VK_OPT_VERSION},
 						 {0, 0, 0, 0}};
@@ -40,8 +47,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			continue;
 		if (ch == OPT_TSV)
 			c->tsv = 1;
+		if (ch == OPT_SYSTEM)
+			c->system = 1;
 	}
-	if (optind == argc)
+	if (optind == argc && !c->system)
 		vk_usage_error("no model given");
 	c->models = argv + optind;
 	c->n_models = argc - optind;
@@ -200,13 +209,45 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	return 0;
 }
 
+/* The machine as the programs see it: the same start-up check of the BLAS
+ * kernels (vk_blas_init) has run, so the core is the one they would run. */
+static void system_info(const struct cmdline *c)
+{
+	vk_blas_info b;
+	char flags[256];
+	vk_blas_get_info(&b);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	fact(c, "system", "cpu", "%s (%ld online CPUs)", *vk_cpu_name() ? vk_cpu_name() : "?", cpus);
+	fact(c, "system", "cpu_flags", "%s", vk_cpu_flags_str(b.features, flags, sizeof flags));
+	fact(c, "system", "vaekit_isa", "%s", vk_build_isa());
+	fact(c, "system", "blas", "%s", b.config ? b.config : "?");
+	if (b.first)
+		fact(c, "system", "blas_core", "%s (chosen by vaekit: OpenBLAS chose %s)", b.core,
+		     b.first);
+	else if (!strcmp(b.chosen_by, "OPENBLAS_CORETYPE"))
+		fact(c, "system", "blas_core", "%s (OPENBLAS_CORETYPE=%s)", b.core,
+		     getenv("OPENBLAS_CORETYPE"));
+	else
+		fact(c, "system", "blas_core", "%s (chosen by OpenBLAS)", b.core);
+	fact(c, "system", "blas_best_core", "%s", b.best);
+	fact(c, "system", "blas_threads", "%d", b.threads);
+	if (vk_blas_note())
+		fact(c, "system", "blas_note", "%s", vk_blas_note());
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
 	vk_error e;
 	vk_init(argc, argv);
+	vk_blas_init(argv);
 	parse_cmdline(argc, argv, &c);
 	int rc = 0;
+	if (c.system) {
+		system_info(&c);
+		if (c.n_models && !c.tsv)
+			putchar('\n');
+	}
 	for (int i = 0; i < c.n_models; i++) {
 		if (i && !c.tsv)
 			putchar('\n');

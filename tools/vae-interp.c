@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "modelfile.h"
 #include "modelstream.h"
@@ -182,6 +183,7 @@ int main(int argc, char **argv)
 	vk_model_tool t;
 	ts_header h;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, 2);

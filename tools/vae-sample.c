@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "err.h"
 #include "prior.h"
 #include "modelfile.h"
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
 	ts_header h;
 	vk_gmm prior;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	parse_cmdline(argc, argv, &c);
 	vk_set_threads(c.threads);
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.model}, 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blascore.h"
 #include "dataset.h"
 #include "dist.h"
 #include "err.h"
@@ -417,7 +418,7 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 }
 
 /* Run the recipe on the data, reporting every epoch. */
-static void vae_train(const struct cmdline *c, const vk_dataset *train, const vk_dataset *test)
+static void vae_train(const struct cmdline *c, vk_dataset *train, vk_dataset *test)
 {
 	vk_run run;
 	vk_epoch_report ep;
@@ -453,10 +454,13 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	vk_error e;
 	vk_init(argc, argv);
+	vk_blas_init(argv); /* first: it may restart the program with better kernels */
 	/* Under mpirun every rank trains on its share of each batch; rank 0
 	 * alone writes the model, the log and the summaries. */
 	vk_dist_init(&argc, &argv);
 	parse_cmdline(argc, argv, &c);
+	if (vk_dist_rank() == 0 && !c.quiet && vk_blas_note())
+		vk_warn("%s", vk_blas_note());
 	/* Before anything is opened for writing: the model and the log may not
 	 * be the data (the model is read back only by --resume, as itself). */
 	const char *const inputs[] = {c.train, c.test, c.r.output};

@@ -5,8 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32c.h"
+
 static const unsigned char MAGIC[8] = {0x93, 'V', 'K', 'T', 'S', '\r', '\n', 0x1a};
-enum { VERSION_MAJOR = 1, VERSION_MINOR = 0, FIXED_HEADER = 64 };
+/* The end marker (1.1) starts with the magic, then this tag where a header has
+ * its major version (01 00): so 1.0 readers stop at it ("a second stream"),
+ * and a marker and a header can never be taken for each other. */
+static const unsigned char END_TAG[4] = {'E', 'N', 'D', 0};
+enum { VERSION_MAJOR = 1, VERSION_MINOR = 1, FIXED_HEADER = 64 };
 #define IO_BUFFER (1 << 20)
 
 /* glibc ignores setvbuf's size unless it is given the buffer, and then reads
@@ -331,6 +337,7 @@ int ts_reader_fopen(ts_reader *r, FILE *f, const char *name, vk_error *e)
 	if (decode_header(r, e))
 		return -1;
 	r->data_bytes = ts_data_bytes(&r->h);
+	r->end_marker = r->h.version_minor >= 1 && r->h.count == TS_COUNT_UNKNOWN;
 	r->buf = malloc(r->data_bytes);
 	if (!r->buf)
 		return vk_fail(e, "%s: out of memory for one record (%zu bytes)", r->name,
@@ -368,6 +375,18 @@ int ts_reader_open(ts_reader *r, const char *path, vk_error *e)
 	return rc;
 }
 
+int ts_reader_relabel(ts_reader *r, const int32_t *map, int n, vk_error *e)
+{
+	int32_t *m = malloc(sizeof *m * (n > 0 ? n : 1));
+	if (!m)
+		return vk_fail(e, "%s: out of memory for a label map", r->name);
+	memcpy(m, map, sizeof *m * n);
+	free(r->relabel);
+	r->relabel = m;
+	r->n_relabel = n;
+	return 0;
+}
+
 void ts_reader_close(ts_reader *r)
 {
 	if (r->own && r->f)
@@ -377,6 +396,70 @@ void ts_reader_close(ts_reader *r)
 	r->iobuf = NULL;
 	free(r->buf);
 	r->buf = NULL;
+	free(r->relabel);
+	r->relabel = NULL;
+}
+
+static int unmarked_end(ts_reader *r, vk_error *e)
+{
+	return vk_fail(e, "%s: truncated: the program writing it failed or was stopped (the "
+			  "stream ends after %llu records without its end marker)",
+		       r->name, (unsigned long long)r->index);
+}
+
+/* After the end marker: nothing, or the next stream's header (the shell
+ * joined two streams), or stray bytes. extra holds bytes already read. */
+static int after_end(ts_reader *r, const unsigned char *extra, size_t n_extra, vk_error *e)
+{
+	unsigned char next[8];
+	size_t n = n_extra < 8 ? n_extra : 8;
+	if (n)
+		memcpy(next, extra, n);
+	if (n < 8)
+		n += read_rec(r, next + n, 8 - n);
+	if (ferror(r->f))
+		return vk_fail(e, "%s: read error:", r->name);
+	if (n == 8 && !memcmp(next, MAGIC, 8))
+		return second_stream(r, e);
+	if (n)
+		return vk_fail(e, "%s: data after the end marker (after record %llu)", r->name,
+			       (unsigned long long)r->index);
+	return 0;
+}
+
+/* The end marker, whose first have bytes (the magic and perhaps more) were
+ * read as a record; the rest comes from the stream. Returns 0 at a good end. */
+static int read_end(ts_reader *r, const unsigned char *have, size_t n_have, vk_error *e)
+{
+	unsigned char m[TS_END_BYTES];
+	size_t n = n_have < sizeof m ? n_have : sizeof m;
+	if (n)
+		memcpy(m, have, n);
+	if (n < sizeof m)
+		n += read_rec(r, m + n, sizeof m - n);
+	if (ferror(r->f))
+		return vk_fail(e, "%s: read error:", r->name);
+	if (n >= 12 && memcmp(m + 8, END_TAG, 4))
+		return second_stream(r, e);
+	if (n < sizeof m)
+		return vk_fail(e, "%s: truncated: the program writing it failed or was stopped "
+				  "(its end marker, after record %llu, has %zu of %d bytes)",
+			       r->name, (unsigned long long)r->index, n, TS_END_BYTES);
+	uint64_t count = get64(m + 16);
+	uint32_t crc = get32(m + 12);
+	if (count != r->index)
+		return vk_fail(e, "%s: the end marker counts %llu records but %llu came before it "
+				  "(the stream is damaged)", r->name, (unsigned long long)count,
+			       (unsigned long long)r->index);
+	if (crc != r->crc)
+		return vk_fail(e, "%s: the records do not match the end marker's checksum "
+				  "(CRC-32C %08x, expected %08x): the stream is damaged",
+			       r->name, (unsigned)r->crc, (unsigned)crc);
+	if (after_end(r, n_have > sizeof m ? have + sizeof m : NULL,
+		      n_have > sizeof m ? n_have - sizeof m : 0, e))
+		return -1;
+	r->ended = 1;
+	return 0;
 }
 
 int ts_read(ts_reader *r, void *data, int32_t *label, vk_error *e)
@@ -384,12 +467,14 @@ int ts_read(ts_reader *r, void *data, int32_t *label, vk_error *e)
 	const ts_header *h = &r->h;
 	int known = h->count != TS_COUNT_UNKNOWN;
 	size_t got = 0, want = ts_record_bytes(h);
+	if (r->ended)
+		return 0;
 	if ((known && r->index == h->count) || (!known && want < 8)) {
 		size_t n = peek8(r);
 		if (ferror(r->f))
 			return vk_fail(e, "%s: read error:", r->name);
 		if (n == 8 && !memcmp(r->ahead, MAGIC, 8))
-			return second_stream(r, e);
+			return r->end_marker ? read_end(r, NULL, 0, e) : second_stream(r, e);
 		if (known && n)
 			return vk_fail(e, "%s: data after the last of %llu declared records",
 				       r->name, (unsigned long long)h->count);
@@ -405,24 +490,51 @@ int ts_read(ts_reader *r, void *data, int32_t *label, vk_error *e)
 		return vk_fail(e, "%s: read error:", r->name);
 	if (got == 0) {
 		if (known)
-			return vk_fail(e, "%s: truncated: %llu of %llu declared records",
+			return vk_fail(e, "%s: truncated: %llu of %llu declared records (the program "
+					  "writing it failed or was stopped)",
 				       r->name, (unsigned long long)r->index,
 				       (unsigned long long)h->count);
-		return 0;
+		return r->end_marker ? unmarked_end(r, e) : 0;
 	}
+	size_t nl = h->has_labels ? 4 : 0;
 	if (!known && want >= 8 && got >= 8) {
 		unsigned char first[8];
-		size_t nl = h->has_labels ? 4 : 0;
 		memcpy(first, lab, nl);
 		memcpy(first + nl, data, 8 - nl);
-		if (!memcmp(first, MAGIC, 8))
-			return second_stream(r, e);
+		if (!memcmp(first, MAGIC, 8)) {
+			if (!r->end_marker)
+				return second_stream(r, e);
+			/* What was read as a record is the marker (and perhaps more). */
+			unsigned char have[TS_END_BYTES + 8];
+			size_t n_have = got < sizeof have ? got : sizeof have;
+			memcpy(have, lab, nl);
+			memcpy(have + nl, data, n_have - nl);
+			return read_end(r, have, n_have, e);
+		}
 	}
-	if (got < want)
+	if (got < want) {
+		if (r->end_marker || known) /* 1.0 streams keep their old message */
+			return vk_fail(e, "%s: truncated: the program writing it failed or was "
+					  "stopped (record %llu has %zu of %zu bytes)", r->name,
+				       (unsigned long long)r->index, got, want);
 		return vk_fail(e, "%s: record %llu is truncated: %zu of %zu bytes", r->name,
 			       (unsigned long long)r->index, got, want);
+	}
+	if (r->end_marker) {
+		if (nl)
+			r->crc = vk_crc32c(r->crc, lab, nl);
+		r->crc = vk_crc32c(r->crc, data, r->data_bytes);
+	}
+	int32_t l = h->has_labels ? (int32_t)get32(lab) : TS_NO_LABEL;
+	if (r->relabel && l >= 0) {
+		if (l >= r->n_relabel)
+			return vk_fail(e, "%s: record %llu has label %d, but the stream names only %d "
+					  "classes", r->name, (unsigned long long)r->index, l,
+				       r->n_relabel);
+		l = r->relabel[l];
+	}
 	if (label)
-		*label = h->has_labels ? (int32_t)get32(lab) : TS_NO_LABEL;
+		*label = l;
 	r->index++;
 	return 1;
 }
@@ -562,9 +674,13 @@ int ts_write(ts_writer *w, const void *data, int32_t label, vk_error *e)
 		put32(lab, (uint32_t)label);
 		if (fwrite(lab, 1, 4, w->out.f) != 4)
 			return vk_fail(e, "error writing %s:", writer_name(w));
+		if (w->check_magic)
+			w->crc = vk_crc32c(w->crc, lab, 4);
 	}
 	if (fwrite(data, 1, w->data_bytes, w->out.f) != w->data_bytes)
 		return vk_fail(e, "error writing %s:", writer_name(w));
+	if (w->check_magic)
+		w->crc = vk_crc32c(w->crc, data, w->data_bytes);
 	w->written++;
 	return 0;
 }
@@ -589,13 +705,25 @@ int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e)
 	return ts_write(w, w->buf, label, e);
 }
 
-/* The declared count checked, or the real one patched in. */
+/* The declared count checked, or the real one patched in, or (count unknown
+ * to the reader) the end marker written. */
 static int writer_finish(ts_writer *w, vk_error *e)
 {
 	int rc = 0;
 	if (w->h.count != TS_COUNT_UNKNOWN && w->written != w->h.count) {
 		rc = vk_fail(e, "%s: wrote %llu records but declared %llu", writer_name(w),
 			     (unsigned long long)w->written, (unsigned long long)w->h.count);
+	} else if (w->check_magic) {
+		/* No record starts with the magic (ts_write refused those), and
+		 * the magic's 0x93 stands only at its start, so no record start
+		 * before the marker can read as the magic across into it. */
+		unsigned char m[TS_END_BYTES] = {0};
+		memcpy(m, MAGIC, 8);
+		memcpy(m + 8, END_TAG, 4);
+		put32(m + 12, w->crc);
+		put64(m + 16, w->written);
+		if (fwrite(m, 1, sizeof m, w->out.f) != sizeof m)
+			rc = vk_fail(e, "error writing %s:", writer_name(w));
 	} else if (w->count_patchable) {
 		unsigned char cnt[8];
 		put64(cnt, w->written);

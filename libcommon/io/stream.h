@@ -18,9 +18,12 @@ enum { TS_U8 = 1, TS_F32 = 2, TS_F64 = 3 };
 #define TS_MAX_COUNT (1ull << 40)
 #define TS_FLAG_LABELS 1u
 #define TS_NO_LABEL (-1)
+/* Version 1.1: a stream of unknown count ends with an end marker of this many
+ * bytes (the magic, "END\0", CRC-32C of the records, the count, 8 reserved). */
+#define TS_END_BYTES 32
 
 typedef struct {
-	int version_minor;        /* as read (0 for headers we make) */
+	int version_minor;        /* as read; writers always write 1.1 */
 	int dtype;
 	int rank;
 	uint32_t dims[TS_MAX_RANK];
@@ -61,6 +64,11 @@ typedef struct {
 	char *iobuf;            /* stdio buffer we own */
 	unsigned char ahead[8]; /* bytes read to look for a second header, not yet used */
 	unsigned ahead_len, ahead_pos;
+	int end_marker;         /* 1.1 or later with unknown count: ends with a marker */
+	int ended;              /* the end marker was read: further reads return 0 */
+	uint32_t crc;           /* CRC-32C of the records read (end_marker streams) */
+	int32_t *relabel;       /* ts_reader_relabel's map, or NULL */
+	int n_relabel;
 } ts_reader;
 
 /* path NULL or "-" reads stdin. Reads and checks the header. */
@@ -68,10 +76,18 @@ int ts_reader_open(ts_reader *r, const char *path, vk_error *e);
 /* Same, on an already open FILE (not closed by ts_reader_close). */
 int ts_reader_fopen(ts_reader *r, FILE *f, const char *name, vk_error *e);
 void ts_reader_close(ts_reader *r);
+/* From now on, a record's label L (0 <= L < n) reads as map[L]: the labels of
+ * a stream whose class names were matched to a model's (classes.h). A label
+ * n or more is then an error (the stream names only n classes); -1 stays. */
+int ts_reader_relabel(ts_reader *r, const int32_t *map, int n, vk_error *e);
 /* Read one record in the stream's own dtype into data (ts_data_bytes).
  * label may be NULL. Returns 1, 0 at a clean end, -1 on error. A second
  * stream's header where a record or the end should be (streams concatenated
- * by the shell) is an error saying after how many records it starts. */
+ * by the shell) is an error saying after how many records it starts. The
+ * clean end of a 1.1 stream of unknown count is its end marker, checked
+ * (count, checksum, nothing after it); end of file before it is an error
+ * ("truncated: the program writing it failed or was stopped"). 1.0 streams
+ * end at end of file, as they always did. */
 int ts_read(ts_reader *r, void *data, int32_t *label, vk_error *e);
 /* Read one record converted to float: u8 scaled by 1/255 (to [0,1]), f64
  * narrowed. NaN or infinity in the input is an error. */
@@ -87,7 +103,9 @@ typedef struct {
 	size_t data_bytes;
 	unsigned char *buf;     /* one record, for conversions */
 	int count_patchable;
-	int check_magic;        /* count unknown to the reader: no record may look like a header */
+	int check_magic;        /* count unknown to the reader: no record may look like a
+				 * header, and close ends the stream with an end marker */
+	uint32_t crc;           /* CRC-32C of the records written, for the end marker */
 	unsigned char tail[16]; /* last bytes written, for records shorter than the magic */
 	size_t tail_len;
 	char *iobuf;            /* stdio buffer we own, freed after the file closes */
@@ -102,12 +120,15 @@ int ts_writer_open(ts_writer *w, const char *path, const ts_header *h, vk_error 
 int ts_write(ts_writer *w, const void *data, int32_t label, vk_error *e);
 /* Write a float record, converting to the stream's dtype (u8: round(x*255), clamped). */
 int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e);
-/* Finish: check the declared count, patch it, flush, rename into place. */
+/* Finish: check the declared count, patch it (a file) or write the end
+ * marker (a pipe), flush, rename into place. Only close writes the marker: a
+ * writer that fails calls ts_writer_abort (or dies), and its reader then
+ * knows the stream is incomplete. */
 int ts_writer_close(ts_writer *w, vk_error *e);
 /* Close n writers whose files appear together or not at all
  * (vk_afile_commit_all); on failure none is left and old files stay. */
 int ts_writer_close_all(ts_writer *w, int n, vk_error *e);
-/* Abandon: remove the temporary file. */
+/* Abandon: remove the temporary file; a pipe gets no end marker. */
 void ts_writer_abort(ts_writer *w);
 
 #endif

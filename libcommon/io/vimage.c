@@ -126,7 +126,9 @@ void vk_img_thread_done(void) { vips_thread_shutdown(); }
  * PDF or SVG loaders, which would turn text or documents into "images". */
 static int loader_ok(const char *name)
 {
-	static const char *const ok[] = {"Png", "Jpeg", "Webp", "Tiff", "Gif", "Ppm",
+	/* libvips names GIF's loader after its library: "Nsgif" in 8.14, "Gif"
+	 * before (tests/test_imgformats.c reads a file of every format here). */
+	static const char *const ok[] = {"Png", "Jpeg", "Webp", "Tiff", "Gif", "Nsgif", "Ppm",
 					 "Heif", "Jxl", "Jp2k", "Magick", NULL};
 	const char *p = "VipsForeignLoad";
 	if (strncmp(name, p, strlen(p)) != 0)
@@ -352,6 +354,40 @@ static int resize(VipsObject *ctx, VipsImage *im, const vk_img_spec *s, VipsImag
 	return 0;
 }
 
+/* Float samples (a float TIFF) are values in [0, 1], as a stream's f32 with
+ * scale=unit: scaled by 255 and rounded. The whole image is read to check
+ * them first; a value outside [0, 1] or not a number is refused, not clamped
+ * or cast to black. */
+static int unit_floats(VipsObject *ctx, VipsImage *im, VipsImage **out, vk_error *e)
+{
+	VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 5);
+	if (!(t[0] = vips_image_copy_memory(im)))
+		return fail_vips(e, "cannot decode");
+	size_t n = (size_t)t[0]->Xsize * t[0]->Ysize * t[0]->Bands;
+	const void *px = VIPS_IMAGE_ADDR(t[0], 0, 0);
+	double lo = 0, hi = 1;
+	for (size_t i = 0; i < n; i++) {
+		double v = t[0]->BandFmt == VIPS_FORMAT_FLOAT ? ((const float *)px)[i]
+							      : ((const double *)px)[i];
+		if (v != v)
+			return vk_fail(e, "float sample %zu is not a number", i);
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+	}
+	if (lo < 0 || hi > 1)
+		return vk_fail(e, "float samples from %g to %g: float images are read as values in "
+				  "[0, 1] (scaled by 255); scale the file's values to [0, 1]", lo, hi);
+	VipsInterpretation type = t[0]->Bands <= 2 ? VIPS_INTERPRETATION_B_W
+						   : VIPS_INTERPRETATION_sRGB;
+	if (vips_linear1(t[0], &t[1], 255.0, 0.0, NULL) ||
+	    vips_round(t[1], &t[2], VIPS_OPERATION_ROUND_RINT, NULL) ||
+	    vips_cast_uchar(t[2], &t[3], NULL) ||
+	    vips_copy(t[3], &t[4], "interpretation", type, NULL))
+		return fail_vips(e, "cannot decode");
+	*out = t[4];
+	return 0;
+}
+
 int vk_img_decode(const char *path, const vk_img_spec *s, unsigned char *out, vk_error *e)
 {
 	VipsImage *in = open_image(path, e);
@@ -364,9 +400,12 @@ int vk_img_decode(const char *path, const vk_img_spec *s, unsigned char *out, vk
 		return -1;
 	}
 	VipsObject *ctx = VIPS_OBJECT(vips_image_new());
-	VipsImage *a, *b;
+	VipsImage *a, *b, *src = in;
 	int rc = -1;
-	if (convert(ctx, in, s, &a) || (s->resize ? resize(ctx, a, s, &b) : (b = a, 0))) {
+	if ((in->BandFmt == VIPS_FORMAT_FLOAT || in->BandFmt == VIPS_FORMAT_DOUBLE) &&
+	    unit_floats(ctx, in, &src, e))
+		goto done;
+	if (convert(ctx, src, s, &a) || (s->resize ? resize(ctx, a, s, &b) : (b = a, 0))) {
 		fail_vips(e, "cannot decode");
 		goto done;
 	}

@@ -162,6 +162,26 @@ int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e)
 	return rc;
 }
 
+int vk_match_stream_classes(const vk_model *m, const vk_trainrec *rec, const char *model_path,
+			    ts_reader *r, vk_error *e)
+{
+	if (m->a.kind != VK_CVAE || !r->h.has_labels)
+		return 0;
+	static ts_header names; /* 16 KiB: not on the stack; tools are single-threaded here */
+	static int32_t map[VK_CLASS_MAP_MAX];
+	vk_trainrec_meta(rec, &names);
+	int n, rc = vk_class_map(&names, model_path, &r->h, r->name, map, &n, e);
+	if (rc <= 0)
+		return rc;
+	/* A map, even the identity, marks the reader as matched to a model. */
+	if (rc == 1 && r->relabel)
+		return vk_fail(e, "%s numbers the classes of %s otherwise than the model before it; "
+				  "evaluate them one at a time", model_path, r->name);
+	if (!r->relabel && ts_reader_relabel(r, map, n, e))
+		return -1;
+	return vk_classes_copy(&r->h, &names, e);
+}
+
 int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *label_arg,
 		       int batch, int input, const char *input_path, vk_error *e)
 {
@@ -179,6 +199,8 @@ int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *lab
 		t->input = input;
 		if (input == VK_INPUT_IMAGES ? vk_check_input(&t->m, &t->r.h, t->r.name, e)
 					     : check_latents(&t->m, &t->r.h, label, t->r.name, e))
+			goto fail;
+		if (vk_match_stream_classes(&t->m, &t->rec, model_path, &t->r, e))
 			goto fail;
 	}
 	t->label = label;

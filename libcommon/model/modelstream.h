@@ -68,5 +68,14 @@ typedef const float *(*vk_map_fn)(vk_model_tool *t, const float *in, const int32
 				  int n, void *arg);
 int vk_model_tool_map(vk_model_tool *t, size_t width, vk_map_fn map, void *arg,
 		      ts_writer *w, vk_error *e);
+/* A cvae's labels are its classes: when both its training data (rec) and the
+ * stream r name their classes, r's labels are matched to the model's by name
+ * (relabelled as they are read, and r's header then names the model's
+ * classes, so what is copied from it downstream is true); a class of the
+ * stream the model does not have is an error listing both. A second model
+ * on the same reader (kl-eval -m A -m B) must number the classes as the
+ * first did. Nothing happens for other models or unnamed classes. */
+int vk_match_stream_classes(const vk_model *m, const vk_trainrec *rec, const char *model_path,
+			    ts_reader *r, vk_error *e);
 
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classes.h"
+
 size_t vk_default_max_memory(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
@@ -217,4 +219,22 @@ int vk_dataset_classes(const vk_dataset *d)
 	for (size_t i = 0; d->labels && i < d->n; i++)
 		c = d->labels[i] >= c ? d->labels[i] + 1 : c;
 	return c;
+}
+
+int vk_dataset_match_classes(vk_dataset *d, const char *what, const ts_header *names,
+			     const char *names_from, vk_error *e)
+{
+	static int32_t map[VK_CLASS_MAP_MAX];
+	int n, rc = d->labels ? vk_class_map(names, names_from, &d->h, what, map, &n, e) : 0;
+	if (rc <= 0)
+		return rc;
+	for (size_t i = 0; i < d->n; i++) {
+		int32_t l = d->labels[i];
+		if (l >= n)
+			return vk_fail(e, "%s: record %zu has label %d, but the stream names only %d "
+					  "classes", what, i, l, n);
+		if (l >= 0)
+			d->labels[i] = map[l];
+	}
+	return vk_classes_copy(&d->h, names, e);
 }

@@ -31,6 +31,13 @@ void vk_dataset_gather(const vk_dataset *d, const uint32_t *idx, int n, float *o
 /* A cvae's data must have labels: checked before anything else about its
  * classes (issue 13 item 11), with how to make a labelled stream. */
 int vk_dataset_require_labels(const vk_dataset *d, const char *name, vk_error *e);
+/* When both d and names (the model's training data, or the training stream)
+ * name every class, d's labels are renumbered to names' classes by name and
+ * d's header then names them as names does; a class of d missing from names
+ * is an error listing both (classes.h, vk_class_map). what names d and
+ * names_from the other, in messages. */
+int vk_dataset_match_classes(vk_dataset *d, const char *what, const ts_header *names,
+			     const char *names_from, vk_error *e);
 /* Largest label + 1 (0 without labels). */
 int vk_dataset_classes(const vk_dataset *d);
 

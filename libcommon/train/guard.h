@@ -13,6 +13,10 @@
  * data always is (it is scaled by 1/255); f32 data from elsewhere (NumPy
  * images in 0..255) may not be. name is the stream's name for the message. */
 int vk_check_unit_targets(const vk_dataset *d, const char *name, vk_error *e);
+/* The same rule for rows of floats as they are read (kl-eval measuring a
+ * Bernoulli model): rows (n, dim), the first being record first. */
+int vk_check_unit_rows(const float *x, size_t n, size_t dim, uint64_t first, const char *name,
+		       vk_error *e);
 
 /* After writing to a stream that is not a vk_afile (vae-train's --log):
  * flush it and report a write error (a full disk, /dev/full) by name. */

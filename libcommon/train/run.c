@@ -352,8 +352,24 @@ static int open_fresh(vk_run *run, const vk_recipe *r, vk_error *e)
 	return 0;
 }
 
-int vk_run_open(vk_run *run, const vk_recipe *r, const vk_dataset *train,
-		const vk_dataset *test, vk_error *e)
+/* A cvae's labels are its classes: the data's are matched to the model's by
+ * name (the checkpoint's training data on --resume, the training stream for
+ * --test) when both name them (issue 27). */
+static int match_classes(const vk_run *run, vk_dataset *train, vk_dataset *test, vk_error *e)
+{
+	static ts_header names;
+	if (!run->model.a.classes)
+		return 0;
+	if (run->r.resume) {
+		vk_trainrec_meta(&run->rec, &names);
+		if (vk_dataset_match_classes(train, "training data", &names, run->r.output, e))
+			return -1;
+	}
+	return test && vk_dataset_match_classes(test, "test data", &train->h, "training data", e);
+}
+
+int vk_run_open(vk_run *run, const vk_recipe *r, vk_dataset *train, vk_dataset *test,
+		vk_error *e)
 {
 	memset(run, 0, sizeof *run);
 	run->r = *r;
@@ -361,6 +377,10 @@ int vk_run_open(vk_run *run, const vk_recipe *r, const vk_dataset *train,
 	run->test = test;
 	run->lead = vk_dist_size() == 1 || vk_dist_rank() == 0;
 	int rc = r->resume ? open_checkpoint(run, r, e) : open_fresh(run, r, e);
+	if (!rc && match_classes(run, train, test, e)) {
+		vk_trainer_free(&run->t);
+		rc = -1;
+	}
 	if (!rc && test && vk_work_alloc(&run->eval, &run->model, VK_EVAL_BATCH, e)) {
 		vk_trainer_free(&run->t);
 		rc = -1;

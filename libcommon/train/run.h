@@ -76,9 +76,10 @@ enum { VK_RUN_USAGE = -2, VK_RUN_EPOCH = 1, VK_RUN_STOPPED = 2 };
 /* Build the model for the training data (or load the checkpoint in
  * r->output on resume, checking r against it: VK_RUN_USAGE when an option
  * the user set disagrees with it), check that the data fit it, and make the
- * trainer. test may be NULL. The datasets must outlive the run. */
-int vk_run_open(vk_run *run, const vk_recipe *r, const vk_dataset *train,
-		const vk_dataset *test, vk_error *e);
+ * trainer. A cvae's data are relabelled to the model's classes by name.
+ * test may be NULL. The datasets must outlive the run. */
+int vk_run_open(vk_run *run, const vk_recipe *r, vk_dataset *train, vk_dataset *test,
+		vk_error *e);
 
 /* Train the next epoch: VK_RUN_EPOCH with its figures in ep; 0 when the run
  * is over (all epochs, or an early stop, done); VK_RUN_STOPPED when *stop was

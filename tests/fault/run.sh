@@ -10,6 +10,8 @@
 #     (write, fsync, open, malloc, fwrite, ...), and then each at random;
 #  3. a full disk: a 64 KiB tmpfs (mounted in a user namespace; skipped where
 #     that is not allowed);
+# then producers writing into a pipe, their faults seen by the consumer (the
+# stream end marker, formats/tensor-stream.md);
 # and the crash test (tests/fault/crash.sh): training killed with SIGKILL at
 # random moments and on a full disk, resumed, ends with the uninterrupted
 # run's model.
@@ -154,6 +156,40 @@ echo "$WRITERS" | while IFS='|' read -r name cmd outs; do
 		done
 	done
 done > "$W/report"
+
+# Producers into a pipe (issue 27): a stream on standard output has no
+# declared count and ends with its end marker, written only on success. Each
+# call of fwrite, fflush and fclose in the producer alone fails in turn; the
+# consumer behind it must then either succeed with the right output (the
+# fault came after the whole stream was through) or exit 1 with one line
+# "consumer: ..." and keep the old output. Exit 0 with a part is the bug the
+# marker exists to prevent.
+PIPES='stream-cat f.ts fu.ts|stream-cat|stream-cat -o out.ts|out.ts
+txt2stream -l --shape 8x8 f.txt|stream2txt|stream2txt -o out.txt|out.txt
+vae-encode -m M.vkm d.ts|latent-gmm|latent-gmm -q -k 2 -o out.prior|out.prior
+vae-decode -m M.vkm z.ts|stream2npy|stream2npy -o out.npy|out.npy
+vae-sample -m M.vkm -n 30 --latent-only|vae-train|vae-train -q -t 1 -z 2 --hidden 8 -e 1 --loss gaussian -o out.vkm|out.vkm'
+echo "$PIPES" | while IFS='|' read -r producer name consumer outs; do
+	fresh "$outs"
+	(cd "$W/run" && $producer | $consumer) 2> "$W/run/err" ||
+		{ fail "$producer | $consumer: fails without faults"; continue; }
+	rm -rf "$W/ref"
+	mkdir "$W/ref"
+	for o in $outs; do cp "$W/run/$o" "$W/ref/$o"; done
+	for f in fwrite fflush fclose; do
+		n=1
+		while [ $n -le 400 ]; do
+			fresh "$outs"
+			(cd "$W/run" && { timeout 60 env VK_FAULT=$f VK_FAULT_N=$n \
+				VK_FAULT_LOG="$W/run/hit" LD_PRELOAD="$SHIM" $producer 2>/dev/null; } |
+				timeout 60 $consumer) 2> "$W/run/err"
+			rc=$?
+			[ -e "$W/run/hit" ] || break
+			check "$name" "$outs" $rc "$producer [$f call $n fails] | $consumer"
+			n=$((n + 1))
+		done
+	done
+done >> "$W/report"
 grep -v '^RUN ' "$W/report"
 failures=$(grep -c '^FAIL' "$W/report")
 runs=$(grep -c '^RUN ' "$W/report")
