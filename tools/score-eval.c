@@ -14,6 +14,7 @@
 #include "rng.h"
 #include "roc.h"
 #include "stream.h"
+#include "tsv.h"
 
 static const char USAGE[] =
 	"Usage: score-eval -p LABELS|-n LABELS [OPTION]... [SCORES]\n"
@@ -170,7 +171,8 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 	char model[4096] = "";
 	unsigned long long ln = 1, na_line[MAX_SCORES] = {0};
 	size_t na[MAX_SCORES] = {0};
-	while (getline(&line, &cap, fp) > 0) {
+	long len;
+	while ((len = tsv_getline(&line, &cap, fp, TSV_MAX_LINE)) > 0) {
 		ln++;
 		if (split_tabs(line, f, MAX_FIELDS) != nf)
 			vk_die("%s:%llu: expected %d tab-separated fields", name, ln, nf);
@@ -209,6 +211,8 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 	}
 	if (ferror(fp))
 		vk_die("error reading %s:", name);
+	if (len < 0)
+		vk_die("%s:%llu: a line of more than %u bytes", name, ln + 1, TSV_MAX_LINE);
 	if (c->model && !t->n)
 		vk_die("%s: no rows of model %s", name, c->model);
 	free(line);
@@ -290,8 +294,9 @@ static void read_scores(struct table *t, const struct cmdline *c)
 	} else {
 		char *first = NULL;
 		size_t cap = 0;
-		if (getline(&first, &cap, fp) < 0)
-			vk_die("error reading %s:", name);
+		if (tsv_getline(&first, &cap, fp, TSV_MAX_LINE) <= 0)
+			vk_die(ferror(fp) ? "error reading %s:" : "%s:1: a line of more than 1 MiB",
+			       name);
 		read_tsv(t, fp, name, c, first);
 	}
 	if (fp != stdin)
