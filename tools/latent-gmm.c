@@ -7,8 +7,8 @@
 #include "afile.h"
 #include "blascore.h"
 #include "err.h"
-#include "gmmscore.h"
 #include "modelfile.h"
+#include "modelstream.h"
 #include "prior.h"
 #include "nn.h"
 #include "opts.h"
@@ -86,41 +86,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
-/* Every vector of the stream (μ only for latent+logvar): (n, z), malloc'd. */
-static float *read_latents(ts_reader *r, int z, size_t stride, size_t *n, vk_error *e)
-{
-	size_t cap = 1024;
-	float *x = malloc(sizeof(float) * cap * z), *rec = malloc(sizeof(float) * stride);
-	int rc;
-	*n = 0;
-	if (!x || !rec) {
-		vk_fail(e, "out of memory reading %s", r->name);
-		goto bad;
-	}
-	while ((rc = ts_read_f32(r, rec, NULL, e)) == 1) {
-		if (*n == cap) {
-			float *g = cap > (SIZE_MAX / 2) / sizeof(float) / z
-					   ? NULL : realloc(x, sizeof(float) * 2 * cap * z);
-			if (!g) {
-				vk_fail(e, "out of memory reading %s (%zu vectors)", r->name, *n);
-				goto bad;
-			}
-			x = g;
-			cap *= 2;
-		}
-		memcpy(x + *n * z, rec, sizeof(float) * z);
-		++*n;
-	}
-	if (rc < 0)
-		goto bad;
-	free(rec);
-	return x;
-bad:
-	free(x);
-	free(rec);
-	return NULL;
-}
-
 static void show_iteration(int iter, double loglik, void *arg)
 {
 	(void)arg;
@@ -150,12 +115,13 @@ static int model_identity(const char *path, const ts_reader *r, int z, uint64_t 
 /* Read the latents, fit, save. */
 static int latent_gmm(const struct cmdline *c, ts_reader *r, vk_gmm *g, vk_error *e)
 {
-	size_t stride = 0, n;
+	size_t n;
 	uint64_t id;
-	int z = vk_latent_width(&r->h, r->name, &stride, e);
-	if (z < 0 || model_identity(c->model, r, z, &id, e))
+	int z, logvar;
+	if (vk_latent_stream(&r->h, r->name, VK_GMM_MAX_Z, &z, &logvar, e) ||
+	    model_identity(c->model, r, z, &id, e))
 		return -1;
-	float *x = read_latents(r, z, stride, &n, e);
+	float *x = vk_read_latents(r, z, logvar, &n, e);
 	if (!x)
 		return -1;
 	int rc = 0;
