@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the libFuzzer harnesses (clang, ASan + UBSan) and run each for SECONDS
 # (default 60), two at a time. Usage: sh fuzz/run.sh [SECONDS] [KIND...]
-# KINDs: stream idx npy model txt layers prior pipe npz (default all). Seeds come from fuzz/seeds/KIND
+# KINDs: stream idx npy model txt layers prior pipe npz tables (default all). Seeds come from fuzz/seeds/KIND
 # and tests/corpus/KIND; the growing corpus lives in fuzz/build/corpus/KIND.
 # A crash or hang leaves its input in fuzz/build/artifacts/KIND/ and makes the
 # script exit 1: fix the bug, then keep the input in tests/corpus/KIND/ so that
@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 [ $# -gt 0 ] && shift
-KINDS=${*:-stream idx npy model txt layers prior pipe npz}
+KINDS=${*:-stream idx npy model txt layers prior pipe npz tables}
 B=fuzz/build
 CC=${FUZZ_CC:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"

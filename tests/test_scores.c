@@ -210,8 +210,10 @@ Test(score_eval, figures_and_errors, .init = setup_model)
 		{"-s bogus -p 1 s.tsv", "no score column named bogus", 1},
 		{"-p 1 nolabel.tsv", "no label column", 1},
 		{"s.tsv", "give the positive labels", 2},
+		{"-p 1 long.tsv", "long.tsv:2: a line of more than 1048576 bytes", 1},
 	};
-	cr_assert_eq(run("cd %s && cut -f1,3- s.tsv > nolabel.tsv", dir), 0);
+	cr_assert_eq(run("cd %s && cut -f1,3- s.tsv > nolabel.tsv && { echo 'label\tx'; "
+			 "head -c 2000000 /dev/zero | tr '\\0' 7; } > long.tsv", dir), 0);
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		rc = run_err(err, sizeof err, "cd %s && score-eval %s", dir, cases[i].args);
 		cr_assert_eq(rc, cases[i].rc, "%s: %s", cases[i].args, err);

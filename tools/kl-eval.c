@@ -19,6 +19,7 @@
 #include "opts.h"
 #include "progress.h"
 #include "stream.h"
+#include "tsv.h"
 
 static const char USAGE[] =
 	"Usage: kl-eval [-m MODEL]... [OPTION]... [DATA]\n"
@@ -513,7 +514,8 @@ static void merge_records(char **paths, int n)
 		unsigned long long ln = 0, next = offset;
 		if (!fp)
 			vk_die("cannot open %s:", paths[i]);
-		while (getline(&line, &cap, fp) > 0) {
+		long len;
+		while ((len = tsv_getline(&line, &cap, fp, TSV_MAX_LINE)) > 0) {
 			if (!ln++) {
 				if (strcmp(line, RECORDS_HEADER "\n"))
 					vk_die("%s: not a kl-eval --per-record TSV (its header differs; "
@@ -533,6 +535,8 @@ static void merge_records(char **paths, int n)
 		}
 		if (ferror(fp))
 			vk_die("error reading %s:", paths[i]);
+		if (len < 0)
+			vk_die("%s:%llu: a line of more than %u bytes", paths[i], ln + 1, TSV_MAX_LINE);
 		if (!ln)
 			vk_die("%s: empty (not a kl-eval --per-record TSV)", paths[i]);
 		if (fp != stdin)

@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "err.h"
-#include "gmmscore.h"
+#include "modelstream.h"
 #include "nn.h"
 #include "opts.h"
 #include "pca.h"
 #include "probe.h"
 #include "stream.h"
+
+#define VK_PROBE_MAX_D 65536  /* latent dimensions a probe takes */
 
 static const char USAGE[] =
 	"Usage: latent-probe [OPTION]... TRAIN TEST\n"
@@ -98,14 +100,12 @@ static void read_set(struct set *s, const char *path, int latent)
 	snprintf(s->name, sizeof s->name, "%s", r.name);
 	if (!r.h.has_labels)
 		vk_die("%s: records have no labels to probe for", r.name);
+	stride = ts_elems(&r.h);
+	s->d = (int)stride;
 	if (latent) {
-		int z = vk_latent_width(&r.h, r.name, &stride, &e);
-		if (z < 0)
+		int logvar;
+		if (vk_latent_stream(&r.h, r.name, VK_PROBE_MAX_D, &s->d, &logvar, &e))
 			vk_die_error(&e);
-		s->d = z;
-	} else {
-		stride = ts_elems(&r.h);
-		s->d = (int)stride;
 	}
 	float *row = vk_xmalloc(stride * sizeof *row);
 	for (;;) {

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "gmm.h"
 #include "gmmscore.h"
+#include "modelstream.h"
 #include "opts.h"
 #include "prior.h"
 #include "stream.h"
@@ -52,10 +53,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 static void latent_score(const vk_gmm *g, ts_reader *r)
 {
 	vk_error e;
-	size_t stride;
-	int Z = vk_latent_width(&r->h, r->name, &stride, &e);
-	if (Z < 0)
+	int Z, logvar;
+	if (vk_latent_stream(&r->h, r->name, VK_GMM_MAX_Z, &Z, &logvar, &e))
 		vk_die_error(&e);
+	size_t stride = ts_elems(&r->h);
 	if (Z != g->z)
 		vk_die("%s: latent vectors of %d values, but the mixture is over %d", r->name, Z,
 		       g->z);

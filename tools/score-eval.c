@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "afile.h"
 #include "err.h"
 #include "indexset.h"
 #include "image.h"
@@ -13,6 +14,7 @@
 #include "rng.h"
 #include "roc.h"
 #include "stream.h"
+#include "tsv.h"
 
 static const char USAGE[] =
 	"Usage: score-eval -p LABELS|-n LABELS [OPTION]... [SCORES]\n"
@@ -169,7 +171,8 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 	char model[4096] = "";
 	unsigned long long ln = 1, na_line[MAX_SCORES] = {0};
 	size_t na[MAX_SCORES] = {0};
-	while (getline(&line, &cap, fp) > 0) {
+	long len;
+	while ((len = tsv_getline(&line, &cap, fp, TSV_MAX_LINE)) > 0) {
 		ln++;
 		if (split_tabs(line, f, MAX_FIELDS) != nf)
 			vk_die("%s:%llu: expected %d tab-separated fields", name, ln, nf);
@@ -208,6 +211,8 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 	}
 	if (ferror(fp))
 		vk_die("error reading %s:", name);
+	if (len < 0)
+		vk_die("%s:%llu: a line of more than %u bytes", name, ln + 1, TSV_MAX_LINE);
 	if (c->model && !t->n)
 		vk_die("%s: no rows of model %s", name, c->model);
 	free(line);
@@ -289,8 +294,9 @@ static void read_scores(struct table *t, const struct cmdline *c)
 	} else {
 		char *first = NULL;
 		size_t cap = 0;
-		if (getline(&first, &cap, fp) < 0)
-			vk_die("error reading %s:", name);
+		if (tsv_getline(&first, &cap, fp, TSV_MAX_LINE) <= 0)
+			vk_die(ferror(fp) ? "error reading %s:" : "%s:1: a line of more than 1 MiB",
+			       name);
 		read_tsv(t, fp, name, c, first);
 	}
 	if (fp != stdin)
@@ -401,7 +407,10 @@ static void draw_roc(const struct curves *cu, const char *path)
 
 static void print_num(double v) { printf(isnan(v) ? "\tNA" : "\t%.4f", v); }
 
-static void score_eval(const struct table *t, const struct cmdline *c)
+/* Print the figures of every score; the ROC curve goes into roc (open, to be
+ * committed) and the curves for --plot into cu. */
+static void score_eval(const struct table *t, const struct cmdline *c, vk_afile *roc,
+		       struct curves *cu_out)
 {
 	vk_error e;
 	vk_scored *v = vk_xmalloc(t->n * sizeof *v), *b = vk_xmalloc(t->n * sizeof *b);
@@ -423,17 +432,16 @@ static void score_eval(const struct table *t, const struct cmdline *c)
 			vk_die("%s (labels %s %s)", e.msg, c->positive ? "--positive" : "--normal",
 			       c->positive ? c->positive : c->normal);
 		if (k == 0 && c->roc) {
-			FILE *f = fopen(c->roc, "w");
+			/* committed by main once the figures are out: whole or not at all */
+			vk_afile *f = roc;
 			double *fpr = vk_xmalloc((t->n + 1) * 3 * sizeof *fpr);
 			size_t m = vk_roc_curve(v, t->n, fpr, fpr + t->n + 1, fpr + 2 * (t->n + 1));
-			if (!f)
-				vk_die("cannot write %s:", c->roc);
-			fputs("fpr\ttpr\tthreshold\n", f);
+			if (vk_afile_open(f, c->roc, 0, &e))
+				vk_die_error(&e);
+			fputs("fpr\ttpr\tthreshold\n", f->f);
 			for (size_t i = 0; i < m; i++)
-				fprintf(f, "%.6g\t%.6g\t%.9g\n", fpr[i], fpr[t->n + 1 + i],
+				fprintf(f->f, "%.6g\t%.6g\t%.9g\n", fpr[i], fpr[t->n + 1 + i],
 					fpr[2 * (t->n + 1) + i]);
-			if (fclose(f))
-				vk_die("error writing %s:", c->roc);
 			free(fpr);
 		}
 		if (c->plot) {
@@ -470,10 +478,7 @@ static void score_eval(const struct table *t, const struct cmdline *c)
 		print_num(fig.fpr95), print_num(lo[2]), print_num(hi[2]);
 		putchar('\n');
 	}
-	if (c->plot)
-		draw_roc(&cu, c->plot);
-	for (int k = 0; k < cu.n; k++)
-		free(cu.fpr[k]), free(cu.tpr[k]);
+	*cu_out = cu;
 	free(positive);
 	free(v);
 	free(b);
@@ -486,9 +491,19 @@ int main(int argc, char **argv)
 	struct table t;
 	vk_init(argc, argv);
 	parse_cmdline(argc, argv, &c);
+	vk_afile roc;
+	struct curves cu;
+	vk_error e;
 	read_scores(&t, &c);
-	score_eval(&t, &c);
+	score_eval(&t, &c, &roc, &cu);
+	/* The files appear only once the figures are out whole. */
 	vk_close_stdout();
+	if (c.roc && vk_afile_commit(&roc, &e))
+		vk_die_error(&e);
+	if (c.plot)
+		draw_roc(&cu, c.plot);
+	for (int k = 0; k < cu.n; k++)
+		free(cu.fpr[k]), free(cu.tpr[k]);
 	for (int k = 0; k < t.n_cols; k++)
 		free(t.v[k]);
 	free(t.label);

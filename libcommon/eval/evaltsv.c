@@ -1,6 +1,7 @@
 /* kl-eval's summary TSV: writing, and reading back to add up (evaltsv.h). */
 #include "evaltsv.h"
 #include "latents.h"
+#include "tsv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -162,7 +163,8 @@ int vk_evaltsv_merge(FILE *fp, const char *path, vk_evalrow *rows, int *n, int m
 	unsigned long long ln = 0;
 	vk_evalsum s = {0};
 	int kind = -1, rc = -1;
-	while (getline(&line, &cap, fp) > 0) {
+	long len;
+	while ((len = tsv_getline(&line, &cap, fp, TSV_MAX_LINE)) > 0) {
 		ln++;
 		if (ln == 1) {
 			line[strcspn(line, "\n")] = 0;
@@ -206,6 +208,11 @@ int vk_evaltsv_merge(FILE *fp, const char *path, vk_evalrow *rows, int *n, int m
 	}
 	if (ferror(fp)) {
 		vk_fail(e, "error reading %s:", path);
+		goto out;
+	}
+	if (len < 0) {
+		vk_fail(e, "%s:%llu: a line of more than %u bytes (not a summary)", path, ln + 1,
+			TSV_MAX_LINE);
 		goto out;
 	}
 	if (kind < 0) {

@@ -2,7 +2,6 @@
 #include "gmmscore.h"
 
 #include <math.h>
-#include <string.h>
 
 void vk_gmm_score(const vk_gmm *g, const double *x, double *maha, double *nll)
 {
@@ -42,30 +41,4 @@ void vk_gmm_score(const vk_gmm *g, const double *x, double *maha, double *nll)
 		s += exp(lw[k] - lmax);
 	*maha = sqrt(best);
 	*nll = -(lmax + log(s));
-}
-
-int vk_latent_width(const ts_header *h, const char *name, size_t *stride, vk_error *e)
-{
-	char kind[64], shape[64];
-	int logvar = 0;
-	if (ts_meta_get(h, "kind", kind, sizeof kind)) {
-		logvar = !strcmp(kind, "latent+logvar");
-		if (!logvar && strcmp(kind, "latent"))
-			return vk_fail(e, "%s: kind=%s is not a stream of latent vectors; encode it "
-				       "first with vae-encode -m MODEL", name, kind);
-	}
-	size_t n = ts_elems(h);
-	if (h->rank != 1 || h->dtype == TS_U8)
-		return vk_fail(e, "%s: records of shape %s (%s) are not latent vectors (rank 1, "
-			       "f32 or f64)", name, ts_shape_str(h, shape, sizeof shape),
-			       ts_dtype_name(h->dtype));
-	if (logvar && n % 2)
-		return vk_fail(e, "%s: a latent+logvar record has an even number of values, not "
-			       "%zu", name, n);
-	size_t z = logvar ? n / 2 : n;
-	if (z > VK_GMM_MAX_Z)
-		return vk_fail(e, "%s: latent vectors of %zu values (at most %d)", name, z,
-			       VK_GMM_MAX_Z);
-	*stride = n;
-	return (int)z;
 }

@@ -9,16 +9,10 @@
 
 #include "err.h"
 #include "gmm.h"
-#include "stream.h"
 
 /* For one vector x (g->z): *maha the smallest Mahalanobis distance
  * sqrt((x − μ_k)ᵀ Σ_k⁻¹ (x − μ_k)) over the components, *nll = −log Σ_k w_k
  * N(x; μ_k, Σ_k). */
 void vk_gmm_score(const vk_gmm *g, const double *x, double *maha, double *nll);
-
-/* The width Z of a latent stream's vectors (rank 1, f32 or f64, kind latent,
- * latent+logvar whose first half μ is used, or no kind), and in *stride the
- * values per record. */
-int vk_latent_width(const ts_header *h, const char *name, size_t *stride, vk_error *e);
 
 #endif

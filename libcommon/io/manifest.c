@@ -1,5 +1,6 @@
 /* Record-to-file manifests (manifest.h). */
 #include "manifest.h"
+#include "tsv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,10 +43,10 @@ int vk_manifest_load(vk_manifest *m, const char *path, vk_error *e)
 		return vk_fail(e, "cannot open manifest %s:", path);
 	char *line = NULL;
 	size_t cap = 0, mcap = 0;
-	ssize_t len;
+	long len;
 	unsigned long long ln = 0;
 	int rc = 0;
-	while (!rc && (len = getline(&line, &cap, f)) > 0) {
+	while (!rc && (len = tsv_getline(&line, &cap, f, TSV_MAX_LINE)) > 0) {
 		ln++;
 		if (line[len - 1] == '\n')
 			line[--len] = 0;
@@ -92,6 +93,9 @@ int vk_manifest_load(vk_manifest *m, const char *path, vk_error *e)
 	}
 	if (!rc && ferror(f))
 		rc = vk_fail(e, "error reading %s:", path);
+	if (!rc && len < 0)
+		rc = vk_fail(e, "%s:%llu: a line of more than %u bytes (not a manifest)", path,
+			     ln + 1, TSV_MAX_LINE);
 	if (!rc && !ln)
 		rc = vk_fail(e, "%s: empty (not a manifest)", path);
 	free(line);

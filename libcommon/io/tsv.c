@@ -193,3 +193,27 @@ int tsv_label(const tsv_reader *t, int32_t *label, vk_error *e)
 	*label = (int32_t)v;
 	return 0;
 }
+
+long tsv_getline(char **buf, size_t *cap, FILE *f, size_t max)
+{
+	size_t n = 0;
+	int c;
+	while ((c = getc_unlocked(f)) != EOF) {
+		if (n + 2 > *cap) {
+			size_t want = *cap ? 2 * *cap : 256;
+			char *b = realloc(*buf, want);
+			if (!b)
+				return -1;
+			*buf = b;
+			*cap = want;
+		}
+		(*buf)[n++] = (char)c;
+		if (c == '\n')
+			break;
+		if (n > max)
+			return -1;
+	}
+	if (n)
+		(*buf)[n] = 0;
+	return (long)n;
+}

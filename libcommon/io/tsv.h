@@ -42,4 +42,12 @@ int tsv_value(const tsv_reader *t, int dtype, void *out, vk_error *e);
 /* Convert t->tok to a label: an integer -1 .. 2^31-1. */
 int tsv_label(const tsv_reader *t, int32_t *label, vk_error *e);
 
+/* getline(3) with a limit, for text tables read back whole lines at a time
+ * (summaries, manifests, scores): reads one line into *buf (grown as
+ * needed, NUL-terminated, the newline kept) and returns its length, 0 at the
+ * end of the input, or −1 when the line is longer than max bytes (so a
+ * hostile line of gigabytes costs at most max) or on a read error (ferror). */
+#define TSV_MAX_LINE (1u << 20)
+long tsv_getline(char **buf, size_t *cap, FILE *f, size_t max);
+
 #endif

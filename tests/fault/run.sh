@@ -54,6 +54,8 @@ stream2npy|stream2npy -o out.npy -l outl.npy f.ts|out.npy outl.npy
 stream2npy|stream2npy -o out.npy fu.ts|out.npy
 npy2stream|npy2stream -o out.ts -l l.npy a.npy|out.ts
 txt2stream|txt2stream -l --shape 8x8 -o out.ts f.txt|out.ts
+txt2stream|txt2stream -l --standardize -o out.ts f.txt|out.ts
+stream-perturb|stream-perturb -r 0.5 -o out.ts f.ts|out.ts
 stream2txt|stream2txt -o out.txt f.ts|out.txt
 idx2stream|idx2stream -n 50 -o out.ts img.idx lab.idx|out.ts
 png-grid|png-grid -o out.png f.ts|out.png
