@@ -109,6 +109,9 @@ Test(dsprites, a_sample_is_seeded_distinct_aligned_and_in_order)
 	cr_assert(n1 != n2 || memcmp(a, b, n1), "another seed, another sample");
 	free(a), free(b);
 
+	/* stream-info shows the factors: names, sizes, ranges */
+	cr_assert_eq(run("stream-info %s | grep -q '^meta.factor.3  *orientation$' && "
+			 "stream-info %s | grep -q '^meta.factor.2.range  *0.5,1$'", f, f), 0);
 	ts_reader r, q;
 	vk_error e;
 	vk_factors fac;
