@@ -165,7 +165,7 @@ int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e)
 int vk_match_stream_classes(const vk_model *m, const vk_trainrec *rec, const char *model_path,
 			    ts_reader *r, vk_error *e)
 {
-	if (m->a.kind != VK_CVAE || !r->h.has_labels)
+	if (!vk_conditional(&m->a) || !r->h.has_labels)
 		return 0;
 	static ts_header names; /* 16 KiB: not on the stack; tools are single-threaded here */
 	static int32_t map[VK_CLASS_MAP_MAX];
