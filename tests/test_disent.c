@@ -362,6 +362,9 @@ Test(disent_eval, end_to_end_and_bad_input)
 	cr_assert(strstr(err, "'foo' is not one of"), "%s", err);
 	cr_assert_eq(run_err(err, sizeof err, "disent-eval %s", f), 2);
 	cr_assert_eq(run_err(err, sizeof err, "disent-eval - -"), 2);
+	cr_assert(strstr(err, "DATA and FACTORS cannot both be standard input"), "%s", err);
+	cr_assert_eq(run("disent-eval --help | grep -q 'FactorVAE'"), 0);
+	cr_assert_eq(run("disent-eval --version | grep -q vaekit"), 0);
 	/* images without -m are not codes */
 	cr_assert_eq(run_err(err, sizeof err, "disent-eval %s %s", d, f), 1);
 	cr_assert(strstr(err, "codes are vectors"), "%s", err);
