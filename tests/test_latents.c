@@ -29,7 +29,7 @@ static double latent_loss(const vk_latent_kind *L, const float *head, const floa
 	return s;
 }
 
-Test(kinds, every_latent_kinds_backward_matches_finite_differences)
+Test(latents, every_latent_kinds_backward_matches_finite_differences)
 {
 	for (int i = 0; vk_model_kind_at(i); i++) {
 		const vk_latent_kind *L = vk_model_kind_at(i)->latent;
@@ -57,7 +57,7 @@ Test(kinds, every_latent_kinds_backward_matches_finite_differences)
 	}
 }
 
-Test(kinds, free_bits_drop_the_kl_gradient_of_a_dimension_below_lambda)
+Test(latents, free_bits_drop_the_kl_gradient_of_a_dimension_below_lambda)
 {
 	const vk_latent_kind *L = &vk_latent_gaussian;
 	/* dimension 0 far from the prior (KL > 1 nat), the others near it */
@@ -92,7 +92,7 @@ static double iw_loss(const vk_latent_kind *L, const float *head, const float *e
 	return s;
 }
 
-Test(kinds, importance_weights_match_finite_differences_and_the_evaluation)
+Test(latents, importance_weights_match_finite_differences_and_the_evaluation)
 {
 	for (int i = 0; vk_model_kind_at(i); i++) {
 		const vk_latent_kind *L = vk_model_kind_at(i)->latent;
@@ -134,7 +134,7 @@ Test(kinds, importance_weights_match_finite_differences_and_the_evaluation)
 	}
 }
 
-Test(kinds, the_kl_per_dimension_adds_up_to_the_records_kl)
+Test(latents, the_kl_per_dimension_adds_up_to_the_records_kl)
 {
 	for (int i = 0; vk_model_kind_at(i); i++) {
 		const vk_latent_kind *L = vk_model_kind_at(i)->latent;
@@ -163,7 +163,7 @@ static double lik_loss(const vk_lik_kind *l, const vk_arch *a, const float *out,
 	return (double)rec[0] + rec[1] + rec[2];
 }
 
-Test(kinds, every_likelihoods_gradient_matches_finite_differences)
+Test(latents, every_likelihoods_gradient_matches_finite_differences)
 {
 	for (int i = 0; vk_lik_at(i); i++) {
 		const vk_lik_kind *l = vk_lik_at(i);
@@ -212,7 +212,7 @@ Test(kinds, every_likelihoods_gradient_matches_finite_differences)
 	}
 }
 
-Test(kinds, the_registry_names_every_kind_once)
+Test(latents, the_registry_names_every_kind_once)
 {
 	for (int i = 0; vk_model_kind_at(i); i++) {
 		const vk_model_kind *k = vk_model_kind_at(i);

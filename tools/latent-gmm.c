@@ -8,6 +8,7 @@
 #include "blascore.h"
 #include "err.h"
 #include "modelfile.h"
+#include "modelstream.h"
 #include "prior.h"
 #include "nn.h"
 #include "opts.h"
@@ -85,70 +86,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
-/* The stream must hold latent vectors: rank 1, floats, kind latent (or
- * latent+logvar, of which the first half, μ, is taken) or no kind at all.
- * Returns the width of the vectors fitted. */
-static int latent_width(const ts_reader *r, size_t *stride, vk_error *e)
-{
-	char kind[64], shape[64];
-	int logvar = 0;
-	if (ts_meta_get(&r->h, "kind", kind, sizeof kind)) {
-		logvar = !strcmp(kind, "latent+logvar");
-		if (!logvar && strcmp(kind, "latent"))
-			return vk_fail(e, "%s: kind=%s is not a stream of latent vectors; encode it "
-				       "first with vae-encode -m MODEL", r->name, kind);
-	}
-	size_t n = ts_elems(&r->h);
-	if (r->h.rank != 1 || r->h.dtype == TS_U8)
-		return vk_fail(e, "%s: records of shape %s (%s) are not latent vectors (rank 1, "
-			       "f32 or f64)", r->name, ts_shape_str(&r->h, shape, sizeof shape),
-			       ts_dtype_name(r->h.dtype));
-	if (logvar && n % 2)
-		return vk_fail(e, "%s: a latent+logvar record has an even number of values, not "
-			       "%zu", r->name, n);
-	size_t z = logvar ? n / 2 : n;
-	if (z > VK_GMM_MAX_Z)
-		return vk_fail(e, "%s: latent vectors of %zu values (at most %d)", r->name, z,
-			       VK_GMM_MAX_Z);
-	*stride = n;
-	return (int)z;
-}
-
-/* Every vector of the stream (μ only for latent+logvar): (n, z), malloc'd. */
-static float *read_latents(ts_reader *r, int z, size_t stride, size_t *n, vk_error *e)
-{
-	size_t cap = 1024;
-	float *x = malloc(sizeof(float) * cap * z), *rec = malloc(sizeof(float) * stride);
-	int rc;
-	*n = 0;
-	if (!x || !rec) {
-		vk_fail(e, "out of memory reading %s", r->name);
-		goto bad;
-	}
-	while ((rc = ts_read_f32(r, rec, NULL, e)) == 1) {
-		if (*n == cap) {
-			float *g = cap > (SIZE_MAX / 2) / sizeof(float) / z
-					   ? NULL : realloc(x, sizeof(float) * 2 * cap * z);
-			if (!g) {
-				vk_fail(e, "out of memory reading %s (%zu vectors)", r->name, *n);
-				goto bad;
-			}
-			x = g;
-			cap *= 2;
-		}
-		memcpy(x + *n * z, rec, sizeof(float) * z);
-		++*n;
-	}
-	if (rc < 0)
-		goto bad;
-	free(rec);
-	return x;
-bad:
-	free(x);
-	free(rec);
-	return NULL;
-}
-
 static void show_iteration(int iter, double loglik, void *arg)
 {
 	(void)arg;
@@ -178,12 +115,13 @@ static int model_identity(const char *path, const ts_reader *r, int z, uint64_t 
 /* Read the latents, fit, save. */
 static int latent_gmm(const struct cmdline *c, ts_reader *r, vk_gmm *g, vk_error *e)
 {
-	size_t stride = 0, n;
+	size_t n;
 	uint64_t id;
-	int z = latent_width(r, &stride, e);
-	if (z < 0 || model_identity(c->model, r, z, &id, e))
+	int z, logvar;
+	if (vk_latent_stream(&r->h, r->name, VK_GMM_MAX_Z, &z, &logvar, e) ||
+	    model_identity(c->model, r, z, &id, e))
 		return -1;
-	float *x = read_latents(r, z, stride, &n, e);
+	float *x = vk_read_latents(r, z, logvar, &n, e);
 	if (!x)
 		return -1;
 	int rc = 0;

@@ -1,4 +1,4 @@
-/* The registry of kinds (kinds.h): a new latent kind or likelihood is a file
+/* The registry of kinds (latents.h): a new latent kind or likelihood is a file
  * plus a line here. */
 #include "latents.h"
 

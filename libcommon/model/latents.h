@@ -1,5 +1,5 @@
 /* The kinds a model is made of, each a table of operations in a file of its
- * own, listed by one registry (kinds.c); no code outside them tests a kind:
+ * own, listed by one registry (latents.c); no code outside them tests a kind:
  *
  *   the latent step between encoder and decoder (latent_none.c: the AE's
  *   code; latent_gaussian.c: the (C)VAE's diagonal Gaussian, its KL to
@@ -33,6 +33,14 @@ typedef struct {
 	vk_reducer *red;   /* the step's slices and ranks (NULL: one slice, one rank) */
 	int slice;         /* this slice's index in red */
 	double *scratch;   /* latent->scratch(Z) doubles, this slice's own */
+	/* An MMD between the batch's codes z and prior draws (objective.h: WAE-MMD,
+	 * InfoVAE), added to the loss with weight mmd_weight when that is not 0;
+	 * set by the caller with the batch's geometry: */
+	float mmd_weight;
+	const float *prior;   /* (batch, Z) prior draws, the same in every slice */
+	int row0, batch;      /* this slice's first row in the batch; the batch's rows */
+	double *mmd_scratch;  /* vk_mmd_scratch(batch, Z) doubles; red holds batch·Z */
+	double mmd;           /* out: the batch's MMD of the last step */
 } vk_latent_step;
 
 typedef struct {

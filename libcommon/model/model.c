@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include "objective.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,12 +376,20 @@ static const float *forward(vk_model *m, vk_work *w, const float *x, const int32
 	return vk_decoder_forward(m, w, n);
 }
 
+/* The forward pass and the loss, in the mode w->train says. */
+static void batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
+			  const float *eps, float scale)
+{
+	const float *out = forward(m, w, x, labels, n, eps);
+	vk_lik_of(&m->a)->nll(&m->a, out, x, w->grad[0], w->rec, n, scale);
+}
+
 void vk_batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 		      const float *eps, float scale)
 {
 	w->train = 1;
-	const float *out = forward(m, w, x, labels, n, eps);
-	vk_lik_of(&m->a)->nll(&m->a, out, x, w->grad[0], w->rec, n, scale);
+	batch_forward(m, w, x, labels, n, eps, scale);
+	w->train = 0;
 }
 
 void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
@@ -394,15 +404,25 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	if (n == 0) {
 		/* a slice without rows still takes part in the batch-wide terms */
 		memset(grads, 0, sizeof(float) * m->n_params);
+		if (step.mmd_weight != 0)
+			w->lat.mmd = vk_mmd_imq(NULL, ldz, 0, step.row0, step.batch, Z, step.prior,
+						step.mmd_weight, NULL, step.red, step.slice,
+						step.mmd_scratch);
 		L->backward(NULL, NULL, ldz, NULL, NULL, 0, Z, &step);
 		return;
 	}
-	vk_batch_forward(m, w, x, labels, n, eps, scale);
+	/* training mode: layers use the batch's statistics and update their state */
+	w->train = 1;
+	batch_forward(m, w, x, labels, n, eps, scale);
 	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, w->grad[0], 1, n);
 	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
+	if (step.mmd_weight != 0) /* the batch's term, through z like the decoder's */
+		w->lat.mmd = vk_mmd_imq(w->z, ldz, n, step.row0, step.batch, Z, step.prior,
+					step.mmd_weight, dz, step.red, step.slice, step.mmd_scratch);
 	L->backward(dhead, dz, ldz, w->act_enc[m->n_enc - 1], eps, n, Z, &step);
-	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);	w->train = 0;
+	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
+	w->train = 0;
 }
 
 void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
@@ -412,6 +432,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	const vk_latent_kind *L = vk_latent_of(a);
 	const vk_lik_kind *lik = vk_lik_of(a);
 	int Z = a->latent, ldz = Z + a->classes, D = a->input_size, N = n * K;
+	int W = lik->out_width(a);
 	if (n == 0) {
 		memset(grads, 0, sizeof(float) * m->n_params);
 		return;
@@ -427,7 +448,7 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 	const float *out = vk_decoder_forward(m, w, N);
 	float *g = w->grad[0];
 	for (int row = 0; row < N; row++)
-		lik->nll(a, out + (size_t)row * D, x + (size_t)(row / K) * D, g + (size_t)row * D,
+		lik->nll(a, out + (size_t)row * W, x + (size_t)(row / K) * D, g + (size_t)row * W,
 			 w->rec + row, 1, 1.0f);
 	/* Per record: loss = −log (1/K) Σ_k w_k, log w_k = −(rec_k + kl_k); each
 	 * row's gradient weighted by its normalised weight w̃_k (kept in w->eps,
@@ -455,8 +476,8 @@ void vk_batch_grad_iw(vk_model *m, vk_work *w, float *grads, const float *x,
 		w->kl[r] = (float)(loss - rs / K);
 	}
 	for (int row = 0; row < N; row++) {
-		float s = wt[row] * scale, *gr = g + (size_t)row * D;
-		for (int j = 0; j < D; j++)
+		float s = wt[row] * scale, *gr = g + (size_t)row * W;
+		for (int j = 0; j < W; j++)
 			gr[j] *= s;
 	}
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, g, 1, N);

@@ -13,7 +13,7 @@
 #include "rng.h"
 
 /* Model kinds and likelihoods by their numbers in model files; what each
- * means is in its table (kinds.h), the only place that tests them. */
+ * means is in its table (latents.h), the only place that tests them. */
 enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3 };
 enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
 #define VK_MAX_CLASSES 4096
@@ -95,8 +95,8 @@ typedef struct {
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
 	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
-	/* 1 while a training batch runs (vk_batch_forward to the end of vk_batch_grad,
-	 * vk_batch_grad_iw): layers use batch statistics and update their state.
+	/* 1 while a training batch runs (vk_batch_grad, vk_batch_grad_iw,
+	 * vk_batch_forward): layers use batch statistics and update their state.
 	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
 	int train;
 	vk_latent_step lat;               /* the latent's step: its scratch, and the

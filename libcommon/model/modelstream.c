@@ -2,6 +2,7 @@
 
 #include "modelfile.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,4 +259,64 @@ int vk_model_tool_map(vk_model_tool *t, size_t width, vk_map_fn map, void *arg,
 	free(x);
 	free(labels);
 	return rc;
+}
+
+int vk_latent_stream(const ts_header *h, const char *name, int max_z, int *z, int *logvar,
+		     vk_error *e)
+{
+	char kind[64], shape[64];
+	*logvar = 0;
+	if (ts_meta_get(h, "kind", kind, sizeof kind)) {
+		*logvar = !strcmp(kind, "latent+logvar");
+		if (!*logvar && strcmp(kind, "latent"))
+			return vk_fail(e, "%s: kind=%s is not a stream of latent vectors; encode it "
+				       "first with vae-encode -m MODEL", name, kind);
+	}
+	size_t n = ts_elems(h);
+	if (h->rank != 1 || h->dtype == TS_U8)
+		return vk_fail(e, "%s: records of shape %s (%s) are not latent vectors (rank 1, "
+			       "f32 or f64)", name, ts_shape_str(h, shape, sizeof shape),
+			       ts_dtype_name(h->dtype));
+	if (*logvar && n % 2)
+		return vk_fail(e, "%s: a latent+logvar record has an even number of values, not "
+			       "%zu", name, n);
+	size_t w = *logvar ? n / 2 : n;
+	if (w > (size_t)max_z)
+		return vk_fail(e, "%s: latent vectors of %zu values (at most %d)", name, w, max_z);
+	*z = (int)w;
+	return 0;
+}
+
+float *vk_read_latents(ts_reader *r, int z, int logvar, size_t *n, vk_error *e)
+{
+	size_t cap = 1024, stride = (size_t)z * (logvar ? 2 : 1);
+	float *x = malloc(sizeof(float) * cap * z), *rec = malloc(sizeof(float) * stride);
+	int rc;
+	*n = 0;
+	if (!x || !rec) {
+		vk_fail(e, "out of memory reading %s", r->name);
+		goto bad;
+	}
+	while ((rc = ts_read_f32(r, rec, NULL, e)) == 1) {
+		if (*n == cap) {
+			float *g = cap > (SIZE_MAX / 2) / sizeof(float) / z
+					   ? NULL : realloc(x, sizeof(float) * 2 * cap * z);
+			if (!g) {
+				vk_fail(e, "out of memory reading %s (%zu vectors)", r->name, *n);
+				goto bad;
+			}
+			x = g;
+			cap *= 2;
+		}
+		memcpy(x + *n * z, rec, sizeof(float) * z);
+		++*n;
+	}
+	if (rc < 0)
+		goto bad;
+	free(rec);
+	return x;
+bad:
+	free(x);
+	free(rec);
+	return NULL;
 }

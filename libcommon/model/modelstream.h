@@ -54,6 +54,16 @@ void vk_trainrec_meta(const vk_trainrec *rec, ts_header *h);
 int vk_model_tool_class_names(const vk_model_tool *t, ts_header *h, vk_error *e);
 void vk_model_tool_close(vk_model_tool *t);
 
+/* A stream of latent vectors as vae-encode writes them: rank 1, f32 or f64,
+ * kind=latent (Z values a record), kind=latent+logvar (μ then log σ²: 2Z) or
+ * no kind (Z values). *z gets Z (at most max_z), *logvar whether log σ²
+ * follows μ. An error names the stream and what it holds instead. */
+int vk_latent_stream(const ts_header *h, const char *name, int max_z, int *z, int *logvar,
+		     vk_error *e);
+/* Every vector of such a stream (μ alone for latent+logvar): (n, z), malloc'd;
+ * NULL on failure (e set). */
+float *vk_read_latents(ts_reader *r, int z, int logvar, size_t *n, vk_error *e);
+
 /* The tails of the model's filters, once. */
 /* Open the output path (NULL or "-": standard output) with header h, let work
  * write its records, and close it; on any failure the output is abandoned

@@ -1,6 +1,7 @@
 #include "train.h"
 
 #include "dist.h"
+#include "objective.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -52,6 +53,8 @@ static void compute_slice(vk_worker *wk)
 	/* A slice without rows still calls the model: it takes part in the
 	 * batch-wide sums (vk_reduce) and zeroes its gradient block. */
 	int rows = hi > lo ? hi - lo : 0;
+	wk->w.lat.row0 = t->step_row0 + lo; /* the batch-wide terms' place of its rows */
+	wk->w.lat.batch = t->global_rows;
 	/* Each worker converts its own rows: the u8-to-float pass is split too. */
 	if (rows)
 		vk_dataset_gather(t->data, t->step_order + lo, rows, t->x + lo * D, t->labels + lo);
@@ -253,6 +256,35 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 	return 0;
 }
 
+int vk_trainer_mmd(vk_trainer *t, float weight, vk_error *e)
+{
+	if (weight == 0)
+		return 0;
+	if (t->iw > 1)
+		return vk_fail(e, "an MMD term does not combine with the importance-weighted bound");
+	int Z = t->m->a.latent, B = t->batch;
+	size_t cap = (size_t)B * Z > (size_t)Z + 1 ? (size_t)B * Z : (size_t)Z + 1;
+	if (cap > 1u << 26)
+		return vk_fail(e, "an MMD over batches of %d codes of %d is too large", B, Z);
+	vk_reducer *red = vk_reducer_new(t->threads, (int)cap, e);
+	if (!red || !(t->prior = malloc(sizeof(float) * B * Z))) {
+		vk_reducer_free(red);
+		return red ? vk_fail(e, "out of memory for the prior draws") : -1;
+	}
+	vk_reducer_free(t->red);
+	t->red = red;
+	t->mmd_weight = weight;
+	for (int i = 0; i < t->threads; i++) {
+		vk_latent_step *s = &t->workers[i].w.lat;
+		s->red = red;
+		s->mmd_weight = weight;
+		s->prior = t->prior;
+		if (!(s->mmd_scratch = malloc(sizeof(double) * vk_mmd_scratch(B, Z))))
+			return vk_fail(e, "out of memory for the MMD's codes");
+	}
+	return 0;
+}
+
 float vk_kl_weight(float beta, int warmup, int cycles, int epochs, double progress)
 {
 	if (warmup > 0)
@@ -300,11 +332,13 @@ void vk_trainer_free(vk_trainer *t)
 		free(p);
 	}
 	for (int i = 0; i < VK_MAX_THREADS; i++) {
+		free(t->workers[i].w.lat.mmd_scratch);
 		vk_work_free(&t->workers[i].w);
 		if (i)
 			free(t->workers[i].grads);
 	}
 	vk_reducer_free(t->red);
+	free(t->prior);
 	free(t->order);
 	free(t->x);
 	free(t->labels);
@@ -352,6 +386,9 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 			vk_rng_normals(&t->opt.rng, t->eps_all, (size_t)b * kz);
 			memcpy(t->eps, t->eps_all + (size_t)lo * kz, sizeof(float) * (hi - lo) * kz);
 		}
+		if (t->mmd_weight != 0)
+			vk_rng_normals(&t->opt.rng, t->prior, (size_t)b * m->a.latent);
+		t->step_row0 = lo;
 		/* β of this step, from where it stands in the run. */
 		size_t per_epoch = (t->n + t->batch - 1) / t->batch;
 		t->beta_now = vk_kl_weight(t->beta, t->kl_warmup, t->kl_cycles, t->epochs,
@@ -360,6 +397,7 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		t->step_rows = hi - lo;
 		t->global_rows = b;
 		train_step(t);
+		t->mmd = t->workers[0].w.lat.mmd;
 		double batch_rec = 0, batch_kl = 0;
 		for (int k = 0; k < t->threads; k++) {
 			int klo, khi;

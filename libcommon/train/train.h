@@ -45,6 +45,10 @@ struct vk_trainer {
 	float beta_now;       /* β of the last step */
 	float free_bits;      /* λ; > 0: per-dimension KL weights from the batch */
 	vk_reducer *red;      /* the workers' (and ranks') batch-wide sums */
+	float mmd_weight;     /* ≠ 0: the batch's MMD to prior draws in the loss (objective.h) */
+	float *prior;         /* (batch, Z) the step's prior draws, from the run's generator */
+	int step_row0;        /* this rank's first row in the step's batch */
+	double mmd;           /* the batch's MMD of the last step */
 	int iw;               /* K > 1: the importance-weighted objective */
 	int learn_sigma;      /* one log σ trained with the network (Gaussian decoder) */
 	float log_sigma, ls_m, ls_v; /* it and its Adam moments */
@@ -63,6 +67,13 @@ struct vk_trainer {
  * the optimiser step by parameter range. */
 int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_trainrec *rec,
 		    int threads, vk_error *e);
+
+/* Add weight·MMD(codes, prior draws) of the whole batch (across threads and
+ * ranks) to the loss (objective.h: WAE-MMD, InfoVAE): prior draws come from
+ * the run's generator after the step's ε. Call once, after vk_trainer_init;
+ * not with the importance-weighted objective. A first cut of issue 23: not
+ * yet set by vae-train nor saved in checkpoints. */
+int vk_trainer_mmd(vk_trainer *t, float weight, vk_error *e);
 
 /* β after `progress` epochs (e.g. 2.5: halfway through the third) of a run of
  * `epochs`: linear from 0 over the first `warmup` epochs; or `cycles` cycles
