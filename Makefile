@@ -167,7 +167,7 @@ install: all
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
 	install -d $(DESTDIR)$(PREFIX)/share/doc/vaekit
-	install -m 644 formats/tensor-stream.md formats/model.md formats/prior.md $(DESTDIR)$(PREFIX)/share/doc/vaekit
+	install -m 644 formats/tensor-stream.md formats/model.md formats/prior.md formats/factors.md $(DESTDIR)$(PREFIX)/share/doc/vaekit
 	install -m 644 examples/data/README.md $(DESTDIR)$(PREFIX)/share/doc/vaekit/data.md
 
 clean:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages vaekit needs, when they are missing.
 # As root it runs apt-get; otherwise it prints the exact command to run.
-PKGS="build-essential libopenblas-dev libpng-dev libvips-dev libjpeg-dev tango-icon-theme libcriterion-dev zlib1g-dev pkg-config dataset-fashion-mnist gnuplot-nox libopenmpi-dev openmpi-bin fiu-utils"
+PKGS="build-essential libopenblas-dev libpng-dev libvips-dev libjpeg-dev tango-icon-theme libcriterion-dev zlib1g-dev pkg-config dataset-fashion-mnist gnuplot-nox libopenmpi-dev openmpi-bin fiu-utils python3-numpy"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -58,6 +58,7 @@ txt2stream|txt2stream -l --standardize -o out.ts f.txt|out.ts
 stream-perturb|stream-perturb -r 0.5 -o out.ts f.ts|out.ts
 stream2txt|stream2txt -o out.txt f.ts|out.txt
 idx2stream|idx2stream -n 50 -o out.ts img.idx lab.idx|out.ts
+dsprites2stream|dsprites2stream -n 40 --seed 2 -o out.ts -f outf.ts|out.ts outf.ts
 png-grid|png-grid -o out.png f.ts|out.png
 latent-plot|latent-plot -o out.png z.ts|out.png
 vae-encode|vae-encode -m M.vkm -o out.ts d.ts|out.ts
