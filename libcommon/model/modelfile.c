@@ -268,7 +268,7 @@ static size_t put_layers(const vk_model *m, unsigned char *p)
 static void fill_model(filerec *r, const vk_model *m)
 {
 	r->a = m->a;
-	r->a.label_scaled = m->a.kind == VK_CVAE && m->a.label_scaled;
+	r->a.label_scaled = vk_conditional(&m->a) && m->a.label_scaled;
 	r->n_enc = (uint32_t)m->n_enc;
 	r->n_dec = (uint32_t)m->n_dec;
 	r->n_params = m->n_params;
@@ -293,7 +293,7 @@ uint64_t vk_model_identity(const vk_model *m)
 	uint64_t h = 0xcbf29ce484222325ull;
 	put_fields(HEAD, &r, b);
 	h = fnv(h, b, fixed_size(HEAD, 0) - 8); /* without the identity itself */
-	if (m->a.kind == VK_CVAE) {
+	if (vk_conditional(&m->a)) {
 		put_fields(CLAS, &r, b);
 		h = fnv(h, b, fixed_size(CLAS, 0));
 	}
@@ -325,7 +325,7 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	size_t size[N_SECTIONS] = {0};
 	int present[N_SECTIONS] = {0}, count = 0;
 	present[HEAD] = present[LAYR] = present[PARM] = 1;
-	present[CLAS] = m->a.kind == VK_CVAE;
+	present[CLAS] = vk_conditional(&m->a);
 	present[STAT] = m->n_state > 0;
 	present[OPTM] = has_opt;
 	present[TRAN] = t != NULL;
@@ -542,7 +542,7 @@ static int read_v2(FILE *f, const char *path, vk_model *m, vk_trainrec *t, vk_op
 		vk_fail(e, "%s: bad description length %zu (at most %d)", path, desc_len, VK_DESC_MAX);
 		goto out;
 	}
-	if ((flags & ~3u) || (a.label_scaled && a.kind != VK_CVAE)) {
+	if ((flags & ~3u) || (a.label_scaled && !vk_conditional(&a))) {
 		vk_fail(e, "%s: bad model: flags 0x%x (bit 1 only in a cvae, bits 2-31 unused)",
 			path, flags);
 		goto out;
@@ -905,7 +905,7 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	int rank = r.a.input_rank;
 	vk_arch_set_input(&r.a, rank >= 1 && rank <= 4 ? rank : 0, dims);
 	r.a.input_rank = rank;
-	if (r.a.kind == VK_CVAE) {
+	if (vk_conditional(&r.a)) {
 		if (at[CLAS] < 0)
 			return vk_fail(e, "%s: bad model: a cvae without a CLAS section", path);
 		if (read_fixed(fd, &ent[at[CLAS]], 0, &r, path, e) || check_fields(CLAS, &r, path, e))
@@ -975,7 +975,7 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	}
 
 	/* Only now, with every size checked against the file, allocate. */
-	r.a.label_scaled = r.a.kind == VK_CVAE ? r.a.label_scaled : 0;
+	r.a.label_scaled = vk_conditional(&r.a) ? r.a.label_scaled : 0;
 	if (vk_model_alloc(m, &r.a, &ae))
 		return vk_fail(e, "%s: %s", path, ae.msg);
 	const entry *px = &ent[at[PARM]];
