@@ -47,7 +47,8 @@ static vk_trainrec make_rec(int kind)
 			 .free_bits = 0.5f, .iw_train = 5, .lr_schedule = VK_LR_PLATEAU, .lr_every = 4,
 			 .lr_gamma = 0.25f, .early_stop = 6, .flags = VK_TRAIN_SIGMA_LEARNED,
 			 .lr_now = 1.5e-4f, .best_test = 99.75f, .best_epoch = 9, .plateau_bad = 2,
-			 .log_sigma = -1.25f, .log_sigma_m = 0.125f, .log_sigma_v = 0.0625f};
+			 .log_sigma = -1.25f, .log_sigma_m = 0.125f, .log_sigma_v = 0.0625f,
+			 .planned_epochs = 40};
 	strcpy(t.desc, "kind=image\nsource=digits-train-images-idx3-ubyte.gz\nclasses=10\n");
 	return t;
 }
@@ -102,10 +103,12 @@ static void assert_same_rec(const vk_trainrec *a, const vk_trainrec *b)
 			      b->free_bits, b->lr_gamma, b->lr_now, b->best_test, b->log_sigma,
 			      b->log_sigma_m, b->log_sigma_v};
 	cr_assert_eq(memcmp(fa, fb, sizeof fa), 0, "training record floats differ");
-	const uint32_t ua[9] = {a->kl_warmup, a->kl_cycles, a->iw_train, a->lr_schedule,
-				a->lr_every, a->early_stop, a->flags, a->best_epoch, a->plateau_bad};
-	const uint32_t ub[9] = {b->kl_warmup, b->kl_cycles, b->iw_train, b->lr_schedule,
-				b->lr_every, b->early_stop, b->flags, b->best_epoch, b->plateau_bad};
+	const uint32_t ua[10] = {a->kl_warmup, a->kl_cycles, a->iw_train, a->lr_schedule,
+				 a->lr_every, a->early_stop, a->flags, a->best_epoch, a->plateau_bad,
+				 a->planned_epochs};
+	const uint32_t ub[10] = {b->kl_warmup, b->kl_cycles, b->iw_train, b->lr_schedule,
+				 b->lr_every, b->early_stop, b->flags, b->best_epoch, b->plateau_bad,
+				 b->planned_epochs};
 	cr_assert_eq(memcmp(ua, ub, sizeof ua), 0, "the recipe or its state differs");
 	cr_assert_str_eq(a->desc, b->desc);
 }
@@ -464,6 +467,80 @@ Test(modelfile, header_fields_out_of_range)
 	free(b);
 	b = edited(tran + 72, 4, &len); /* the learning-rate schedule */
 	expect_refused(b, len, "TRAN's lr schedule is 4", NULL);
+	free(b);
+}
+
+/* The saved bytes with TRAN made delta bytes longer (zeros appended) or
+ * shorter (its last bytes cut) and its minor version set, the sections after
+ * it moved and the CRC made right again. */
+static unsigned char *tran_resized(int delta, uint32_t minor, size_t *len)
+{
+	size_t old;
+	unsigned char *b = saved_bytes(&old);
+	unsigned char *tran = entry_of(b, "TRAN");
+	uint64_t at = get_u64(tran + 16), size = get_u64(tran + 24), end = at + size;
+	*len = old + delta;
+	unsigned char *x = calloc(1, *len);
+	memcpy(x, b, end + (delta < 0 ? delta : 0));
+	memcpy(x + end + delta, b + end, old - end);
+	uint32_t count = get_u32(b + OFF_COUNT);
+	for (uint32_t i = 0; i < count; i++) {
+		unsigned char *ent = x + PREAMBLE + ENTRY * i;
+		if (get_u64(ent + 16) > at)
+			put_u64(ent + 16, get_u64(ent + 16) + delta);
+	}
+	tran = entry_of(x, "TRAN");
+	put_u64(tran + 24, size + delta);
+	put_u32(tran + 4, 1 | minor << 16);
+	fix_crc(x, *len);
+	free(b);
+	return x;
+}
+
+static vk_trainrec load_rec(const unsigned char *b, size_t len)
+{
+	const char *path = tmp_path("tran.vkm");
+	cr_assert_eq(spit(path, b, len), 0);
+	vk_model m;
+	vk_trainrec t;
+	vk_error e;
+	cr_assert_eq(vk_model_load(path, &m, &t, NULL, &e), 0, "%s", e.msg);
+	vk_model_free(&m);
+	return t;
+}
+
+/* TRAN 1.1 adds the run's planned epochs (issue 27 item 5): written as 1.1,
+ * its last u32; a 1.0 file (without it) reads it as 0, the rest unchanged; a
+ * newer minor's extra bytes are skipped; a 1.1 of another size is refused. */
+Test(modelfile, tran_minor_1_planned_epochs)
+{
+	vk_trainrec want = make_rec(VK_VAE);
+	size_t len;
+	unsigned char *b = saved_bytes(&len);
+	unsigned char *tran = entry_of(b, "TRAN");
+	cr_assert_eq(get_u32(tran + 4), 1 | 1u << 16, "TRAN written as 1.1");
+	uint64_t end = get_u64(tran + 16) + get_u64(tran + 24);
+	cr_assert_eq(get_u64(tran + 24), 124);
+	cr_assert_eq(get_u32(b + end - 4), 40, "planned epochs last");
+	vk_trainrec got = load_rec(b, len);
+	assert_same_rec(&want, &got);
+	free(b);
+
+	b = tran_resized(-4, 0, &len); /* as a 3.0 file before it */
+	got = load_rec(b, len);
+	cr_assert_eq(got.planned_epochs, 0);
+	want.planned_epochs = 0;
+	assert_same_rec(&want, &got);
+	free(b);
+
+	b = tran_resized(8, 2, &len); /* a later minor */
+	got = load_rec(b, len);
+	want.planned_epochs = 40;
+	assert_same_rec(&want, &got);
+	free(b);
+
+	b = tran_resized(-4, 1, &len);
+	expect_refused(b, len, "section TRAN is 120 bytes", "expected 124");
 	free(b);
 }
 

@@ -139,6 +139,60 @@ Test(run, resume_refuses_a_cosine_schedule_with_other_epochs, .timeout = 60)
 			 " --resume -e 2 -o %s %s", c, digits(), c, digits()), 0);
 }
 
+/* The run's epochs are stored (TRAN's planned epochs): a cosine run stopped
+ * after its first epoch, before any rate depended on them, still keeps them. */
+Test(run, resume_keeps_a_cosine_schedules_epochs_from_the_first, .timeout = 60)
+{
+	vk_dataset d;
+	vk_error e;
+	cr_assert_eq(vk_dataset_load(&d, digits(), 1 << 28, &e), 0, "%s", e.msg);
+	vk_recipe r;
+	vk_recipe_default(&r);
+	r.arch.latent = 2;
+	r.arch.enc[0].units = 16;
+	r.train.batch = 64;
+	r.train.lr_schedule = VK_LR_COSINE;
+	r.epochs = 3;
+	r.output = tp("cos1.vae");
+	vk_run run;
+	vk_epoch_report ep;
+	cr_assert_eq(vk_run_open(&run, &r, &d, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_run_epoch(&run, &ep, NULL, &e), VK_RUN_EPOCH, "%s", e.msg);
+	vk_run_free(&run); /* stopped after epoch 1 of 3 */
+	r.resume = 1;
+	r.epochs = 5;
+	cr_assert_eq(vk_run_open(&run, &r, &d, NULL, &e), VK_RUN_USAGE, "accepted");
+	cr_assert(strstr(e.msg, "--epochs 5") && strstr(e.msg, "over 3 epochs"), "%s", e.msg);
+	r.epochs = 3;
+	cr_assert_eq(vk_run_open(&run, &r, &d, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_run_epoch(&run, &ep, NULL, &e), VK_RUN_EPOCH, "%s", e.msg);
+	cr_assert_eq(ep.epoch, 2);
+	vk_run_free(&run);
+	vk_dataset_free(&d);
+}
+
+/* KL cycles are shaped over the run's epochs too; a warm-up, like a constant
+ * rate, is not, and goes on with more. */
+Test(run, resume_refuses_kl_cycles_with_other_epochs, .timeout = 60)
+{
+	const char *m = tp("cyc.vae"), *keep = tp("cyc.keep"), *w = tp("warm.vae");
+	char err[2048];
+	cr_assert_eq(run("vae-train " SMALL " --kl-cycles 2 -e 4 -o %s %s && cp %s %s", m,
+			 digits(), m, keep), 0);
+	int rc = run_err(err, sizeof err, "vae-train " SMALL " --resume -e 6 -o %s %s", m,
+			 digits());
+	cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
+	cr_assert(strstr(err, "--epochs 6") && strstr(err, "KL cycles") &&
+		  strstr(err, "over 4 epochs"), "%s", err);
+	cr_assert_eq(run("cmp -s %s %s", m, keep), 0, "the model changed");
+	rc = run_err(err, sizeof err, "vae-train " SMALL " --resume -e 4 -o %s %s", m, digits());
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+	cr_assert(strstr(err, "already has 4 epochs"), "%s", err);
+	cr_assert_eq(run("vae-train " SMALL " --kl-warmup 1 -e 1 -o %s %s && vae-train " SMALL
+			 " --resume -e 2 -o %s %s", w, digits(), w, digits()), 0);
+	cr_assert_eq(run("vae-info %s | grep -q '^epochs  *2$'", w), 0);
+}
+
 /* Item 7: a run that stopped early goes on with more patience. */
 Test(run, early_stopped_run_continues_with_a_larger_early_stop, .timeout = 120)
 {

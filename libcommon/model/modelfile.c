@@ -58,7 +58,9 @@ typedef struct {
 /* A member whose size is not the field's fails to compile (a negative array
  * size): a struct changed under the table cannot go unnoticed. */
 #define FIELD(name, type, count, member, check, lo, hi)                                     \
-	{name, type, count, check, 0,                                                        \
+	FIELD_SINCE(0, name, type, count, member, check, lo, hi)
+#define FIELD_SINCE(since, name, type, count, member, check, lo, hi)                        \
+	{name, type, count, check, since,                                                    \
 	 offsetof(filerec, member) +                                                          \
 		 0 * sizeof(char[sizeof(((filerec *)0)->member) == TYPE_SIZE(type) * (count) ? 1 : -1]), \
 	 lo, hi}
@@ -118,6 +120,7 @@ static const field TRAN_F[] = {
 	FIELD("log sigma", F32, 1, t.log_sigma, ANY, 0, 0),
 	FIELD("log sigma m", F32, 1, t.log_sigma_m, ANY, 0, 0),
 	FIELD("log sigma v", F32, 1, t.log_sigma_v, ANY, 0, 0),
+	FIELD_SINCE(1, "planned epochs", U32, 1, t.planned_epochs, ANY, 0, 0),
 };
 static const field CKPT_F[] = {
 	FIELD("batches", U64, 1, pos.batches, ANY, 0, 0),
@@ -131,21 +134,23 @@ enum { HEAD, CLAS, LAYR, STAT, PARM, OPTM, TRAN, CKPT, META, N_SECTIONS };
 static const struct section {
 	char tag[5];
 	unsigned flags;     /* as written */
+	unsigned minor;     /* as written: the newest field's since */
 	const field *f;
 	int nf;
 } SECTIONS[N_SECTIONS] = {
-	[HEAD] = {"HEAD", REQUIRED, HEAD_F, sizeof HEAD_F / sizeof *HEAD_F},
-	[CLAS] = {"CLAS", REQUIRED, CLAS_F, sizeof CLAS_F / sizeof *CLAS_F},
-	[LAYR] = {"LAYR", REQUIRED, LAYR_F, sizeof LAYR_F / sizeof *LAYR_F},
-	[STAT] = {"STAT", REQUIRED, NULL, 0},
-	[PARM] = {"PARM", REQUIRED, PARM_F, sizeof PARM_F / sizeof *PARM_F},
-	[OPTM] = {"OPTM", 0, OPTM_F, sizeof OPTM_F / sizeof *OPTM_F},
-	[TRAN] = {"TRAN", 0, TRAN_F, sizeof TRAN_F / sizeof *TRAN_F},
-	[CKPT] = {"CKPT", 0, CKPT_F, sizeof CKPT_F / sizeof *CKPT_F},
-	[META] = {"META", 0, NULL, 0},
+	[HEAD] = {"HEAD", REQUIRED, 0, HEAD_F, sizeof HEAD_F / sizeof *HEAD_F},
+	[CLAS] = {"CLAS", REQUIRED, 0, CLAS_F, sizeof CLAS_F / sizeof *CLAS_F},
+	[LAYR] = {"LAYR", REQUIRED, 0, LAYR_F, sizeof LAYR_F / sizeof *LAYR_F},
+	[STAT] = {"STAT", REQUIRED, 0, NULL, 0},
+	[PARM] = {"PARM", REQUIRED, 0, PARM_F, sizeof PARM_F / sizeof *PARM_F},
+	[OPTM] = {"OPTM", 0, 0, OPTM_F, sizeof OPTM_F / sizeof *OPTM_F},
+	[TRAN] = {"TRAN", 0, 1, TRAN_F, sizeof TRAN_F / sizeof *TRAN_F},
+	[CKPT] = {"CKPT", 0, 0, CKPT_F, sizeof CKPT_F / sizeof *CKPT_F},
+	[META] = {"META", 0, 0, NULL, 0},
 };
 
-/* The bytes of a section's fixed fields of minor version minor. */
+/* The bytes of a section's fixed fields of minor version minor. A variable
+ * part follows the minor-0 fields (fixed_size(s, 0)): later ones go after it. */
 static size_t fixed_size(int s, unsigned minor)
 {
 	size_t n = 0;
@@ -252,7 +257,7 @@ static const vk_layer *layer_at(const vk_model *m, int i)
 static size_t put_layers(const vk_model *m, unsigned char *p)
 {
 	filerec r = {.n_enc = (uint32_t)m->n_enc, .n_dec = (uint32_t)m->n_dec};
-	size_t n = fixed_size(LAYR, MINOR);
+	size_t n = fixed_size(LAYR, 0);
 	if (p)
 		put_fields(LAYR, &r, p);
 	for (int i = 0; i < m->n_enc + m->n_dec; i++)
@@ -263,7 +268,7 @@ static size_t put_layers(const vk_model *m, unsigned char *p)
 static void fill_model(filerec *r, const vk_model *m)
 {
 	r->a = m->a;
-	r->a.label_scaled = m->a.kind == VK_CVAE && m->a.label_scaled;
+	r->a.label_scaled = vk_conditional(&m->a) && m->a.label_scaled;
 	r->n_enc = (uint32_t)m->n_enc;
 	r->n_dec = (uint32_t)m->n_dec;
 	r->n_params = m->n_params;
@@ -287,14 +292,14 @@ uint64_t vk_model_identity(const vk_model *m)
 	_Static_assert(sizeof b >= 64, "HEAD and CLAS fit");
 	uint64_t h = 0xcbf29ce484222325ull;
 	put_fields(HEAD, &r, b);
-	h = fnv(h, b, fixed_size(HEAD, MINOR) - 8); /* without the identity itself */
-	if (m->a.kind == VK_CVAE) {
+	h = fnv(h, b, fixed_size(HEAD, 0) - 8); /* without the identity itself */
+	if (vk_conditional(&m->a)) {
 		put_fields(CLAS, &r, b);
-		h = fnv(h, b, fixed_size(CLAS, MINOR));
+		h = fnv(h, b, fixed_size(CLAS, 0));
 	}
 	h = fnv(h, lay, put_layers(m, lay));
 	put_fields(PARM, &r, b);
-	h = fnv(h, b, fixed_size(PARM, MINOR));
+	h = fnv(h, b, fixed_size(PARM, 0));
 	h = fnv(h, m->params, 4 * m->n_params);
 	return m->n_state ? fnv(h, m->state, 4 * m->n_state) : h; /* STAT's values */
 }
@@ -320,14 +325,14 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	size_t size[N_SECTIONS] = {0};
 	int present[N_SECTIONS] = {0}, count = 0;
 	present[HEAD] = present[LAYR] = present[PARM] = 1;
-	present[CLAS] = m->a.kind == VK_CVAE;
+	present[CLAS] = vk_conditional(&m->a);
 	present[STAT] = m->n_state > 0;
 	present[OPTM] = has_opt;
 	present[TRAN] = t != NULL;
 	present[CKPT] = pos && pos->batches;
 	present[META] = desc_len > 0;
 	for (int s = 0; s < N_SECTIONS; s++)
-		size[s] = fixed_size(s, MINOR);
+		size[s] = fixed_size(s, SECTIONS[s].minor);
 	size[LAYR] = put_layers(m, NULL);
 	size[PARM] += 4 * n;
 	size[STAT] = 4 * m->n_state;
@@ -350,13 +355,13 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 		if (!present[s])
 			continue;
 		memcpy(ent, SECTIONS[s].tag, 4);
-		uint16_t sv[2] = {1, MINOR};
+		uint16_t sv[2] = {1, (uint16_t)SECTIONS[s].minor};
 		put(ent + 4, sv, 4);
 		put32(ent + 8, SECTIONS[s].flags);
 		put64(ent + 16, (uint64_t)(p - buf));
 		put64(ent + 24, size[s]);
 		put_fields(s, &r, p);
-		unsigned char *var = p + fixed_size(s, MINOR);
+		unsigned char *var = p + fixed_size(s, SECTIONS[s].minor);
 		if (s == LAYR)
 			put_layers(m, p);
 		else if (s == PARM)
@@ -537,7 +542,7 @@ static int read_v2(FILE *f, const char *path, vk_model *m, vk_trainrec *t, vk_op
 		vk_fail(e, "%s: bad description length %zu (at most %d)", path, desc_len, VK_DESC_MAX);
 		goto out;
 	}
-	if ((flags & ~3u) || (a.label_scaled && a.kind != VK_CVAE)) {
+	if ((flags & ~3u) || (a.label_scaled && !vk_conditional(&a))) {
 		vk_fail(e, "%s: bad model: flags 0x%x (bit 1 only in a cvae, bits 2-31 unused)",
 			path, flags);
 		goto out;
@@ -783,9 +788,9 @@ static int read_table(int fd, uint64_t fsize, const unsigned char *pre, entry *e
 static int read_fixed(int fd, const entry *x, uint64_t var, filerec *r, const char *path,
 		      vk_error *e)
 {
-	unsigned minor = x->minor > MINOR ? MINOR : x->minor;
+	unsigned known = SECTIONS[x->kind].minor, minor = x->minor > known ? known : x->minor;
 	size_t want = fixed_size(x->kind, minor);
-	if (x->minor <= MINOR ? x->size != want + var : x->size < want + var)
+	if (x->minor <= known ? x->size != want + var : x->size < want + var)
 		return vk_fail(e, "%s: bad model: section %s is %llu bytes, expected %llu", path,
 			       x->tag, (unsigned long long)x->size,
 			       (unsigned long long)(want + var));
@@ -803,7 +808,7 @@ static int read_layers(const unsigned char *b, size_t size, vk_arch *a, const ch
 		       vk_error *e)
 {
 	uint32_t ne = u32(b), nd = u32(b + 4);
-	size_t at = fixed_size(LAYR, MINOR);
+	size_t at = fixed_size(LAYR, 0);
 	a->n_enc = (int)ne - 1;
 	a->n_dec = (int)nd - 1;
 	for (uint32_t i = 0; i < ne + nd; i++) {
@@ -900,7 +905,7 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	int rank = r.a.input_rank;
 	vk_arch_set_input(&r.a, rank >= 1 && rank <= 4 ? rank : 0, dims);
 	r.a.input_rank = rank;
-	if (r.a.kind == VK_CVAE) {
+	if (vk_conditional(&r.a)) {
 		if (at[CLAS] < 0)
 			return vk_fail(e, "%s: bad model: a cvae without a CLAS section", path);
 		if (read_fixed(fd, &ent[at[CLAS]], 0, &r, path, e) || check_fields(CLAS, &r, path, e))
@@ -910,12 +915,12 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 			       vk_kind_name(r.a.kind));
 	const entry *lx = &ent[at[LAYR]];
 	unsigned char lay[8 + 2 * (VK_MAX_LAYERS + 1) * (ENTRY_HEAD + 4 * MAX_ROW)];
-	if (lx->size < fixed_size(LAYR, MINOR) || lx->size > sizeof lay)
+	if (lx->size < fixed_size(LAYR, 0) || lx->size > sizeof lay)
 		return vk_fail(e, "%s: bad model: a layer section of %llu bytes (%zu to %zu)", path,
-			       (unsigned long long)lx->size, fixed_size(LAYR, MINOR), sizeof lay);
+			       (unsigned long long)lx->size, fixed_size(LAYR, 0), sizeof lay);
 	if (pread_all(fd, lay, lx->size, lx->off, path, e))
 		return -1;
-	get_fields(LAYR, MINOR, lay, &r);
+	get_fields(LAYR, 0, lay, &r);
 	if (check_fields(LAYR, &r, path, e) || read_layers(lay, lx->size, &r.a, path, e))
 		return -1;
 	vk_error ae;
@@ -926,7 +931,7 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	    put_layers(m, NULL) != lx->size)
 		return vk_fail(e, "%s: bad model: the layer section does not match the model its "
 			       "layers build", path);
-	for (int i = 0, off = (int)fixed_size(LAYR, MINOR); i < m->n_enc + m->n_dec; i++) {
+	for (int i = 0, off = (int)fixed_size(LAYR, 0); i < m->n_enc + m->n_dec; i++) {
 		unsigned char want[ENTRY_HEAD + 4 * MAX_ROW];
 		size_t n = put_entry(layer_at(m, i), want);
 		uint32_t st = u32(lay + off + NAME + 4);
@@ -970,11 +975,11 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	}
 
 	/* Only now, with every size checked against the file, allocate. */
-	r.a.label_scaled = r.a.kind == VK_CVAE ? r.a.label_scaled : 0;
+	r.a.label_scaled = vk_conditional(&r.a) ? r.a.label_scaled : 0;
 	if (vk_model_alloc(m, &r.a, &ae))
 		return vk_fail(e, "%s: %s", path, ae.msg);
 	const entry *px = &ent[at[PARM]];
-	if (pread_all(fd, m->params, 4 * (uint64_t)n, px->off + fixed_size(PARM, MINOR), path, e))
+	if (pread_all(fd, m->params, 4 * (uint64_t)n, px->off + fixed_size(PARM, 0), path, e))
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(m->params[i]))
@@ -999,7 +1004,7 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 		opt->v = malloc(4 * n);
 		if (!opt->m || !opt->v)
 			return vk_fail(e, "%s: out of memory for optimiser state", path);
-		uint64_t o = ent[at[OPTM]].off + fixed_size(OPTM, MINOR);
+		uint64_t o = ent[at[OPTM]].off + fixed_size(OPTM, 0);
 		if (pread_all(fd, opt->m, 4 * (uint64_t)n, o, path, e) ||
 		    pread_all(fd, opt->v, 4 * (uint64_t)n, o + 4 * (uint64_t)n, path, e))
 			return -1;

@@ -31,6 +31,7 @@ typedef struct {
 	uint32_t best_epoch, plateau_bad; /* its epoch; epochs without improvement
 					   * since the last plateau reduction */
 	float log_sigma, log_sigma_m, log_sigma_v; /* learned log σ and its Adam moments */
+	uint32_t planned_epochs;         /* the run's --epochs (0: not recorded) */
 	char desc[VK_DESC_MAX + 1];
 } vk_trainrec;
 

@@ -160,17 +160,24 @@ static int check_layers(const vk_recipe *r, const vk_model *m, const vk_dataset 
 	return 0;
 }
 
-/* The cosine schedule's length is not stored: it is the one E whose rate for
- * the epoch last begun is the one the checkpoint ran at. Before epoch 2 no
- * rate depended on E yet, so any E continues that run exactly. */
-static int cosine_epochs(const vk_trainrec *t, int begun, int epochs)
+/* The run's planned --epochs, which a cosine schedule and KL cycles are
+ * shaped over: TRAN's planned epochs. A file from before it (0) has it
+ * recovered for a cosine schedule, as the one E whose rate for the epoch last
+ * begun is the one the checkpoint ran at; before epoch 2 no rate depended on E
+ * yet, so any E continues that run exactly. KL cycles cannot be recovered:
+ * 0, not checked. */
+static int planned_epochs(const vk_trainrec *t, int begun, int epochs)
 {
+	if (t->planned_epochs)
+		return (int)t->planned_epochs;
+	if (t->lr_schedule != VK_LR_COSINE)
+		return 0;
 	if (begun < 2 || vk_lr_at(t, begun, epochs) == t->lr_now)
 		return epochs;
 	for (int E = begun; E <= 1000000; E++)
 		if (vk_lr_at(t, begun, E) == t->lr_now)
 			return E;
-	return 0;
+	return -1;
 }
 
 static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec *t,
@@ -229,15 +236,18 @@ static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec
 	      (o->lr_every != t->lr_every || o->lr_gamma != t->lr_gamma))))
 		return refuse(e, path, "--lr-schedule", schedule_str(x, sizeof x, o),
 			      schedule_str(y, sizeof y, t));
-	if (t->lr_schedule == VK_LR_COSINE) {
+	/* A schedule shaped over the run's epochs keeps them (vae-train(1)). */
+	const char *shape = t->lr_schedule == VK_LR_COSINE ? "the cosine learning-rate schedule"
+			    : t->kl_cycles ? "the KL cycles" : NULL;
+	if (shape) {
 		int begun = (int)t->epochs + (pos->batches > 0);
-		int E = cosine_epochs(t, begun, r->epochs);
-		if (E != r->epochs) {
-			if (E)
+		int E = planned_epochs(t, begun, r->epochs);
+		if (E && E != r->epochs) {
+			if (E > 0)
 				snprintf(y, sizeof y, "over %d epochs", E);
-			vk_fail(e, "--epochs %d: the cosine learning-rate schedule of %s runs %s; on "
-				   "--resume the schedule comes from the checkpoint (give its --epochs)",
-				r->epochs, path, E ? y : "over another number of epochs");
+			vk_fail(e, "--epochs %d: %s of %s runs %s; on --resume the schedule comes "
+				   "from the checkpoint (give its --epochs)",
+				r->epochs, shape, path, E > 0 ? y : "over another number of epochs");
 			return VK_RUN_USAGE;
 		}
 	}
@@ -285,6 +295,7 @@ static int open_checkpoint(vk_run *run, const vk_recipe *r, vk_error *e)
 		/* More patience continues a run that stopped early (vae-train(1)). */
 		if (r->given & VK_SET_EARLY_STOP)
 			t->early_stop = r->train.early_stop;
+		t->planned_epochs = (uint32_t)r->epochs; /* more, for a schedule not shaped over them */
 		if (t->best_epoch && t->epochs - t->best_epoch >= t->early_stop && t->early_stop)
 			rc = vk_fail(e, "%s stopped early after epoch %llu (no test improvement since "
 					"epoch %u); it holds the best epoch, %s the last; to go on, "
@@ -334,7 +345,8 @@ static int open_fresh(vk_run *run, const vk_recipe *r, vk_error *e)
 			   .kl_cycles = o->kl_cycles, .free_bits = o->free_bits,
 			   .iw_train = o->iw_train, .lr_schedule = o->lr_schedule,
 			   .lr_every = o->lr_every, .lr_gamma = o->lr_gamma,
-			   .early_stop = o->early_stop, .flags = o->flags, .best_test = NAN};
+			   .early_stop = o->early_stop, .flags = o->flags, .best_test = NAN,
+			   .planned_epochs = (uint32_t)r->epochs};
 	if (t->early_stop)
 		snprintf(run->last, sizeof run->last, "%s.last", r->output);
 	if (vk_trainer_init(&run->t, &run->model, run->train->n, t, r->threads, e))
