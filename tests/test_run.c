@@ -134,6 +134,10 @@ Test(run, resume_refuses_a_cosine_schedule_with_other_epochs, .timeout = 60)
 	rc = run_err(err, sizeof err, "vae-train " SMALL " --resume -e 3 -o %s %s", m, digits());
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
 	cr_assert(strstr(err, "whole of its cosine"), "%s", err);
+	/* without -e the schedule's own epochs, not the default 10 */
+	rc = run_err(err, sizeof err, "vae-train " SMALL " --resume -o %s %s", m, digits());
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+	cr_assert(strstr(err, "whole of its cosine") && !strstr(err, "--epochs 10"), "%s", err);
 	/* a constant rate goes on with more epochs */
 	cr_assert_eq(run("vae-train " SMALL " -e 1 -o %s %s && vae-train " SMALL
 			 " --resume -e 2 -o %s %s", c, digits(), c, digits()), 0);
@@ -161,6 +165,7 @@ Test(run, resume_keeps_a_cosine_schedules_epochs_from_the_first, .timeout = 60)
 	vk_run_free(&run); /* stopped after epoch 1 of 3 */
 	r.resume = 1;
 	r.epochs = 5;
+	r.given |= VK_SET_EPOCHS; /* as vae-train -e 5 */
 	cr_assert_eq(vk_run_open(&run, &r, &d, NULL, &e), VK_RUN_USAGE, "accepted");
 	cr_assert(strstr(e.msg, "--epochs 5") && strstr(e.msg, "over 3 epochs"), "%s", e.msg);
 	r.epochs = 3;

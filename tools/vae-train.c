@@ -251,7 +251,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 					       "identity", optarg);
 			r->given |= VK_SET_LAYERS;
 			break;
-		case 'e': r->epochs = (int)vk_parse_long("--epochs", optarg, 1, 1000000); break;
+		case 'e':
+			r->epochs = (int)vk_parse_long("--epochs", optarg, 1, 1000000);
+			r->given |= VK_SET_EPOCHS;
+			break;
 		case 'b':
 			t->batch = (int)vk_parse_long("--batch", optarg, 1, 65536);
 			r->given |= VK_SET_BATCH;

@@ -254,9 +254,19 @@ static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec
 	return 0;
 }
 
-/* Load the checkpoint in r->output (MODEL.last under --early-stop) into run. */
-static int open_checkpoint(vk_run *run, const vk_recipe *r, vk_error *e)
+/* Without -e, a run whose schedule is shaped over its epochs (cosine, KL
+ * cycles) resumes to the end of that schedule, not to the default 10. */
+static void keep_planned_epochs(vk_recipe *r, const vk_trainrec *t)
 {
+	if (!(r->given & VK_SET_EPOCHS) && t->planned_epochs &&
+	    (t->lr_schedule == VK_LR_COSINE || t->kl_cycles))
+		r->epochs = (int)t->planned_epochs;
+}
+
+/* Load the checkpoint in run->r.output (MODEL.last under --early-stop) into run. */
+static int open_checkpoint(vk_run *run, vk_error *e)
+{
+	vk_recipe *r = &run->r;
 	vk_optstate saved = {0};
 	vk_epoch_pos pos = {0};
 	vk_trainrec *t = &run->rec;
@@ -289,7 +299,8 @@ static int open_checkpoint(vk_run *run, const vk_recipe *r, vk_error *e)
 				"keeps its files (early stopping writes the best epoch to MODEL "
 				"and the last to MODEL.last)", r->train.early_stop, r->output);
 		rc = VK_RUN_USAGE;
-	} else if ((rc = check_recipe(r, &run->model, t, &pos, run->train, e))) {
+	} else if ((rc = (keep_planned_epochs(r, t), check_recipe(r, &run->model, t, &pos, run->train,
+								 e)))) {
 		/* refused */
 	} else {
 		/* More patience continues a run that stopped early (vae-train(1)). */
@@ -388,7 +399,7 @@ int vk_run_open(vk_run *run, const vk_recipe *r, vk_dataset *train, vk_dataset *
 	run->train = train;
 	run->test = test;
 	run->lead = vk_dist_size() == 1 || vk_dist_rank() == 0;
-	int rc = r->resume ? open_checkpoint(run, r, e) : open_fresh(run, r, e);
+	int rc = r->resume ? open_checkpoint(run, e) : open_fresh(run, r, e);
 	if (!rc && match_classes(run, train, test, e)) {
 		vk_trainer_free(&run->t);
 		rc = -1;

@@ -21,7 +21,7 @@ enum {
 	VK_SET_BATCH = 1 << 6, VK_SET_LR = 1 << 7, VK_SET_OPTIMIZER = 1 << 8,
 	VK_SET_BETA = 1 << 9, VK_SET_SEED = 1 << 10, VK_SET_WARMUP = 1 << 11,
 	VK_SET_CYCLES = 1 << 12, VK_SET_FREE_BITS = 1 << 13, VK_SET_IW = 1 << 14,
-	VK_SET_SCHEDULE = 1 << 15, VK_SET_EARLY_STOP = 1 << 16,
+	VK_SET_SCHEDULE = 1 << 15, VK_SET_EARLY_STOP = 1 << 16, VK_SET_EPOCHS = 1 << 17,
 };
 
 typedef struct {
