@@ -128,6 +128,12 @@ static int build_layers(vk_layer *L, int *end, const vk_layer_spec *specs, int n
 	for (int i = 0; i < n; i++) {
 		const vk_layer_ops *k = vk_layer_ops_of(&specs[i]);
 		int here = *label && k->flat ? *label : 0;
+		if (i == 0 && k->follows) {
+			char b[64];
+			return vk_fail(e, "%s layer 1 (%s) must follow a dense or conv layer, not "
+					  "start the %s", list, vk_layer_spec_str(&specs[i], b, sizeof b),
+				       list);
+		}
 		if (add_layer(L, i, end, &specs[i], *in, here, at, st, list, i + 1, e))
 			return -1;
 		if (here)
