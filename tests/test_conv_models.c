@@ -79,6 +79,14 @@ Test(conv_models, arch_resnet_is_pythaes_and_learns, .timeout = 180)
 		 "&& grep -q 'deconv:1:3:2:28x28 (output)' %s.info", m, m, m, m, m, m, m);
 	ok(cmd);
 	last_test_nelbo(log);
+	/* read back and resumed bit-exactly, the stride-2 output layer too */
+	const char *small = digits("rn-small.ts", 200, 0), *whole = tp("rn-whole.vae");
+	const char *parts = tp("rn-parts.vae");
+	snprintf(cmd, sizeof cmd, "vae-train -q -t 1 --arch resnet -z 4 -e 2 -o %s %s && "
+		 "vae-train -q -t 1 --arch resnet -z 4 -e 1 -o %s %s && "
+		 "vae-train -q --resume -t 1 -e 2 -o %s %s && cmp %s %s", whole, small, parts, small,
+		 parts, small, whole, parts);
+	ok(cmd);
 }
 
 Test(conv_models, every_program_takes_a_conv_model, .timeout = 120)
