@@ -63,6 +63,32 @@ Test(conv_models, training_improves_the_test_elbo, .timeout = 120)
 	cr_assert(last < 250, "test -ELBO %g after 5 epochs", last);
 }
 
+/* pythae's MNIST ResNet VAE: its layers and parameter count as
+ * bench/pytorch_resnet.py prints them for latent 16, and it learns. */
+Test(conv_models, arch_resnet_is_pythaes_and_learns, .timeout = 180)
+{
+	const char *train = digits("rn-train.ts", 1000, 0), *test = digits("rn-test.ts", 300, 1);
+	const char *m = tp("rn.vae"), *log = tp("rn.log");
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "vae-train -q -t 2 -z 16 --arch resnet -e 3 --test %s --log %s "
+		 "-o %s %s", test, log, m, train);
+	ok(cmd);
+	snprintf(cmd, sizeof cmd, "vae-info %s > %s.info && grep -q '^parameters  *766689$' %s.info "
+		 "&& grep -q 'conv:128:3:2 .*4x4x128' %s.info && test $(grep -c res:32:3 %s.info) = 4 "
+		 "&& grep -q 'deconv:128:3:2:7x7 .*7x7x128' %s.info "
+		 "&& grep -q 'deconv:1:3:2:28x28 (output)' %s.info", m, m, m, m, m, m, m);
+	ok(cmd);
+	last_test_nelbo(log);
+	/* read back and resumed bit-exactly, the stride-2 output layer too */
+	const char *small = digits("rn-small.ts", 200, 0), *whole = tp("rn-whole.vae");
+	const char *parts = tp("rn-parts.vae");
+	snprintf(cmd, sizeof cmd, "vae-train -q -t 1 --arch resnet -z 4 -e 2 -o %s %s && "
+		 "vae-train -q -t 1 --arch resnet -z 4 -e 1 -o %s %s && "
+		 "vae-train -q --resume -t 1 -e 2 -o %s %s && cmp %s %s", whole, small, parts, small,
+		 parts, small, whole, parts);
+	ok(cmd);
+}
+
 Test(conv_models, every_program_takes_a_conv_model, .timeout = 120)
 {
 	const char *train = digits("p-train.ts", 600, 0), *m = tp("p.vae");
@@ -150,6 +176,7 @@ Test(conv_models, bad_input)
 	refused(1, "--encoder conv:8:3:2 --decoder dense:7x7x8,deconv:4:3:1", img,
 		"ends at 7x7x4, but the input is 28x28x1");
 	refused(1, "--arch conv", odd, "divisible by 4");
+	refused(1, "--arch resnet", flat, "--arch resnet needs images of at least 8x8");
 	/* A conv model fed a flat stream, in vae-encode and kl-eval. */
 	const char *m = tp("b.vae");
 	char err[1024];

@@ -410,6 +410,11 @@ Test(kinds_e2e, bad_layers_of_the_new_kinds)
 	refused("--encoder batchnorm:0.1:2", "epsilon must be in (0, 1]");
 	refused("--encoder batchnorm:0.1:0.1:3", "batchnorm takes at most MOMENTUM:EPSILON");
 	refused("--encoder scale:x", "scale takes one finite number A");
+	refused("--encoder batchnorm,dense:16",
+		"encoder layer 1 (batchnorm/relu) must follow a dense or conv layer, not start "
+		"the encoder");
+	refused("--decoder batchnorm/identity,dense:64",
+		"decoder layer 1 (batchnorm/identity) must follow a dense or conv layer");
 }
 
 /* A network of every new kind trains, reads back and resumes bit-exactly

@@ -201,11 +201,11 @@ Test(layers_e2e, bad_layer_options)
 	train_refused(2, "--decoder dense:64/swish", "--decoder:");
 	train_refused(2, "--encoder dense:64 --hidden 400", "--encoder and --hidden");
 	train_refused(2, "--arch conv --encoder dense:64", "names a whole network");
-	train_refused(2, "--arch resnet", "not mlp or conv");
+	train_refused(2, "--arch resnet50", "not mlp, conv or resnet");
 	train_refused(2, "--encoder conv:32:3:0", "stride");
 	train_refused(1, "--decoder dense:7x7x1", "ends at 7x7x1, but the input is 28x28x1");
-	train_refused(1, "--encoder conv:8:3:2 --decoder dense:7x7x1,deconv:1:3:2",
-		      "ends at 14x14x1, but the input is 28x28x1");
+	train_refused(1, "--encoder conv:8:3:2 --decoder dense:7x7x1,deconv:1:3:3",
+		      "ends at 21x21x1, but the input is 28x28x1");
 }
 
 Test(layers_e2e, hidden_is_shorthand_for_encoder)

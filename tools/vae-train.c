@@ -28,7 +28,8 @@ static const char USAGE[] =
 	"%s"
 	"      --decoder SPEC     decoder layers (default: the encoder's mirror)\n"
 	"      --hidden LIST      shorthand for --encoder dense:N,... (default 400; 0 for none)\n"
-	"      --arch NAME        mlp (default: --hidden 400) or conv (Keras' conv VAE)\n"
+	"      --arch NAME        mlp (default: --hidden 400), conv (Keras' conv VAE) or\n"
+	"                         resnet (pythae's ResNet VAE)\n"
 	"      --activation ACT   relu, leaky, tanh, sigmoid or identity (default relu)\n"
 	"  -e, --epochs N         train until N epochs in all (default 10)\n"
 	"  -b, --batch N          minibatch size (default 128)\n"
@@ -121,12 +122,13 @@ static void parse_layers(vk_recipe *r, const char *encoder, const char *decoder,
 		vk_usage_error("--arch %s names a whole network; drop --encoder, --decoder and "
 			       "--hidden, or --arch", arch);
 	r->conv = arch && !strcmp(arch, "conv");
+	r->resnet = arch && !strcmp(arch, "resnet");
 	r->decoder_given = decoder != NULL;
 	if (encoder && vk_layers_parse(encoder, act, a->enc, VK_MAX_LAYERS, &a->n_enc, &e))
 		vk_usage_error("--encoder: %s", e.msg);
 	if (decoder && vk_layers_parse(decoder, act, a->dec, VK_MAX_LAYERS, &a->n_dec, &e))
 		vk_usage_error("--decoder: %s", e.msg);
-	if (!encoder && !r->conv) {
+	if (!encoder && !r->conv && !r->resnet) {
 		/* --hidden 400,200 is --encoder dense:400,dense:200; 0 or none: no layers */
 		const char *h = hidden ? hidden : "400";
 		int w[VK_MAX_LAYERS], n = 0;
@@ -241,8 +243,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_ENCODER: encoder = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_DECODER: decoder = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_ARCH:
-			if (strcmp(optarg, "mlp") && strcmp(optarg, "conv"))
-				vk_usage_error("--arch: '%s' is not mlp or conv", optarg);
+			if (strcmp(optarg, "mlp") && strcmp(optarg, "conv") && strcmp(optarg, "resnet"))
+				vk_usage_error("--arch: '%s' is not mlp, conv or resnet", optarg);
 			arch = optarg, r->given |= VK_SET_LAYERS;
 			break;
 		case OPT_ACT:

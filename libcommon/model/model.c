@@ -128,6 +128,12 @@ static int build_layers(vk_layer *L, int *end, const vk_layer_spec *specs, int n
 	for (int i = 0; i < n; i++) {
 		const vk_layer_ops *k = vk_layer_ops_of(&specs[i]);
 		int here = *label && k->flat ? *label : 0;
+		if (i == 0 && k->follows) {
+			char b[64];
+			return vk_fail(e, "%s layer 1 (%s) must follow a dense or conv layer, not "
+					  "start the %s", list, vk_layer_spec_str(&specs[i], b, sizeof b),
+				       list);
+		}
 		if (add_layer(L, i, end, &specs[i], *in, here, at, st, list, i + 1, e))
 			return -1;
 		if (here)
@@ -157,7 +163,8 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 	m->n_enc = a->n_enc + 1;
 	/* Decoder from z (with the one-hot for a CVAE), then its output layer: a
 	 * dense layer to the input's values, or, after an image-shaped layer, a
-	 * 3×3 stride-1 deconv to the input's channels. */
+	 * 3×3 deconv to the input's channels: stride 1 from the input's size,
+	 * stride 2 from half of it, rounded up (pythae's ResNet decoder). */
 	in = (vk_shape){0, 0, a->latent + a->classes};
 	label = 0;
 	if (build_layers(m->dec, &m->end_dec, a->dec, a->n_dec, &in, &label, &at, &st, "decoder",
@@ -165,11 +172,15 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 		return -1;
 	vk_layer_spec out = vk_dense_spec(vk_lik_of(a)->out_width(a), input, VK_IDENTITY);
 	if (vk_shape_is_image(in)) {
-		if (!vk_shape_is_image(input) || in.h != input.h || in.w != input.w)
+		int half = vk_shape_is_image(input) && (in.h != input.h || in.w != input.w) &&
+			   in.h == (input.h + 1) / 2 && in.w == (input.w + 1) / 2;
+		if (!half && (!vk_shape_is_image(input) || in.h != input.h || in.w != input.w))
 			return vk_fail(e, "decoder layer %d (%s) ends at %s, but the input is %s",
 				       a->n_dec, vk_layer_spec_str(&a->dec[a->n_dec - 1], s1, sizeof s1),
 				       vk_shape_str(in, s2, sizeof s2), vk_shape_str(input, s3, sizeof s3));
-		out = vk_deconv_spec(input.c, 3, 1, VK_IDENTITY);
+		out = vk_deconv_spec(input.c, 3, half ? 2 : 1, VK_IDENTITY);
+		if (half)
+			out.reshape = input;
 	}
 	if (add_layer(m->dec, a->n_dec, &m->end_dec, &out, in, 0, &at, &st, "decoder",
 		      a->n_dec + 1, e))

@@ -236,6 +236,7 @@ static int get_row(const uint32_t row[VK_LAYER_ROW_WORDS], vk_layer_spec *s)
 const vk_layer_ops vk_layer_batchnorm = {
 	.name = "batchnorm", .id = 6,
 	.usage = "batchnorm[:M:E]",
+	.follows = 1,
 	.example = "batchnorm/tanh,batchnorm:0.3:0.01/sigmoid",
 	.parse = parse, .print = print, .check = check, .shape = shape, .build = build,
 	.priv = priv, .init = init, .forward = forward, .backward = backward,

@@ -86,6 +86,9 @@ typedef struct vk_layer_ops {
 	/* 1: reads its input as one flat vector (an image is flattened, no copy),
 	 * so it takes the CVAE's label columns and any input of the right size. */
 	int flat;
+	/* 1: normalises the layer before it, so a model's list may not start
+	 * with it (model.c refuses that). */
+	int follows;
 	/* args[0..nargs) are the ':'-separated fields after KIND in text. */
 	int (*parse)(vk_layer_spec *s, int nargs, const char *const *arg, const char *const *end,
 		     const char *text, vk_error *e);

@@ -50,6 +50,28 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 				    VK_MAX_LAYERS, &a->n_enc, &why) ||
 		    vk_layers_parse(dec, VK_RELU, a->dec, VK_MAX_LAYERS, &a->n_dec, &why))
 			return vk_fail(e, "--arch conv: %s", why.msg);
+	} else if (r->resnet) {
+		/* pythae's MNIST ResNet VAE (Encoder_ResNet_VAE_MNIST,
+		 * Decoder_ResNet_AE_MNIST), for any H×W×C: three stride-2 convs
+		 * (sides ⌈H/2⌉, ⌈H/4⌉, ⌈H/8⌉), two residual blocks; the decoder
+		 * back through the same sides, its last deconv:C:3:2:HxW the
+		 * model's output layer. Without activations where pythae has none. */
+		if (!vk_shape_is_image(in) || in.h < 8 || in.w < 8)
+			return vk_fail(e, "--arch resnet needs images of at least 8x8; the data's "
+					  "records are %s",
+				       ts_shape_str(&d->h, dec, sizeof dec));
+		int h1 = (in.h + 1) / 2, w1 = (in.w + 1) / 2, h2 = (h1 + 1) / 2, w2 = (w1 + 1) / 2;
+		int h3 = (h2 + 1) / 2, w3 = (w2 + 1) / 2;
+		snprintf(dec, sizeof dec,
+			 "dense:%dx%dx128/identity,deconv:128:3:2:%dx%d/identity,res:32:3/identity,"
+			 "res:32:3/relu,deconv:64:3:2:%dx%d/relu",
+			 h3, w3, h2, w2, h1, w1);
+		vk_error why;
+		if (vk_layers_parse("conv:64:4:2/identity,conv:128:4:2/identity,"
+				    "conv:128:3:2/identity,res:32:3/identity,res:32:3/identity",
+				    VK_RELU, a->enc, VK_MAX_LAYERS, &a->n_enc, &why) ||
+		    vk_layers_parse(dec, VK_RELU, a->dec, VK_MAX_LAYERS, &a->n_dec, &why))
+			return vk_fail(e, "--arch resnet: %s", why.msg);
 	} else if (!r->decoder_given) {
 		vk_error why;
 		if (vk_layers_mirror(a->enc, a->n_enc, in, a->dec, &a->n_dec, &why))

@@ -29,6 +29,7 @@ typedef struct {
 	 * and the layers as given; the rest is built for the data's shape. */
 	vk_arch arch;
 	int conv;                /* Keras' conv VAE (--arch conv) */
+	int resnet;              /* pythae's MNIST ResNet VAE (--arch resnet) */
 	int decoder_given;       /* else the decoder mirrors the encoder */
 	/* How to train it: batch, lr, beta, seed, optimizer, the KL and lr
 	 * schedules, early_stop, flags (the state fields are ignored). */
