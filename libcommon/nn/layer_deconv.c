@@ -4,12 +4,12 @@
  * With :HxW the output is H×W instead, any size with ⌈H/S⌉ and ⌈W/S⌉ the
  * input's (output_padding H − (in−1)·S − 1: pythae's decoder goes 4 → 7).
  * Parameters: W (C, K·K·F), then b (F). Text, checks, row and kernel calls
- * are conv's (layer_conv.c's vk_fks_*); the output size, the shape rule and
+ * are conv's (conv_family.c); the output size, the shape rule and
  * the geometry are its own. */
 #include <stdio.h>
 
 #include "conv.h"
-#include "layer_conv.h"
+#include "conv_family.h"
 #include "layers.h"
 
 enum { DECONV_ID = 3, OUT_GIVEN = 1u << 16 /* row word 4: the output size is the spec's */ };

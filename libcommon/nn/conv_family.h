@@ -1,7 +1,7 @@
-/* The F:K:S family shared by the conv and deconv kinds (layer_conv.c): their
+/* The F:K:S family shared by the conv and deconv kinds (conv_family.c): their
  * text, checks, geometry, initialisation, kernel calls and model-file row. */
-#ifndef VK_LAYER_CONV_H
-#define VK_LAYER_CONV_H
+#ifndef VK_CONV_FAMILY_H
+#define VK_CONV_FAMILY_H
 
 #include "layers.h"
 
