@@ -129,21 +129,6 @@ static int wanted(const char *name, const char *list)
 	return 0;
 }
 
-static int split_tabs(char *line, char **f, int max)
-{
-	int n = 0;
-	line[strcspn(line, "\r\n")] = 0;
-	for (char *p = line;; p++) {
-		if (n < max)
-			f[n] = p;
-		n++;
-		p += strcspn(p, "\t");
-		if (!*p)
-			return n;
-		*p = 0;
-	}
-}
-
 #define MAX_FIELDS 256
 
 static void read_tsv(struct table *t, FILE *fp, const char *name, const struct cmdline *c,
@@ -152,7 +137,7 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 	char *f[MAX_FIELDS], *line = first, *end;
 	size_t cap = strlen(first) + 1;
 	int col[MAX_SCORES], label_col = -1, model_col = -1;
-	int nf = split_tabs(line, f, MAX_FIELDS);
+	int nf = tsv_split_tabs(line, f, MAX_FIELDS);
 	if (nf > MAX_FIELDS)
 		vk_die("%s: more than %d columns", name, MAX_FIELDS);
 	for (int i = 0; i < nf; i++) {
@@ -174,7 +159,7 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 	long len;
 	while ((len = tsv_getline(&line, &cap, fp, TSV_MAX_LINE)) > 0) {
 		ln++;
-		if (split_tabs(line, f, MAX_FIELDS) != nf)
+		if (tsv_split_tabs(line, f, MAX_FIELDS) != nf)
 			vk_die("%s:%llu: expected %d tab-separated fields", name, ln, nf);
 		if (model_col >= 0) {
 			if (c->model && strcmp(f[model_col], c->model))

@@ -63,21 +63,6 @@ void vk_evaltsv_write(FILE *f, const vk_evalrow *const *rows, int n)
 
 /* ---- reading back ---- */
 
-static int split_tabs(char *line, char **f, int max)
-{
-	int n = 0;
-	line[strcspn(line, "\n")] = 0;
-	for (char *p = line;; p++) {
-		if (n < max)
-			f[n] = p;
-		n++;
-		p += strcspn(p, "\t");
-		if (!*p)
-			return n;
-		*p = 0;
-	}
-}
-
 static int parse_q(const char *s, int64_t *q, const char *file, unsigned long long line,
 		   vk_error *e)
 {
@@ -174,7 +159,7 @@ int vk_evaltsv_merge(FILE *fp, const char *path, vk_evalrow *rows, int *n, int m
 			}
 			continue;
 		}
-		if (split_tabs(line, f, VK_EVALTSV_FIELDS + 1) != VK_EVALTSV_FIELDS) {
+		if (tsv_split_tabs(line, f, VK_EVALTSV_FIELDS + 1) != VK_EVALTSV_FIELDS) {
 			vk_fail(e, "%s:%llu: expected %d tab-separated fields", path, ln,
 				VK_EVALTSV_FIELDS);
 			goto out;

@@ -217,3 +217,18 @@ long tsv_getline(char **buf, size_t *cap, FILE *f, size_t max)
 		(*buf)[n] = 0;
 	return (long)n;
 }
+
+int tsv_split_tabs(char *line, char **f, int max)
+{
+	int n = 0;
+	line[strcspn(line, "\r\n")] = 0;
+	for (char *p = line;; p++) {
+		if (n < max)
+			f[n] = p;
+		n++;
+		p += strcspn(p, "\t");
+		if (!*p)
+			return n;
+		*p = 0;
+	}
+}

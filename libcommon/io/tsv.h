@@ -49,5 +49,9 @@ int tsv_label(const tsv_reader *t, int32_t *label, vk_error *e);
  * hostile line of gigabytes costs at most max) or on a read error (ferror). */
 #define TSV_MAX_LINE (1u << 20)
 long tsv_getline(char **buf, size_t *cap, FILE *f, size_t max);
+/* Cut line (its end of line, \n or \r\n, dropped) at its tabs, in place:
+ * f[0..max) get the first fields; returns how many there are (more than
+ * max when the line has more). */
+int tsv_split_tabs(char *line, char **f, int max);
 
 #endif

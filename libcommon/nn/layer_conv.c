@@ -20,14 +20,8 @@ static int shape(const vk_layer_spec *s, vk_shape in, vk_shape *out, vk_error *e
 {
 	char a[48], b[64];
 	vk_layer_spec_str(s, b, sizeof b);
-	if (!vk_shape_is_image(in))
-		return vk_fail(e, "%s needs an image input, not a flat vector of %s values", b,
-			       vk_shape_str(in, a, sizeof a));
-	/* "same" padding: (K−1)/2 before, whatever is needed after */
-	int pad = (s->k - 1) / 2;
-	if (s->k > in.h + pad || s->k > in.w + pad)
-		return vk_fail(e, "%s: the %dx%d kernel is larger than its %s input", b, s->k, s->k,
-			       vk_shape_str(in, a, sizeof a));
+	if (vk_layer_needs_image(s, in, s->k, e))
+		return -1;
 	*out = (vk_shape){(in.h + s->s - 1) / s->s, (in.w + s->s - 1) / s->s, s->units};
 	if (vk_shape_size(*out) > VK_MAX_VALUES)
 		return vk_fail(e, "%s: output %s has more than %d values", b,

@@ -63,9 +63,8 @@ static int shape(const vk_layer_spec *s, vk_shape in, vk_shape *out, vk_error *e
 {
 	char a[48], b[64];
 	vk_layer_spec_str(s, b, sizeof b);
-	if (!vk_shape_is_image(in))
-		return vk_fail(e, "%s needs an image input, not a flat vector of %s values", b,
-			       vk_shape_str(in, a, sizeof a));
+	if (vk_layer_needs_image(s, in, 0, e))
+		return -1;
 	if (s->reshape.h) {
 		const vk_shape *r = &s->reshape;
 		if ((r->h + s->s - 1) / s->s != in.h || (r->w + s->s - 1) / s->s != in.w)

@@ -45,15 +45,10 @@ static int check(const vk_layer_spec *s, vk_error *e)
 
 static int shape(const vk_layer_spec *s, vk_shape in, vk_shape *out, vk_error *e)
 {
-	char a[48], b[64];
+	char b[64];
 	vk_layer_spec_str(s, b, sizeof b);
-	if (!vk_shape_is_image(in))
-		return vk_fail(e, "%s needs an image input, not a flat vector of %s values", b,
-			       vk_shape_str(in, a, sizeof a));
-	int pad = (s->k - 1) / 2;
-	if (s->k > in.h + pad || s->k > in.w + pad)
-		return vk_fail(e, "%s: the %dx%d kernel is larger than its %s input", b, s->k, s->k,
-			       vk_shape_str(in, a, sizeof a));
+	if (vk_layer_needs_image(s, in, s->k, e))
+		return -1;
 	if ((size_t)in.h * in.w * s->units > VK_MAX_VALUES)
 		return vk_fail(e, "%s: its inner image has more than %d values", b, VK_MAX_VALUES);
 	*out = in;

@@ -36,9 +36,8 @@ static int shape(const vk_layer_spec *s, vk_shape in, vk_shape *out, vk_error *e
 {
 	char a[48], b[64];
 	vk_layer_spec_str(s, b, sizeof b);
-	if (!vk_shape_is_image(in))
-		return vk_fail(e, "%s needs an image input, not a flat vector of %s values", b,
-			       vk_shape_str(in, a, sizeof a));
+	if (vk_layer_needs_image(s, in, 0, e))
+		return -1;
 	if ((long)in.h * s->s > VK_MAX_WIDTH || (long)in.w * s->s > VK_MAX_WIDTH)
 		return vk_fail(e, "%s: output sides beyond %d", b, VK_MAX_WIDTH);
 	*out = (vk_shape){in.h * s->s, in.w * s->s, in.c};

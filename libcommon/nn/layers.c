@@ -320,3 +320,18 @@ int vk_layer_get_row(const uint32_t row[VK_LAYER_ROW_WORDS], vk_layer_spec *s, v
 		return vk_fail(e, "a field out of range");
 	return 0;
 }
+
+int vk_layer_needs_image(const vk_layer_spec *s, vk_shape in, int k, vk_error *e)
+{
+	char a[48], b[128];
+	vk_layer_spec_str(s, b, sizeof b);
+	if (!vk_shape_is_image(in))
+		return vk_fail(e, "%s needs an image input, not a flat vector of %s values", b,
+			       vk_shape_str(in, a, sizeof a));
+	/* "same" padding: (K−1)/2 before, whatever is needed after */
+	int pad = (k - 1) / 2;
+	if (k > 0 && (k > in.h + pad || k > in.w + pad))
+		return vk_fail(e, "%s: the %dx%d kernel is larger than its %s input", b, k, k,
+			       vk_shape_str(in, a, sizeof a));
+	return 0;
+}

@@ -143,6 +143,10 @@ int vk_layers_parse(const char *text, int default_act, vk_layer_spec *out, int m
 /* Check a spec's fields (from a file): the kind known, every field in range. */
 int vk_layer_check(const vk_layer_spec *s, vk_error *e);
 
+/* For the image kinds' shape rules: -1 with a message naming the layer
+ * unless in is an image and, when k > 0, a k×k "same"-padded kernel fits it. */
+int vk_layer_needs_image(const vk_layer_spec *s, vk_shape in, int k, vk_error *e);
+
 /* The output shape of one layer on input shape in, or -1 with a message. */
 int vk_layer_out_shape(const vk_layer_spec *s, vk_shape in, vk_shape *out, vk_error *e);
 
