@@ -357,6 +357,8 @@ Test(run, objective_options_out_of_range_are_refused, .timeout = 60)
 		{"--objective infovae --iw-train 5", "--iw-train"},
 		{"--objective wae-mmd -b 1", "at least 2"},
 		{"--objective infovae --beta 2", "--beta"},
+		{"--objective wae-mmd --kl-warmup 2", "--kl-warmup"},
+		{"--objective wae-mmd --free-bits 0.5", "--free-bits"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char err[2048];

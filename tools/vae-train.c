@@ -177,6 +177,10 @@ static void set_objective(struct cmdline *c, int lambda_given, int alpha_given)
 	if (rc->given & VK_SET_BETA)
 		vk_usage_error("--beta weighs the elbo's KL term; --objective %s sets its own "
 			       "(leave --beta out)", k->name);
+	if (!info && (t->free_bits > 0 || t->kl_warmup || t->kl_cycles))
+		vk_option_has_no_effect(t->kl_warmup ? "--kl-warmup" : t->kl_cycles ? "--kl-cycles"
+										      : "--free-bits",
+					"with --objective wae-mmd (it has no KL term)");
 	if (t->batch < 2)
 		vk_usage_error("--objective %s needs batches of at least 2 records (-b %d)", k->name,
 			       t->batch);
