@@ -48,7 +48,8 @@ static vk_trainrec make_rec(int kind)
 			 .lr_gamma = 0.25f, .early_stop = 6, .flags = VK_TRAIN_SIGMA_LEARNED,
 			 .lr_now = 1.5e-4f, .best_test = 99.75f, .best_epoch = 9, .plateau_bad = 2,
 			 .log_sigma = -1.25f, .log_sigma_m = 0.125f, .log_sigma_v = 0.0625f,
-			 .planned_epochs = 40};
+			 .planned_epochs = 40, .objective = 2, .obj_alpha = 0.25f,
+			 .obj_lambda = 500.0f};
 	strcpy(t.desc, "kind=image\nsource=digits-train-images-idx3-ubyte.gz\nclasses=10\n");
 	return t;
 }
@@ -110,6 +111,9 @@ static void assert_same_rec(const vk_trainrec *a, const vk_trainrec *b)
 				 b->lr_every, b->early_stop, b->flags, b->best_epoch, b->plateau_bad,
 				 b->planned_epochs};
 	cr_assert_eq(memcmp(ua, ub, sizeof ua), 0, "the recipe or its state differs");
+	cr_assert_eq(a->objective, b->objective);
+	cr_assert_eq(a->obj_alpha, b->obj_alpha);
+	cr_assert_eq(a->obj_lambda, b->obj_lambda);
 	cr_assert_str_eq(a->desc, b->desc);
 }
 
@@ -509,38 +513,59 @@ static vk_trainrec load_rec(const unsigned char *b, size_t len)
 	return t;
 }
 
-/* TRAN 1.1 adds the run's planned epochs (issue 27 item 5): written as 1.1,
- * its last u32; a 1.0 file (without it) reads it as 0, the rest unchanged; a
- * newer minor's extra bytes are skipped; a 1.1 of another size is refused. */
-Test(modelfile, tran_minor_1_planned_epochs)
+/* TRAN 1.1 adds the run's planned epochs (issue 27 item 5), 1.2 the
+ * objective and its α, λ (issue 23): written as 1.2, those last; a 1.1 file
+ * reads the objective as 0 (elbo), a 1.0 file the planned epochs too, the
+ * rest unchanged; a newer minor's extra bytes are skipped; a 1.2 of another
+ * size is refused. */
+Test(modelfile, tran_minor_1_planned_epochs_and_2_objective)
 {
 	vk_trainrec want = make_rec(VK_VAE);
 	size_t len;
 	unsigned char *b = saved_bytes(&len);
 	unsigned char *tran = entry_of(b, "TRAN");
-	cr_assert_eq(get_u32(tran + 4), 1 | 1u << 16, "TRAN written as 1.1");
+	cr_assert_eq(get_u32(tran + 4), 1 | 2u << 16, "TRAN written as 1.2");
 	uint64_t end = get_u64(tran + 16) + get_u64(tran + 24);
-	cr_assert_eq(get_u64(tran + 24), 124);
-	cr_assert_eq(get_u32(b + end - 4), 40, "planned epochs last");
+	cr_assert_eq(get_u64(tran + 24), 136);
+	cr_assert_eq(get_u32(b + end - 16), 40, "planned epochs before the objective");
+	cr_assert_eq(get_u32(b + end - 12), 2, "the objective (infovae)");
+	float f[2];
+	memcpy(f, b + end - 8, 8);
+	cr_assert(f[0] == 0.25f && f[1] == 500.0f, "alpha %g lambda %g", f[0], f[1]);
 	vk_trainrec got = load_rec(b, len);
 	assert_same_rec(&want, &got);
 	free(b);
 
-	b = tran_resized(-4, 0, &len); /* as a 3.0 file before it */
+	b = tran_resized(-12, 1, &len); /* as a 1.1 file */
+	got = load_rec(b, len);
+	cr_assert(got.objective == 0 && got.obj_alpha == 0 && got.obj_lambda == 0);
+	want.objective = 0, want.obj_alpha = want.obj_lambda = 0;
+	assert_same_rec(&want, &got);
+	free(b);
+
+	b = tran_resized(-16, 0, &len); /* as a 3.0 file before them */
 	got = load_rec(b, len);
 	cr_assert_eq(got.planned_epochs, 0);
 	want.planned_epochs = 0;
 	assert_same_rec(&want, &got);
 	free(b);
 
-	b = tran_resized(8, 2, &len); /* a later minor */
+	b = tran_resized(8, 3, &len); /* a later minor */
 	got = load_rec(b, len);
-	want.planned_epochs = 40;
+	want = make_rec(VK_VAE);
 	assert_same_rec(&want, &got);
 	free(b);
 
-	b = tran_resized(-4, 1, &len);
-	expect_refused(b, len, "section TRAN is 120 bytes", "expected 124");
+	b = tran_resized(-4, 2, &len);
+	expect_refused(b, len, "section TRAN is 132 bytes", "expected 136");
+	free(b);
+
+	b = saved_bytes(&len); /* an objective past the table */
+	tran = entry_of(b, "TRAN");
+	end = get_u64(tran + 16) + get_u64(tran + 24);
+	put_u32(b + end - 12, 3);
+	fix_crc(b, len);
+	expect_refused(b, len, "objective is 3", NULL);
 	free(b);
 }
 

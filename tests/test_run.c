@@ -279,3 +279,116 @@ Test(run, kl_schedules_that_do_nothing_or_do_not_finish)
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_null(strstr(err, "outlasts the run"), "%s", err);
 }
+
+/* ---- --objective (issue 23): wae-mmd and infovae through the run ---- */
+
+/* The largest difference between the parameters of two model files. */
+static double param_gap(const char *a, const char *b)
+{
+	vk_model ma, mb;
+	vk_error e;
+	cr_assert_eq(vk_model_load(a, &ma, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_model_load(b, &mb, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(ma.n_params, mb.n_params);
+	double gap = 0;
+	for (size_t i = 0; i < ma.n_params; i++)
+		gap = fmax(gap, fabs((double)ma.params[i] - mb.params[i]));
+	vk_model_free(&ma);
+	vk_model_free(&mb);
+	return gap;
+}
+
+/* Each objective trains, gives another model than the elbo, says so in
+ * vae-info and logs a finite MMD; resumed at an epoch boundary it writes the
+ * very bytes of an uninterrupted run; -t 2 agrees with -t 1 to 1e-4. */
+Test(run, each_objective_trains_resumes_exactly_and_threads_agree, .timeout = 240)
+{
+	const char *elbo = tp("obj-elbo.vae");
+	cr_assert_eq(run("vae-train " SMALL " -e 2 -o %s %s", elbo, digits()), 0);
+	cr_assert_eq(run("vae-info %s | grep -q '^objective  *elbo$'", elbo), 0);
+	static const char *const objs[][2] = {
+		{"--objective wae-mmd", "wae-mmd"},
+		{"--objective wae-mmd --mmd-lambda 100", "wae-mmd"},
+		{"--objective infovae", "infovae"},
+		{"--objective infovae --info-alpha 0.5 --mmd-lambda 50", "infovae"},
+	};
+	for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) {
+		char m[512], half[512], t2[512], log[512];
+		snprintf(m, sizeof m, "%s", tmp_path("obj.vae"));
+		snprintf(half, sizeof half, "%s", tmp_path("obj-half.vae"));
+		snprintf(t2, sizeof t2, "%s", tmp_path("obj-t2.vae"));
+		snprintf(log, sizeof log, "%s", tmp_path("obj.log"));
+		cr_assert_eq(run("vae-train " SMALL " %s -e 2 --log %s -o %s %s", objs[i][0], log, m,
+				 digits()), 0, "%s", objs[i][0]);
+		cr_assert_neq(run("cmp -s %s %s", m, elbo), 0, "%s gave the elbo's model", objs[i][0]);
+		cr_assert(param_gap(m, elbo) > 1e-3, "%s", objs[i][0]);
+		cr_assert_eq(run("vae-info %s | grep -q '^objective  *%s$'", m, objs[i][1]), 0,
+			     "%s", objs[i][0]);
+		/* the log's last column: the epochs' MMD, finite (the unbiased estimate may dip below 0) */
+		cr_assert_eq(run("awk -F'\\t' 'NR == 1 && $12 != \"mmd\" {exit 1} NR > 1 && "
+				 "($12 == \"nan\" || $12 < -1 || $12 > 10) {exit 1} END {exit NR != 3}' %s",
+				 log), 0, "%s: the log's mmd column", objs[i][0]);
+		/* one epoch, then --resume to two (the objective from the checkpoint) */
+		cr_assert_eq(run("vae-train " SMALL " %s -e 1 -o %s %s && vae-train -q -t 1 --resume "
+				 "-e 2 -o %s %s", objs[i][0], half, digits(), half, digits()), 0);
+		cr_assert_eq(run("cmp -s %s %s", m, half), 0, "%s: resumed differs", objs[i][0]);
+		cr_assert_eq(run("vae-train " SMALL " %s -e 2 -t 2 -o %s %s", objs[i][0], t2,
+				 digits()), 0);
+		double gap = param_gap(m, t2);
+		cr_assert(gap < 1e-4, "%s: -t 2 differs from -t 1 by %g", objs[i][0], gap);
+	}
+}
+
+/* Bad values and combinations: one usage line each, exit 2, nothing written. */
+Test(run, objective_options_out_of_range_are_refused, .timeout = 60)
+{
+	const char *m = tp("objbad.vae");
+	static const char *const cases[][2] = {
+		{"--objective tcvae", "--objective"},
+		{"--objective wae-mmd --mmd-lambda 0", "--mmd-lambda"},
+		{"--objective wae-mmd --mmd-lambda -1", "--mmd-lambda"},
+		{"--objective wae-mmd --mmd-lambda 1e9", "--mmd-lambda"},
+		{"--objective infovae --info-alpha 1.5", "--info-alpha"},
+		{"--objective infovae --info-alpha -0.1", "--info-alpha"},
+		{"--objective infovae --info-alpha 0.2 --mmd-lambda 0.5", "below 1"},
+		{"--mmd-lambda 10", "--mmd-lambda"},
+		{"--objective wae-mmd --info-alpha 0.5", "--info-alpha"},
+		{"-m ae --objective wae-mmd", "--model ae"},
+		{"--objective infovae --iw-train 5", "--iw-train"},
+		{"--objective wae-mmd -b 1", "at least 2"},
+		{"--objective infovae --beta 2", "--beta"},
+		{"--objective wae-mmd --kl-warmup 2", "--kl-warmup"},
+		{"--objective wae-mmd --free-bits 0.5", "--free-bits"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char err[2048];
+		int rc = run_err(err, sizeof err, "vae-train -q -t 1 -z 2 --hidden 16 %s -o %s %s",
+				 cases[i][0], m, digits());
+		cr_assert_eq(rc, 2, "%s: exit %d: %s", cases[i][0], rc, err);
+		cr_assert(strstr(err, cases[i][1]), "%s: %s", cases[i][0], err);
+		cr_assert_neq(run("test -e %s", m), 0, "%s wrote a model", cases[i][0]);
+	}
+	/* 300 records in batches of 299 leave a batch of 1: said, nothing written */
+	char err[2048];
+	cr_assert_neq(run_err(err, sizeof err, "vae-train -q -t 1 -z 2 --hidden 16 -b 299 "
+			      "--objective wae-mmd -o %s %s", m, digits()), 0);
+	cr_assert(strstr(err, "batch"), "%s", err);
+	cr_assert_neq(run("test -e %s", m), 0);
+	/* on --resume another objective or weight is refused, naming both */
+	const char *r = tp("objres.vae");
+	cr_assert_eq(run("vae-train " SMALL " --objective wae-mmd -e 1 -o %s %s", r, digits()), 0);
+	static const char *const differ[][3] = {
+		{"--objective elbo", "--objective elbo", "wae-mmd (lambda 10)"},
+		{"--objective infovae", "infovae (alpha 0, lambda 1000)", "wae-mmd (lambda 10)"},
+		{"--objective wae-mmd --mmd-lambda 5", "wae-mmd (lambda 5)", "wae-mmd (lambda 10)"},
+	};
+	for (size_t i = 0; i < sizeof differ / sizeof *differ; i++) {
+		int rc = run_err(err, sizeof err, "vae-train -q -t 1 --resume -e 2 %s -o %s %s",
+				 differ[i][0], r, digits());
+		cr_assert_eq(rc, 2, "%s: exit %d: %s", differ[i][0], rc, err);
+		cr_assert(strstr(err, differ[i][1]) && strstr(err, differ[i][2]), "%s: %s",
+			  differ[i][0], err);
+	}
+	cr_assert_eq(run("vae-train -q -t 1 --resume -e 2 --objective wae-mmd --mmd-lambda 10 "
+			 "-o %s %s", r, digits()), 0);
+}

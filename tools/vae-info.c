@@ -10,6 +10,7 @@
 #include "classes.h"
 #include "modelfile.h"
 #include "modelstream.h"
+#include "objective.h"
 #include "opts.h"
 
 static const char USAGE[] =
@@ -172,6 +173,12 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		fact(c, path, "lr_schedule", "constant");
 	if (t.lr_schedule != VK_LR_CONSTANT && t.lr_now > 0)
 		fact(c, path, "lr_last", "%g", t.lr_now);
+	const vk_objective_kind *obj = vk_objective_at((int)t.objective);
+	fact(c, path, "objective", "%s", obj ? obj->name : "?");
+	if (obj == &vk_objective_infovae)
+		fact(c, path, "info_alpha", "%g", t.obj_alpha);
+	if (t.objective)
+		fact(c, path, "mmd_lambda", "%g", t.obj_lambda);
 	fact(c, path, "beta", "%g", t.beta);
 	if (t.kl_warmup)
 		fact(c, path, "kl_warmup", "%u", t.kl_warmup);

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "guard.h"
 #include "kinds.h"
+#include "objective.h"
 #include "opts.h"
 #include "run.h"
 
@@ -44,6 +45,11 @@ static const char USAGE[] =
 	"      --free-bits L      no KL gradient for a latent dimension whose KL, averaged\n"
 	"                         over the batch, is below L nats\n"
 	"      --iw-train K       train on the importance-weighted bound, K samples\n"
+	"      --objective NAME   elbo (default), wae-mmd (reconstruction + lambda MMD to the\n"
+	"                         prior) or infovae (KL weight 1 - alpha, MMD weight\n"
+	"                         alpha + lambda - 1)\n"
+	"      --mmd-lambda L     the MMD's lambda (default 10 for wae-mmd, 1000 for infovae)\n"
+	"      --info-alpha A     infovae's alpha, 0 to 1 (default 0)\n"
 	"      --lr-schedule S    constant (default), cosine, step:E:G (times G every E\n"
 	"                         epochs) or plateau:P:G (times G after P epochs without\n"
 	"                         --test improvement)\n"
@@ -73,7 +79,8 @@ struct cmdline {
 
 enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
        OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM, OPT_WARMUP, OPT_CYCLES,
-       OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY };
+       OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY,
+       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA };
 
 /* USAGE with the layer kinds the registry lists. */
 static const char *usage(void)
@@ -138,6 +145,45 @@ static void parse_layers(vk_recipe *r, const char *encoder, const char *decoder,
 			a->enc[i] = vk_dense_spec(w[i], (vk_shape){0}, act);
 		a->n_enc = n;
 	}
+}
+
+/* The objective's weights, defaulted from the papers (vae-train(1)), and the
+ * combinations it refuses. */
+static void set_objective(struct cmdline *c, int lambda_given, int alpha_given)
+{
+	vk_recipe *rc = &c->r;
+	vk_trainrec *t = &rc->train;
+	const vk_objective_kind *k = vk_objective_at((int)t->objective);
+	int info = k == &vk_objective_infovae;
+	if (t->objective == 0 && (lambda_given || alpha_given))
+		vk_usage_error("%s applies only to --objective wae-mmd or infovae",
+			       lambda_given ? "--mmd-lambda" : "--info-alpha");
+	if (alpha_given && !info)
+		vk_usage_error("--info-alpha applies only to --objective infovae");
+	if (t->objective == 0)
+		return;
+	if (!lambda_given)
+		t->obj_lambda = info ? 1000.0f : 10.0f; /* Zhao et al.; Tolstikhin et al. (MNIST) */
+	if (info && t->obj_alpha + t->obj_lambda < 1.0f)
+		vk_usage_error("--objective infovae: --info-alpha %g plus --mmd-lambda %g is below 1 "
+			       "(the MMD's weight alpha + lambda - 1 would be negative)",
+			       t->obj_alpha, t->obj_lambda);
+	if (rc->resume)
+		return;
+	if (!vk_latent_of(&rc->arch)->has_kl)
+		vk_usage_error("--objective %s needs a VAE's codes: not with --model ae", k->name);
+	if (t->iw_train > 1)
+		vk_usage_error("--objective %s does not combine with --iw-train", k->name);
+	if (rc->given & VK_SET_BETA)
+		vk_usage_error("--beta weighs the elbo's KL term; --objective %s sets its own "
+			       "(leave --beta out)", k->name);
+	if (!info && (t->free_bits > 0 || t->kl_warmup || t->kl_cycles))
+		vk_option_has_no_effect(t->kl_warmup ? "--kl-warmup" : t->kl_cycles ? "--kl-cycles"
+										      : "--free-bits",
+					"with --objective wae-mmd (it has no KL term)");
+	if (t->batch < 2)
+		vk_usage_error("--objective %s needs batches of at least 2 records (-b %d)", k->name,
+			       t->batch);
 }
 
 /* The options that make no sense together, or do nothing. */
@@ -212,6 +258,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"iw-train", required_argument, 0, OPT_IW},
 		{"lr-schedule", required_argument, 0, OPT_LRSCHED},
 		{"early-stop", required_argument, 0, OPT_EARLY},
+		{"objective", required_argument, 0, OPT_OBJECTIVE},
+		{"mmd-lambda", required_argument, 0, OPT_MMD_LAMBDA},
+		{"info-alpha", required_argument, 0, OPT_INFO_ALPHA},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
@@ -220,7 +269,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	vk_trainrec *t = &r->train;
 	vk_recipe_default(r);
 	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL;
-	int act = VK_RELU;
+	int act = VK_RELU, lambda_given = 0, alpha_given = 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	r->threads = cpus > 0 ? (int)cpus : 1;
 	c->max_memory = vk_default_max_memory();
@@ -315,6 +364,28 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			t->early_stop = (uint32_t)vk_parse_long("--early-stop", optarg, 1, 1000000);
 			r->given |= VK_SET_EARLY_STOP;
 			break;
+		case OPT_OBJECTIVE: {
+			const vk_objective_kind *k = vk_objective_named(optarg);
+			if (!k)
+				vk_usage_error("--objective: '%s' is not elbo, wae-mmd or infovae", optarg);
+			for (int i = 0; vk_objective_at(i); i++)
+				if (vk_objective_at(i) == k)
+					t->objective = (uint32_t)i;
+			r->given |= VK_SET_OBJECTIVE;
+			break;
+		}
+		case OPT_MMD_LAMBDA:
+			t->obj_lambda = (float)vk_parse_double("--mmd-lambda", optarg, 0, 1e6);
+			if (!(t->obj_lambda > 0))
+				vk_usage_error("--mmd-lambda %s: must be above 0 (to 1e6)", optarg);
+			lambda_given = 1;
+			r->given |= VK_SET_OBJECTIVE;
+			break;
+		case OPT_INFO_ALPHA:
+			t->obj_alpha = (float)vk_parse_double("--info-alpha", optarg, 0, 1);
+			alpha_given = 1;
+			r->given |= VK_SET_OBJECTIVE;
+			break;
 		case OPT_BETA:
 			t->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6);
 			r->given |= VK_SET_BETA;
@@ -341,6 +412,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'q': c->quiet = 1; break;
 		}
 	}
+	set_objective(c, lambda_given, alpha_given);
 	check_options(c);
 	parse_layers(r, encoder, decoder, hidden, arch, act);
 	c->train = vk_input_arg(argc, argv, optind);
@@ -378,7 +450,7 @@ static FILE *open_log(const char *path, int resume)
 		vk_die("cannot open log %s:", path);
 	if (fseek(f, 0, SEEK_END) != 0 || ftell(f) == 0)
 		fputs("epoch\tseconds\ttrain_rec\ttrain_kl\ttrain_nelbo\ttest_rec\ttest_kl\t"
-		      "test_nelbo\tbeta\tlr\tsigma\n", f);
+		      "test_nelbo\tbeta\tlr\tsigma\tmmd\n", f);
 	return f;
 }
 
@@ -403,6 +475,8 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 			fprintf(stderr, " lr %g", p->lr);
 		if (r->flags & VK_TRAIN_SIGMA_LEARNED && has_sigma)
 			fprintf(stderr, " sigma %.4g", p->sigma);
+		if (!isnan(p->train_mmd))
+			fprintf(stderr, " mmd %.4g", p->train_mmd);
 		fputc('\n', stderr);
 		if (p->early_stop)
 			fprintf(stderr, "%s: early stop after epoch %d: no test improvement for %u "
@@ -412,11 +486,11 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 	}
 	if (log) {
 		vk_error e;
-		fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.6g\n",
+		fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.6g\t%.6g\n",
 			p->epoch, p->seconds, p->train_rec, p->train_kl,
 			vae ? p->train_rec + p->train_kl : NAN, p->test_rec, p->test_kl,
 			vae ? p->test_rec + p->test_kl : NAN, vae ? p->beta : NAN, p->lr,
-			has_sigma ? p->sigma : NAN);
+			has_sigma ? p->sigma : NAN, p->train_mmd);
 		if (vk_check_written(log, c->log, &e))
 			vk_die_error(&e);
 	}

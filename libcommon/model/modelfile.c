@@ -121,6 +121,9 @@ static const field TRAN_F[] = {
 	FIELD("log sigma m", F32, 1, t.log_sigma_m, ANY, 0, 0),
 	FIELD("log sigma v", F32, 1, t.log_sigma_v, ANY, 0, 0),
 	FIELD_SINCE(1, "planned epochs", U32, 1, t.planned_epochs, ANY, 0, 0),
+	FIELD_SINCE(2, "objective", U32, 1, t.objective, RANGE, 0, 2),
+	FIELD_SINCE(2, "objective alpha", F32, 1, t.obj_alpha, ANY, 0, 0),
+	FIELD_SINCE(2, "objective lambda", F32, 1, t.obj_lambda, ANY, 0, 0),
 };
 static const field CKPT_F[] = {
 	FIELD("batches", U64, 1, pos.batches, ANY, 0, 0),
@@ -144,7 +147,7 @@ static const struct section {
 	[STAT] = {"STAT", REQUIRED, 0, NULL, 0},
 	[PARM] = {"PARM", REQUIRED, 0, PARM_F, sizeof PARM_F / sizeof *PARM_F},
 	[OPTM] = {"OPTM", 0, 0, OPTM_F, sizeof OPTM_F / sizeof *OPTM_F},
-	[TRAN] = {"TRAN", 0, 1, TRAN_F, sizeof TRAN_F / sizeof *TRAN_F},
+	[TRAN] = {"TRAN", 0, 2, TRAN_F, sizeof TRAN_F / sizeof *TRAN_F},
 	[CKPT] = {"CKPT", 0, 0, CKPT_F, sizeof CKPT_F / sizeof *CKPT_F},
 	[META] = {"META", 0, 0, NULL, 0},
 };

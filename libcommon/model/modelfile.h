@@ -32,6 +32,8 @@ typedef struct {
 					   * since the last plateau reduction */
 	float log_sigma, log_sigma_m, log_sigma_v; /* learned log σ and its Adam moments */
 	uint32_t planned_epochs;         /* the run's --epochs (0: not recorded) */
+	uint32_t objective;              /* objective.h's registry index (0: elbo) */
+	float obj_alpha, obj_lambda;     /* its weights α (infovae) and λ (wae-mmd, infovae) */
 	char desc[VK_DESC_MAX + 1];
 } vk_trainrec;
 

@@ -11,6 +11,7 @@
 #include "guard.h"
 #include "latents.h"
 #include "modelstream.h"
+#include "objective.h"
 
 void vk_recipe_default(vk_recipe *r)
 {
@@ -145,6 +146,20 @@ static const char *schedule_str(char *buf, size_t n, const vk_trainrec *t)
 	return buf;
 }
 
+/* "infovae (alpha 0, lambda 1000)" */
+static const char *objective_str(char *buf, size_t n, const vk_trainrec *t)
+{
+	const vk_objective_kind *k = vk_objective_at((int)t->objective);
+	const char *name = k ? k->name : "?";
+	if (t->objective == 0)
+		snprintf(buf, n, "%s", name);
+	else if (k == &vk_objective_infovae)
+		snprintf(buf, n, "%s (alpha %g, lambda %g)", name, t->obj_alpha, t->obj_lambda);
+	else
+		snprintf(buf, n, "%s (lambda %g)", name, t->obj_lambda);
+	return buf;
+}
+
 /* "dense:400/relu,dense:16/relu" */
 static void layers_str(char *buf, size_t n, const vk_layer_spec *s, int count)
 {
@@ -252,6 +267,11 @@ static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec
 	if ((g & VK_SET_IW) && (o->iw_train > 1 ? o->iw_train : 1) != (t->iw_train > 1 ? t->iw_train : 1))
 		return refuse(e, path, "--iw-train", fmt_u(x, o->iw_train),
 			      t->iw_train > 1 ? fmt_u(y, t->iw_train) : NULL);
+	if ((g & VK_SET_OBJECTIVE) &&
+	    (o->objective != t->objective || o->obj_alpha != t->obj_alpha ||
+	     o->obj_lambda != t->obj_lambda))
+		return refuse(e, path, "--objective", objective_str(x, sizeof x, o),
+			      objective_str(y, sizeof y, t));
 	if ((g & VK_SET_SCHEDULE) &&
 	    (o->lr_schedule != t->lr_schedule ||
 	     (o->lr_schedule >= VK_LR_STEP &&
@@ -379,7 +399,8 @@ static int open_fresh(vk_run *run, const vk_recipe *r, vk_error *e)
 			   .iw_train = o->iw_train, .lr_schedule = o->lr_schedule,
 			   .lr_every = o->lr_every, .lr_gamma = o->lr_gamma,
 			   .early_stop = o->early_stop, .flags = o->flags, .best_test = NAN,
-			   .planned_epochs = (uint32_t)r->epochs};
+			   .planned_epochs = (uint32_t)r->epochs, .objective = o->objective,
+			   .obj_alpha = o->obj_alpha, .obj_lambda = o->obj_lambda};
 	if (t->early_stop)
 		snprintf(run->last, sizeof run->last, "%s.last", r->output);
 	if (vk_trainer_init(&run->t, &run->model, run->train->n, t, r->threads, e))
@@ -543,7 +564,7 @@ int vk_run_epoch(vk_run *run, vk_epoch_report *ep, volatile sig_atomic_t *stop, 
 	int early = rec->early_stop && (uint32_t)epoch - rec->best_epoch >= rec->early_stop;
 	*ep = (vk_epoch_report){.epoch = epoch, .epochs = epochs, .seconds = secs,
 				.train_rec = tr_rec, .train_kl = tr_kl, .test_rec = te_rec,
-				.test_kl = te_kl, .beta = t->beta_now, .lr = t->opt.adam.lr,
+				.test_kl = te_kl, .train_mmd = t->epoch_mmd, .beta = t->beta_now, .lr = t->opt.adam.lr,
 				.sigma = m->a.sigma, .improved = improved, .early_stop = early};
 	run->epoch = epoch + 1;
 	run->finished = early || epoch >= epochs;

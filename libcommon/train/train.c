@@ -256,6 +256,22 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 		vk_trainer_free(t);
 		return -1;
 	}
+	t->epoch_mmd = NAN;
+	if (rec->objective) {
+		/* checked by the model file and vae-train; elbo (0) leaves all as it was */
+		const vk_objective_kind *k = vk_objective_at((int)rec->objective);
+		if (!k) {
+			vk_trainer_free(t);
+			return vk_fail(e, "unknown objective %u", rec->objective);
+		}
+		vk_objective_params p = {.alpha = rec->obj_alpha, .beta = rec->beta,
+					 .lambda = rec->obj_lambda};
+		t->beta = t->beta_now = k->kl_weight(&p);
+		if (vk_trainer_mmd(t, k->mmd_weight(&p), e)) {
+			vk_trainer_free(t);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -266,6 +282,9 @@ int vk_trainer_mmd(vk_trainer *t, float weight, vk_error *e)
 	if (t->iw > 1)
 		return vk_fail(e, "an MMD term does not combine with the importance-weighted bound");
 	int Z = t->m->a.latent, B = t->batch;
+	if (B < 2 || t->n % (size_t)B == 1)
+		return vk_fail(e, "an MMD needs batches of at least 2 records: %zu records in "
+			       "batches of %d leave one of 1 (change --batch)", t->n, B);
 	size_t cap = (size_t)B * Z > (size_t)Z + 1 ? (size_t)B * Z : (size_t)Z + 1;
 	if (cap > 1u << 26)
 		return vk_fail(e, "an MMD over batches of %d codes of %d is too large", B, Z);
@@ -373,6 +392,7 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 	} else {
 		pos->epoch_rng = t->opt.rng;
 		pos->rec_sum = pos->kl_sum = 0;
+		t->mmd_sum = t->mmd_rows = 0;
 		vk_rng_shuffle(&t->opt.rng, t->order, t->n);
 	}
 	size_t done = vk_epoch_records(t, pos->batches);
@@ -401,6 +421,8 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		t->global_rows = b;
 		train_step(t);
 		t->mmd = t->workers[0].w.lat.mmd;
+		if (t->mmd_weight != 0)
+			t->mmd_sum += t->mmd * b, t->mmd_rows += b;
 		double batch_rec = 0, batch_kl = 0;
 		for (int k = 0; k < t->threads; k++) {
 			int klo, khi;
@@ -443,6 +465,7 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		vk_dist_sum_doubles(sums, 2);
 	*rec = sums[0] / (done ? done : 1);
 	*kl = sums[1] / (done ? done : 1);
+	t->epoch_mmd = t->mmd_weight != 0 && t->mmd_rows > 0 ? t->mmd_sum / t->mmd_rows : NAN;
 	if (!stopped)
 		memset(pos, 0, sizeof *pos);
 	return stopped;

@@ -49,6 +49,8 @@ struct vk_trainer {
 	float *prior;         /* (batch, Z) the step's prior draws, from the run's generator */
 	int step_row0;        /* this rank's first row in the step's batch */
 	double mmd;           /* the batch's MMD of the last step */
+	double mmd_sum, mmd_rows; /* Σ rows·MMD over the epoch's steps (since a resume) */
+	double epoch_mmd;     /* their mean after vk_train_epoch (NaN: no MMD term) */
 	int iw;               /* K > 1: the importance-weighted objective */
 	int learn_sigma;      /* one log σ trained with the network (Gaussian decoder) */
 	float log_sigma, ls_m, ls_v; /* it and its Adam moments */
@@ -61,7 +63,8 @@ struct vk_trainer {
 /* The one constructor: a trainer for m over n_records records with the
  * recipe's options in rec (batch, optimizer, lr, beta, seed, kl_warmup,
  * kl_cycles, free_bits, iw_train, the learned σ flag and its state log_sigma,
- * log_sigma_m, log_sigma_v). A learned σ starts from rec->log_sigma and sets
+ * log_sigma_m, log_sigma_v, the objective and its weights: objective.h's
+ * KL weight replaces β and its MMD weight calls vk_trainer_mmd). A learned σ starts from rec->log_sigma and sets
  * m->a.sigma = exp(log σ) after every step. threads: workers that each compute
  * a slice of every batch with one-thread BLAS, then share the gradient sum and
  * the optimiser step by parameter range. */
@@ -71,8 +74,8 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 /* Add weight·MMD(codes, prior draws) of the whole batch (across threads and
  * ranks) to the loss (objective.h: WAE-MMD, InfoVAE): prior draws come from
  * the run's generator after the step's ε. Call once, after vk_trainer_init;
- * not with the importance-weighted objective. A first cut of issue 23: not
- * yet set by vae-train nor saved in checkpoints. */
+ * not with the importance-weighted objective. vk_trainer_init calls it for
+ * the recipe's objective. */
 int vk_trainer_mmd(vk_trainer *t, float weight, vk_error *e);
 
 /* β after `progress` epochs (e.g. 2.5: halfway through the third) of a run of
