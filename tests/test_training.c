@@ -209,27 +209,9 @@ static const char *tp(const char *name)
 	return strdup(tmp_path(name));
 }
 
-static const char *digits(void)
-{
-	static char path[512];
-	if (!path[0]) {
-		snprintf(path, sizeof path, "%s", tp("training-digits.ts"));
-		cr_assert_eq(run("idx2stream -n 300 %s > %s",
-				 repo_path("examples/data/digits-train-images-idx3-ubyte.gz"), path), 0);
-	}
-	return path;
-}
+static const char *digits(void) { return digits_stream("train", 300); }
 
-static const char *digits_test(void)
-{
-	static char path[512];
-	if (!path[0]) {
-		snprintf(path, sizeof path, "%s", tp("training-digits-test.ts"));
-		cr_assert_eq(run("idx2stream -n 200 %s > %s",
-				 repo_path("examples/data/digits-test-images-idx3-ubyte.gz"), path), 0);
-	}
-	return path;
-}
+static const char *digits_test(void) { return digits_stream("test", 200); }
 
 #define SMALL "-q -t 1 -z 4 --hidden 16 -b 32"
 

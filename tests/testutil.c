@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include <criterion/criterion.h>
 
 #include "stream.h"
 
@@ -164,4 +165,22 @@ int class_mean_hits(const char *data, const char *samples, int per_class, int *t
 	}
 	ts_reader_close(&r);
 	return right;
+}
+
+const char *digits_stream(const char *which, int n)
+{
+	static struct { char which[8]; int n; char path[512]; } made[8];
+	int i = 0;
+	for (; i < 8 && made[i].n; i++)
+		if (made[i].n == n && !strcmp(made[i].which, which))
+			return made[i].path;
+	cr_assert_lt(i, 8, "digits_stream: too many kinds of digit streams");
+	char name[64], images[96];
+	snprintf(name, sizeof name, "digits-%s-%d.ts", which, n);
+	snprintf(images, sizeof images, "examples/data/digits-%s-images-idx3-ubyte.gz", which);
+	snprintf(made[i].path, sizeof made[i].path, "%s", tmp_path(name));
+	cr_assert_eq(run("idx2stream -n %d %s > %s", n, repo_path(images), made[i].path), 0);
+	snprintf(made[i].which, sizeof made[i].which, "%s", which);
+	made[i].n = n;
+	return made[i].path;
 }

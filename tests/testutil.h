@@ -16,6 +16,10 @@ unsigned char *slurp(const char *path, size_t *len);
 int spit(const char *path, const void *data, size_t len);
 /* The repository root (for shipped data): $VAEKIT_ROOT or "..". */
 const char *repo_path(const char *rel);
+/* The first n shipped digits of which ("train" or "test") as a stream in the
+ * temporary directory, made by idx2stream on the first call with these
+ * arguments; the returned path stays valid. */
+const char *digits_stream(const char *which, int n);
 
 /* How many samples (per_class of each class in turn, 28x28 digits) lie
  * nearest to the mean image of their own class among data's class means;
