@@ -17,6 +17,7 @@
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
+#include "manifest.h"
 #include "progress.h"
 #include "stream.h"
 #include "tsv.h"
@@ -35,7 +36,10 @@ static const char USAGE[] =
 	"  -s, --seed N       seed of the noise (default 1; same seed, same numbers)\n"
 	"  -k, --iw K         also estimate log p(x) with K importance samples\n"
 	"      --per-record   scores per record instead of the summary: TSV with a header,\n"
-	"                     record label model rec kl nelbo nlogpx complexity ccl llr\n"
+	"                     record label model rec kl nelbo nlogpx complexity ccl llr,\n"
+	"                     then class when DATA names its classes\n"
+	"      --manifest FILE  with --per-record, a last column file: each record's\n"
+	"                     source file, from img2stream --manifest's FILE for DATA\n"
 	"      --stream       with --per-record, a tensor stream of the scores (f64)\n"
 	"      --background MODEL  with --per-record, the likelihood ratio llr of each\n"
 	"                     model against MODEL (trained on perturbed data)\n"
@@ -54,7 +58,7 @@ static const char USAGE[] =
 #define MAX_LATENT 4096
 
 struct cmdline {
-	const char *models[MAX_MODELS], *background;
+	const char *models[MAX_MODELS], *background, *manifest;
 	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose;
 	uint64_t seed;
 	char **operands;
@@ -72,7 +76,8 @@ struct evaluator {
 	double seconds, iw_seconds;
 };
 
-enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE };
+enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE,
+       OPT_MANIFEST };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -83,6 +88,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"table", no_argument, 0, OPT_TABLE}, {"merge", no_argument, 0, OPT_MERGE},
 		{"stream", no_argument, 0, OPT_STREAM},
 		{"background", required_argument, 0, OPT_BACKGROUND},
+		{"manifest", required_argument, 0, OPT_MANIFEST},
 		{"threads", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'}, {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -106,6 +112,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_PER_RECORD: c->per_record = 1; break;
 		case OPT_STREAM: c->stream = 1; break;
 		case OPT_BACKGROUND: c->background = optarg; break;
+		case OPT_MANIFEST: c->manifest = optarg; break;
 		case 'd': c->dims = 1; break;
 		case OPT_TSV: c->tsv = 1; break;
 		case OPT_TABLE: c->tsv = 0; break;
@@ -119,6 +126,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	if (c->background && !c->per_record)
 		vk_option_has_no_effect("--background", "without --per-record (the likelihood ratio "
 					"is a per-record score; add the model with -m for its summary)");
+	if (c->manifest && (!c->per_record || c->stream))
+		vk_option_has_no_effect("--manifest", c->per_record ? "with --stream (a file name "
+					"is not a number: trace records by their index)" :
+					"without --per-record (its file column is per record)");
 	if (c->tsv < 0)
 		c->tsv = !isatty(STDOUT_FILENO);
 	if (c->stream && !c->per_record)
@@ -270,8 +281,45 @@ static double score(const struct evaluator *v, size_t i, int k, double complexit
 	}
 }
 
+/* The optional last columns: class (when the data names its classes) and file
+ * (--manifest), both percent-encoded as the metadata and manifests are, so a
+ * tab or newline in a name keeps the line whole. */
+struct extra {
+	const ts_header *h;   /* the data's header, when it names classes; else NULL */
+	const vk_manifest *files;
+	const char *manifest;
+};
+
+/* Does the stream name any of its classes (class.I=NAME)? */
+static int names_classes(const ts_header *h)
+{
+	char buf[32], name[VK_CLASS_NAME_MAX];
+	long n = ts_meta_get(h, "classes", buf, sizeof buf) ? strtol(buf, NULL, 10) : 0;
+	for (long i = 0; i < n && i < VK_CLASS_MAP_MAX; i++)
+		if (vk_class_name(h, (int)i, name, sizeof name))
+			return 1;
+	return 0;
+}
+
+static void print_extra(const struct extra *x, const int32_t *labels, int has_labels,
+			size_t i, uint64_t k)
+{
+	char name[VK_CLASS_NAME_MAX], enc[3 * VK_CLASS_NAME_MAX];
+	if (x->h)
+		printf("\t%s", has_labels && vk_class_name(x->h, labels[i], name, sizeof name) ?
+			       vk_class_encode(name, enc, sizeof enc) : "NA");
+	if (x->files) {
+		if (k >= x->files->n)
+			vk_die("--manifest %s: record %llu is past its end (%llu records): the "
+			       "manifest of another stream?", x->manifest, (unsigned long long)k,
+			       (unsigned long long)x->files->n);
+		printf("\t%s", vk_class_encode(x->files->file[k], enc, sizeof enc));
+	}
+}
+
 static void print_records(const struct evaluator *ev, int n_ev, const int32_t *labels,
-			  int has_labels, size_t n, uint64_t first, const double *complexity)
+			  int has_labels, size_t n, uint64_t first, const double *complexity,
+			  const struct extra *x)
 {
 	for (size_t i = 0; i < n; i++)
 		for (int m = 0; m < n_ev; m++) {
@@ -284,6 +332,7 @@ static void print_records(const struct evaluator *ev, int n_ev, const int32_t *l
 					printf("\t%.9g", score(v, i, k, complexity[i]));
 				else
 					fputs("\tNA", stdout);
+			print_extra(x, labels, has_labels, i, first + i);
 			putchar('\n');
 		}
 }
@@ -352,10 +401,22 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	int n_out = n_ev - (background != NULL);  /* the background has no rows of its own */
 	if (c->per_record && vk_complexity_init(&cx, D, &e))
 		vk_die_error(&e);
+	struct extra ex = {0};
+	vk_manifest files = {0};
+	if (c->per_record && !c->stream) {
+		if (r->h.has_labels && names_classes(&r->h))
+			ex.h = &r->h;
+		if (c->manifest) {
+			if (vk_manifest_load(&files, c->manifest, &e))
+				vk_die_error(&e);
+			ex.files = &files;
+			ex.manifest = c->manifest;
+		}
+	}
 	if (c->per_record && c->stream)
 		open_scores(&scores, ev, n_out, r);
 	else if (c->per_record)
-		puts(RECORDS_HEADER);
+		printf("%s%s%s\n", RECORDS_HEADER, ex.h ? "\tclass" : "", ex.files ? "\tfile" : "");
 	uint64_t first = 0;
 	/* Importance sampling takes long per record: read fewer at a time so the
 	 * meter (on a terminal) moves. Records are measured one by one anyway. */
@@ -380,11 +441,16 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 		if (c->per_record && c->stream)
 			write_scores(&scores, ev, n_out, labels, got, complexity);
 		else if (c->per_record)
-			print_records(ev, n_out, labels, r->h.has_labels, got, first, complexity);
+			print_records(ev, n_out, labels, r->h.has_labels, got, first, complexity, &ex);
 		first += got;
 		vk_progress_update(&p, first);
 	}
 	vk_progress_end(&p);
+	if (ex.files && first != files.n)
+		vk_die("--manifest %s: %llu records, but %s has %llu: the manifest of another "
+		       "stream?", c->manifest, (unsigned long long)files.n, r->name,
+		       (unsigned long long)first);
+	vk_manifest_free(&files);
 	free(x);
 	vk_complexity_free(&cx);
 	if (c->per_record && c->stream && ts_writer_close(&scores, &e))
@@ -487,15 +553,25 @@ static void merge_file(struct evaluator *ev, int *n_ev, const char *path)
 		fclose(fp);
 }
 
+/* Is line the --per-record header (its fixed columns, then maybe class and
+ * file)? */
+static int is_records_header(const char *line)
+{
+	size_t n = strlen(RECORDS_HEADER);
+	return !strncmp(line, RECORDS_HEADER, n) &&
+	       (!strcmp(line + n, "\n") || !strcmp(line + n, "\tclass\n") ||
+		!strcmp(line + n, "\tfile\n") || !strcmp(line + n, "\tclass\tfile\n"));
+}
+
 /* Is path's first line the --per-record header? (Files only: standard input
  * is read once, by the summary merge.) */
 static int is_records_file(const char *path)
 {
-	char line[sizeof RECORDS_HEADER + 2];
+	char line[sizeof RECORDS_HEADER + 16];
 	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : NULL;
 	if (!fp)
 		return 0;
-	int yes = fgets(line, sizeof line, fp) && !strcmp(line, RECORDS_HEADER "\n");
+	int yes = fgets(line, sizeof line, fp) && is_records_header(line);
 	fclose(fp);
 	return yes;
 }
@@ -506,9 +582,8 @@ static int is_records_file(const char *path)
 static void merge_records(char **paths, int n)
 {
 	unsigned long long offset = 0;
-	char *line = NULL, *end;
+	char *line = NULL, *end, header[sizeof RECORDS_HEADER + 16] = "";
 	size_t cap = 0;
-	puts(RECORDS_HEADER);
 	for (int i = 0; i < n; i++) {
 		FILE *fp = strcmp(paths[i], "-") ? fopen(paths[i], "r") : stdin;
 		unsigned long long ln = 0, next = offset;
@@ -517,10 +592,15 @@ static void merge_records(char **paths, int n)
 		long len;
 		while ((len = tsv_getline(&line, &cap, fp, TSV_MAX_LINE)) > 0) {
 			if (!ln++) {
-				if (strcmp(line, RECORDS_HEADER "\n"))
+				if (!is_records_header(line))
 					vk_die("%s: not a kl-eval --per-record TSV (its header differs; "
 					       "summaries and per-record files do not merge together)",
 					       paths[i]);
+				if (!*header)
+					fputs(strcpy(header, line), stdout);
+				else if (strcmp(header, line))
+					vk_die("%s: its columns differ from %s's (class or file columns "
+					       "in one only)", paths[i], paths[0]);
 				continue;
 			}
 			errno = 0;
