@@ -98,6 +98,7 @@ static void print_record(FILE *f, const ts_header *h, const void *rec, int32_t l
 		case TS_U8: fprintf(f, "%u%s", ((const unsigned char *)rec)[i], sep); break;
 		case TS_F32: fprintf(f, "%.9g%s", ((const float *)rec)[i], sep); break;
 		case TS_F64: fprintf(f, "%.17g%s", ((const double *)rec)[i], sep); break;
+		case TS_I32: fprintf(f, "%.0f%s", ts_get(TS_I32, rec, i), sep); break;
 		}
 	}
 }
@@ -118,8 +119,9 @@ int main(int argc, char **argv)
 	int rc;
 	double *mean = NULL, *sd = NULL;
 	if (c.destandardize) {
-		if (r.h.dtype == TS_U8)
-			vk_die("%s: u8 records were not standardised (--destandardize)", r.name);
+		if (r.h.dtype == TS_U8 || r.h.dtype == TS_I32)
+			vk_die("%s: %s records were not standardised (--destandardize)", r.name,
+			       ts_dtype_name(r.h.dtype));
 		mean = vk_xmalloc(ts_elems(&r.h) * sizeof *mean);
 		sd = vk_xmalloc(ts_elems(&r.h) * sizeof *sd);
 		int got = ts_standardize_get(&r.h, r.name, ts_elems(&r.h), mean, sd, &e);
