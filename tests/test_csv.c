@@ -148,7 +148,8 @@ Test(csv, tabular_errors_name_row_and_column)
 /* vae-decode undoes --standardize: a model of standardised columns decodes
  * into the data's units, with the statistics of its input's metadata (what
  * vae-encode kept) or, for latents with none, of the model's (what vae-train
- * kept); --standardized keeps them standardised; --u8 is refused. */
+ * kept); --standardized keeps them standardised; --u8 is refused. vae-sample
+ * does the same. */
 Test(csv, vae_decode_destandardizes)
 {
 	const char *in = tmp_path("t.csv"), *ts = tmp_path("t.ts"), *m = tmp_path("t.vae");
@@ -195,7 +196,14 @@ Test(csv, vae_decode_destandardizes)
 	 * to about the columns' means */
 	cr_assert_eq(run("printf '0 0\\n' | txt2stream -t f32 | vae-decode -m %s | stream2txt | "
 			 "awk '{ exit !($1 > 900 && $1 < 1100 && $3 > -1 && $3 < 7) }'", m), 0);
+	/* vae-sample samples in the data's units: the very bytes of --latent-only
+	 * through vae-decode */
+	cr_assert_eq(run("vae-sample -m %s -n 20 -s 3 > %s.a && vae-sample -m %s -n 20 -s 3 "
+			 "--latent-only | vae-decode -m %s > %s.b && cmp -s %s.a %s.b && "
+			 "stream2txt %s.a | awk '$1 < 500 { exit 1 }'", m, x, m, m, x, x, x, x), 0);
 	char err[1024];
+	cr_assert_eq(run_err(err, sizeof err, "vae-sample --u8 -m %s > /dev/null", m), 2);
+	cr_assert(strstr(err, "vae-sample: the model's data was standardised"), "%s", err);
 	cr_assert_eq(run_err(err, sizeof err, "vae-decode --u8 -m %s %s.z > /dev/null", m, x), 2);
 	cr_assert(strstr(err, "vae-decode: the model's data was standardised"), "%s", err);
 	/* statistics of the wrong length, or half of them, are named */

@@ -7,7 +7,7 @@
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
-#include "standardize.h"
+#include "units.h"
 
 static const char USAGE[] =
 	"Usage: vae-decode -m MODEL [OPTION]... [FILE]\n"
@@ -68,29 +68,17 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
-/* The column statistics that undo txt2stream --standardize, when there are any. */
-struct units {
-	double *mean, *sd; /* NULL: the decodings are written as they are */
-	float *out;        /* a batch of decodings in the data's units */
-};
-
 static const float *decode_batch(vk_model_tool *t, const float *z, const int32_t *labels, int n,
 				 void *arg)
 {
-	struct units *u = arg;
+	vk_units *u = arg;
 	const float *x = vk_decode(&t->m, &t->w, z, labels, n);
-	if (!u->mean)
-		return x;
-	size_t D = (size_t)t->m.a.input_size;
-	for (size_t i = 0; i < (size_t)n; i++)
-		for (size_t j = 0; j < D; j++)
-			u->out[i * D + j] = (float)(x[i * D + j] * u->sd[j] + u->mean[j]);
-	return u->out;
+	return u->mean ? vk_units_apply(u, x, n) : x;
 }
 
 struct job {
 	vk_model_tool *t;
-	struct units *u;
+	vk_units *u;
 };
 
 /* Decode every latent vector of t's input into an image on w. */
@@ -98,30 +86,6 @@ static int vae_decode(ts_writer *w, void *arg, vk_error *e)
 {
 	struct job *j = arg;
 	return vk_model_tool_map(j->t, j->t->m.a.input_size, decode_batch, j->u, w, e);
-}
-
-/* The statistics of standardised training data: the input's metadata first
- * (latents vae-encode made from the data carry it, up to the stream's 16 KiB
- * of metadata), else the model's (vae-train keeps up to 4 KiB of its data's).
- * Returns whether there are any. */
-static int find_units(const vk_model_tool *t, const char *model_path, struct units *u,
-		      vk_error *e)
-{
-	size_t D = (size_t)t->m.a.input_size;
-	ts_header desc;
-	u->mean = vk_xmalloc(D * sizeof *u->mean);
-	u->sd = vk_xmalloc(D * sizeof *u->sd);
-	int got = ts_standardize_get(&t->r.h, t->r.name, D, u->mean, u->sd, e);
-	if (!got) {
-		vk_trainrec_meta(&t->rec, &desc);
-		got = ts_standardize_get(&desc, model_path, D, u->mean, u->sd, e);
-	}
-	if (got <= 0) {
-		free(u->mean);
-		free(u->sd);
-		u->mean = u->sd = NULL;
-	}
-	return got;
 }
 
 int main(int argc, char **argv)
@@ -137,31 +101,26 @@ int main(int argc, char **argv)
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.input, c.model}, 2);
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_LATENTS, c.input, &e))
 		vk_die_error(&e);
-	struct units u = {0};
-	int units = c.standardized ? 0 : find_units(&t, c.model, &u, &e);
+	vk_units u = {0};
+	int units = c.standardized ? 0 : vk_units_find(&u, &t, &t.r.h, t.r.name, c.model,
+						       t.w.cap, &e);
 	if (units < 0)
 		vk_die_error(&e);
 	if (units && c.u8)
 		vk_usage_error("the model's data was standardised (txt2stream --standardize): its "
 			       "decodings are not pixels (drop --u8, or add --standardized)");
-	if (units)
-		u.out = vk_xmalloc(sizeof(float) * (size_t)c.batch * (size_t)t.m.a.input_size);
 	int labelled = t.r.h.has_labels || t.label >= 0;
 	struct job job = {&t, &u};
 	if (vk_image_header(&h, &t.m, c.u8, labelled, &e) ||
 	    vk_stamp_meta(&h, &t.r.h, c.model, &t.m, units ? NULL : "image", &e))
 		vk_die_error(&e);
 	/* in the data's units the values are neither standardised nor in [0,1] */
-	if (units) {
-		ts_standardize_unset(&h);
-		ts_meta_unset(&h, "kind"); /* a record, as txt2stream wrote it: no kind */
-	}
+	if (units)
+		vk_units_header(&h);
 	if ((!c.u8 && !units && ts_meta_set(&h, "scale", "unit", &e)) ||
 	    vk_write_stream(c.output, &h, vae_decode, &job, &e))
 		vk_die_error(&e);
-	free(u.mean);
-	free(u.sd);
-	free(u.out);
+	vk_units_free(&u);
 	vk_model_tool_close(&t);
 	return 0;
 }
