@@ -196,11 +196,12 @@ Test(csv, vae_decode_destandardizes)
 	 * to about the columns' means */
 	cr_assert_eq(run("printf '0 0\\n' | txt2stream -t f32 | vae-decode -m %s | stream2txt | "
 			 "awk '{ exit !($1 > 900 && $1 < 1100 && $3 > -1 && $3 < 7) }'", m), 0);
-	/* vae-sample samples in the data's units: the very bytes of --latent-only
-	 * through vae-decode */
+	/* vae-sample samples in the data's units, the columns named from the
+	 * model: the very bytes of --latent-only through vae-decode */
 	cr_assert_eq(run("vae-sample -m %s -n 20 -s 3 > %s.a && vae-sample -m %s -n 20 -s 3 "
 			 "--latent-only | vae-decode -m %s > %s.b && cmp -s %s.a %s.b && "
-			 "stream2txt %s.a | awk '$1 < 500 { exit 1 }'", m, x, m, m, x, x, x, x), 0);
+			 "stream2txt %s.a | awk '$1 < 500 { exit 1 }' && "
+			 "stream2txt -H %s.a | head -1 | grep -qx 'a.b.c'", m, x, m, m, x, x, x, x, x), 0);
 	char err[1024];
 	cr_assert_eq(run_err(err, sizeof err, "vae-sample --u8 -m %s > /dev/null", m), 2);
 	cr_assert(strstr(err, "vae-sample: the model's data was standardised"), "%s", err);

@@ -115,8 +115,8 @@ int main(int argc, char **argv)
 	    vk_stamp_meta(&h, &t.r.h, c.model, &t.m, units ? NULL : "image", &e))
 		vk_die_error(&e);
 	/* in the data's units the values are neither standardised nor in [0,1] */
-	if (units)
-		vk_units_header(&h);
+	if (units && vk_units_header(&h, &t, &e))
+		vk_die_error(&e);
 	if ((!c.u8 && !units && ts_meta_set(&h, "scale", "unit", &e)) ||
 	    vk_write_stream(c.output, &h, vae_decode, &job, &e))
 		vk_die_error(&e);

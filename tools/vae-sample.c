@@ -238,6 +238,7 @@ int main(int argc, char **argv)
 			  c.latent_only ? "latent" : units ? NULL : "image", &e) ||
 	    (cvae && vk_model_tool_class_names(&t, &h, &e)) ||
 	    (!c.latent_only && !c.u8 && !units && ts_meta_set(&h, "scale", "unit", &e)) ||
+	    (units && vk_units_header(&h, &t, &e)) ||
 	    vk_write_stream(c.output, &h, vae_sample,
 			    &(struct sampling){&c, &t, c.prior ? &prior : NULL, total, &u}, &e))
 		vk_die_error(&e);

@@ -27,8 +27,9 @@ int vk_units_find(vk_units *u, const vk_model_tool *t, const ts_header *src,
 /* n records x into u->buf, x * sd + mean; returns u->buf. */
 const float *vk_units_apply(vk_units *u, const float *x, int n);
 /* An output header for such records: without the statistics (the values are
- * no longer standardised), kind or scale. */
-void vk_units_header(ts_header *h);
+ * no longer standardised), kind or scale; with the columns' names
+ * (columns, column.I, label_column) of t's training data when h has none. */
+int vk_units_header(ts_header *h, const vk_model_tool *t, vk_error *e);
 void vk_units_free(vk_units *u);
 
 #endif
