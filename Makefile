@@ -161,6 +161,12 @@ $(BUILD)/bin-bench/conv_bench: bench/conv_bench.c $(LIB) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# A layer list's training step, e.g. a conv with and without batch norm:
+# see bench/layer_bench.c.
+$(BUILD)/bin-bench/layer_bench: bench/layer_bench.c $(LIB) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin
