@@ -142,7 +142,7 @@ figures: all
 BENCH_ARCHS ?= -march=x86-64-v3 PORTABLE=1
 bench_make = $(if $(filter PORTABLE=1,$(1)),PORTABLE=1,ARCH=$(1))
 bench_dir = $(if $(filter PORTABLE=1,$(1)),build-portable,build-$(patsubst -march=%,%,$(1)))
-bench: deps all
+bench: deps all $(BUILD)/bin-bench/layer_bench
 	$(foreach a,$(BENCH_ARCHS),$(MAKE) $(call bench_make,$(a)) all &&) true
 	BENCH_ARCH="$(if $(filter 1,$(PORTABLE)),PORTABLE=1,$(ARCH))" \
 	BENCH_ARCH_BINS="$(foreach a,$(filter-out $(if $(filter 1,$(PORTABLE)),PORTABLE=1,$(ARCH)),$(BENCH_ARCHS)),$(a)|$(CURDIR)/$(call bench_dir,$(a))/bin)" \
