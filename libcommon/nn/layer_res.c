@@ -2,8 +2,8 @@
  * pythae/models/nn/benchmarks): ReLU, conv K×K to F channels, ReLU, conv 1×1
  * back to the input's C channels, added to the input:
  *   y (n,H,W,C) = act(x + conv1×1(relu(convK×K(relu(x)))))
- * res:F:K:bn puts a batchnorm after each convolution (the torchvision
- * BasicBlock's place for it: conv, BN, ReLU, conv, BN, then the sum):
+ * res:F:K:bn puts a batchnorm after each convolution, where torchvision's
+ * BasicBlock has one (ReLU, conv, BN, ReLU, conv, BN, then the sum):
  *   y = act(x + bn(conv1×1(relu(bn(convK×K(relu(x)))))))
  * The two convolutions are the block's body, a sub-list built and walked by
  * layers.c like any list (their parameters follow the block's place in the
