@@ -134,6 +134,13 @@ static int build_layers(vk_layer *L, int *end, const vk_layer_spec *specs, int n
 					  "start the %s", list, vk_layer_spec_str(&specs[i], b, sizeof b),
 				       list);
 		}
+		if (i > 0 && k->follows && vk_layer_ops_of(&specs[i - 1])->follows) {
+			char b[64], p[64];
+			return vk_fail(e, "%s layer %d (%s) must follow a dense or conv layer, not "
+					  "layer %d (%s): it would normalise what is normalised", list,
+				       i + 1, vk_layer_spec_str(&specs[i], b, sizeof b), i,
+				       vk_layer_spec_str(&specs[i - 1], p, sizeof p));
+		}
 		if (add_layer(L, i, end, &specs[i], *in, here, at, st, list, i + 1, e))
 			return -1;
 		if (here)

@@ -23,7 +23,7 @@
 
 /* Entries one built list may hold: its layers, the model's head or output
  * layer, and the bodies of the layers that wrap a sub-list. */
-#define VK_MAX_BODY 3
+#define VK_MAX_BODY 4
 #define VK_MAX_ENTRIES ((VK_MAX_LAYERS + 1) * (1 + VK_MAX_BODY))
 #define VK_LAYER_ROW_WORDS 8
 
@@ -35,6 +35,7 @@ typedef struct {
 	int k, s;          /* conv, deconv: kernel side and stride */
 	vk_shape reshape;  /* dense:HxWxC: the output is an image (h > 0), else h = 0 */
 	float f[2];        /* a kind's real-valued arguments (scale:A) */
+	int norm;          /* res:F:K:bn: 1, batch norm after each of the block's convs */
 } vk_layer_spec;
 
 struct vk_layer_ops;
