@@ -157,7 +157,15 @@ Test(objective, the_table_weights_kl_and_mmd_as_the_papers_do)
 	o = vk_objective_named("infovae");
 	cr_assert_float_eq(o->kl_weight(&p), 0.7f, 1e-7);
 	cr_assert_float_eq(o->mmd_weight(&p), 9.3f, 1e-6);
-	cr_assert_null(vk_objective_named("tcvae"), "not written yet");
+	cr_assert_null(o->tc_weights);
+	o = vk_objective_named("tcvae");
+	cr_assert(o);
+	cr_assert_eq(o->kl_weight(&p), 0.0f, "the three terms replace the KL");
+	cr_assert_eq(o->mmd_weight(&p), 0.0f);
+	float w[3];
+	o->tc_weights(&p, w);
+	cr_assert(w[0] == 0.3f && w[1] == 6.0f && w[2] == 1.0f);
+	cr_assert_null(vk_objective_named("elbo")->tc_weights);
 	for (int i = 0; vk_objective_at(i); i++)
 		cr_assert_eq(vk_objective_named(vk_objective_at(i)->name), vk_objective_at(i));
 }
