@@ -564,3 +564,34 @@ Test(objective, a_models_gradient_with_the_tc_terms_matches_finite_differences)
 	vk_work_free(&w);
 	vk_model_free(&m);
 }
+
+/* kl-eval --aggregate's batches (aggregate.h): the estimator with the data
+ * set's N fixed up at the end is the double loop's with that N. */
+#include "aggregate.h"
+
+Test(objective, aggregate_batches_give_the_estimators_terms_for_the_data_sets_n)
+{
+	struct tc_batch b;
+	tc_draw(&b, 21);
+	vk_aggregate a;
+	vk_error e;
+	cr_assert_eq(vk_aggregate_init(&a, TZ, TB, 1, 5, &e), 0, "%s", e.msg);
+	for (int i = 0; i < TB; i++)
+		vk_aggregate_add(&a, b.z + i * TLDZ, b.head + i * 2 * TZ);
+	double got[4], want[3], z[TB * TZ], mu[TB * TZ], lv[TB * TZ];
+	vk_aggregate_finish(&a, (uint64_t)TN, got);
+	tc_doubles(&b, z, mu, lv);
+	brute_tc(z, mu, lv, want);
+	for (int k = 0; k < 3; k++)
+		cr_assert(fabs(got[1 + k] - want[k]) < 2e-5 * (1 + fabs(want[k])),
+			  "term %d: %.9g, brute force %.9g", k, got[1 + k], want[k]);
+	cr_assert(isfinite(got[0]));
+	vk_aggregate_free(&a);
+	/* without a posterior (an AE's codes) the MMD alone */
+	cr_assert_eq(vk_aggregate_init(&a, TZ, TB, 0, 5, &e), 0, "%s", e.msg);
+	for (int i = 0; i < TB; i++)
+		vk_aggregate_add(&a, b.z + i * TLDZ, NULL);
+	vk_aggregate_finish(&a, (uint64_t)TN, got);
+	cr_assert(isfinite(got[0]) && isnan(got[1]) && isnan(got[2]) && isnan(got[3]));
+	vk_aggregate_free(&a);
+}
