@@ -452,6 +452,42 @@ VK_HOT void vk_tc_row(const float *z, const float *mu, const float *iv, const fl
 	}
 }
 
+VK_HOT float vk_imq_row(const float *x, const float *y, int B, int ldb, int Z, const float *C,
+			int nC, float *g, float f, float *t)
+{
+	float *d2 = t, *dk = t + B, k = 0.0f;
+	memset(t, 0, sizeof *t * 2 * B);
+	for (int d = 0; d < Z; d++) {
+		const float *yd = y + (size_t)d * ldb;
+		float xd = x[d];
+		/* hot */
+		for (int b = 0; b < B; b++)
+			d2[b] += (xd - yd[b]) * (xd - yd[b]);
+	}
+	/* Σ_c C/(C + d²) and its derivative in d², −Σ_c C/(C + d²)² */
+	for (int c = 0; c < nC; c++) {
+		float cc = C[c], inv = 1.0f / cc;
+		/* hot */
+#pragma omp simd reduction(+ : k)
+		for (int b = 0; b < B; b++) {
+			float r = cc / (cc + d2[b]);
+			k += r;
+			dk[b] -= r * r * inv;
+		}
+	}
+	if (g)
+		for (int d = 0; d < Z; d++) {
+			const float *yd = y + (size_t)d * ldb;
+			float xd = x[d], acc = 0.0f;
+			/* hot */
+#pragma omp simd reduction(+ : acc)
+			for (int b = 0; b < B; b++)
+				acc += dk[b] * (xd - yd[b]);
+			g[d] += f * 2.0f * acc;
+		}
+	return k;
+}
+
 void vk_adam_init(vk_adam *o, float lr)
 {
 	o->lr = lr;

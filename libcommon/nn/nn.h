@@ -94,6 +94,14 @@ void vk_tc_row(const float *z, const float *mu, const float *iv, const float *c,
 	       int Z, int self, float ws, float wd, float wq, float *L, float *s, double out[2],
 	       float *dz, float *dmu, float *dlv);
 
+/* One row of an MMD with the inverse multiquadratic kernel (obj_mmd.c calls
+ * it): returns Σ_b k(x, y_b) over the B points y (Z, ldb), transposed (a
+ * dimension a row), of k(x, y) = Σ_c C_c/(C_c + |x − y|²) over the nC scales
+ * C; when g is not NULL adds f·∂/∂x of that sum to g (Z). t is scratch of
+ * 2B. */
+float vk_imq_row(const float *x, const float *y, int B, int ldb, int Z, const float *C, int nC,
+		 float *g, float f, float *t);
+
 /* Fast, vectorisable exp and softplus (relative error below 2e-7 in the ranges
  * the losses use); exposed for tests. */
 float vk_expf(float x);
