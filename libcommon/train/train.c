@@ -329,6 +329,8 @@ int vk_trainer_mmd(vk_trainer *t, float weight, vk_error *e)
 		return vk_fail(e, "an MMD needs batches of at least 2 records: %zu records in "
 			       "batches of %d leave one of 1 (change --batch)", t->n, B);
 	size_t cap = (size_t)B * Z > (size_t)Z + 1 ? (size_t)B * Z : (size_t)Z + 1;
+	size_t width = vk_model_reduce_width(t->m); /* batchnorm's statistics too */
+	cap = cap > width ? cap : width;
 	if (cap > 1u << 26)
 		return vk_fail(e, "an MMD over batches of %d codes of %d is too large", B, Z);
 	vk_reducer *red = vk_reducer_new(t->threads, (int)cap, e);
