@@ -1,5 +1,7 @@
 /* kl-eval — measure models on a stream: reconstruction, KL, −ELBO, the
- * importance-weighted log p(x), per-dimension KL and active units. */
+ * importance-weighted log p(x), per-dimension KL and active units; with
+ * --aggregate, the codes' MMD to the prior and β-TCVAE's MI, TC and
+ * dimension-wise KL over batches. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "blascore.h"
 #include "classes.h"
 #include "complexity.h"
@@ -35,6 +38,8 @@ static const char USAGE[] =
 	"  -m, --model MODEL  a model to measure (repeat for a row per model)\n"
 	"  -s, --seed N       seed of the noise (default 1; same seed, same numbers)\n"
 	"  -k, --iw K         also estimate log p(x) with K importance samples\n"
+	"  -a, --aggregate B  also the codes' MMD to the prior and the MI, total correlation\n"
+	"                     and dimension-wise KL estimates, over batches of B records\n"
 	"      --per-record   scores per record instead of the summary: TSV with a header,\n"
 	"                     record label model rec kl nelbo nlogpx complexity ccl llr,\n"
 	"                     then class when DATA names its classes\n"
@@ -59,7 +64,7 @@ static const char USAGE[] =
 
 struct cmdline {
 	const char *models[MAX_MODELS], *background, *manifest;
-	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose;
+	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose, aggregate;
 	uint64_t seed;
 	char **operands;
 	int n_operands;
@@ -74,6 +79,7 @@ struct evaluator {
 	float rec[BATCH], kl[BATCH];
 	double lp[BATCH];
 	double seconds, iw_seconds;
+	vk_aggregate agg;       /* --aggregate's batches */
 };
 
 enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE,
@@ -84,6 +90,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	static const struct option longopts[] = {
 		{"model", required_argument, 0, 'm'}, {"seed", required_argument, 0, 's'},
 		{"iw", required_argument, 0, 'k'}, {"per-record", no_argument, 0, OPT_PER_RECORD},
+		{"aggregate", required_argument, 0, 'a'},
 		{"dims", no_argument, 0, 'd'}, {"tsv", no_argument, 0, OPT_TSV},
 		{"table", no_argument, 0, OPT_TABLE}, {"merge", no_argument, 0, OPT_MERGE},
 		{"stream", no_argument, 0, OPT_STREAM},
@@ -98,7 +105,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	c->threads = cpus > 0 ? (int)cpus : 1;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "m:s:k:dt:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:s:k:a:dt:vh", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
 		switch (ch) {
@@ -109,6 +116,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			break;
 		case 's': c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case 'k': c->iw = (int)vk_parse_long("--iw", optarg, 1, 10000000); break;
+		case 'a': c->aggregate = (int)vk_parse_long("--aggregate", optarg, 2, 65536); break;
 		case OPT_PER_RECORD: c->per_record = 1; break;
 		case OPT_STREAM: c->stream = 1; break;
 		case OPT_BACKGROUND: c->background = optarg; break;
@@ -135,9 +143,13 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	if (c->stream && !c->per_record)
 		vk_option_has_no_effect("--stream", "without --per-record (the summary is TSV or a "
 					"table)");
+	if (c->aggregate && c->per_record)
+		vk_option_has_no_effect("--aggregate", "with --per-record (its estimates are "
+					"batches', not records')");
 	if (c->merge) {
-		if (c->n_models || c->iw || c->per_record)
-			vk_usage_error("--merge reads summaries: it takes no -m, --iw or --per-record");
+		if (c->n_models || c->iw || c->per_record || c->aggregate)
+			vk_usage_error("--merge reads summaries: it takes no -m, --iw, --aggregate or "
+				       "--per-record");
 		if (!c->n_operands)
 			vk_usage_error("--merge needs the summary files to add up");
 		return;
@@ -148,11 +160,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--background needs the models to compare with it (-m MODEL)");
 	if (c->iw && !c->n_models)
 		vk_usage_error("--iw needs a model to decode with (-m MODEL)");
+	if (c->aggregate && !c->n_models)
+		vk_usage_error("--aggregate needs a model to draw the codes (-m MODEL)");
 }
 
 /* ---- evaluating ---- */
 
-static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw)
+static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw,
+		       const struct cmdline *c)
 {
 	vk_error e;
 	static vk_trainrec rec;
@@ -169,8 +184,13 @@ static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->row.sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
 		vk_die_error(&e);
+	if (c->aggregate && vk_aggregate_init(&ev->agg, ev->m.a.latent, c->aggregate, vae,
+					      c->seed, &e))
+		vk_die_error(&e);
+	ev->row.has_aggregate = c->aggregate > 0;
 	if (!vae)
-		vk_warn("%s: ae: deterministic encoder, no ELBO (reconstruction only)", path);
+		vk_warn("%s: ae: deterministic encoder, no ELBO (reconstruction only%s)", path,
+			c->aggregate ? "; of --aggregate, the MMD only" : "");
 }
 
 /* Without a model the stream holds μ | log σ² per record. */
@@ -228,6 +248,8 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 			t_iw += vk_now() - t;
 		}
 		vk_evalsum_add(&ev->row.sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
+		if (ev->row.has_aggregate)
+			vk_aggregate_add(&ev->agg, ev->w.z, head);
 	}
 	double t1 = vk_now() - t_iw;
 	ev->seconds += t1 - t0;
@@ -456,6 +478,10 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	if (c->per_record && c->stream && ts_writer_close(&scores, &e))
 		vk_die_error(&e);
 	for (int k = 0; k < n_ev; k++) {
+		if (ev[k].row.has_aggregate) {
+			vk_aggregate_finish(&ev[k].agg, first, ev[k].row.agg);
+			vk_aggregate_free(&ev[k].agg);
+		}
 		if (ev[k].row.sum.bad)
 			vk_die("%s: a loss is not finite or too large to add up exactly", ev[k].row.name);
 		if (c->verbose && ev[k].row.kind)
@@ -519,6 +545,16 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 			cell(8, s->iw, nelbo - nlp);
 		}
 		printf(" %4d/%-4d\n", vk_evalsum_active(s, VK_ACTIVE_THRESHOLD), s->Z);
+	}
+	if (ev[0].row.has_aggregate || (n_ev > 1 && ev[1].row.has_aggregate)) {
+		printf("\n%-*s %10s %10s %10s %10s\n", nw, "model", "mmd", "mi", "tc", "dim-kl");
+		for (int k = 0; k < n_ev; k++) {
+			const vk_evalrow *r = &ev[k].row;
+			printf("%-*s", nw, r->name);
+			for (int j = 0; j < 4; j++)
+				cell(10, r->has_aggregate, r->agg[j]);
+			putchar('\n');
+		}
 	}
 	if (!dims)
 		return;
@@ -654,11 +690,11 @@ int main(int argc, char **argv)
 		if (!c.n_models)
 			open_latent(&ev[n_ev++], &r);
 		for (int i = 0; i < c.n_models; i++)
-			open_model(&ev[n_ev++], c.models[i], &r, c.iw);
+			open_model(&ev[n_ev++], c.models[i], &r, c.iw, &c);
 		if (c.background) {
 			if (n_ev == MAX_MODELS)
 				vk_usage_error("at most %d models with --background", MAX_MODELS - 1);
-			open_model(&ev[n_ev], c.background, &r, c.iw);
+			open_model(&ev[n_ev], c.background, &r, c.iw, &c);
 			if (!vk_evalrow_has_kl(ev[n_ev].row.kind))
 				vk_die("--background %s: an autoencoder has no likelihood to compare",
 				       c.background);
