@@ -82,10 +82,10 @@ static const float *encode_batch(vk_model_tool *t, const float *x, const int32_t
 	vk_model *m = &t->m;
 	int Z = m->a.latent, H = vk_head_width(&m->a);
 	const float *head = vk_encode(m, &t->w, x, labels, n);
-	if (en->width == H)
+	if (en->c->with_logvar)
 		return head;
 	if (!en->c->sample) {
-		en->latent->sample(en->z, Z, head, NULL, NULL, n, Z);
+		vk_latent_sample(m, &t->w, en->z, Z, head, NULL, NULL, n);
 		return en->z;
 	}
 	for (int i = 0; i < n; i++) {

@@ -89,7 +89,7 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 			vk_rng_seed(&g, vk_record_seed(seed, xr, D, lab));
 			vk_rng_normals(&g, e, E);
 		}
-		L->sample(zr, ldz, head + (size_t)r * H, e, kl + r, 1, Z);
+		vk_latent_sample(m, NULL, zr, ldz, head + (size_t)r * H, e, kl + r, 1);
 		if (C)
 			vk_put_onehot(a, zr, ldz, Z, &lab, 1);
 	}
@@ -145,7 +145,7 @@ double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const
 			float *e = w->eps + (size_t)r * Z, *zr = w->z + (size_t)r * ldz;
 			/* One draw of Z per sample, as vk_eval_batch draws: sample 1 is its z. */
 			vk_rng_normals(&g, e, Z);
-			L->sample(zr, ldz, head, e, NULL, 1, Z);
+			vk_latent_sample(m, NULL, zr, ldz, head, e, NULL, 1);
 			if (C)
 				vk_put_onehot(a, zr, ldz, Z, &label, 1);
 		}

@@ -51,6 +51,10 @@ struct vk_trainer {
 	double mmd;           /* the batch's MMD of the last step */
 	double mmd_sum, mmd_rows; /* Σ rows·MMD over the epoch's steps (since a resume) */
 	double epoch_mmd;     /* their mean after vk_train_epoch (NaN: no MMD term) */
+	double *usage;        /* (codes) a discrete latent's code counts over the epoch's
+			       * steps (since a resume) */
+	double epoch_perplexity; /* their perplexity after vk_train_epoch (NaN: no codes) */
+	int epoch_dead;       /* codes unused in the epoch (-1: no codes) */
 	int iw;               /* K > 1: the importance-weighted objective */
 	int learn_sigma;      /* one log σ trained with the network (Gaussian decoder) */
 	float log_sigma, ls_m, ls_v; /* it and its Adam moments */
