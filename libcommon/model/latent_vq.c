@@ -28,7 +28,7 @@
 #include "model.h"
 
 #define LAPLACE 1e-5
-#define DEAD 1e-3
+#define DEAD 1.0 /* fewer than one use a batch, on the EMA's average: Jukebox's rule */
 
 typedef struct {
 	int P, D, K, ema;
