@@ -1,4 +1,5 @@
-/* vae-decode — latent vectors to images through a model's decoder. */
+/* vae-decode — latent vectors, or a vqvae's code maps, to images through a
+ * model's decoder. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ static const char USAGE[] =
 	"Usage: vae-decode -m MODEL [OPTION]... [FILE]\n"
 	"Decode each latent vector of the tensor stream FILE (standard input when absent\n"
 	"or -) into an image: the decoder's means, f32 in [0,1] for a Bernoulli decoder.\n"
+	"A vqvae also decodes code maps (vae-encode --codes: i32 with codebook=K).\n"
 	"Labels and metadata pass through; memory stays bounded by one batch.\n\n"
 	"  -m, --model MODEL   the trained model (required)\n"
 	"  -o, --output FILE   write FILE (atomically) instead of standard output\n"
@@ -62,15 +64,24 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 static const float *decode_batch(vk_model_tool *t, const float *z, const int32_t *labels, int n,
 				 void *arg)
 {
-	(void)arg;
-	return vk_decode(&t->m, &t->w, z, labels, n);
+	int32_t *idx = arg;
+	if (!t->codes)
+		return vk_decode(&t->m, &t->w, z, labels, n);
+	/* code maps: their values, checked to be codes, as indices */
+	size_t P = ts_elems(&t->r.h);
+	for (size_t i = 0; i < (size_t)n * P; i++)
+		idx[i] = (int32_t)z[i];
+	return vk_model_decode_codes(&t->m, &t->w, idx, n);
 }
 
-/* Decode every latent vector of t's input into an image on w. */
+/* Decode every latent vector (or code map) of t's input into an image on w. */
 static int vae_decode(ts_writer *w, void *arg, vk_error *e)
 {
 	vk_model_tool *t = arg;
-	return vk_model_tool_map(t, t->m.a.input_size, decode_batch, NULL, w, e);
+	int32_t *idx = t->codes ? vk_xmalloc(sizeof(int32_t) * t->w.cap * ts_elems(&t->r.h)) : NULL;
+	int rc = vk_model_tool_map(t, t->m.a.input_size, decode_batch, idx, w, e);
+	free(idx);
+	return rc;
 }
 
 int main(int argc, char **argv)
