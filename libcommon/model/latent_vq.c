@@ -270,6 +270,12 @@ static void vq_backward(float *dhead, const float *dz, int ldz, const float *hea
 	update(c, g, head, n, Z, s);
 }
 
+static void vq_usage(const vk_latent_ctx *c, double *counts)
+{
+	for (int k = 0; k < c->a->codes; k++)
+		counts[k] = c->S[k];
+}
+
 const vk_latent_kind vk_latent_vq = {
 	.name = "vq",
 	.head_per_dim = 1,
@@ -285,4 +291,5 @@ const vk_latent_kind vk_latent_vq = {
 	.backward = vq_backward,
 	.codes = vq_codes,
 	.embed = vq_embed,
+	.usage = vq_usage,
 };

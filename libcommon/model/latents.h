@@ -135,6 +135,9 @@ typedef struct {
 	 * idx (each in 0 … codes − 1, checked by the caller). */
 	void (*codes)(const vk_latent_ctx *c, int32_t *idx, const float *head, int n);
 	void (*embed)(const vk_latent_ctx *c, float *z, int ldz, const int32_t *idx, int n);
+	/* counts (codes): the usage the kind keeps in its state (VQ: the EMA of
+	 * each code's uses a batch) */
+	void (*usage)(const vk_latent_ctx *c, double *counts);
 } vk_latent_kind;
 
 typedef struct {
