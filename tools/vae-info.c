@@ -179,8 +179,10 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	print_layers(c, path, "encoder", m.enc, m.n_enc, L->map ? "code" : "head");
 	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
 	fact(c, path, "parameters", "%zu", m.n_params);
-	if (m.n_state) /* batchnorm's running statistics */
-		fact(c, path, "layer_state", "%zu (running statistics)", m.n_state);
+	if (m.n_state) /* batchnorm's running statistics, a codebook's moving averages */
+		fact(c, path, "layer_state", "%zu (%s)", m.n_state,
+		     m.lat_s < m.n_state ? "running statistics and the codebook's moving averages"
+					 : "running statistics");
 	fact(c, path, "identity", "%016llx", (unsigned long long)vk_model_identity(&m));
 	fact(c, path, "epochs", "%llu", (unsigned long long)t.epochs);
 	fact(c, path, "records_seen", "%llu", (unsigned long long)t.records_seen);
