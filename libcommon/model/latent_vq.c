@@ -174,12 +174,16 @@ static void vq_embed(const vk_latent_ctx *c, float *z, int ldz, const int32_t *i
 }
 
 /* The EMA counts (and sums) after this batch, its dead codes restarted from
- * the batch's encoder outputs. Every slice computes them from the reduced
- * sums and the state as it was (the same bits in each) and takes part in
- * the restarts' gather; only the slice that updates state writes. */
+ * the batch's encoder outputs. Under EMA every slice computes them from the
+ * reduced sums and the state as it was (the same bits in each) and takes
+ * part in the restarts' gather, which every slice calls, dead codes or none:
+ * the slice that updates the state writes it only once that call has
+ * returned, when no slice still reads it. */
 static void update(const vk_latent_ctx *c, geom g, const float *head, int n, int Z,
 		   const vk_latent_step *s)
 {
+	if (!g.ema && !s->update_state)
+		return; /* the counts kept for usage: only their writer needs them */
 	double *sums = sums_of(c), *N = newn_of(c, g), *gat = gather_of(c, g);
 	int32_t *list = dead_of(c, g);
 	float *E = c->P, *SN = c->S, *SM = c->S + g.K;
@@ -195,10 +199,10 @@ static void update(const vk_latent_ctx *c, geom g, const float *head, int n, int
 		for (int k = 0; k < g.K; k++)
 			if (N[k] < DEAD)
 				list[dead++] = k;
-	if (dead) {
+	if (g.ema) {
 		size_t B = s->batch > 0 ? (size_t)s->batch : (size_t)n, T = B * g.P;
 		long row0 = s->batch > 0 ? s->row0 : 0;
-		memset(gat, 0, sizeof(double) * dead * g.D);
+		memset(gat, 0, sizeof(double) * (dead ? dead * g.D : 1));
 		for (int j = 0; j < dead; j++) {
 			size_t at = (2 * (size_t)j + 1) * T / (2 * (size_t)dead);
 			long row = (long)(at / g.P) - row0;
@@ -208,7 +212,7 @@ static void update(const vk_latent_ctx *c, geom g, const float *head, int n, int
 			for (int i = 0; i < g.D; i++)
 				gat[(size_t)j * g.D + i] = v[i];
 		}
-		vk_reduce(s->red, s->slice, gat, dead * g.D);
+		vk_reduce(s->red, s->slice, gat, dead ? dead * g.D : 1);
 	}
 	if (!s->update_state)
 		return;
