@@ -341,6 +341,18 @@ Test(vq, codebook_options_are_checked)
 	cr_assert_neq(run_err(err, sizeof err, "vae-train -m vqvae --codebook median -o %s %s",
 			      tmp_path("x.vae"), train_ts()), 0);
 	cr_assert(strstr(err, "is not loss or ema"), "%s", err);
+	/* on --resume the codebook is the checkpoint's */
+	char *m = strdup(tmp_path("resume-opts.vae"));
+	train(m, "-t 1 -e 1");
+	cr_assert_eq(run_err(err, sizeof err, "vae-train --resume --codes 32 -e 2 -o %s %s", m,
+			     train_ts()), 2);
+	cr_assert(strstr(err, "--codes 32: ") && strstr(err, "was trained with --codes 16"), "%s",
+		  err);
+	cr_assert_eq(run_err(err, sizeof err, "vae-train --resume --codebook ema -e 2 -o %s %s", m,
+			     train_ts()), 2);
+	cr_assert(strstr(err, "was trained with --codebook loss"), "%s", err);
+	cr_assert_eq(run("vae-train -q --resume --codes 16 -e 2 -t 1 -o %s %s", m, train_ts()), 0);
+	free(m);
 }
 
 Test(vq, the_resnet_variant_is_pythaes_vqvae)

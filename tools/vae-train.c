@@ -246,6 +246,9 @@ static void check_options(const struct cmdline *c)
 static void set_codebook(vk_recipe *r, int encoder_given, int commitment_given)
 {
 	vk_arch *a = &r->arch;
+	if (vk_latent_of(a)->map && !(r->given & VK_SET_LATENT))
+		a->latent = 16; /* pythae's MNIST VQ-VAE (on --resume, to rebuild --arch's layers) */
+	r->vq_head = vk_latent_of(a)->map && !encoder_given && !r->conv && !r->resnet;
 	if (r->resume)
 		return; /* from the checkpoint, checked against the options given */
 	if (!vk_latent_of(a)->map) {
@@ -263,9 +266,6 @@ static void set_codebook(vk_recipe *r, int encoder_given, int commitment_given)
 	if (encoder_given && (r->given & VK_SET_LATENT))
 		vk_usage_error("--latent: a vqvae's code dimension is its --encoder's last channel "
 			       "count (end it with, say, conv:16:1:1/identity); leave -z out");
-	if (!(r->given & VK_SET_LATENT))
-		a->latent = 16; /* pythae's MNIST VQ-VAE */
-	r->vq_head = !encoder_given && !r->conv && !r->resnet;
 }
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
@@ -429,25 +429,25 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			if (k < 2)
 				vk_usage_error("--codes %ld: a codebook needs at least 2 codes", k);
 			r->arch.codes = (int)k;
-			r->given |= VK_SET_CODEBOOK;
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 1;
 			break;
 		}
 		case OPT_CODEBOOK:
 			if (strcmp(optarg, "loss") && strcmp(optarg, "ema"))
 				vk_usage_error("--codebook: '%s' is not loss or ema", optarg);
 			r->arch.codebook_ema = !strcmp(optarg, "ema");
-			r->given |= VK_SET_CODEBOOK;
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 2;
 			break;
 		case OPT_COMMITMENT:
 			r->arch.commitment = (float)vk_parse_double("--commitment", optarg, 0, 1000);
 			commitment_given = 1;
-			r->given |= VK_SET_CODEBOOK;
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 4;
 			break;
 		case OPT_EMA_DECAY:
 			r->arch.decay = (float)vk_parse_double("--ema-decay", optarg, 0, 1);
 			if (!(r->arch.decay > 0 && r->arch.decay < 1))
 				vk_usage_error("--ema-decay %s: must lie strictly between 0 and 1", optarg);
-			r->given |= VK_SET_CODEBOOK;
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 8;
 			break;
 		case OPT_BETA:
 			t->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6);

@@ -270,15 +270,19 @@ static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec
 	int had_latent = vk_latent_of(had)->map ? m->code.c : had->latent;
 	if ((g & VK_SET_LATENT) && a->latent != had_latent)
 		return refuse(e, path, "--latent", fmt_u(x, a->latent), fmt_u(y, had_latent));
-	if ((g & VK_SET_CODEBOOK) &&
-	    (a->codes != had->codes || a->codebook_ema != had->codebook_ema ||
-	     a->commitment != had->commitment || a->decay != had->decay)) {
-		snprintf(x, sizeof x, "%d codes, %s, commitment %g, decay %g", a->codes,
-			 a->codebook_ema ? "ema" : "loss", a->commitment, a->decay);
-		snprintf(y, sizeof y, "%d codes, %s, commitment %g, decay %g", had->codes,
-			 had->codebook_ema ? "ema" : "loss", had->commitment, had->decay);
-		return refuse(e, path, "the codebook options", x, had->codes ? y : NULL);
-	}
+	unsigned cg = g & VK_SET_CODEBOOK ? r->codebook_given : 0;
+	if ((cg & 1) && a->codes != had->codes)
+		return refuse(e, path, "--codes", fmt_u(x, a->codes),
+			      had->codes ? fmt_u(y, had->codes) : NULL);
+	if ((cg & 2) && a->codebook_ema != had->codebook_ema)
+		return refuse(e, path, "--codebook", a->codebook_ema ? "ema" : "loss",
+			      had->codes ? had->codebook_ema ? "ema" : "loss" : NULL);
+	if ((cg & 4) && a->commitment != had->commitment)
+		return refuse(e, path, "--commitment", fmt_g(x, a->commitment),
+			      had->codes ? fmt_g(y, had->commitment) : NULL);
+	if ((cg & 8) && a->decay != had->decay)
+		return refuse(e, path, "--ema-decay", fmt_g(x, a->decay),
+			      had->codes ? fmt_g(y, had->decay) : NULL);
 	if ((g & VK_SET_LOSS) && a->likelihood != had->likelihood)
 		return refuse(e, path, "--loss", vk_likelihood_name(a->likelihood),
 			      vk_likelihood_name(had->likelihood));

@@ -45,6 +45,8 @@ typedef struct {
 	const char *output;      /* MODEL; under early_stop MODEL.last holds the last epoch */
 	int resume;              /* continue the checkpoint in output */
 	unsigned given;          /* VK_SET_*: the options the user set */
+	unsigned codebook_given; /* of VK_SET_CODEBOOK: 1 --codes, 2 --codebook,
+				  * 4 --commitment, 8 --ema-decay */
 } vk_recipe;
 
 /* A recipe with every default: a VAE of latent 20 with one dense layer of
