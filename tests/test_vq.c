@@ -369,3 +369,54 @@ Test(vq, the_resnet_variant_is_pythaes_vqvae)
 	cr_assert_eq(run("kl-eval --table -m %s %s 2>/dev/null | grep -q perplexity", m, test_ts()),
 		     0);
 }
+
+/* A model file's LATN section, edited (its CRC made good again): each bad
+ * field is refused by name. */
+#include <zlib.h>
+
+static size_t section_of(const unsigned char *b, const char *tag)
+{
+	uint32_t S;
+	memcpy(&S, b + 12, 4);
+	for (uint32_t i = 0; i < S; i++)
+		if (!memcmp(b + 16 + 32 * i, tag, 4)) {
+			uint64_t off;
+			memcpy(&off, b + 16 + 32 * i + 16, 8);
+			return (size_t)off;
+		}
+	return 0;
+}
+
+static void refused_with(const char *m, size_t field, uint32_t v, const char *want)
+{
+	size_t len;
+	unsigned char *b = slurp(m, &len);
+	cr_assert(b);
+	size_t at = section_of(b, "LATN");
+	cr_assert(at, "a vqvae has a LATN section");
+	memcpy(b + at + field, &v, 4);
+	uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
+	memcpy(b + len - 4, &crc, 4);
+	const char *bad = tmp_path("bad-latn.vae");
+	cr_assert_eq(spit(bad, b, len), 0);
+	free(b);
+	char err[512];
+	cr_assert_neq(run_err(err, sizeof err, "vae-info %s > /dev/null", bad), 0);
+	cr_assert(strstr(err, want) && strstr(err, "bad model"), "%s", err);
+}
+
+Test(vq, a_bad_codebook_section_is_refused)
+{
+	char *m = strdup(tmp_path("latn.vae"));
+	train(m, "-t 1 -e 1");
+	float nan_ = NAN, one = 1.0f;
+	uint32_t n, o;
+	memcpy(&n, &nan_, 4), memcpy(&o, &one, 4);
+	refused_with(m, 0, 1, "a codebook of 1 codes (2 to 65536)");
+	refused_with(m, 0, 70000, "a codebook of 70000 codes");
+	refused_with(m, 4, 2, "LATN's flags 0x2 has unknown bits");
+	refused_with(m, 8, n, "commitment weight nan");
+	refused_with(m, 12, o, "EMA decay 1");
+	refused_with(m, 12, 0, "EMA decay 0");
+	free(m);
+}

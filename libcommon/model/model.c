@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define MAX_PARAMS (1u << 28)
+#define MAX_LATENT_PARAMS (1u << 22)
 
 const char *vk_kind_name(int kind)
 {
@@ -224,7 +225,11 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 	/* The latent kind's own parameters and state, after the layers'. */
 	m->lat_p = at;
 	m->lat_s = st;
-	at += L->n_params ? L->n_params(a, m->code) : 0;
+	size_t own = L->n_params ? L->n_params(a, m->code) : 0;
+	if (own > MAX_LATENT_PARAMS) /* its sums over a batch are reduced every step */
+		return vk_fail(e, "the %s latent would have %zu parameters (at most %u: fewer "
+				  "codes or a smaller code)", L->name, own, MAX_LATENT_PARAMS);
+	at += own;
 	st += L->n_state ? L->n_state(a, m->code) : 0;
 	if (at > MAX_PARAMS || st > MAX_PARAMS)
 		return vk_fail(e, "the %s latent would take the model past %u parameters",
