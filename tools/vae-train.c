@@ -19,7 +19,8 @@
 static const char USAGE[] =
 	"Usage: vae-train -o MODEL [OPTION]... [TRAIN]\n"
 	"Train an autoencoder (ae), variational autoencoder (vae), conditional VAE (cvae)\n"
-	"or vector-quantised VAE (vqvae) on the tensor stream TRAIN (standard input when absent or -) and save it to MODEL.\n"
+	"or vector-quantised VAE (vqvae) on the tensor stream TRAIN (standard input when\n"
+	"absent or -) and save it to MODEL.\n"
 	"The model is checkpointed after every epoch, and mid-epoch on SIGINT or SIGTERM.\n\n"
 	"  -o, --output MODEL     model file to write (required)\n"
 	"  -m, --model KIND       ae, vae, cvae or vqvae (default vae)\n"
