@@ -370,6 +370,31 @@ Test(vq, the_resnet_variant_is_pythaes_vqvae)
 		     0);
 }
 
+Test(vq, kl_eval_counts_the_codes_and_merges_shards_exactly)
+{
+	char *m = strdup(tmp_path("kl.vae")), *whole = strdup(tmp_path("whole.tsv"));
+	train(m, "-t 1 -e 1 --codebook ema");
+	cr_assert_eq(run("kl-eval --tsv -m %s %s > %s 2>/dev/null", m, test_ts(), whole), 0);
+	/* the code counts add up to every position of every record: 32 maps of 7x7 */
+	cr_assert_eq(run("test \"$(awk -F'\t' '$3 ~ /^code\\./ {s += $4} END {print s}' %s)\" = %d",
+			 whole, 32 * 49), 0);
+	/* and agree with stream-info's histogram of the code maps */
+	cr_assert_eq(run("vae-encode -m %s --codes %s | stream-info --tsv | grep '^perplexity' | "
+			 "cut -f2 > %s", m, test_ts(), tmp_path("p1")), 0);
+	cr_assert_eq(run("awk -F'\t' '$3 == \"codes\" {printf \"%%.6g\\n\", $5}' %s > %s", whole,
+			 tmp_path("p2")), 0);
+	cr_assert_eq(run("test -s %s && cmp -s %s %s", tmp_path("p1"), tmp_path("p1"),
+			 tmp_path("p2")), 0,
+		     "kl-eval's and stream-info's perplexities differ");
+	/* two shards' summaries merge to the whole's, byte for byte */
+	cr_assert_eq(run("cd %s && stream-split -k 2 -p kls %s && kl-eval --tsv -m %s kls0000.ts > "
+			 "kla.tsv 2>/dev/null && kl-eval --tsv -m %s kls0001.ts > klb.tsv 2>/dev/null && "
+			 "kl-eval --merge --tsv kla.tsv klb.tsv | cmp -s - %s", tmp_path(""), test_ts(),
+			 m, m, whole), 0);
+	free(m);
+	free(whole);
+}
+
 /* A model file's LATN section, edited (its CRC made good again): each bad
  * field is refused by name. */
 #include <zlib.h>

@@ -70,8 +70,7 @@ struct evaluator {
 	float rec[BATCH], kl[BATCH];
 	double lp[BATCH];
 	double seconds, iw_seconds;
-	double *codes;          /* a discrete latent's code counts (codebook size) */
-	int32_t *idx;           /* one record's code map */
+	int32_t *idx;           /* a discrete latent's code map of one record */
 };
 
 enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE };
@@ -164,7 +163,8 @@ static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int
 		vk_warn("%s: %s: deterministic encoder, no ELBO (reconstruction only)", path,
 			vk_kind_name(ev->m.a.kind));
 	if (ev->m.a.codes) {
-		ev->codes = vk_xcalloc((size_t)ev->m.a.codes, sizeof(double));
+		if (vk_evalsum_codes(&ev->row.sum, ev->m.a.codes, &e))
+			vk_die_error(&e);
 		ev->idx = vk_xmalloc(sizeof(int32_t) * ev->m.a.latent);
 	}
 }
@@ -224,14 +224,14 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 			t_iw += vk_now() - t;
 		}
 		vk_evalsum_add(&ev->row.sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
-		if (ev->codes) {
+		if (ev->idx) {
 			/* the record's code map, for the codes' usage */
 			vk_latent_ctx lc = vk_latent_ctx_of(m, NULL);
 			vk_shape map = m->code;
 			int P = map.h > 0 ? map.h * map.w : 1;
 			vk_latent_of(&m->a)->codes(&lc, ev->idx, head, 1);
 			for (int p = 0; p < P; p++)
-				ev->codes[ev->idx[p]]++;
+				ev->row.sum.code_n[ev->idx[p]]++;
 		}
 	}
 	double t1 = vk_now() - t_iw;
@@ -472,16 +472,22 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 	}
 	int any_codes = 0;
 	for (int k = 0; k < n_ev; k++)
-		any_codes |= ev[k].codes != NULL;
+		any_codes |= ev[k].row.sum.codes != 0;
 	if (any_codes) {
 		/* a discrete latent's usage on these records */
 		printf("\n%-*s %8s %8s %8s %10s\n", nw, "model", "codes", "used", "dead", "perplexity");
 		for (int k = 0; k < n_ev; k++) {
-			if (!ev[k].codes)
+			const vk_evalsum *s = &ev[k].row.sum;
+			if (!s->codes)
 				continue;
-			int K = ev[k].m.a.codes, dead;
-			double ppl = vk_code_perplexity(ev[k].codes, K, &dead);
-			printf("%-*s %8d %8d %8d %10.2f\n", nw, ev[k].row.name, K, K - dead, dead, ppl);
+			double *c = vk_xmalloc(sizeof(double) * s->codes);
+			for (int j = 0; j < s->codes; j++)
+				c[j] = (double)s->code_n[j];
+			int dead;
+			double ppl = vk_code_perplexity(c, s->codes, &dead);
+			free(c);
+			printf("%-*s %8d %8d %8d %10.2f\n", nw, ev[k].row.name, s->codes,
+			       s->codes - dead, dead, ppl);
 		}
 	}
 	if (!dims)

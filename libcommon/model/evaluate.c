@@ -196,7 +196,20 @@ void vk_evalsum_free(vk_evalsum *s)
 	free(s->kl_dim);
 	free(s->mu);
 	free(s->mu2);
+	free(s->code_n);
 	s->kl_dim = s->mu = s->mu2 = NULL;
+	s->code_n = NULL;
+	s->codes = 0;
+}
+
+int vk_evalsum_codes(vk_evalsum *s, int K, vk_error *e)
+{
+	free(s->code_n);
+	s->codes = 0;
+	if (!(s->code_n = calloc((size_t)K, sizeof(uint64_t))))
+		return vk_fail(e, "out of memory for %d codes", K);
+	s->codes = K;
+	return 0;
 }
 
 void vk_evalsum_add(vk_evalsum *s, double rec, double kl, double lp, const float *head)
@@ -244,6 +257,10 @@ void vk_evalsum_merge(vk_evalsum *a, const vk_evalsum *b)
 		fix_merge(&a->bad, &a->mu[j], b->mu[j]);
 		fix_merge(&a->bad, &a->mu2[j], b->mu2[j]);
 	}
+	if (b->codes && !a->codes && vk_evalsum_codes(a, b->codes, &(vk_error){0}))
+		a->bad = 1;
+	for (int k = 0; k < b->codes && k < a->codes; k++)
+		a->code_n[k] += b->code_n[k];
 }
 
 double vk_sum_mean(int64_t q, uint64_t n) { return n ? vk_fix_value(q) / (double)n : NAN; }
