@@ -80,6 +80,7 @@ struct evaluator {
 	double lp[BATCH];
 	double seconds, iw_seconds;
 	vk_aggregate agg;       /* --aggregate's batches */
+	int32_t *idx;           /* a discrete latent's code map of one record */
 };
 
 enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE,
@@ -189,8 +190,13 @@ static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int
 		vk_die_error(&e);
 	ev->row.has_aggregate = c->aggregate > 0;
 	if (!vae)
-		vk_warn("%s: ae: deterministic encoder, no ELBO (reconstruction only%s)", path,
-			c->aggregate ? "; of --aggregate, the MMD only" : "");
+		vk_warn("%s: %s: deterministic encoder, no ELBO (reconstruction only%s)", path,
+			vk_kind_name(ev->m.a.kind), c->aggregate ? "; of --aggregate, the MMD only" : "");
+	if (ev->m.a.codes) {
+		if (vk_evalsum_codes(&ev->row.sum, ev->m.a.codes, &e))
+			vk_die_error(&e);
+		ev->idx = vk_xmalloc(sizeof(int32_t) * ev->m.a.latent);
+	}
 }
 
 /* Without a model the stream holds μ | log σ² per record. */
@@ -250,6 +256,15 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 		vk_evalsum_add(&ev->row.sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
 		if (ev->row.has_aggregate)
 			vk_aggregate_add(&ev->agg, ev->w.z, head);
+		if (ev->idx) {
+			/* the record's code map, for the codes' usage */
+			vk_latent_ctx lc = vk_latent_ctx_of(m, NULL);
+			vk_shape map = m->code;
+			int P = map.h > 0 ? map.h * map.w : 1;
+			vk_latent_of(&m->a)->codes(&lc, ev->idx, head, 1);
+			for (int p = 0; p < P; p++)
+				ev->row.sum.code_n[ev->idx[p]]++;
+		}
 	}
 	double t1 = vk_now() - t_iw;
 	ev->seconds += t1 - t0;
@@ -554,6 +569,26 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 			for (int j = 0; j < 4; j++)
 				cell(10, r->has_aggregate, r->agg[j]);
 			putchar('\n');
+		}
+	}
+	int any_codes = 0;
+	for (int k = 0; k < n_ev; k++)
+		any_codes |= ev[k].row.sum.codes != 0;
+	if (any_codes) {
+		/* a discrete latent's usage on these records */
+		printf("\n%-*s %8s %8s %8s %10s\n", nw, "model", "codes", "used", "dead", "perplexity");
+		for (int k = 0; k < n_ev; k++) {
+			const vk_evalsum *s = &ev[k].row.sum;
+			if (!s->codes)
+				continue;
+			double *c = vk_xmalloc(sizeof(double) * s->codes);
+			for (int j = 0; j < s->codes; j++)
+				c[j] = (double)s->code_n[j];
+			int dead;
+			double ppl = vk_code_perplexity(c, s->codes, &dead);
+			free(c);
+			printf("%-*s %8d %8d %8d %10.2f\n", nw, ev[k].row.name, s->codes,
+			       s->codes - dead, dead, ppl);
 		}
 	}
 	if (!dims)

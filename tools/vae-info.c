@@ -97,8 +97,8 @@ static void print_layers(const struct cmdline *c, const char *model, const char 
 			continue;
 		}
 		char name[128];
-		snprintf(name, sizeof name, "%s%s%s", spec, l->label_in ? " +label" : "",
-			 i == n - 1 ? (strcmp(last_role, "head") ? " (output)" : " (head)") : "");
+		snprintf(name, sizeof name, "%s%s%s%s%s", spec, l->label_in ? " +label" : "",
+			 i == n - 1 ? " (" : "", i == n - 1 ? last_role : "", i == n - 1 ? ")" : "");
 		printf("  %-3d %-26s %-12s %-10s %10zu\n", i + 1, name, shape, act, layer_params(l));
 	}
 }
@@ -151,11 +151,38 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		fact(c, path, "label_value", "%.6g%s", vk_label_value(a),
 		     a->label_scaled ? " (sqrt of the classes)" : " (a model before format 2.1)");
 	}
-	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
+	const vk_latent_kind *L = vk_latent_of(a);
+	if (a->codes) {
+		/* a discrete code: its codebook, map and the usage its state keeps */
+		vk_shape map = m.code;
+		fact(c, path, "codes", "%d", a->codes);
+		fact(c, path, "code_dim", "%d", map.c);
+		fact(c, path, "code_map", "%dx%d", map.h > 0 ? map.h : 1, map.h > 0 ? map.w : 1);
+		fact(c, path, "codebook", "%s", a->codebook_ema ? "ema" : "loss");
+		fact(c, path, "commitment", "%g", a->commitment);
+		if (a->codebook_ema)
+			fact(c, path, "ema_decay", "%g", a->decay);
+		if (L->usage) {
+			double *u = vk_xcalloc((size_t)a->codes, sizeof(double));
+			vk_latent_ctx lc = vk_latent_ctx_of(&m, NULL);
+			L->usage(&lc, u);
+			int unused = 0, rare = 0;
+			for (int k = 0; k < a->codes; k++)
+				rare += u[k] < 1;
+			double ppl = vk_code_perplexity(u, a->codes, &unused);
+			if (unused < a->codes)
+				fact(c, path, "code_usage", "perplexity %.1f, %d codes used less than once a "
+				     "batch (the last batches' moving average)", ppl, rare);
+			free(u);
+		}
+	}
+	print_layers(c, path, "encoder", m.enc, m.n_enc, L->map ? "code" : "head");
 	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
 	fact(c, path, "parameters", "%zu", m.n_params);
-	if (m.n_state) /* batchnorm's running statistics */
-		fact(c, path, "layer_state", "%zu (running statistics)", m.n_state);
+	if (m.n_state) /* batchnorm's running statistics, a codebook's moving averages */
+		fact(c, path, "layer_state", "%zu (%s)", m.n_state,
+		     m.lat_s < m.n_state ? "running statistics and the codebook's moving averages"
+					 : "running statistics");
 	fact(c, path, "identity", "%016llx", (unsigned long long)vk_model_identity(&m));
 	fact(c, path, "epochs", "%llu", (unsigned long long)t.epochs);
 	fact(c, path, "records_seen", "%llu", (unsigned long long)t.records_seen);

@@ -201,6 +201,9 @@ int main(int argc, char **argv)
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_NONE, NULL, &e))
 		vk_die_error(&e);
 	int Z = t.m.a.latent, cvae = vk_conditional(&t.m.a);
+	if (!vk_latent_of(&t.m.a)->prior && !c.prior)
+		vk_die("%s is a %s: its codes have no prior of their own; fit one to its code "
+		       "maps (vae-encode --codes) and sample that", c.model, vk_kind_name(t.m.a.kind));
 	if (c.grid && Z != 2)
 		vk_die("--grid needs a model with a 2-D latent space; %s has %d dimensions",
 		       c.model, Z);

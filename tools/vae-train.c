@@ -18,12 +18,19 @@
 
 static const char USAGE[] =
 	"Usage: vae-train -o MODEL [OPTION]... [TRAIN]\n"
-	"Train an autoencoder (ae), variational autoencoder (vae) or conditional VAE (cvae)\n"
-	"on the tensor stream TRAIN (standard input when absent or -) and save it to MODEL.\n"
+	"Train an autoencoder (ae), variational autoencoder (vae), conditional VAE (cvae)\n"
+	"or vector-quantised VAE (vqvae) on the tensor stream TRAIN (standard input when\n"
+	"absent or -) and save it to MODEL.\n"
 	"The model is checkpointed after every epoch, and mid-epoch on SIGINT or SIGTERM.\n\n"
 	"  -o, --output MODEL     model file to write (required)\n"
-	"  -m, --model KIND       ae, vae or cvae (default vae)\n"
-	"  -z, --latent N         latent size (default 20)\n"
+	"  -m, --model KIND       ae, vae, cvae or vqvae (default vae)\n"
+	"  -z, --latent N         latent size (default 20); a vqvae's code dimension D\n"
+	"                         with --arch or --hidden (default 16)\n"
+	"      --codes K          a vqvae's codebook size (default 512)\n"
+	"      --codebook MODE    loss (the codebook loss, default) or ema (moving-average\n"
+	"                         updates with dead-code restarts)\n"
+	"      --commitment B     the commitment term's weight (default 0.25)\n"
+	"      --ema-decay G      the EMA's decay (default 0.99)\n"
 	"      --encoder SPEC     encoder layers: a comma list of these kinds, each with an\n"
 	"                         optional /ACT:\n"
 	"%s"
@@ -83,7 +90,8 @@ struct cmdline {
 enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
        OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM, OPT_WARMUP, OPT_CYCLES,
        OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY,
-       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA, OPT_TC_ALPHA, OPT_TC_BETA, OPT_TC_GAMMA };
+       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA, OPT_TC_ALPHA, OPT_TC_BETA, OPT_TC_GAMMA,
+       OPT_CODES, OPT_CODEBOOK, OPT_COMMITMENT, OPT_EMA_DECAY };
 
 /* USAGE with the layer kinds the registry lists. */
 static const char *usage(void)
@@ -251,6 +259,33 @@ static void check_options(const struct cmdline *c)
 		vk_option_has_no_effect("--sigma", "without --loss gaussian");
 }
 
+/* A vqvae's codebook options and code dimension, defaulted; refused with
+ * another kind. */
+static void set_codebook(vk_recipe *r, int encoder_given, int commitment_given)
+{
+	vk_arch *a = &r->arch;
+	if (vk_latent_of(a)->map && !(r->given & VK_SET_LATENT))
+		a->latent = 16; /* pythae's MNIST VQ-VAE (on --resume, to rebuild --arch's layers) */
+	r->vq_head = vk_latent_of(a)->map && !encoder_given && !r->conv && !r->resnet;
+	if (r->resume)
+		return; /* from the checkpoint, checked against the options given */
+	if (!vk_latent_of(a)->map) {
+		if (r->given & VK_SET_CODEBOOK)
+			vk_usage_error("--codes, --codebook, --commitment and --ema-decay apply only "
+				       "to --model vqvae");
+		return;
+	}
+	if (!a->codes)
+		a->codes = 512;
+	if (!commitment_given)
+		a->commitment = 0.25f; /* van den Oord et al. 2017 */
+	if (a->decay == 0)
+		a->decay = 0.99f;
+	if (encoder_given && (r->given & VK_SET_LATENT))
+		vk_usage_error("--latent: a vqvae's code dimension is its --encoder's last channel "
+			       "count (end it with, say, conv:16:1:1/identity); leave -z out");
+}
+
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
 	static const struct option longopts[] = {
@@ -281,6 +316,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"tc-alpha", required_argument, 0, OPT_TC_ALPHA},
 		{"tc-beta", required_argument, 0, OPT_TC_BETA},
 		{"tc-gamma", required_argument, 0, OPT_TC_GAMMA},
+		{"codes", required_argument, 0, OPT_CODES},
+		{"codebook", required_argument, 0, OPT_CODEBOOK},
+		{"commitment", required_argument, 0, OPT_COMMITMENT},
+		{"ema-decay", required_argument, 0, OPT_EMA_DECAY},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
@@ -289,7 +328,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	vk_trainrec *t = &r->train;
 	vk_recipe_default(r);
 	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL;
-	int act = VK_RELU, lambda_given = 0, alpha_given = 0;
+	int act = VK_RELU, lambda_given = 0, alpha_given = 0, commitment_given = 0;
 	const char *tc_given = NULL;
 	float tc_w[3] = {-1, -1, -1};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -303,7 +342,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'o': r->output = optarg; break;
 		case 'm':
 			if ((r->arch.kind = vk_kind_parse(optarg)) < 0)
-				vk_usage_error("--model: '%s' is not ae, vae or cvae", optarg);
+				vk_usage_error("--model: '%s' is not ae, vae, cvae or vqvae", optarg);
 			r->given |= VK_SET_KIND;
 			break;
 		case 'z':
@@ -419,6 +458,31 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			r->given |= VK_SET_OBJECTIVE;
 			break;
 		}
+		case OPT_CODES: {
+			long k = vk_parse_long("--codes", optarg, 0, 65536);
+			if (k < 2)
+				vk_usage_error("--codes %ld: a codebook needs at least 2 codes", k);
+			r->arch.codes = (int)k;
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 1;
+			break;
+		}
+		case OPT_CODEBOOK:
+			if (strcmp(optarg, "loss") && strcmp(optarg, "ema"))
+				vk_usage_error("--codebook: '%s' is not loss or ema", optarg);
+			r->arch.codebook_ema = !strcmp(optarg, "ema");
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 2;
+			break;
+		case OPT_COMMITMENT:
+			r->arch.commitment = (float)vk_parse_double("--commitment", optarg, 0, 1000);
+			commitment_given = 1;
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 4;
+			break;
+		case OPT_EMA_DECAY:
+			r->arch.decay = (float)vk_parse_double("--ema-decay", optarg, 0, 1);
+			if (!(r->arch.decay > 0 && r->arch.decay < 1))
+				vk_usage_error("--ema-decay %s: must lie strictly between 0 and 1", optarg);
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 8;
+			break;
 		case OPT_BETA:
 			t->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6);
 			r->given |= VK_SET_BETA;
@@ -448,6 +512,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	set_objective(c, lambda_given, alpha_given, tc_given, tc_w);
 	check_options(c);
 	parse_layers(r, encoder, decoder, hidden, arch, act);
+	set_codebook(r, encoder != NULL, commitment_given);
 	c->train = vk_input_arg(argc, argv, optind);
 	if (c->test)
 		vk_stdin_once(2, (const char *const[]){"TRAIN", "--test"},
@@ -483,7 +548,7 @@ static FILE *open_log(const char *path, int resume)
 		vk_die("cannot open log %s:", path);
 	if (fseek(f, 0, SEEK_END) != 0 || ftell(f) == 0)
 		fputs("epoch\tseconds\ttrain_rec\ttrain_kl\ttrain_nelbo\ttest_rec\ttest_kl\t"
-		      "test_nelbo\tbeta\tlr\tsigma\tmmd\tmi\ttc\tdim_kl\n", f);
+		      "test_nelbo\tbeta\tlr\tsigma\tmmd\tmi\ttc\tdim_kl\tperplexity\tdead_codes\n", f);
 	return f;
 }
 
@@ -513,6 +578,8 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 		if (!isnan(p->train_tc))
 			fprintf(stderr, " mi %.4g tc %.4g dim-kl %.4g", p->train_mi, p->train_tc,
 				p->train_dim_kl);
+		if (p->dead_codes >= 0)
+			fprintf(stderr, " perplexity %.1f dead %d", p->perplexity, p->dead_codes);
 		fputc('\n', stderr);
 		if (p->early_stop)
 			fprintf(stderr, "%s: early stop after epoch %d: no test improvement for %u "
@@ -523,12 +590,12 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 	if (log) {
 		vk_error e;
 		fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.6g\t%.6g"
-			"\t%.6g\t%.6g\t%.6g\n",
+			"\t%.6g\t%.6g\t%.6g\t%.6g\t%d\n",
 			p->epoch, p->seconds, p->train_rec, p->train_kl,
 			vae ? p->train_rec + p->train_kl : NAN, p->test_rec, p->test_kl,
 			vae ? p->test_rec + p->test_kl : NAN, vae ? p->beta : NAN, p->lr,
 			has_sigma ? p->sigma : NAN, p->train_mmd, p->train_mi, p->train_tc,
-			p->train_dim_kl);
+			p->train_dim_kl, p->perplexity, p->dead_codes);
 		if (vk_check_written(log, c->log, &e))
 			vk_die_error(&e);
 	}

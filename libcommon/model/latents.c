@@ -2,6 +2,7 @@
  * plus a line here. */
 #include "latents.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "model.h"
@@ -10,6 +11,7 @@ static const vk_model_kind model_kinds[] = {
 	{VK_AE, "ae", &vk_latent_none, 0},
 	{VK_VAE, "vae", &vk_latent_gaussian, 0},
 	{VK_CVAE, "cvae", &vk_latent_gaussian, 1},
+	{VK_VQVAE, "vqvae", &vk_latent_vq, 0},
 };
 
 static const vk_lik_kind *const liks[] = {&vk_lik_bernoulli, &vk_lik_gaussian};
@@ -80,4 +82,24 @@ void vk_prior_std_normal(vk_rng *rng, float *z, int Z, float T)
 	vk_rng_normals(rng, z, Z);
 	for (int j = 0; j < Z; j++)
 		z[j] *= T;
+}
+
+double vk_code_perplexity(const double *counts, int n, int *dead)
+{
+	double total = 0, h = 0;
+	int unused = 0;
+	for (int k = 0; k < n; k++) {
+		total += counts[k];
+		unused += counts[k] <= 0;
+	}
+	if (dead)
+		*dead = unused;
+	if (total <= 0)
+		return 0;
+	for (int k = 0; k < n; k++)
+		if (counts[k] > 0) {
+			double p = counts[k] / total;
+			h -= p * log(p);
+		}
+	return exp(h);
 }
