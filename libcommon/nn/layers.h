@@ -202,5 +202,7 @@ int vk_split(const char *p, const char *end, char sep, const char **start, const
  * (reshape h = 0 for a flat output), a deconv. */
 vk_layer_spec vk_dense_spec(int units, vk_shape reshape, int act);
 vk_layer_spec vk_deconv_spec(int filters, int k, int s, int act);
+/* A masked convolution (layer_mconv.c): type A (type_b 0) or B. */
+vk_layer_spec vk_mconv_spec(int filters, int k, int type_b, int act);
 
 #endif
