@@ -1,4 +1,5 @@
-/* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor stream. */
+/* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor
+ * stream, or a PixelCNN prior on a stream of code maps. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,16 +20,20 @@
 static const char USAGE[] =
 	"Usage: vae-train -o MODEL [OPTION]... [TRAIN]\n"
 	"Train an autoencoder (ae), variational autoencoder (vae) or conditional VAE (cvae)\n"
-	"on the tensor stream TRAIN (standard input when absent or -) and save it to MODEL.\n"
+	"on the tensor stream TRAIN (standard input when absent or -), or a PixelCNN prior\n"
+	"(pixelcnn) on a stream of code maps, and save it to MODEL.\n"
 	"The model is checkpointed after every epoch, and mid-epoch on SIGINT or SIGTERM.\n\n"
 	"  -o, --output MODEL     model file to write (required)\n"
-	"  -m, --model KIND       ae, vae or cvae (default vae)\n"
+	"  -m, --model KIND       ae, vae, cvae or pixelcnn (default vae)\n"
 	"  -z, --latent N         latent size (default 20)\n"
 	"      --encoder SPEC     encoder layers: a comma list of these kinds, each with an\n"
 	"                         optional /ACT:\n"
 	"%s"
 	"      --decoder SPEC     decoder layers (default: the encoder's mirror)\n"
 	"      --hidden LIST      shorthand for --encoder dense:N,... (default 400; 0 for none)\n"
+	"      --layers SPEC      a pixelcnn's masked convolutions (default mconv:64:1:B/\n"
+	"                         identity,mconv:64:7:A, five mconv:64:3:B)\n"
+	"      --codes K          a pixelcnn's codebook size (default: the stream's codebook)\n"
 	"      --arch NAME        mlp (default: --hidden 400), conv (Keras' conv VAE) or\n"
 	"                         resnet (pythae's ResNet VAE)\n"
 	"      --activation ACT   relu, leaky, tanh, sigmoid or identity (default relu)\n"
@@ -80,7 +85,7 @@ struct cmdline {
 enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
        OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM, OPT_WARMUP, OPT_CYCLES,
        OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY,
-       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA };
+       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA, OPT_LAYERS, OPT_CODES };
 
 /* USAGE with the layer kinds the registry lists. */
 static const char *usage(void)
@@ -119,10 +124,24 @@ static void parse_schedule(const char *s, vk_trainrec *r)
 /* The layer options: checked now, before any data is read; the network is
  * built for the data's shape when the run opens. */
 static void parse_layers(vk_recipe *r, const char *encoder, const char *decoder,
-			 const char *hidden, const char *arch, int act)
+			 const char *hidden, const char *arch, const char *layers, int act)
 {
 	vk_arch *a = &r->arch;
 	vk_error e;
+	if (vk_autoregressive(a)) {
+		if (encoder || decoder || hidden || arch)
+			vk_usage_error("a pixelcnn's network is --layers; drop %s",
+				       encoder ? "--encoder" : decoder ? "--decoder" : hidden ? "--hidden"
+												: "--arch");
+		r->decoder_given = layers != NULL;
+		a->n_enc = 0;
+		if (layers && vk_layers_parse(layers, act, a->dec, VK_MAX_LAYERS, &a->n_dec, &e))
+			vk_usage_error("--layers: %s", e.msg);
+		return;
+	}
+	if (layers)
+		vk_usage_error("--layers gives a pixelcnn's network (-m pixelcnn); use --encoder "
+			       "and --decoder");
 	if (encoder && hidden)
 		vk_usage_error("--encoder and --hidden both give the encoder; use one");
 	if (arch && (encoder || decoder || hidden))
@@ -195,6 +214,18 @@ static void check_options(const struct cmdline *c)
 	int ae = !vk_latent_of(&rc->arch)->has_kl;
 	if (!rc->output)
 		vk_usage_error("an output model is required (-o MODEL)");
+	if (rc->arch.codes && !vk_autoregressive(&rc->arch) && !rc->resume)
+		vk_usage_error("--codes applies only to --model pixelcnn");
+	if (vk_autoregressive(&rc->arch)) {
+		unsigned latent_opts = VK_SET_LATENT | VK_SET_LOSS | VK_SET_SIGMA | VK_SET_BETA |
+				       VK_SET_WARMUP | VK_SET_CYCLES | VK_SET_FREE_BITS | VK_SET_IW |
+				       VK_SET_OBJECTIVE | VK_SET_CLASSES;
+		if (rc->given & latent_opts)
+			vk_usage_error("a pixelcnn models code maps by their exact likelihood: it has "
+				       "no latent, KL term, decoder loss or classes, so -z, --loss, "
+				       "--sigma, --beta, --kl-*, --free-bits, --iw-train, --objective "
+				       "and --classes do not apply");
+	}
 	if (r->kl_warmup && r->kl_cycles)
 		vk_usage_error("--kl-warmup and --kl-cycles are two KL schedules; use one");
 	if (r->kl_cycles > (uint32_t)rc->epochs)
@@ -261,6 +292,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"objective", required_argument, 0, OPT_OBJECTIVE},
 		{"mmd-lambda", required_argument, 0, OPT_MMD_LAMBDA},
 		{"info-alpha", required_argument, 0, OPT_INFO_ALPHA},
+		{"layers", required_argument, 0, OPT_LAYERS},
+		{"codes", required_argument, 0, OPT_CODES},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
@@ -268,7 +301,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	vk_recipe *r = &c->r;
 	vk_trainrec *t = &r->train;
 	vk_recipe_default(r);
-	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL;
+	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL, *layers = NULL;
 	int act = VK_RELU, lambda_given = 0, alpha_given = 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	r->threads = cpus > 0 ? (int)cpus : 1;
@@ -281,7 +314,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'o': r->output = optarg; break;
 		case 'm':
 			if ((r->arch.kind = vk_kind_parse(optarg)) < 0)
-				vk_usage_error("--model: '%s' is not ae, vae or cvae", optarg);
+				vk_usage_error("--model: '%s' is not ae, vae, cvae or pixelcnn", optarg);
+			if (vk_autoregressive(&r->arch)) /* no latent; a categorical over codes */
+				r->arch.latent = 0, r->arch.likelihood = VK_CATEGORICAL;
 			r->given |= VK_SET_KIND;
 			break;
 		case 'z':
@@ -291,6 +326,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_HIDDEN: hidden = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_ENCODER: encoder = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_DECODER: decoder = optarg, r->given |= VK_SET_LAYERS; break;
+		case OPT_LAYERS: layers = optarg, r->given |= VK_SET_LAYERS; break;
+		case OPT_CODES:
+			r->arch.codes = (int)vk_parse_long("--codes", optarg, 2, VK_MAX_CODES);
+			break;
 		case OPT_ARCH:
 			if (strcmp(optarg, "mlp") && strcmp(optarg, "conv") && strcmp(optarg, "resnet"))
 				vk_usage_error("--arch: '%s' is not mlp, conv or resnet", optarg);
@@ -414,7 +453,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	set_objective(c, lambda_given, alpha_given);
 	check_options(c);
-	parse_layers(r, encoder, decoder, hidden, arch, act);
+	parse_layers(r, encoder, decoder, hidden, arch, layers, act);
 	c->train = vk_input_arg(argc, argv, optind);
 	if (c->test)
 		vk_stdin_once(2, (const char *const[]){"TRAIN", "--test"},

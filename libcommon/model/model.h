@@ -14,8 +14,9 @@
 
 /* Model kinds and likelihoods by their numbers in model files; what each
  * means is in its table (latents.h), the only place that tests them. */
-enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3 };
-enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
+enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3, VK_PIXELCNN = 5 };
+enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2, VK_CATEGORICAL = 3 };
+#define VK_MAX_CODES 65536 /* a categorical likelihood's classes */
 #define VK_MAX_CLASSES 4096
 
 /* What a model is: its kind, its input, and the layers of its encoder and
@@ -34,6 +35,8 @@ typedef struct vk_arch {
 	int label_scaled;             /* 1: the one-hot's set entry is √C (vk_label_value) */
 	int likelihood;
 	float sigma;                  /* Gaussian decoder's fixed σ */
+	int codes;                    /* K: a categorical likelihood's classes (a code
+				       * stream's codebook size), else 0 */
 } vk_arch;
 
 /* A built model: its layer lists (layers.h: each layer's shapes and
@@ -95,6 +98,7 @@ typedef struct {
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
 	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
+	float *in;                        /* (cap, W) an autoregressive model's input */
 	/* 1 while a training batch runs (vk_batch_grad, vk_batch_grad_iw,
 	 * vk_batch_forward): layers use batch statistics and update their state.
 	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
@@ -150,6 +154,10 @@ const float *vk_encode(vk_model *m, vk_work *w, const float *x, const int32_t *l
 /* Decode z (n, Z) (labels for a CVAE): decoder means in [0,1] for Bernoulli
  * (sigmoid of the logits), the means for Gaussian. Returns (n, D). */
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n);
+
+/* An autoregressive model's network on x (n, D): the logits (n, W) of each
+ * position given those before it. */
+const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, int n);
 
 /* The decoder alone, from w->z (its first Z columns hold z, then the one-hot
  * for a CVAE): the logits (Bernoulli) or means (Gaussian), (n, D). */

@@ -81,8 +81,11 @@ static const field CLAS_F[] = {
 	FIELD("classes", U32, 1, a.classes, RANGE, 1, VK_MAX_CLASSES),
 	FIELD("flags", U32, 1, a.label_scaled, MASK, 0, 1),
 };
+static const field CATG_F[] = {
+	FIELD("classes", U32, 1, a.codes, RANGE, 2, VK_MAX_CODES),
+};
 static const field LAYR_F[] = {
-	FIELD("encoder layers", U32, 1, n_enc, RANGE, 1, VK_MAX_LAYERS + 1),
+	FIELD("encoder layers", U32, 1, n_enc, RANGE, 0, VK_MAX_LAYERS + 1),
 	FIELD("decoder layers", U32, 1, n_dec, RANGE, 1, VK_MAX_LAYERS + 1),
 };
 static const field PARM_F[] = {
@@ -133,7 +136,7 @@ static const field CKPT_F[] = {
 };
 
 /* The sections, in the order they are written. */
-enum { HEAD, CLAS, LAYR, STAT, PARM, OPTM, TRAN, CKPT, META, N_SECTIONS };
+enum { HEAD, CLAS, CATG, LAYR, STAT, PARM, OPTM, TRAN, CKPT, META, N_SECTIONS };
 static const struct section {
 	char tag[5];
 	unsigned flags;     /* as written */
@@ -143,6 +146,7 @@ static const struct section {
 } SECTIONS[N_SECTIONS] = {
 	[HEAD] = {"HEAD", REQUIRED, 0, HEAD_F, sizeof HEAD_F / sizeof *HEAD_F},
 	[CLAS] = {"CLAS", REQUIRED, 0, CLAS_F, sizeof CLAS_F / sizeof *CLAS_F},
+	[CATG] = {"CATG", REQUIRED, 0, CATG_F, sizeof CATG_F / sizeof *CATG_F},
 	[LAYR] = {"LAYR", REQUIRED, 0, LAYR_F, sizeof LAYR_F / sizeof *LAYR_F},
 	[STAT] = {"STAT", REQUIRED, 0, NULL, 0},
 	[PARM] = {"PARM", REQUIRED, 0, PARM_F, sizeof PARM_F / sizeof *PARM_F},
@@ -329,6 +333,7 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	int present[N_SECTIONS] = {0}, count = 0;
 	present[HEAD] = present[LAYR] = present[PARM] = 1;
 	present[CLAS] = vk_conditional(&m->a);
+	present[CATG] = m->a.codes > 0;
 	present[STAT] = m->n_state > 0;
 	present[OPTM] = has_opt;
 	present[TRAN] = t != NULL;
@@ -812,7 +817,7 @@ static int read_layers(const unsigned char *b, size_t size, vk_arch *a, const ch
 {
 	uint32_t ne = u32(b), nd = u32(b + 4);
 	size_t at = fixed_size(LAYR, 0);
-	a->n_enc = (int)ne - 1;
+	a->n_enc = ne ? (int)ne - 1 : 0; /* none, not even a head: an autoregressive model */
 	a->n_dec = (int)nd - 1;
 	for (uint32_t i = 0; i < ne + nd; i++) {
 		if (size - at < ENTRY_HEAD)
@@ -916,6 +921,9 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	} else if (at[CLAS] >= 0)
 		return vk_fail(e, "%s: bad model: a CLAS section in a %s", path,
 			       vk_kind_name(r.a.kind));
+	if (at[CATG] >= 0 && (read_fixed(fd, &ent[at[CATG]], 0, &r, path, e) ||
+			      check_fields(CATG, &r, path, e)))
+		return -1;
 	const entry *lx = &ent[at[LAYR]];
 	unsigned char lay[8 + 2 * (VK_MAX_LAYERS + 1) * (ENTRY_HEAD + 4 * MAX_ROW)];
 	if (lx->size < fixed_size(LAYR, 0) || lx->size > sizeof lay)
