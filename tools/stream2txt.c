@@ -118,6 +118,7 @@ static void print_record(FILE *f, const ts_header *h, const void *rec, int32_t l
 		case TS_U8: fprintf(f, "%u%s", ((const unsigned char *)rec)[i], sep); break;
 		case TS_F32: fprintf(f, "%.9g%s", ((const float *)rec)[i], sep); break;
 		case TS_F64: fprintf(f, "%.17g%s", ((const double *)rec)[i], sep); break;
+		case TS_I32: fprintf(f, "%.0f%s", ts_get(TS_I32, rec, i), sep); break;
 		}
 	}
 }

@@ -19,7 +19,7 @@ static const char USAGE[] =
 	"  -o, --output FILE  write FILE (atomically) instead of standard output\n"
 	"  -s, --shape SHAPE  record shape such as 28x28 (default: a vector as long\n"
 	"                     as the first line)\n"
-	"  -t, --dtype TYPE   element type: u8, f32 (default) or f64\n"
+	"  -t, --dtype TYPE   element type: u8, f32 (default), f64 or i32\n"
 	"  -l, --labels       the first field of every line is an integer label\n"
 	"      --label-column NAME|N  the label is in this column (a header's name, or\n"
 	"                     the field number from 1)\n"
@@ -47,10 +47,10 @@ struct cmdline {
 
 static int parse_dtype(const char *s)
 {
-	for (int d = TS_U8; d <= TS_F64; d++)
+	for (int d = TS_U8; d <= TS_I32; d++)
 		if (!strcmp(s, ts_dtype_name(d)))
 			return d;
-	vk_usage_error("--dtype: '%s' is not u8, f32 or f64", s);
+	vk_usage_error("--dtype: '%s' is not u8, f32, f64 or i32", s);
 }
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
@@ -94,7 +94,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--labels is --label-column 1: give one of them");
 	if (c->labels)
 		c->label_column = "1";
-	if (c->standardize && c->dtype == TS_U8)
+	if (c->standardize && (c->dtype == TS_U8 || c->dtype == TS_I32))
 		vk_usage_error("--standardize makes values of any sign: use -t f32 or f64");
 	if (c->rank) {
 		vk_error e;
@@ -144,23 +144,8 @@ static int is_missing(const char *tok)
 	return !*tok || !strcmp(tok, "NA") || !strcmp(tok, "na") || !strcasecmp(tok, "nan");
 }
 
-static void set_value(int dtype, void *at, double v)
-{
-	switch (dtype) {
-	case TS_U8: *(unsigned char *)at = v <= 0 ? 0 : v >= 255 ? 255 : (unsigned char)lround(v); break;
-	case TS_F32: *(float *)at = (float)v; break;
-	default: *(double *)at = v; break;
-	}
-}
-
-static double get_value(int dtype, const void *at)
-{
-	switch (dtype) {
-	case TS_U8: return *(const unsigned char *)at;
-	case TS_F32: return *(const float *)at;
-	default: return *(const double *)at;
-	}
-}
+static void set_value(int dtype, void *at, double v) { ts_put(dtype, at, 0, v); }
+static double get_value(int dtype, const void *at) { return ts_get(dtype, at, 0); }
 
 /* The name of 0-based field f for messages: " (column NAME)" or "". */
 static const char *column_of(const struct layout *l, long f, char *buf, size_t len)
