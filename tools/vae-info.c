@@ -145,14 +145,21 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		     t.flags & VK_TRAIN_SIGMA_LEARNED ? " (learned)" : "");
 	fact(c, path, "input", "%s (%d values)",
 	     vk_shape_str(vk_arch_input_shape(a), shape, sizeof shape), a->input_size);
-	fact(c, path, "latent", "%d", a->latent);
+	if (a->codes)
+		fact(c, path, "codes", "%d", a->codes);
+	if (!vk_autoregressive(a))
+		fact(c, path, "latent", "%d", a->latent);
 	if (a->classes) {
 		class_fact(c, path, a->classes, &t);
 		fact(c, path, "label_value", "%.6g%s", vk_label_value(a),
 		     a->label_scaled ? " (sqrt of the classes)" : " (a model before format 2.1)");
 	}
-	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
-	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
+	if (vk_autoregressive(a)) { /* one list: the masked network */
+		print_layers(c, path, "network", m.dec, m.n_dec, "output");
+	} else {
+		print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
+		print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
+	}
 	fact(c, path, "parameters", "%zu", m.n_params);
 	if (m.n_state) /* batchnorm's running statistics */
 		fact(c, path, "layer_state", "%zu (running statistics)", m.n_state);
@@ -179,7 +186,8 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		fact(c, path, "info_alpha", "%g", t.obj_alpha);
 	if (t.objective)
 		fact(c, path, "mmd_lambda", "%g", t.obj_lambda);
-	fact(c, path, "beta", "%g", t.beta);
+	if (!vk_autoregressive(a))
+		fact(c, path, "beta", "%g", t.beta);
 	if (t.kl_warmup)
 		fact(c, path, "kl_warmup", "%u", t.kl_warmup);
 	if (t.kl_cycles)
@@ -193,10 +201,15 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		fact(c, path, "best_epoch", "%u", t.best_epoch);
 		fact(c, path, "best_test_loss", "%.4f", t.best_test);
 	}
-	fact(c, path, "train_rec", "%.4f", t.train_rec);
-	fact(c, path, "train_kl", "%.4f", t.train_kl);
-	fact(c, path, "test_rec", "%.4f", t.test_rec);
-	fact(c, path, "test_kl", "%.4f", t.test_kl);
+	if (vk_autoregressive(a)) { /* the exact NLL per code map, nats */
+		fact(c, path, "train_nll", "%.4f", t.train_rec);
+		fact(c, path, "test_nll", "%.4f", t.test_rec);
+	} else {
+		fact(c, path, "train_rec", "%.4f", t.train_rec);
+		fact(c, path, "train_kl", "%.4f", t.train_kl);
+		fact(c, path, "test_rec", "%.4f", t.test_rec);
+		fact(c, path, "test_kl", "%.4f", t.test_kl);
+	}
 	if (o.present)
 		fact(c, path, "optimizer_state", "present (step %llu)", (unsigned long long)o.adam.t);
 	else

@@ -500,7 +500,16 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 	const vk_trainrec *r = &run->rec;
 	int vae = vk_latent_of(&run->model.a)->has_kl;
 	int has_sigma = vk_lik_of(&run->model.a)->has_sigma;
-	if (!c->quiet) {
+	int prior = vk_autoregressive(&run->model.a);
+	if (!c->quiet && prior) { /* no latent: the exact NLL per code map, in nats */
+		fprintf(stderr, "%s: epoch %d/%d %.2fs train nll %.3f", vk_progname, p->epoch,
+			p->epochs, p->seconds, p->train_rec);
+		if (c->test)
+			fprintf(stderr, " | test nll %.3f", p->test_rec);
+		if (r->lr_schedule != VK_LR_CONSTANT)
+			fprintf(stderr, " lr %g", p->lr);
+		fputc('\n', stderr);
+	} else if (!c->quiet) {
 		fprintf(stderr, "%s: epoch %d/%d %.2fs train rec %.3f kl %.3f", vk_progname,
 			p->epoch, p->epochs, p->seconds, p->train_rec, p->train_kl);
 		if (vae)
@@ -517,6 +526,8 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 		if (!isnan(p->train_mmd))
 			fprintf(stderr, " mmd %.4g", p->train_mmd);
 		fputc('\n', stderr);
+	}
+	if (!c->quiet) {
 		if (p->early_stop)
 			fprintf(stderr, "%s: early stop after epoch %d: no test improvement for %u "
 				"epochs; %s holds epoch %u (test loss %.4f), %s the last epoch\n",

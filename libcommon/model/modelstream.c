@@ -53,7 +53,9 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 {
 	char shape[64], want[48];
 	vk_shape in = vk_arch_input_shape(&m->a);
-	if (m->enc[0].ops->flat) { /* reads its input flat: any shape of D values fits */
+	/* the first layer reading the input: an autoregressive model's is its decoder's */
+	const vk_layer *first = m->n_enc ? &m->enc[0] : &m->dec[0];
+	if (first->ops->flat) { /* reads its input flat: any shape of D values fits */
 		if (ts_elems(h) != (size_t)m->a.input_size)
 			return vk_fail(e, "%s: records of shape %s (%zu values) do not match the "
 					  "model's input, %s (%d values)",
