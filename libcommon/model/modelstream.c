@@ -201,6 +201,12 @@ int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *lab
 	if (vk_model_load(model_path, &t->m, &t->rec, NULL, e))
 		return -1;
 	int label;
+	if (input != VK_INPUT_NONE && vk_autoregressive(&t->m.a)) {
+		vk_fail(e, "%s is a %s, a prior over code maps: it neither encodes nor decodes "
+			   "(vae-sample draws code maps from it, kl-eval measures it)",
+			model_path, vk_kind_name(t->m.a.kind));
+		goto fail;
+	}
 	if (resolve_label(t, label_arg, model_path, &label, e) ||
 	    vk_check_label_option(&t->m, label, model_path, e) ||
 	    vk_work_alloc(&t->w, &t->m, batch, e))

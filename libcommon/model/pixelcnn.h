@@ -1,0 +1,41 @@
+/* A PixelCNN prior over code maps (vae-train --model pixelcnn): drawing maps
+ * from it, and the baseline it is measured against. The model itself is an
+ * autoregressive model kind (latents.h) over a categorical likelihood; its
+ * network is a list of masked convolutions (layer_mconv.c), its NLL is
+ * vk_eval_batch's (evaluate.h). */
+#ifndef VK_PIXELCNN_H
+#define VK_PIXELCNN_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+#include "rng.h"
+
+/* codes (n, P) = n code maps of P = H·W positions drawn from the model, each
+ * position in raster order from softmax(logits / T) given the positions
+ * drawn before it (T > 0; T = 1 the model's own distribution). Deterministic
+ * for a generator state: one uniform draw per position, maps in order.
+ * cls < 0: unconditioned (the only kind of pixelcnn so far). -1 with a
+ * message when m is not autoregressive, T is not positive or memory fails. */
+int vk_pixelcnn_sample(vk_model *m, vk_rng *rng, int n, int cls, float T, int32_t *codes,
+		       vk_error *e);
+
+/* The independent per-position categorical, the baseline a prior must beat:
+ * counts (P, K) of each code at each position over training maps, and the
+ * −log p of a map under the smoothed estimate p(k at i) = (c_ik + ½)/(N + K/2)
+ * (Krichevsky–Trofimov: no code has probability 0). */
+typedef struct {
+	int P, K;
+	uint64_t n;        /* maps counted */
+	uint64_t *count;   /* (P, K) */
+} vk_code_baseline;
+
+int vk_code_baseline_init(vk_code_baseline *b, int P, int K, vk_error *e);
+void vk_code_baseline_free(vk_code_baseline *b);
+/* Count n maps x (n, P), codes in [0, K) (checked by the caller). */
+void vk_code_baseline_add(vk_code_baseline *b, const float *x, int n);
+/* −log p (nats) of one map x (P) under the fitted baseline. */
+double vk_code_baseline_nll(const vk_code_baseline *b, const float *x);
+
+#endif
