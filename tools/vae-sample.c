@@ -182,11 +182,9 @@ static int sample_codes(ts_writer *w, void *arg, vk_error *e)
 	int P = m->a.input_size, rc = 0;
 	int32_t *codes = vk_xmalloc(sizeof(int32_t) * c->batch * P);
 	float *row = vk_xmalloc(sizeof(float) * P);
-	vk_rng rng;
-	vk_rng_seed(&rng, c->seed);
 	for (long done = 0; done < s->total && !rc;) {
 		int n = s->total - done < c->batch ? (int)(s->total - done) : c->batch;
-		rc = vk_pixelcnn_sample(m, &rng, n, -1, c->temperature, codes, e);
+		rc = vk_pixelcnn_sample(m, c->seed, (uint64_t)done, n, -1, c->temperature, codes, e);
 		for (int i = 0; i < n && !rc; i++) {
 			for (int j = 0; j < P; j++)
 				row[j] = (float)codes[(size_t)i * P + j];

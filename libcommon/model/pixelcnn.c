@@ -24,8 +24,8 @@ static int draw(const float *l, int K, float T, double u)
 	return K - 1; /* rounding at the top of the CDF */
 }
 
-int vk_pixelcnn_sample(vk_model *m, vk_rng *rng, int n, int cls, float T, int32_t *codes,
-		       vk_error *e)
+int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cls, float T,
+		       int32_t *codes, vk_error *e)
 {
 	const vk_arch *a = &m->a;
 	if (!vk_autoregressive(a))
@@ -41,26 +41,30 @@ int vk_pixelcnn_sample(vk_model *m, vk_rng *rng, int n, int cls, float T, int32_
 	if (vk_work_alloc(&w, m, cap, e))
 		return -1;
 	float *x = malloc(sizeof(float) * cap * P);
-	if (!x) {
+	vk_rng *g = malloc(sizeof(vk_rng) * cap);
+	if (!x || !g) {
+		free(x), free(g);
 		vk_work_free(&w);
 		return vk_fail(e, "out of memory for %d code maps", cap);
 	}
 	for (int done = 0; done < n;) {
 		int b = n - done < cap ? n - done : cap;
 		memset(x, 0, sizeof(float) * b * P); /* unseen positions: any code will do */
+		for (int r = 0; r < b; r++)
+			vk_rng_seed(&g[r], seed ^ (first + done + r + 1) * 0x9e3779b97f4a7c15ull);
 		/* Position p's logits see only positions before it: one pass per
 		 * position, each drawing that position of every map. */
 		for (int p = 0; p < P; p++) {
 			const float *out = vk_ar_forward(m, &w, x, b);
 			for (int r = 0; r < b; r++)
 				x[(size_t)r * P + p] = (float)draw(out + ((size_t)r * P + p) * K, K, T,
-								   vk_rng_uniform(rng));
+								   vk_rng_uniform(&g[r]));
 		}
 		for (size_t i = 0; i < (size_t)b * P; i++)
 			codes[(size_t)done * P + i] = (int32_t)x[i];
 		done += b;
 	}
-	free(x);
+	free(x), free(g);
 	vk_work_free(&w);
 	return 0;
 }

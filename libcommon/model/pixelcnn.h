@@ -12,14 +12,16 @@
 #include "model.h"
 #include "rng.h"
 
-/* codes (n, P) = n code maps of P = H·W positions drawn from the model, each
+/* codes (n, P) = code maps first … first + n − 1 drawn from the model, each
  * position in raster order from softmax(logits / T) given the positions
- * drawn before it (T > 0; T = 1 the model's own distribution). Deterministic
- * for a generator state: one uniform draw per position, maps in order.
- * cls < 0: unconditioned (the only kind of pixelcnn so far). -1 with a
- * message when m is not autoregressive, T is not positive or memory fails. */
-int vk_pixelcnn_sample(vk_model *m, vk_rng *rng, int n, int cls, float T, int32_t *codes,
-		       vk_error *e);
+ * drawn before it (T > 0; T = 1 the model's own distribution). Map i draws
+ * from its own generator, seeded by (seed, i): the same maps however they
+ * are cut into calls and batches (up to BLAS's rounding, which may round a
+ * batch's rows differently). cls < 0: unconditioned (the only kind of
+ * pixelcnn so far). -1 with a message when m is not autoregressive, T is not
+ * positive or memory fails. */
+int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cls, float T,
+		       int32_t *codes, vk_error *e);
 
 /* The independent per-position categorical, the baseline a prior must beat:
  * counts (P, K) of each code at each position over training maps, and the
