@@ -179,16 +179,20 @@ static int sample_codes(ts_writer *w, void *arg, vk_error *e)
 	const struct sampling *s = arg;
 	const struct cmdline *c = s->c;
 	vk_model *m = &s->t->m;
-	int P = m->a.input_size, rc = 0;
+	int P = m->a.input_size, rc = 0, cond = vk_conditional(&m->a);
 	int32_t *codes = vk_xmalloc(sizeof(int32_t) * c->batch * P);
 	float *row = vk_xmalloc(sizeof(float) * P);
+	/* with --each-label, count maps of every class in turn, a batch never
+	 * straddling two; map numbers (the generators' seeds) run on */
 	for (long done = 0; done < s->total && !rc;) {
-		int n = s->total - done < c->batch ? (int)(s->total - done) : c->batch;
-		rc = vk_pixelcnn_sample(m, c->seed, (uint64_t)done, n, -1, c->temperature, codes, e);
+		long left = c->each_label ? c->count - done % c->count : s->total - done;
+		int n = left < c->batch ? (int)left : c->batch;
+		int cls = c->each_label ? (int)(done / c->count) : cond ? s->t->label : -1;
+		rc = vk_pixelcnn_sample(m, c->seed, (uint64_t)done, n, cls, c->temperature, codes, e);
 		for (int i = 0; i < n && !rc; i++) {
 			for (int j = 0; j < P; j++)
 				row[j] = (float)codes[(size_t)i * P + j];
-			rc = ts_write_f32(w, row, TS_NO_LABEL, e);
+			rc = ts_write_f32(w, row, cond ? cls : TS_NO_LABEL, e);
 		}
 		done += n;
 	}
@@ -202,11 +206,10 @@ static int sample_codes(ts_writer *w, void *arg, vk_error *e)
 static void refuse_for_codes(const struct cmdline *c)
 {
 	const char *opt = c->grid ? "--grid" : c->latent_only ? "--latent-only"
-			  : c->label ? "--label" : c->each_label ? "--each-label"
-			  : c->prior ? "--prior" : c->u8 ? "--u8" : NULL;
+			  : c->share_z ? "--share-z" : c->prior ? "--prior" : c->u8 ? "--u8" : NULL;
 	if (opt)
 		vk_usage_error("%s: %s is a pixelcnn, which draws code maps (no latent, no "
-			       "images, no classes)", opt, c->model);
+			       "images)", opt, c->model);
 }
 
 static const char *base_name(const char *path)
@@ -232,13 +235,23 @@ int main(int argc, char **argv)
 	if (vk_autoregressive(&t.m.a)) {
 		char k[16];
 		uint32_t dims[2] = {t.m.a.input_dims[0], t.m.a.input_dims[1]};
+		int cond = vk_conditional(&t.m.a);
 		refuse_for_codes(&c);
+		if (c.each_label && !cond)
+			vk_die("--each-label: %s is not a conditional model", c.model);
+		if (cond && t.label < 0 && !c.each_label)
+			vk_die("%s is a conditional model: choose a class with --label K or "
+			       "--each-label", c.model);
 		snprintf(k, sizeof k, "%d", t.m.a.codes);
-		if (ts_header_init(&h, TS_I32, 2, dims, &e) ||
-		    ts_meta_set(&h, "codebook", k, &e) ||
+		long total = c.count * (c.each_label ? t.m.a.classes : 1);
+		if (ts_header_init(&h, TS_I32, 2, dims, &e))
+			vk_die_error(&e);
+		h.has_labels = cond; /* each map's class, as a cvae's samples carry it */
+		if (ts_meta_set(&h, "codebook", k, &e) ||
 		    vk_stamp_meta(&h, NULL, c.model, &t.m, "codes", &e) ||
+		    (cond && vk_model_tool_class_names(&t, &h, &e)) ||
 		    vk_write_stream(c.output, &h, sample_codes,
-				    &(struct sampling){&c, &t, NULL, c.count}, &e))
+				    &(struct sampling){&c, &t, NULL, total}, &e))
 			vk_die_error(&e);
 		vk_model_tool_close(&t);
 		return 0;

@@ -24,7 +24,8 @@ static const char USAGE[] =
 	"(pixelcnn) on a stream of code maps, and save it to MODEL.\n"
 	"The model is checkpointed after every epoch, and mid-epoch on SIGINT or SIGTERM.\n\n"
 	"  -o, --output MODEL     model file to write (required)\n"
-	"  -m, --model KIND       ae, vae, cvae or pixelcnn (default vae)\n"
+	"  -m, --model KIND       ae, vae, cvae, pixelcnn or cpixelcnn (a pixelcnn\n"
+	"                         conditioned on the records' labels) (default vae)\n"
 	"  -z, --latent N         latent size (default 20)\n"
 	"      --encoder SPEC     encoder layers: a comma list of these kinds, each with an\n"
 	"                         optional /ACT:\n"
@@ -61,7 +62,8 @@ static const char USAGE[] =
 	"      --early-stop P     stop after P epochs without --test improvement; MODEL\n"
 	"                         holds the best epoch, MODEL.last the last one (with\n"
 	"                         --resume, a larger P continues a run that stopped)\n"
-	"      --classes N        number of classes for a cvae (default: from the data)\n"
+	"      --classes N        number of classes for a cvae or cpixelcnn (default: from\n"
+	"                         the data)\n"
 	"  -s, --seed N           seed for initialisation, shuffling and noise (default 1)\n"
 	"  -t, --threads N        training threads (default: all processors)\n"
 	"      --test FILE        evaluate on the stream FILE after every epoch\n"
@@ -219,12 +221,12 @@ static void check_options(const struct cmdline *c)
 	if (vk_autoregressive(&rc->arch)) {
 		unsigned latent_opts = VK_SET_LATENT | VK_SET_LOSS | VK_SET_SIGMA | VK_SET_BETA |
 				       VK_SET_WARMUP | VK_SET_CYCLES | VK_SET_FREE_BITS | VK_SET_IW |
-				       VK_SET_OBJECTIVE | VK_SET_CLASSES;
+				       VK_SET_OBJECTIVE;
 		if (rc->given & latent_opts)
 			vk_usage_error("a pixelcnn models code maps by their exact likelihood: it has "
-				       "no latent, KL term, decoder loss or classes, so -z, --loss, "
-				       "--sigma, --beta, --kl-*, --free-bits, --iw-train, --objective "
-				       "and --classes do not apply");
+				       "no latent, KL term or decoder loss, so -z, --loss, --sigma, "
+				       "--beta, --kl-*, --free-bits, --iw-train and --objective do not "
+				       "apply");
 	}
 	if (r->kl_warmup && r->kl_cycles)
 		vk_usage_error("--kl-warmup and --kl-cycles are two KL schedules; use one");
@@ -254,7 +256,7 @@ static void check_options(const struct cmdline *c)
 			       "(limit %d); lower one of them", r->iw_train, r->batch,
 			       (long)r->iw_train * r->batch, 1 << 20);
 	if (rc->arch.classes && !vk_conditional(&rc->arch))
-		vk_usage_error("--classes applies only to --model cvae");
+		vk_usage_error("--classes applies only to --model cvae or cpixelcnn");
 	if (r->beta == 0 && (r->kl_warmup || r->kl_cycles || r->free_bits > 0))
 		vk_option_has_no_effect(r->kl_warmup ? "--kl-warmup" : r->kl_cycles ? "--kl-cycles"
 										      : "--free-bits",
@@ -314,7 +316,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'o': r->output = optarg; break;
 		case 'm':
 			if ((r->arch.kind = vk_kind_parse(optarg)) < 0)
-				vk_usage_error("--model: '%s' is not ae, vae, cvae or pixelcnn", optarg);
+				vk_usage_error("--model: '%s' is not ae, vae, cvae, pixelcnn or cpixelcnn",
+					       optarg);
 			if (vk_autoregressive(&r->arch)) /* no latent; a categorical over codes */
 				r->arch.latent = 0, r->arch.likelihood = VK_CATEGORICAL;
 			r->given |= VK_SET_KIND;

@@ -79,7 +79,7 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 	int Z = a->latent, C = a->classes, ldz = Z + C, D = a->input_size;
 	int H = vk_head_width(a), E = L->noise * Z;
 	if (vk_autoregressive(a)) { /* −log p(x) exactly: no latent, no bound */
-		nll_rows(m, vk_ar_forward(m, w, x, n), x, D, rec, n);
+		nll_rows(m, vk_ar_forward(m, w, x, labels, n), x, D, rec, n);
 		memset(kl, 0, sizeof(float) * n);
 		return;
 	}

@@ -11,6 +11,7 @@ static const vk_model_kind model_kinds[] = {
 	{VK_VAE, "vae", &vk_latent_gaussian, 0, 0},
 	{VK_CVAE, "cvae", &vk_latent_gaussian, 1, 0},
 	{VK_PIXELCNN, "pixelcnn", &vk_latent_none, 0, 1},
+	{VK_CPIXELCNN, "cpixelcnn", &vk_latent_none, 1, 1},
 };
 
 static const vk_lik_kind *const liks[] = {&vk_lik_bernoulli, &vk_lik_gaussian,

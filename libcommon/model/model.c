@@ -160,15 +160,27 @@ static int build_layers(vk_layer *L, int *end, const vk_layer_spec *specs, int n
 static int build_autoregressive(vk_model *m, const vk_arch *a, vk_error *e)
 {
 	vk_shape input = vk_arch_input_shape(a);
-	int K = vk_lik_of(a)->out_width(a) / a->input_size, label = 0;
+	int K = vk_lik_of(a)->out_width(a) / a->input_size;
 	vk_shape in = {input.h, input.w, K};
 	size_t at = 0, st = 0;
 	m->end_enc = m->n_enc = 0;
-	if (build_layers(m->dec, &m->end_dec, a->dec, a->n_dec, &in, &label, &at, &st, "decoder",
-			 e))
-		return -1;
+	m->end_dec = a->n_dec + 1; /* the layers, the output layer, then bodies */
+	/* A conditional model's class is a bias of each class in every layer
+	 * that takes one so (mconv), at every position. */
+	for (int i = 0; i < a->n_dec; i++) {
+		const vk_layer_ops *k = vk_layer_ops_of(&a->dec[i]);
+		if (i == 0 && k->follows) {
+			char b[64];
+			return vk_fail(e, "layer 1 (%s) must follow another layer",
+				       vk_layer_spec_str(&a->dec[i], b, sizeof b));
+		}
+		if (add_layer(m->dec, i, &m->end_dec, &a->dec[i], in, k->label_bias ? a->classes : 0,
+			      &at, &st, "decoder", i + 1, e))
+			return -1;
+		in = m->dec[i].out;
+	}
 	vk_layer_spec out = vk_mconv_spec(K, 1, 1, VK_IDENTITY);
-	if (add_layer(m->dec, a->n_dec, &m->end_dec, &out, in, 0, &at, &st, "decoder",
+	if (add_layer(m->dec, a->n_dec, &m->end_dec, &out, in, a->classes, &at, &st, "decoder",
 		      a->n_dec + 1, e))
 		return -1;
 	m->n_dec = a->n_dec + 1;
@@ -428,10 +440,11 @@ static const float *forward(vk_model *m, vk_work *w, const float *x, const int32
 	return vk_decoder_forward(m, w, n);
 }
 
-const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, int n)
+const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels,
+			   int n)
 {
 	vk_lik_of(&m->a)->expand(&m->a, x, w->in, n);
-	return list_forward(m, w, m->dec, m->n_dec, w->act_dec, w->in, NULL, n);
+	return list_forward(m, w, m->dec, m->n_dec, w->act_dec, w->in, labels, n);
 }
 
 /* The forward pass and the loss, in the mode w->train says. */
@@ -440,8 +453,8 @@ static void batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t
 {
 	if (vk_autoregressive(&m->a)) {
 		memset(w->kl, 0, sizeof(float) * n);
-		vk_lik_of(&m->a)->nll(&m->a, vk_ar_forward(m, w, x, n), x, w->grad[0], w->rec, n,
-				      scale);
+		vk_lik_of(&m->a)->nll(&m->a, vk_ar_forward(m, w, x, labels, n), x, w->grad[0],
+				      w->rec, n, scale);
 		return;
 	}
 	const float *out = forward(m, w, x, labels, n, eps);
@@ -481,7 +494,9 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	w->train = 1;
 	batch_forward(m, w, x, labels, n, eps, scale);
 	if (vk_autoregressive(a)) { /* no latent: the decoder's parameters alone */
-		list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->in, w->grad[0], 0, n);
+		vk_pass p = pass_of(m, w, grads, labels); /* its class biases read them */
+		vk_list_backward(m->dec, m->n_dec, w->act_dec, w->priv_dec, w->in, w->grad[0],
+				 w->grad[1], 0, n, &p);
 		w->train = 0;
 		if (n == 0)
 			memset(grads, 0, sizeof(float) * m->n_params);

@@ -14,7 +14,7 @@
 
 /* Model kinds and likelihoods by their numbers in model files; what each
  * means is in its table (latents.h), the only place that tests them. */
-enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3, VK_PIXELCNN = 5 };
+enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3, VK_PIXELCNN = 5, VK_CPIXELCNN = 6 };
 enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2, VK_CATEGORICAL = 3 };
 #define VK_MAX_CODES 65536 /* a categorical likelihood's classes */
 #define VK_MAX_CLASSES 4096
@@ -155,9 +155,11 @@ const float *vk_encode(vk_model *m, vk_work *w, const float *x, const int32_t *l
  * (sigmoid of the logits), the means for Gaussian. Returns (n, D). */
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n);
 
-/* An autoregressive model's network on x (n, D): the logits (n, W) of each
- * position given those before it. */
-const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, int n);
+/* An autoregressive model's network on x (n, D) (labels (n) for a
+ * conditional one, else NULL): the logits (n, W) of each position given
+ * those before it. */
+const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels,
+			   int n);
 
 /* The decoder alone, from w->z (its first Z columns hold z, then the one-hot
  * for a CVAE): the logits (Bernoulli) or means (Gaussian), (n, D). */

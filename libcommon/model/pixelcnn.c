@@ -33,8 +33,12 @@ int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cl
 			       vk_kind_name(a->kind));
 	if (!(T > 0 && isfinite(T)))
 		return vk_fail(e, "temperature %g must be positive", T);
-	if (cls >= 0)
-		return vk_fail(e, "this pixelcnn is not conditioned on a class");
+	int cond = vk_conditional(a);
+	if (!cond && cls >= 0)
+		return vk_fail(e, "a %s is not conditioned on a class", vk_kind_name(a->kind));
+	if (cond && (cls < 0 || cls >= a->classes))
+		return vk_fail(e, "a %s of %d classes draws maps of a class 0 to %d, not %d",
+			       vk_kind_name(a->kind), a->classes, a->classes - 1, cls);
 	const int P = a->input_size, W = vk_lik_of(a)->out_width(a), K = W / P;
 	int cap = n < SAMPLE_BATCH ? (n > 0 ? n : 1) : SAMPLE_BATCH;
 	vk_work w;
@@ -42,11 +46,14 @@ int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cl
 		return -1;
 	float *x = malloc(sizeof(float) * cap * P);
 	vk_rng *g = malloc(sizeof(vk_rng) * cap);
-	if (!x || !g) {
-		free(x), free(g);
+	int32_t *labels = malloc(sizeof(int32_t) * cap);
+	if (!x || !g || !labels) {
+		free(x), free(g), free(labels);
 		vk_work_free(&w);
 		return vk_fail(e, "out of memory for %d code maps", cap);
 	}
+	for (int r = 0; r < cap; r++)
+		labels[r] = cls;
 	for (int done = 0; done < n;) {
 		int b = n - done < cap ? n - done : cap;
 		memset(x, 0, sizeof(float) * b * P); /* unseen positions: any code will do */
@@ -55,7 +62,7 @@ int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cl
 		/* Position p's logits see only positions before it: one pass per
 		 * position, each drawing that position of every map. */
 		for (int p = 0; p < P; p++) {
-			const float *out = vk_ar_forward(m, &w, x, b);
+			const float *out = vk_ar_forward(m, &w, x, cond ? labels : NULL, b);
 			for (int r = 0; r < b; r++)
 				x[(size_t)r * P + p] = (float)draw(out + ((size_t)r * P + p) * K, K, T,
 								   vk_rng_uniform(&g[r]));
@@ -64,7 +71,7 @@ int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cl
 			codes[(size_t)done * P + i] = (int32_t)x[i];
 		done += b;
 	}
-	free(x), free(g);
+	free(x), free(g), free(labels);
 	vk_work_free(&w);
 	return 0;
 }

@@ -17,9 +17,10 @@
  * drawn before it (T > 0; T = 1 the model's own distribution). Map i draws
  * from its own generator, seeded by (seed, i): the same maps however they
  * are cut into calls and batches (up to BLAS's rounding, which may round a
- * batch's rows differently). cls < 0: unconditioned (the only kind of
- * pixelcnn so far). -1 with a message when m is not autoregressive, T is not
- * positive or memory fails. */
+ * batch's rows differently). cls: the class of a conditional model
+ * (cpixelcnn), 0 … C−1; −1 for an unconditioned one. -1 with a message when
+ * m is not autoregressive, T is not positive, the class does not fit the
+ * model or memory fails. */
 int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cls, float T,
 		       int32_t *codes, vk_error *e);
 

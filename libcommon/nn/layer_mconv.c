@@ -8,7 +8,11 @@
  * together: the image is one code map, one "colour". Odd K, stride 1, "same"
  * padding; y (n,H,W,F) = act(mconv(x (n,H,W,C)) + b (F)).
  *
- * Parameters as conv's, W (K·K·C, F) rows ordered (ky, kx, c), then b (F).
+ * Parameters as conv's, W (K·K·C, F) rows ordered (ky, kx, c), then b (F);
+ * in a conditional model (label_in = the classes L) then V (L, F), a bias of
+ * each class added at every position before the activation: the
+ * conditional PixelCNN's V·h for a one-hot h (van den Oord et al. 2016),
+ * which every position sees, the first one too.
  * The masked rows of W are zero from initialisation on and their gradient is
  * zero, so they stay zero; forward and backward also run on a masked copy of
  * W (in the workspace), so that a file's nonzero masked weights change
@@ -97,7 +101,7 @@ static int build(vk_layer *l, vk_error *e)
 	if (vk_conv_geom_init(&l->g, VK_CONV_SAME, l->in.h, l->in.w, l->in.c, s->units, s->k, 1, e))
 		return -1;
 	l->n_w = vk_conv_weights(&l->g);
-	l->n_params = l->n_w + (size_t)s->units;
+	l->n_params = l->n_w + (size_t)s->units * (1 + (size_t)l->label_in);
 	return 0;
 }
 
@@ -138,18 +142,30 @@ static void init(const vk_layer *l, float *P, float *S, vk_rng *rng)
 	for (size_t i = 0; i < l->n_w; i++)
 		P[l->w + i] = (float)((2.0 * vk_rng_uniform(rng) - 1.0) * bound);
 	apply_mask(l, P + l->w, NULL);
-	memset(P + l->b, 0, sizeof(float) * l->spec.units);
+	memset(P + l->b, 0, sizeof(float) * l->spec.units * (1 + (size_t)l->label_in));
 }
 
-/* y (n,H,W,F) = act(conv(x (n,H,W,C); mask ⊙ W) + b (F)) */
+/* y (n,H,W,F) = act(conv(x (n,H,W,C); mask ⊙ W) + b (F) [+ V[label] (F)]) */
 static void forward(const vk_layer *l, float *const *y, float *const *priv, const float *x,
 		    int n, const vk_pass *p)
 {
 	(void)priv;
 	float *masked = p->scratch;
 	apply_mask(l, masked, p->P + l->w);
+	int act = l->label_in ? VK_IDENTITY : l->spec.act, F = l->spec.units;
 	vk_conv_forward(y[0], x, masked, p->P + l->b, p->scratch + masked_floats(l), &l->g, n,
-			l->spec.act);
+			act);
+	if (!l->label_in)
+		return;
+	size_t positions = (size_t)l->out.h * l->out.w;
+	for (int r = 0; r < n; r++) {
+		const float *v = p->P + l->b + (size_t)F * (1 + p->labels[r]);
+		float *yr = y[0] + (size_t)r * l->n_out;
+		for (size_t i = 0; i < positions; i++)
+			for (int f = 0; f < F; f++)
+				yr[i * F + f] += v[f];
+	}
+	vk_activate(y[0], (size_t)n * l->n_out, l->spec.act);
 }
 
 /* dy (n,H,W,F) -> dW (masked rows zero), db (F), dx (n,H,W,C) */
@@ -158,9 +174,24 @@ static void backward(const vk_layer *l, float *dx, float *dy, const float *x, fl
 {
 	(void)priv;
 	float *masked = p->scratch;
+	int act = l->spec.act, F = l->spec.units;
+	if (l->label_in) { /* dy to the pre-activation's gradient, then dV by class */
+		vk_act_backward(dy, y[0], (size_t)n * l->n_out, act);
+		act = VK_IDENTITY;
+		float *dv = p->G + l->b + F;
+		memset(dv, 0, sizeof(float) * F * l->label_in);
+		size_t positions = (size_t)l->out.h * l->out.w;
+		for (int r = 0; r < n; r++) {
+			float *d = dv + (size_t)F * p->labels[r];
+			const float *g = dy + (size_t)r * l->n_out;
+			for (size_t i = 0; i < positions; i++)
+				for (int f = 0; f < F; f++)
+					d[f] += g[i * F + f];
+		}
+	}
 	apply_mask(l, masked, p->P + l->w);
 	vk_conv_backward(dx, p->G + l->w, p->G + l->b, dy, x, y[0], masked,
-			 p->scratch + masked_floats(l), &l->g, n, l->spec.act);
+			 p->scratch + masked_floats(l), &l->g, n, act);
 	apply_mask(l, p->G + l->w, NULL);
 }
 
@@ -184,7 +215,7 @@ static int get_row(const uint32_t row[VK_LAYER_ROW_WORDS], vk_layer_spec *s)
 }
 
 const vk_layer_ops vk_layer_mconv = {
-	.name = "mconv", .id = MCONV_ID,
+	.name = "mconv", .id = MCONV_ID, .label_bias = 1,
 	.usage = "mconv:C:K:A|B",
 	.example = "mconv:4:3:A/tanh,mconv:3:3:B/sigmoid",
 	.parse = parse, .print = print, .check = check, .shape = shape,

@@ -45,7 +45,8 @@ typedef struct vk_layer {
 	vk_layer_spec spec;
 	const struct vk_layer_ops *ops;
 	vk_shape in, out;             /* in excludes the label columns */
-	int label_in;                 /* the CVAE's one-hot is appended to the input */
+	int label_in;                 /* the CVAE's one-hot is appended to the input (or,
+				       * for a label_bias kind, its classes' biases) */
 	int n_in, n_out;              /* values in (with the label) and out, per record */
 	size_t w, b, n_w;             /* offsets of the weights and bias in params; weights */
 	size_t n_params;              /* parameters in all, from w (its body's not counted) */
@@ -89,6 +90,12 @@ typedef struct vk_layer_ops {
 	/* 1: normalises the layer before it, so a model's list may not start
 	 * with it (model.c refuses that). */
 	int follows;
+	/* 1: takes a conditional model's class as a learned bias of each class
+	 * (C·F parameters of its own, after its bias) added to every output
+	 * position before the activation, not as input columns: label_in is
+	 * then C, n_in the input's size alone, and the pass's labels are read
+	 * by forward and backward both (conditional PixelCNN's V·h). */
+	int label_bias;
 	/* args[0..nargs) are the ':'-separated fields after KIND in text. */
 	int (*parse)(vk_layer_spec *s, int nargs, const char *const *arg, const char *const *end,
 		     const char *text, vk_error *e);

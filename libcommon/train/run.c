@@ -56,7 +56,6 @@ static int build_prior_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d,
 			       ts_shape_str(&d->h, sh, sizeof sh));
 	a->latent = 0;
 	a->n_enc = 0;
-	a->classes = 0;
 	vk_error why;
 	if (!r->decoder_given &&
 	    vk_layers_parse("mconv:64:1:B/identity,mconv:64:7:A,mconv:64:3:B,mconv:64:3:B,"
@@ -76,9 +75,10 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 			       VK_MAX_VALUES);
 	vk_shape in = vk_arch_input_shape(a);
 	char dec[256];
-	if (vk_autoregressive(a))
-		return build_prior_arch(a, r, d, e);
-	if (r->conv) {
+	if (vk_autoregressive(a)) {
+		if (build_prior_arch(a, r, d, e))
+			return -1;
+	} else if (r->conv) {
 		/* Keras' VAE example (keras-io examples/generative/vae.py) for any H×W×C
 		 * with sides divisible by 4; the output deconv:C:3:1 is the model's own. */
 		if (!vk_shape_is_image(in) || in.h % 4 || in.w % 4)
