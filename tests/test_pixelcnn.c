@@ -96,9 +96,11 @@ Test(categorical, mode_expand_and_checks)
 
 /* ---- the model ---- */
 
-static void pixelcnn_model(vk_model *m, int H, int W, int K, const char *layers)
+/* A pixelcnn, or with classes > 0 a cpixelcnn of that many classes. */
+static void cpixelcnn_model(vk_model *m, int H, int W, int K, int classes, const char *layers)
 {
-	vk_arch a = {.kind = VK_PIXELCNN, .likelihood = VK_CATEGORICAL, .codes = K};
+	vk_arch a = {.kind = classes ? VK_CPIXELCNN : VK_PIXELCNN, .likelihood = VK_CATEGORICAL,
+		     .codes = K, .classes = classes, .label_scaled = classes > 0};
 	vk_arch_set_input(&a, 2, (uint32_t[]){(uint32_t)H, (uint32_t)W});
 	vk_error e;
 	cr_assert_eq(vk_layers_parse(layers, VK_TANH, a.dec, VK_MAX_LAYERS, &a.n_dec, &e), 0, "%s",
@@ -111,13 +113,20 @@ static void pixelcnn_model(vk_model *m, int H, int W, int K, const char *layers)
 		m->params[i] += 0.1f * (float)vk_rng_normal(&rng);
 }
 
+static void pixelcnn_model(vk_model *m, int H, int W, int K, const char *layers)
+{
+	cpixelcnn_model(m, H, W, K, 0, layers);
+}
+
 /* The whole model's parameter gradient (vk_batch_grad) against central
  * differences of its loss. */
-Test(pixelcnn, model_gradient_against_finite_differences)
+static void check_model_gradient(int classes)
 {
-	enum { N = 2, H = 3, W = 4, K = 3 };
+	enum { N = 3, H = 3, W = 4, K = 3 };
 	vk_model m;
-	pixelcnn_model(&m, H, W, K, "mconv:3:3:A,mconv:4:3:B");
+	cpixelcnn_model(&m, H, W, K, classes, "mconv:3:3:A,mconv:4:3:B");
+	const int32_t labels[N] = {1, 0, 1};
+	const int32_t *lab = classes ? labels : NULL;
 	vk_work w;
 	vk_error e;
 	cr_assert_eq(vk_work_alloc(&w, &m, N, &e), 0);
@@ -125,17 +134,17 @@ Test(pixelcnn, model_gradient_against_finite_differences)
 	for (int i = 0; i < N * H * W; i++)
 		x[i] = (float)((i * 7 + i / 5) % K);
 	float *g = calloc(m.n_params, sizeof(float));
-	vk_batch_grad(&m, &w, g, x, NULL, N, 1.0f, NULL, 1.0f);
+	vk_batch_grad(&m, &w, g, x, lab, N, 1.0f, NULL, 1.0f);
 	int bad = 0;
 	for (size_t i = 0; i < m.n_params; i++) {
 		float keep = m.params[i], h = 1e-2f;
 		double up = 0, down = 0;
 		m.params[i] = keep + h;
-		vk_eval_batch(&m, &w, x, NULL, N, 1, w.rec, w.kl);
+		vk_eval_batch(&m, &w, x, lab, N, 1, w.rec, w.kl);
 		for (int r = 0; r < N; r++)
 			up += w.rec[r];
 		m.params[i] = keep - h;
-		vk_eval_batch(&m, &w, x, NULL, N, 1, w.rec, w.kl);
+		vk_eval_batch(&m, &w, x, lab, N, 1, w.rec, w.kl);
 		for (int r = 0; r < N; r++)
 			down += w.rec[r];
 		m.params[i] = keep;
@@ -144,9 +153,26 @@ Test(pixelcnn, model_gradient_against_finite_differences)
 			cr_log_error("parameter %zu: analytic %g numeric %g", i, g[i], num);
 	}
 	cr_assert_eq(bad, 0);
+	/* every class bias of class 2 (no record has it) gets no gradient, the
+	 * others do */
+	if (classes) {
+		const vk_layer *l = &m.dec[1];
+		int F = l->spec.units;
+		cr_assert_eq(l->label_in, classes);
+		for (int f = 0; f < F; f++) {
+			cr_assert_eq(g[l->b + F * 3 + f], 0.0f);
+			cr_assert_neq(g[l->b + F * 1 + f], 0.0f);
+		}
+	}
 	free(g);
 	vk_work_free(&w);
 	vk_model_free(&m);
+}
+
+Test(pixelcnn, model_gradient_against_finite_differences)
+{
+	check_model_gradient(0);
+	check_model_gradient(3); /* the class biases too */
 }
 
 /* Position p's logits never move with the codes at p or after it. */
@@ -161,12 +187,12 @@ Test(pixelcnn, logits_depend_only_on_earlier_codes)
 	float x[P], y0[P * K];
 	for (int i = 0; i < P; i++)
 		x[i] = (float)(i % K);
-	memcpy(y0, vk_ar_forward(&m, &w, x, 1), sizeof y0);
+	memcpy(y0, vk_ar_forward(&m, &w, x, NULL, 1), sizeof y0);
 	int moved_later = 0;
 	for (int q = 0; q < P; q++) {
 		float keep = x[q];
 		x[q] = (float)((q + 1) % K);
-		const float *y = vk_ar_forward(&m, &w, x, 1);
+		const float *y = vk_ar_forward(&m, &w, x, NULL, 1);
 		for (int p = 0; p < P; p++)
 			for (int k = 0; k < K; k++) {
 				int moved = y[p * K + k] != y0[p * K + k];
@@ -204,6 +230,19 @@ Test(pixelcnn, model_file_round_trip)
 	vk_model_free(&other);
 	vk_model_free(&back);
 	vk_model_free(&m);
+	/* a cpixelcnn: its classes, and its class biases among the parameters */
+	cpixelcnn_model(&m, 4, 4, 9, 5, "mconv:8:1:B/identity,mconv:8:5:A/relu");
+	cr_assert_eq(vk_model_save(path, &m, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_model_load(path, &back, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(back.a.kind, VK_CPIXELCNN);
+	cr_assert_eq(back.a.classes, 5);
+	cr_assert_eq(back.n_params, m.n_params);
+	cr_assert_eq(m.n_params, (1 * 1 * 9 * 8 + 8 + 5 * 8) + (5 * 5 * 8 * 8 + 8 + 5 * 8) +
+					 (8 * 9 + 9 + 5 * 9));
+	cr_assert_eq(memcmp(back.params, m.params, sizeof(float) * m.n_params), 0);
+	cr_assert_eq(vk_model_identity(&back), vk_model_identity(&m));
+	vk_model_free(&back);
+	vk_model_free(&m);
 }
 
 /* ---- sampling and the baseline ---- */
@@ -232,6 +271,23 @@ Test(pixelcnn, sampling_is_deterministic_and_in_range)
 		cr_assert_gt(seen[k], 0, "code %d never drawn", k);
 	cr_assert_neq(vk_pixelcnn_sample(&m, 9, 0, 1, -1, 0.0f, a, &e), 0);
 	cr_assert_neq(vk_pixelcnn_sample(&m, 9, 0, 1, 2, 1.0f, a, &e), 0);
+	cr_assert(strstr(e.msg, "not conditioned"), "%s", e.msg);
+	vk_model_free(&m);
+	/* a cpixelcnn needs a class in range; classes draw other maps */
+	cpixelcnn_model(&m, H, W, K, 2, "mconv:4:3:A,mconv:4:3:B");
+	cr_assert_neq(vk_pixelcnn_sample(&m, 9, 0, 1, -1, 1.0f, a, &e), 0);
+	cr_assert_neq(vk_pixelcnn_sample(&m, 9, 0, 1, 2, 1.0f, a, &e), 0);
+	cr_assert(strstr(e.msg, "class 0 to 1"), "%s", e.msg);
+	const vk_layer *out = &m.dec[2]; /* its biases b (K), then V (2, K) */
+	cr_assert_eq(out->label_in, 2);
+	m.params[out->b + K * 2 + 0] = 8.0f; /* class 1 strongly prefers code 0 */
+	cr_assert_eq(vk_pixelcnn_sample(&m, 9, 0, N, 0, 1.0f, a, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_pixelcnn_sample(&m, 9, 0, N, 1, 1.0f, b, &e), 0, "%s", e.msg);
+	int zeros[2] = {0, 0};
+	for (int i = 0; i < N * H * W; i++)
+		zeros[0] += a[i] == 0, zeros[1] += b[i] == 0;
+	cr_assert_gt(zeros[1], zeros[0] + N * H * W / 2, "class 0: %d zeros, class 1: %d",
+		     zeros[0], zeros[1]);
 	vk_model_free(&m);
 }
 
@@ -452,4 +508,90 @@ Test(pixelcnn_tools, bad_input_one_clear_line_each, .timeout = 60)
 	cr_assert_eq(run_err(err, sizeof err, "vae-train -q -m pixelcnn " SMALL " -e 2 --resume -o "
 				    "%s %s", model, other), 1);
 	cr_assert(strstr(err, "codebook"), "%s", err);
+}
+
+/* n labelled 4×4 maps over 8 codes: record r of class r % 3, each row's
+ * first code drawn from {2c, 2c + 1}, then copied rightwards with
+ * probability 0.9 (else redrawn from all 8). */
+static void class_stream(char *path, const char *name, int n, uint64_t seed)
+{
+	snprintf(path, 512, "%s", tmp_path(name));
+	ts_header h;
+	ts_writer w;
+	vk_error e;
+	cr_assert_eq(ts_header_init(&h, TS_I32, 2, (uint32_t[]){4, 4}, &e), 0);
+	h.has_labels = 1;
+	cr_assert_eq(ts_meta_set(&h, "codebook", "8", &e), 0);
+	cr_assert_eq(ts_writer_open(&w, path, &h, &e), 0, "%s", e.msg);
+	vk_rng rng;
+	vk_rng_seed(&rng, seed);
+	float x[16];
+	for (int r = 0; r < n; r++) {
+		int c = r % 3;
+		for (int i = 0; i < 16; i++)
+			x[i] = i % 4 == 0 ? (float)(2 * c + (vk_rng_uniform(&rng) < 0.5f))
+			       : vk_rng_uniform(&rng) < 0.9f ? x[i - 1]
+							     : (float)(int)(vk_rng_uniform(&rng) * 8);
+		cr_assert_eq(ts_write_f32(&w, x, c, &e), 0, "%s", e.msg);
+	}
+	cr_assert_eq(ts_writer_close(&w, &e), 0, "%s", e.msg);
+}
+
+/* A cpixelcnn knows what the class says: about log2 3 bits less per map
+ * than a pixelcnn, whose first code of a map must guess it; its samples of
+ * a class start their rows with that class's codes. */
+Test(pixelcnn_tools, conditioned_on_the_class, .timeout = 120)
+{
+	char train[512], test[512], err[4096];
+	class_stream(train, "cpc-train.vs", 3000, 1);
+	class_stream(test, "cpc-test.vs", 600, 2);
+	KEEP(cond, "cpc.vae");
+	KEEP(plain, "cpc-plain.vae");
+	KEEP(samples, "cpc-samples.vs");
+	cr_assert_eq(run("vae-train -q -m cpixelcnn " SMALL " -e 8 -b 32 --lr 3e-3 -t 1 -o %s %s",
+			 cond, train), 0);
+	cr_assert_eq(run("vae-train -q -m pixelcnn " SMALL " -e 8 -b 32 --lr 3e-3 -t 1 -o %s %s",
+			 plain, train), 0);
+	cr_assert_eq(run_err(err, sizeof err, "kl-eval -t 1 -m %s -m %s %s > /dev/null", cond,
+			     plain, test), 0, "%s", err);
+	double bc, bp;
+	const char *p = strstr(err, "nats = ");
+	cr_assert(p && sscanf(p + 7, "%lf", &bc) == 1, "%s", err);
+	p = strstr(p + 1, "nats = ");
+	cr_assert(p && sscanf(p + 7, "%lf", &bp) == 1, "%s", err);
+	cr_assert(bp - bc > 0.7 * log2(3) && bp - bc < 1.3 * log2(3) + 0.3,
+		  "conditioned %.3f bits, not %.3f: %.3f apart (log2 3 = %.3f)", bc, bp, bp - bc,
+		  log2(3));
+	cr_assert_eq(run("vae-sample -m %s --each-label -n 100 -o %s", cond, samples), 0);
+	ts_reader r;
+	vk_error e;
+	cr_assert_eq(ts_reader_open(&r, samples, &e), 0, "%s", e.msg);
+	cr_assert(r.h.has_labels);
+	float x[16];
+	int32_t label;
+	int got, n = 0, hits = 0;
+	while ((got = ts_read_f32(&r, x, &label, &e)) == 1) {
+		cr_assert_eq(label, n / 100, "record %d", n);
+		for (int row = 0; row < 4; row++)
+			hits += (int)x[row * 4] / 2 == label;
+		n++;
+	}
+	cr_assert_eq(got, 0, "%s", e.msg);
+	ts_reader_close(&r);
+	cr_assert_eq(n, 300);
+	cr_assert_gt(hits, 4 * 300 * 9 / 10, "%d of %d rows start in their class", hits, 1200);
+	/* what it needs, and what does not fit */
+	cr_assert_eq(run_err(err, sizeof err, "vae-sample -m %s > /dev/null", cond), 1);
+	cr_assert(strstr(err, "choose a class"), "%s", err);
+	cr_assert_eq(run_err(err, sizeof err, "vae-sample -m %s -l 3 > /dev/null", cond), 1);
+	cr_assert(strstr(err, "vae-sample: "), "%s", err);
+	cr_assert_eq(run_err(err, sizeof err, "vae-sample -m %s --each-label > /dev/null", plain), 1);
+	cr_assert(strstr(err, "not a conditional model"), "%s", err);
+	CODES(unlabelled, "cpc-unlabelled.vs", 30, 4, 4, 8, 8, TS_I32, 1, -1, 0);
+	cr_assert_eq(run_err(err, sizeof err, "vae-train -m cpixelcnn -e 1 -o %s %s", plain,
+			     unlabelled), 1);
+	cr_assert(strstr(err, "label"), "%s", err);
+	cr_assert_eq(run_err(err, sizeof err, "vae-train -m pixelcnn --classes 3 -e 1 -o %s %s",
+			     plain, train), 2);
+	cr_assert(strstr(err, "--classes applies only"), "%s", err);
 }
