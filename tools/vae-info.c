@@ -151,8 +151,10 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		fact(c, path, "latent", "%d", a->latent);
 	if (a->classes) {
 		class_fact(c, path, a->classes, &t);
-		fact(c, path, "label_value", "%.6g%s", vk_label_value(a),
-		     a->label_scaled ? " (sqrt of the classes)" : " (a model before format 2.1)");
+		if (!vk_autoregressive(a)) /* a cpixelcnn's class is a bias, not a one-hot */
+			fact(c, path, "label_value", "%.6g%s", vk_label_value(a),
+			     a->label_scaled ? " (sqrt of the classes)"
+					     : " (a model before format 2.1)");
 	}
 	if (vk_autoregressive(a)) { /* one list: the masked network */
 		print_layers(c, path, "network", m.dec, m.n_dec, "output");
