@@ -332,6 +332,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_LAYERS: layers = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_CODES:
 			r->arch.codes = (int)vk_parse_long("--codes", optarg, 2, VK_MAX_CODES);
+			r->given |= VK_SET_CODES;
 			break;
 		case OPT_ARCH:
 			if (strcmp(optarg, "mlp") && strcmp(optarg, "conv") && strcmp(optarg, "resnet"))

@@ -249,7 +249,10 @@ static int check_layers(const vk_recipe *r, const vk_model *m, const vk_dataset 
 			vk_error *e)
 {
 	vk_arch a;
-	if (build_arch(&a, r, d, e))
+	vk_recipe own = *r;
+	if (!own.arch.codes) /* a pixelcnn's codebook: the checkpoint's */
+		own.arch.codes = m->a.codes;
+	if (build_arch(&a, &own, d, e))
 		return -1;
 	char mine[200], theirs[200];
 	for (int dec = 0; dec < 2; dec++) {
@@ -259,7 +262,7 @@ static int check_layers(const vk_recipe *r, const vk_model *m, const vk_dataset 
 		if (strcmp(mine, theirs)) {
 			vk_fail(e, "the layer options give the %s %s: %s was trained with %s; on "
 				   "--resume the network comes from the checkpoint (leave --hidden, "
-				   "--encoder, --decoder, --arch and --activation out)",
+				   "--encoder, --decoder, --layers, --arch and --activation out)",
 				dec ? "decoder" : "encoder", mine, r->output, theirs);
 			return VK_RUN_USAGE;
 		}
@@ -311,6 +314,9 @@ static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec
 							     : NULL);
 	if ((g & VK_SET_CLASSES) && a->classes != had->classes)
 		return refuse(e, path, "--classes", fmt_u(x, a->classes), fmt_u(y, had->classes));
+	if ((g & VK_SET_CODES) && a->codes != had->codes)
+		return refuse(e, path, "--codes", fmt_u(x, a->codes),
+			      had->codes ? fmt_u(y, had->codes) : NULL);
 	if ((g & VK_SET_LAYERS) && check_layers(r, m, d, e))
 		return VK_RUN_USAGE;
 	if ((g & VK_SET_BATCH) && o->batch != t->batch)

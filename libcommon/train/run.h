@@ -23,6 +23,7 @@ enum {
 	VK_SET_CYCLES = 1 << 12, VK_SET_FREE_BITS = 1 << 13, VK_SET_IW = 1 << 14,
 	VK_SET_SCHEDULE = 1 << 15, VK_SET_EARLY_STOP = 1 << 16, VK_SET_EPOCHS = 1 << 17,
 	VK_SET_OBJECTIVE = 1 << 18, /* --objective, --mmd-lambda, --info-alpha */
+	VK_SET_CODES = 1 << 19,     /* a pixelcnn's --codes */
 };
 
 typedef struct {
