@@ -223,6 +223,12 @@ Test(pixelcnn, model_file_round_trip)
 	cr_assert_eq(back.n_params, m.n_params);
 	cr_assert_eq(memcmp(back.params, m.params, sizeof(float) * m.n_params), 0);
 	cr_assert_eq(vk_model_identity(&back), vk_model_identity(&m));
+	/* what a VQ-VAE's vae-sample --prior asks of it */
+	cr_assert_eq(vk_pixelcnn_fits(&back, 9, 4, 4, "p.vae", &e), 0, "%s", e.msg);
+	cr_assert_neq(vk_pixelcnn_fits(&back, 512, 4, 4, "p.vae", &e), 0);
+	cr_assert(strstr(e.msg, "p.vae") && strstr(e.msg, "of 9, not 512"), "%s", e.msg);
+	cr_assert_neq(vk_pixelcnn_fits(&back, 9, 7, 7, "p.vae", &e), 0);
+	cr_assert(strstr(e.msg, "4x4 code maps, not 7x7"), "%s", e.msg);
 	/* a model of another codebook is another model */
 	vk_model other;
 	pixelcnn_model(&other, 4, 4, 8, "mconv:8:1:B/identity,mconv:8:5:A/relu,mconv:8:3:B/relu");

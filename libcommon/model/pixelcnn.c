@@ -76,6 +76,22 @@ int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cl
 	return 0;
 }
 
+int vk_pixelcnn_fits(const vk_model *prior, int K, int H, int W, const char *prior_name,
+		     vk_error *e)
+{
+	const vk_arch *a = &prior->a;
+	if (!vk_autoregressive(a))
+		return vk_fail(e, "%s is a %s, not a prior over code maps (a pixelcnn)", prior_name,
+			       vk_kind_name(a->kind));
+	if (a->codes != K)
+		return vk_fail(e, "%s was trained on codes of a codebook of %d, not %d", prior_name,
+			       a->codes, K);
+	if ((int)a->input_dims[0] != H || (int)a->input_dims[1] != W)
+		return vk_fail(e, "%s was trained on %ux%u code maps, not %dx%d", prior_name,
+			       a->input_dims[0], a->input_dims[1], H, W);
+	return 0;
+}
+
 int vk_code_baseline_init(vk_code_baseline *b, int P, int K, vk_error *e)
 {
 	memset(b, 0, sizeof *b);

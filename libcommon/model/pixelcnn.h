@@ -24,6 +24,13 @@
 int vk_pixelcnn_sample(vk_model *m, uint64_t seed, uint64_t first, int n, int cls, float T,
 		       int32_t *codes, vk_error *e);
 
+/* The prior fits the code maps of a model whose codebook has K codes and
+ * whose code maps are H×W (a VQ-VAE's, for vae-sample --prior): 0, or -1
+ * with one message naming prior_name and both codebook sizes (or both
+ * shapes), or saying the prior is no pixelcnn. */
+int vk_pixelcnn_fits(const vk_model *prior, int K, int H, int W, const char *prior_name,
+		     vk_error *e);
+
 /* The independent per-position categorical, the baseline a prior must beat:
  * counts (P, K) of each code at each position over training maps, and the
  * −log p of a map under the smoothed estimate p(k at i) = (c_ik + ½)/(N + K/2)
