@@ -95,6 +95,7 @@ typedef struct {
 	const char *name;
 	int unit_targets;  /* targets must lie in [0, 1] */
 	int has_sigma;     /* a σ: fixed, or learned (vae-train --sigma learned) */
+	int has_codes;     /* K classes (vk_arch.codes), kept in the model file's CATG */
 	/* decoder outputs per record (D for a mean per value) */
 	int (*out_width)(const struct vk_arch *a);
 	/* its fields in range */

@@ -102,6 +102,7 @@ static int cat_check_rows(const vk_arch *a, const float *x, size_t n, size_t dim
 const vk_lik_kind vk_lik_categorical = {
 	.id = VK_CATEGORICAL,
 	.name = "categorical",
+	.has_codes = 1,
 	.out_width = cat_width,
 	.check = cat_check,
 	.nll = cat_nll,

@@ -333,7 +333,7 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	int present[N_SECTIONS] = {0}, count = 0;
 	present[HEAD] = present[LAYR] = present[PARM] = 1;
 	present[CLAS] = vk_conditional(&m->a);
-	present[CATG] = m->a.codes > 0;
+	present[CATG] = vk_lik_of(&m->a)->has_codes;
 	present[STAT] = m->n_state > 0;
 	present[OPTM] = has_opt;
 	present[TRAN] = t != NULL;
@@ -921,9 +921,16 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	} else if (at[CLAS] >= 0)
 		return vk_fail(e, "%s: bad model: a CLAS section in a %s", path,
 			       vk_kind_name(r.a.kind));
-	if (at[CATG] >= 0 && (read_fixed(fd, &ent[at[CATG]], 0, &r, path, e) ||
-			      check_fields(CATG, &r, path, e)))
-		return -1;
+	const vk_lik_kind *lik = vk_lik_of(&r.a);
+	if (lik && lik->has_codes) {
+		if (at[CATG] < 0)
+			return vk_fail(e, "%s: bad model: a %s likelihood without a CATG section", path,
+				       lik->name);
+		if (read_fixed(fd, &ent[at[CATG]], 0, &r, path, e) || check_fields(CATG, &r, path, e))
+			return -1;
+	} else if (at[CATG] >= 0)
+		return vk_fail(e, "%s: bad model: a CATG section with a %s likelihood", path,
+			       vk_likelihood_name(r.a.likelihood));
 	const entry *lx = &ent[at[LAYR]];
 	unsigned char lay[8 + 2 * (VK_MAX_LAYERS + 1) * (ENTRY_HEAD + 4 * MAX_ROW)];
 	if (lx->size < fixed_size(LAYR, 0) || lx->size > sizeof lay)
