@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "evaluate.h"
 #include "modelfile.h"
@@ -249,6 +250,57 @@ Test(pixelcnn, model_file_round_trip)
 	cr_assert_eq(vk_model_identity(&back), vk_model_identity(&m));
 	vk_model_free(&back);
 	vk_model_free(&m);
+}
+
+/* A saved pixelcnn's bytes with one edit, its CRC made right again: the
+ * u32 at offset `at` of section tag's (at < 0: the entry's tag and flags
+ * become ZATG and 0). */
+static void edit_and_expect(const char *path, const char *tag, long at, uint32_t v,
+			    const char *want)
+{
+	size_t len;
+	unsigned char *b = slurp(path, &len);
+	cr_assert_not_null(b);
+	uint32_t count;
+	memcpy(&count, b + 12, 4);
+	unsigned char *ent = NULL;
+	for (uint32_t i = 0; i < count; i++)
+		if (!memcmp(b + 16 + 32 * i, tag, 4))
+			ent = b + 16 + 32 * i;
+	cr_assert_not_null(ent, "no %s section", tag);
+	if (at < 0) {
+		memcpy(ent, "ZATG", 4);
+		memset(ent + 8, 0, 4);
+	} else {
+		uint64_t off;
+		memcpy(&off, ent + 16, 8);
+		memcpy(b + off + at, &v, 4);
+	}
+	uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
+	memcpy(b + len - 4, &crc, 4);
+	const char *bad = tmp_path("pc-edited.vae");
+	cr_assert_eq(spit(bad, b, len), 0);
+	free(b);
+	vk_model m;
+	vk_error e;
+	cr_assert_neq(vk_model_load(bad, &m, NULL, NULL, &e), 0, "accepted (want %s)", want);
+	cr_assert(strstr(e.msg, want), "want '%s': %s", want, e.msg);
+}
+
+Test(pixelcnn, model_file_damage_refused)
+{
+	vk_model m;
+	vk_error e;
+	pixelcnn_model(&m, 4, 4, 9, "mconv:8:3:A");
+	char path[512];
+	snprintf(path, sizeof path, "%s", tmp_path("pc-damage.vae"));
+	cr_assert_eq(vk_model_save(path, &m, NULL, NULL, &e), 0, "%s", e.msg);
+	vk_model_free(&m);
+	edit_and_expect(path, "CATG", 0, 1, "CATG's classes is 1 (2 to 65536)");
+	edit_and_expect(path, "CATG", 0, 10, "layer"); /* K no longer the output's */
+	edit_and_expect(path, "CATG", -1, 0, "without a CATG section");
+	edit_and_expect(path, "HEAD", 28, 1, "a CATG section with a bernoulli likelihood");
+	edit_and_expect(path, "HEAD", 24, 3, "no latent"); /* latent 3 in a pixelcnn */
 }
 
 /* ---- sampling and the baseline ---- */
