@@ -535,8 +535,11 @@ Test(pixelcnn_tools, bad_input_one_clear_line_each, .timeout = 60)
 		{"vae-train -m pixelcnn --encoder dense:4 -e 1 -o %s %s", "--layers", 2},
 		{"vae-train -m vae --codes 4 -e 1 -o %s %s", "--codes applies only", 2},
 		{"vae-train -m pixelcnn --layers mconv:4:4:A -e 1 -o %s %s", "odd", 2},
+		{"vae-train -m pixelcnn --layers mconv:4:3:B -e 1 -o %s %s", "no layer has a type A", 1},
+		{"vae-train -m pixelcnn --layers mconv:4:3:A,conv:4:3:1 -e 1 -o %s %s",
+		 "layer 2 (conv:4:3:1/relu) is not a masked convolution", 1},
 	};
-	const char *data[] = {high, neg, frac, good, good, good, good, good, good, good};
+	const char *data[] = {high, neg, frac, good, good, good, good, good, good, good, good, good};
 	char err[2048];
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		int st = run_err(err, sizeof err, cases[i].cmd, none, data[i]);

@@ -165,20 +165,27 @@ static int build_autoregressive(vk_model *m, const vk_arch *a, vk_error *e)
 	size_t at = 0, st = 0;
 	m->end_enc = m->n_enc = 0;
 	m->end_dec = a->n_dec + 1; /* the layers, the output layer, then bodies */
-	/* A conditional model's class is a bias of each class in every layer
-	 * that takes one so (mconv), at every position. */
+	/* Each position's logits from the codes before it alone: every layer
+	 * ordered, one at least strictly (a type A mask). A conditional model's
+	 * class is a bias of each class in every layer that takes one so
+	 * (mconv), at every position. */
+	int strict = 0;
+	char b[64];
 	for (int i = 0; i < a->n_dec; i++) {
 		const vk_layer_ops *k = vk_layer_ops_of(&a->dec[i]);
-		if (i == 0 && k->follows) {
-			char b[64];
-			return vk_fail(e, "layer 1 (%s) must follow another layer",
-				       vk_layer_spec_str(&a->dec[i], b, sizeof b));
-		}
+		if (!k->order)
+			return vk_fail(e, "layer %d (%s) is not a masked convolution: in a %s each "
+					  "position may see only the codes before it", i + 1,
+				       vk_layer_spec_str(&a->dec[i], b, sizeof b), vk_kind_name(a->kind));
+		strict |= k->order(&a->dec[i]);
 		if (add_layer(m->dec, i, &m->end_dec, &a->dec[i], in, k->label_bias ? a->classes : 0,
 			      &at, &st, "decoder", i + 1, e))
 			return -1;
 		in = m->dec[i].out;
 	}
+	if (!strict)
+		return vk_fail(e, "no layer has a type A mask (mconv:F:K:A): every position would "
+				  "see its own code");
 	vk_layer_spec out = vk_mconv_spec(K, 1, 1, VK_IDENTITY);
 	if (add_layer(m->dec, a->n_dec, &m->end_dec, &out, in, a->classes, &at, &st, "decoder",
 		      a->n_dec + 1, e))

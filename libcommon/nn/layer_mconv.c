@@ -195,6 +195,9 @@ static void backward(const vk_layer *l, float *dx, float *dy, const float *x, fl
 	apply_mask(l, p->G + l->w, NULL);
 }
 
+/* Type A sees only the positions before its own, B its own too. */
+static int order(const vk_layer_spec *s) { return mask_type(s) == MASK_A; }
+
 /* Row words 2-4: filters, kernel, mask type (0 A, 1 B). */
 static void put_row(const vk_layer_spec *s, uint32_t row[VK_LAYER_ROW_WORDS])
 {
@@ -219,7 +222,7 @@ const vk_layer_ops vk_layer_mconv = {
 	.usage = "mconv:C:K:A|B",
 	.example = "mconv:4:3:A/tanh,mconv:3:3:B/sigmoid",
 	.parse = parse, .print = print, .check = check, .shape = shape,
-	.build = build, .workspace = workspace, .init = init,
+	.build = build, .workspace = workspace, .init = init, .order = order,
 	.forward = forward, .backward = backward,
 	.put_row = put_row, .get_row = get_row,
 };

@@ -96,6 +96,11 @@ typedef struct vk_layer_ops {
 	 * then C, n_in the input's size alone, and the pass's labels are read
 	 * by forward and backward both (conditional PixelCNN's V·h). */
 	int label_bias;
+	/* An image layer's causal order in raster order (NULL: none, it sees
+	 * later positions too): 0, output position p sees input positions up to
+	 * p; 1, only those before p. An autoregressive model's list must be all
+	 * ordered and hold at least one 1 (model.c). */
+	int (*order)(const vk_layer_spec *s);
 	/* args[0..nargs) are the ':'-separated fields after KIND in text. */
 	int (*parse)(vk_layer_spec *s, int nargs, const char *const *arg, const char *const *end,
 		     const char *text, vk_error *e);
