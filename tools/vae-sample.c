@@ -1,5 +1,5 @@
 /* vae-sample — draw z from the prior N(0, I), or from a fitted mixture, and decode it:
- * new data from a model. */
+ * new data from a model; or draw code maps from a PixelCNN prior. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +11,15 @@
 #include "modelstream.h"
 #include "opts.h"
 #include "units.h"
+#include "pixelcnn.h"
 
 static const char USAGE[] =
 	"Usage: vae-sample -m MODEL [OPTION]...\n"
 	"Draw latent vectors z ~ N(0, T^2 I), or from the Gaussian mixture of a prior\n"
 	"file, and write the decoded images (f32 in [0,1]) to standard output. A model\n"
 	"of standardised data (txt2stream --standardize) samples in the data's units,\n"
-	"as vae-decode decodes.\n\n"
+	"as vae-decode decodes. From a pixelcnn, draw code maps position by position\n"
+	"and write them as an i32 code stream (-n, -s, -T, -b apply).\n\n"
 	"  -m, --model MODEL     the trained model (required)\n"
 	"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
 	"  -n, --count N         number of samples (default 64)\n"
@@ -180,6 +182,45 @@ static int vae_sample(ts_writer *w, void *arg, vk_error *e)
 	return rc;
 }
 
+/* Code maps from a pixelcnn, a batch at a time, as integer records. */
+static int sample_codes(ts_writer *w, void *arg, vk_error *e)
+{
+	const struct sampling *s = arg;
+	const struct cmdline *c = s->c;
+	vk_model *m = &s->t->m;
+	int P = m->a.input_size, rc = 0, cond = vk_conditional(&m->a);
+	int32_t *codes = vk_xmalloc(sizeof(int32_t) * c->batch * P);
+	float *row = vk_xmalloc(sizeof(float) * P);
+	/* with --each-label, count maps of every class in turn, a batch never
+	 * straddling two; map numbers (the generators' seeds) run on */
+	for (long done = 0; done < s->total && !rc;) {
+		long left = c->each_label ? c->count - done % c->count : s->total - done;
+		int n = left < c->batch ? (int)left : c->batch;
+		int cls = c->each_label ? (int)(done / c->count) : cond ? s->t->label : -1;
+		rc = vk_pixelcnn_sample(m, c->seed, (uint64_t)done, n, cls, c->temperature, codes, e);
+		for (int i = 0; i < n && !rc; i++) {
+			for (int j = 0; j < P; j++)
+				row[j] = (float)codes[(size_t)i * P + j];
+			rc = ts_write_f32(w, row, cond ? cls : TS_NO_LABEL, e);
+		}
+		done += n;
+	}
+	free(codes);
+	free(row);
+	return rc;
+}
+
+/* The options that draw or decode latent vectors do not apply to a prior
+ * over code maps. */
+static void refuse_for_codes(const struct cmdline *c)
+{
+	const char *opt = c->grid ? "--grid" : c->latent_only ? "--latent-only"
+			  : c->share_z ? "--share-z" : c->prior ? "--prior" : c->u8 ? "--u8" : NULL;
+	if (opt)
+		vk_usage_error("%s: %s is a pixelcnn, which draws code maps (no latent, no "
+			       "images)", opt, c->model);
+}
+
 static const char *base_name(const char *path)
 {
 	const char *b = strrchr(path, '/');
@@ -200,6 +241,30 @@ int main(int argc, char **argv)
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.model}, 1);
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_NONE, NULL, &e))
 		vk_die_error(&e);
+	if (vk_autoregressive(&t.m.a)) {
+		char k[16];
+		uint32_t dims[2] = {t.m.a.input_dims[0], t.m.a.input_dims[1]};
+		int cond = vk_conditional(&t.m.a);
+		refuse_for_codes(&c);
+		if (c.each_label && !cond)
+			vk_die("--each-label: %s is not a conditional model", c.model);
+		if (cond && t.label < 0 && !c.each_label)
+			vk_die("%s is a conditional model: choose a class with --label K or "
+			       "--each-label", c.model);
+		snprintf(k, sizeof k, "%d", t.m.a.codes);
+		long total = c.count * (c.each_label ? t.m.a.classes : 1);
+		if (ts_header_init(&h, TS_I32, 2, dims, &e))
+			vk_die_error(&e);
+		h.has_labels = cond; /* each map's class, as a cvae's samples carry it */
+		if (ts_meta_set(&h, "codebook", k, &e) ||
+		    vk_stamp_meta(&h, NULL, c.model, &t.m, "codes", &e) ||
+		    (cond && vk_model_tool_class_names(&t, &h, &e)) ||
+		    vk_write_stream(c.output, &h, sample_codes,
+				    &(struct sampling){&c, &t, NULL, total, NULL}, &e))
+			vk_die_error(&e);
+		vk_model_tool_close(&t);
+		return 0;
+	}
 	int Z = t.m.a.latent, cvae = vk_conditional(&t.m.a);
 	if (!vk_latent_of(&t.m.a)->prior && !c.prior)
 		vk_die("%s is a %s: its codes have no prior of their own; fit one to its code "

@@ -1,4 +1,5 @@
-/* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor stream. */
+/* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor
+ * stream, or a PixelCNN prior on a stream of code maps. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,13 +21,16 @@ static const char USAGE[] =
 	"Usage: vae-train -o MODEL [OPTION]... [TRAIN]\n"
 	"Train an autoencoder (ae), variational autoencoder (vae), conditional VAE (cvae)\n"
 	"or vector-quantised VAE (vqvae) on the tensor stream TRAIN (standard input when\n"
-	"absent or -) and save it to MODEL.\n"
+	"absent or -), or a PixelCNN prior (pixelcnn) on a stream of code maps, and save\n"
+	"it to MODEL.\n"
 	"The model is checkpointed after every epoch, and mid-epoch on SIGINT or SIGTERM.\n\n"
 	"  -o, --output MODEL     model file to write (required)\n"
-	"  -m, --model KIND       ae, vae, cvae or vqvae (default vae)\n"
+	"  -m, --model KIND       ae, vae, cvae, vqvae, pixelcnn or cpixelcnn (a pixelcnn\n"
+	"                         conditioned on the records' labels) (default vae)\n"
 	"  -z, --latent N         latent size (default 20); a vqvae's code dimension D\n"
 	"                         with --arch or --hidden (default 16)\n"
-	"      --codes K          a vqvae's codebook size (default 512)\n"
+	"      --codes K          a vqvae's codebook size (default 512); a pixelcnn's\n"
+	"                         (default: the code stream's codebook key)\n"
 	"      --codebook MODE    loss (the codebook loss, default) or ema (moving-average\n"
 	"                         updates with dead-code restarts)\n"
 	"      --commitment B     the commitment term's weight (default 0.25)\n"
@@ -36,6 +40,8 @@ static const char USAGE[] =
 	"%s"
 	"      --decoder SPEC     decoder layers (default: the encoder's mirror)\n"
 	"      --hidden LIST      shorthand for --encoder dense:N,... (default 400; 0 for none)\n"
+	"      --layers SPEC      a pixelcnn's masked convolutions (default mconv:64:1:B/\n"
+	"                         identity,mconv:64:7:A, five mconv:64:3:B)\n"
 	"      --arch NAME        mlp (default: --hidden 400), conv (Keras' conv VAE) or\n"
 	"                         resnet (pythae's ResNet VAE)\n"
 	"      --activation ACT   relu, leaky, tanh, sigmoid or identity (default relu)\n"
@@ -66,7 +72,8 @@ static const char USAGE[] =
 	"      --early-stop P     stop after P epochs without --test improvement; MODEL\n"
 	"                         holds the best epoch, MODEL.last the last one (with\n"
 	"                         --resume, a larger P continues a run that stopped)\n"
-	"      --classes N        number of classes for a cvae (default: from the data)\n"
+	"      --classes N        number of classes for a cvae or cpixelcnn (default: from\n"
+	"                         the data)\n"
 	"  -s, --seed N           seed for initialisation, shuffling and noise (default 1)\n"
 	"  -t, --threads N        training threads (default: all processors)\n"
 	"      --test FILE        evaluate on the stream FILE after every epoch\n"
@@ -91,7 +98,7 @@ enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_A
        OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM, OPT_WARMUP, OPT_CYCLES,
        OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY,
        OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA, OPT_TC_ALPHA, OPT_TC_BETA, OPT_TC_GAMMA,
-       OPT_CODES, OPT_CODEBOOK, OPT_COMMITMENT, OPT_EMA_DECAY };
+       OPT_CODES, OPT_CODEBOOK, OPT_COMMITMENT, OPT_EMA_DECAY, OPT_LAYERS };
 
 /* USAGE with the layer kinds the registry lists. */
 static const char *usage(void)
@@ -130,10 +137,24 @@ static void parse_schedule(const char *s, vk_trainrec *r)
 /* The layer options: checked now, before any data is read; the network is
  * built for the data's shape when the run opens. */
 static void parse_layers(vk_recipe *r, const char *encoder, const char *decoder,
-			 const char *hidden, const char *arch, int act)
+			 const char *hidden, const char *arch, const char *layers, int act)
 {
 	vk_arch *a = &r->arch;
 	vk_error e;
+	if (vk_autoregressive(a)) {
+		if (encoder || decoder || hidden || arch)
+			vk_usage_error("a pixelcnn's network is --layers; drop %s",
+				       encoder ? "--encoder" : decoder ? "--decoder" : hidden ? "--hidden"
+												: "--arch");
+		r->decoder_given = layers != NULL;
+		a->n_enc = 0;
+		if (layers && vk_layers_parse(layers, act, a->dec, VK_MAX_LAYERS, &a->n_dec, &e))
+			vk_usage_error("--layers: %s", e.msg);
+		return;
+	}
+	if (layers)
+		vk_usage_error("--layers gives a pixelcnn's network (-m pixelcnn); use --encoder "
+			       "and --decoder");
 	if (encoder && hidden)
 		vk_usage_error("--encoder and --hidden both give the encoder; use one");
 	if (arch && (encoder || decoder || hidden))
@@ -220,6 +241,16 @@ static void check_options(const struct cmdline *c)
 	int ae = !vk_latent_of(&rc->arch)->has_kl;
 	if (!rc->output)
 		vk_usage_error("an output model is required (-o MODEL)");
+	if (vk_autoregressive(&rc->arch)) {
+		unsigned latent_opts = VK_SET_LATENT | VK_SET_LOSS | VK_SET_SIGMA | VK_SET_BETA |
+				       VK_SET_WARMUP | VK_SET_CYCLES | VK_SET_FREE_BITS | VK_SET_IW |
+				       VK_SET_OBJECTIVE;
+		if (rc->given & latent_opts)
+			vk_usage_error("a pixelcnn models code maps by their exact likelihood: it has "
+				       "no latent, KL term or decoder loss, so -z, --loss, --sigma, "
+				       "--beta, --kl-*, --free-bits, --iw-train and --objective do not "
+				       "apply");
+	}
 	if (r->kl_warmup && r->kl_cycles)
 		vk_usage_error("--kl-warmup and --kl-cycles are two KL schedules; use one");
 	if (r->kl_cycles > (uint32_t)rc->epochs)
@@ -248,7 +279,7 @@ static void check_options(const struct cmdline *c)
 			       "(limit %d); lower one of them", r->iw_train, r->batch,
 			       (long)r->iw_train * r->batch, 1 << 20);
 	if (rc->arch.classes && !vk_conditional(&rc->arch))
-		vk_usage_error("--classes applies only to --model cvae");
+		vk_usage_error("--classes applies only to --model cvae or cpixelcnn");
 	if (r->beta == 0 && (r->kl_warmup || r->kl_cycles || r->free_bits > 0))
 		vk_option_has_no_effect(r->kl_warmup ? "--kl-warmup" : r->kl_cycles ? "--kl-cycles"
 										      : "--free-bits",
@@ -270,9 +301,13 @@ static void set_codebook(vk_recipe *r, int encoder_given, int commitment_given)
 	if (r->resume)
 		return; /* from the checkpoint, checked against the options given */
 	if (!vk_latent_of(a)->map) {
-		if (r->given & VK_SET_CODEBOOK)
+		/* a pixelcnn takes --codes (its stream's codebook), not the codebook's training */
+		if (vk_autoregressive(a) && (r->codebook_given & ~1u))
+			vk_usage_error("--codebook, --commitment and --ema-decay apply only to "
+				       "--model vqvae");
+		if (!vk_autoregressive(a) && (r->given & VK_SET_CODEBOOK))
 			vk_usage_error("--codes, --codebook, --commitment and --ema-decay apply only "
-				       "to --model vqvae");
+				       "to --model vqvae (and --codes to pixelcnn)");
 		return;
 	}
 	if (!a->codes)
@@ -320,6 +355,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"codebook", required_argument, 0, OPT_CODEBOOK},
 		{"commitment", required_argument, 0, OPT_COMMITMENT},
 		{"ema-decay", required_argument, 0, OPT_EMA_DECAY},
+		{"layers", required_argument, 0, OPT_LAYERS},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
@@ -327,7 +363,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	vk_recipe *r = &c->r;
 	vk_trainrec *t = &r->train;
 	vk_recipe_default(r);
-	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL;
+	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL, *layers = NULL;
 	int act = VK_RELU, lambda_given = 0, alpha_given = 0, commitment_given = 0;
 	const char *tc_given = NULL;
 	float tc_w[3] = {-1, -1, -1};
@@ -342,7 +378,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'o': r->output = optarg; break;
 		case 'm':
 			if ((r->arch.kind = vk_kind_parse(optarg)) < 0)
-				vk_usage_error("--model: '%s' is not ae, vae, cvae or vqvae", optarg);
+				vk_usage_error("--model: '%s' is not ae, vae, cvae, vqvae, pixelcnn or "
+					       "cpixelcnn", optarg);
+			if (vk_autoregressive(&r->arch)) /* no latent; a categorical over codes */
+				r->arch.latent = 0, r->arch.likelihood = VK_CATEGORICAL;
 			r->given |= VK_SET_KIND;
 			break;
 		case 'z':
@@ -352,6 +391,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_HIDDEN: hidden = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_ENCODER: encoder = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_DECODER: decoder = optarg, r->given |= VK_SET_LAYERS; break;
+		case OPT_LAYERS: layers = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_ARCH:
 			if (strcmp(optarg, "mlp") && strcmp(optarg, "conv") && strcmp(optarg, "resnet"))
 				vk_usage_error("--arch: '%s' is not mlp, conv or resnet", optarg);
@@ -459,7 +499,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			break;
 		}
 		case OPT_CODES: {
-			long k = vk_parse_long("--codes", optarg, 0, 65536);
+			long k = vk_parse_long("--codes", optarg, 0, VK_MAX_CODES);
 			if (k < 2)
 				vk_usage_error("--codes %ld: a codebook needs at least 2 codes", k);
 			r->arch.codes = (int)k;
@@ -511,7 +551,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	set_objective(c, lambda_given, alpha_given, tc_given, tc_w);
 	check_options(c);
-	parse_layers(r, encoder, decoder, hidden, arch, act);
+	parse_layers(r, encoder, decoder, hidden, arch, layers, act);
 	set_codebook(r, encoder != NULL, commitment_given);
 	c->train = vk_input_arg(argc, argv, optind);
 	if (c->test)
@@ -559,7 +599,16 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 	const vk_trainrec *r = &run->rec;
 	int vae = vk_latent_of(&run->model.a)->has_kl;
 	int has_sigma = vk_lik_of(&run->model.a)->has_sigma;
-	if (!c->quiet) {
+	int prior = vk_autoregressive(&run->model.a);
+	if (!c->quiet && prior) { /* no latent: the exact NLL per code map, in nats */
+		fprintf(stderr, "%s: epoch %d/%d %.2fs train nll %.3f", vk_progname, p->epoch,
+			p->epochs, p->seconds, p->train_rec);
+		if (c->test)
+			fprintf(stderr, " | test nll %.3f", p->test_rec);
+		if (r->lr_schedule != VK_LR_CONSTANT)
+			fprintf(stderr, " lr %g", p->lr);
+		fputc('\n', stderr);
+	} else if (!c->quiet) {
 		fprintf(stderr, "%s: epoch %d/%d %.2fs train rec %.3f kl %.3f", vk_progname,
 			p->epoch, p->epochs, p->seconds, p->train_rec, p->train_kl);
 		if (vae)
@@ -581,6 +630,8 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 		if (p->dead_codes >= 0)
 			fprintf(stderr, " perplexity %.1f dead %d", p->perplexity, p->dead_codes);
 		fputc('\n', stderr);
+	}
+	if (!c->quiet) {
 		if (p->early_stop)
 			fprintf(stderr, "%s: early stop after epoch %d: no test improvement for %u "
 				"epochs; %s holds epoch %u (test loss %.4f), %s the last epoch\n",

@@ -78,6 +78,11 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 	const vk_latent_kind *L = vk_latent_of(a);
 	int Z = a->latent, C = a->classes, ldz = Z + C, D = a->input_size;
 	int H = vk_head_width(a), E = L->noise * Z;
+	if (vk_autoregressive(a)) { /* −log p(x) exactly: no latent, no bound */
+		nll_rows(m, vk_ar_forward(m, w, x, labels, n), x, D, rec, n);
+		memset(kl, 0, sizeof(float) * n);
+		return;
+	}
 	const float *head = vk_encode(m, w, x, labels, n);
 	for (int r = 0; r < n; r++) {
 		float *zr = w->z + (size_t)r * ldz, *e = NULL;

@@ -8,13 +8,16 @@
 #include "model.h"
 
 static const vk_model_kind model_kinds[] = {
-	{VK_AE, "ae", &vk_latent_none, 0},
-	{VK_VAE, "vae", &vk_latent_gaussian, 0},
-	{VK_CVAE, "cvae", &vk_latent_gaussian, 1},
-	{VK_VQVAE, "vqvae", &vk_latent_vq, 0},
+	{VK_AE, "ae", &vk_latent_none, 0, 0},
+	{VK_VAE, "vae", &vk_latent_gaussian, 0, 0},
+	{VK_CVAE, "cvae", &vk_latent_gaussian, 1, 0},
+	{VK_VQVAE, "vqvae", &vk_latent_vq, 0, 0},
+	{VK_PIXELCNN, "pixelcnn", &vk_latent_none, 0, 1},
+	{VK_CPIXELCNN, "cpixelcnn", &vk_latent_none, 1, 1},
 };
 
-static const vk_lik_kind *const liks[] = {&vk_lik_bernoulli, &vk_lik_gaussian};
+static const vk_lik_kind *const liks[] = {&vk_lik_bernoulli, &vk_lik_gaussian,
+					      &vk_lik_categorical};
 
 #define COUNT(a) (sizeof(a) / sizeof(a)[0])
 
@@ -75,6 +78,12 @@ int vk_conditional(const vk_arch *a)
 {
 	const vk_model_kind *k = vk_model_kind_get(a->kind);
 	return k && k->conditional;
+}
+
+int vk_autoregressive(const vk_arch *a)
+{
+	const vk_model_kind *k = vk_model_kind_get(a->kind);
+	return k && k->autoregressive;
 }
 
 void vk_prior_std_normal(vk_rng *rng, float *z, int Z, float T)

@@ -152,6 +152,7 @@ typedef struct {
 	const char *name;
 	int unit_targets;  /* targets must lie in [0, 1] */
 	int has_sigma;     /* a σ: fixed, or learned (vae-train --sigma learned) */
+	int has_codes;     /* K classes (vk_arch.codes), kept in the model file's CATG */
 	/* decoder outputs per record (D for a mean per value) */
 	int (*out_width)(const struct vk_arch *a);
 	/* its fields in range */
@@ -165,6 +166,13 @@ typedef struct {
 	/* the mean over b records of d rec/d log σ from their summed rec (a
 	 * learned σ; NULL without one) */
 	float (*dlog_sigma)(const struct vk_arch *a, double rec_sum, int b);
+	/* An autoregressive model's input (n, W) from the data x (n, D), in the
+	 * output's layout (NULL: the kind cannot be modelled so) */
+	void (*expand)(const struct vk_arch *a, const float *x, float *in, int n);
+	/* The targets x (n, dim) fit the kind, else -1 with a message naming
+	 * name and the record (first + its row) (NULL: any value) */
+	int (*check_rows)(const struct vk_arch *a, const float *x, size_t n, size_t dim,
+			  uint64_t first, const char *name, vk_error *e);
 } vk_lik_kind;
 
 typedef struct {
@@ -172,10 +180,14 @@ typedef struct {
 	const char *name;
 	const vk_latent_kind *latent;
 	int conditional;   /* conditioned on a class: a one-hot beside x and z */
+	/* no latent (Z = 0): the decoder's list alone models the input, read
+	 * through its likelihood's expand, each position from those before it
+	 * (a PixelCNN of masked convolutions, pixelcnn.h) */
+	int autoregressive;
 } vk_model_kind;
 
 extern const vk_latent_kind vk_latent_none, vk_latent_gaussian, vk_latent_vq;
-extern const vk_lik_kind vk_lik_bernoulli, vk_lik_gaussian;
+extern const vk_lik_kind vk_lik_bernoulli, vk_lik_gaussian, vk_lik_categorical;
 
 /* The registry. NULL when unknown, or past the last (the _at forms, from 0). */
 const vk_model_kind *vk_model_kind_at(int i);
@@ -190,6 +202,8 @@ const vk_latent_kind *vk_latent_of(const struct vk_arch *a);
 const vk_lik_kind *vk_lik_of(const struct vk_arch *a);
 /* A model conditioned on a class (a CVAE). */
 int vk_conditional(const struct vk_arch *a);
+/* A model without a latent that models its input position by position. */
+int vk_autoregressive(const struct vk_arch *a);
 
 /* N(0, T²I): the prior of the Gaussian latent, and what vae-sample draws
  * for an AE, which has none. */

@@ -91,7 +91,17 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 	if (check_specs(a->enc, a->n_enc, "encoder", e) ||
 	    check_specs(a->dec, a->n_dec, "decoder", e))
 		return -1;
-	if (a->latent < 1 || a->latent > 4096)
+	if (vk_autoregressive(a)) {
+		if (a->latent || a->n_enc)
+			return vk_fail(e, "a %s model has no latent (%d) and no encoder (%d layers)",
+				       vk_kind_name(a->kind), a->latent, a->n_enc);
+		if (a->input_rank != 2 && (a->input_rank != 3 || a->input_dims[2] != 1))
+			return vk_fail(e, "a %s model reads H×W maps, not rank-%d records",
+				       vk_kind_name(a->kind), a->input_rank);
+		if (!vk_lik_of(a) || !vk_lik_of(a)->expand)
+			return vk_fail(e, "a %s model needs a categorical likelihood, not %s",
+				       vk_kind_name(a->kind), vk_likelihood_name(a->likelihood));
+	} else if (a->latent < 1 || a->latent > 4096)
 		return vk_fail(e, "latent size %d is out of range (1 to 4096)", a->latent);
 	int cond = vk_conditional(a);
 	if (cond ? (a->classes < 1 || a->classes > VK_MAX_CLASSES) : a->classes)
@@ -169,6 +179,49 @@ static int build_layers(vk_layer *L, int *end, const vk_layer_spec *specs, int n
 	return 0;
 }
 
+/* An autoregressive model: no encoder; the decoder's list from the input
+ * in its likelihood's layout (H×W×K, a one-hot of each code), then its
+ * output layer, a 1×1 type B masked convolution to the likelihood's K
+ * values per position (the logits). */
+static int build_autoregressive(vk_model *m, const vk_arch *a, vk_error *e)
+{
+	vk_shape input = vk_arch_input_shape(a);
+	int K = vk_lik_of(a)->out_width(a) / a->input_size;
+	vk_shape in = {input.h, input.w, K};
+	size_t at = 0, st = 0;
+	m->end_enc = m->n_enc = 0;
+	m->end_dec = a->n_dec + 1; /* the layers, the output layer, then bodies */
+	/* Each position's logits from the codes before it alone: every layer
+	 * ordered, one at least strictly (a type A mask). A conditional model's
+	 * class is a bias of each class in every layer that takes one so
+	 * (mconv), at every position. */
+	int strict = 0;
+	char b[64];
+	for (int i = 0; i < a->n_dec; i++) {
+		const vk_layer_ops *k = vk_layer_ops_of(&a->dec[i]);
+		if (!k->order)
+			return vk_fail(e, "layer %d (%s) is not a masked convolution: in a %s each "
+					  "position may see only the codes before it", i + 1,
+				       vk_layer_spec_str(&a->dec[i], b, sizeof b), vk_kind_name(a->kind));
+		strict |= k->order(&a->dec[i]);
+		if (add_layer(m->dec, i, &m->end_dec, &a->dec[i], in, k->label_bias ? a->classes : 0,
+			      &at, &st, "decoder", i + 1, e))
+			return -1;
+		in = m->dec[i].out;
+	}
+	if (!strict)
+		return vk_fail(e, "no layer has a type A mask (mconv:F:K:A): every position would "
+				  "see its own code");
+	vk_layer_spec out = vk_mconv_spec(K, 1, 1, VK_IDENTITY);
+	if (add_layer(m->dec, a->n_dec, &m->end_dec, &out, in, a->classes, &at, &st, "decoder",
+		      a->n_dec + 1, e))
+		return -1;
+	m->n_dec = a->n_dec + 1;
+	m->n_params = at;
+	m->n_state = st;
+	return 0;
+}
+
 int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 {
 	memset(m, 0, sizeof *m);
@@ -179,6 +232,8 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 	char s1[64], s2[48], s3[48];
 	size_t at = 0, st = 0;
 	int label = a->classes;
+	if (vk_autoregressive(a))
+		return build_autoregressive(m, a, e);
 	const vk_latent_kind *L = vk_latent_of(a);
 	/* Encoder, then its head: a dense layer to μ | log σ² (or the AE's code);
 	 * none for a map kind, whose code is the encoder's output itself. */
@@ -360,6 +415,8 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 		ALLOC(w->scratch, scratch);
 	ALLOC(w->rec, c);
 	ALLOC(w->kl, c);
+	if (vk_autoregressive(a))
+		ALLOC(w->in, c * vk_lik_of(a)->out_width(a));
 	const vk_latent_kind *L = vk_latent_of(a);
 	size_t lat = L->scratch(a->latent);
 	ok = ok && (w->lat.scratch = malloc(sizeof(double) * lat + 1)) != NULL;
@@ -391,6 +448,7 @@ void vk_work_free(vk_work *w)
 	free(w->scratch);
 	free(w->rec);
 	free(w->kl);
+	free(w->in);
 	free(w->lat.scratch);
 	free(w->lat_buf);
 	free(w->counts);
@@ -472,10 +530,23 @@ static const float *forward(vk_model *m, vk_work *w, const float *x, const int32
 	return vk_decoder_forward(m, w, n);
 }
 
+const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels,
+			   int n)
+{
+	vk_lik_of(&m->a)->expand(&m->a, x, w->in, n);
+	return list_forward(m, w, m->dec, m->n_dec, w->act_dec, w->in, labels, n);
+}
+
 /* The forward pass and the loss, in the mode w->train says. */
 static void batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 			  const float *eps, float scale)
 {
+	if (vk_autoregressive(&m->a)) {
+		memset(w->kl, 0, sizeof(float) * n);
+		vk_lik_of(&m->a)->nll(&m->a, vk_ar_forward(m, w, x, labels, n), x, w->grad[0],
+				      w->rec, n, scale);
+		return;
+	}
 	const float *out = forward(m, w, x, labels, n, eps);
 	vk_lik_of(&m->a)->nll(&m->a, out, x, w->grad[0], w->rec, n, scale);
 }
@@ -521,6 +592,15 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	 * pass, on no rows, for their sums; its gradient block is zeroed after. */
 	w->train = 1;
 	batch_forward(m, w, x, labels, n, eps, scale);
+	if (vk_autoregressive(a)) { /* no latent: the decoder's parameters alone */
+		vk_pass p = pass_of(m, w, grads, labels); /* its class biases read them */
+		vk_list_backward(m->dec, m->n_dec, w->act_dec, w->priv_dec, w->in, w->grad[0],
+				 w->grad[1], 0, n, &p);
+		w->train = 0;
+		if (n == 0)
+			memset(grads, 0, sizeof(float) * m->n_params);
+		return;
+	}
 	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, w->grad[0], 1, n);
 	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];

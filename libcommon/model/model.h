@@ -14,8 +14,9 @@
 
 /* Model kinds and likelihoods by their numbers in model files; what each
  * means is in its table (latents.h), the only place that tests them. */
-enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3, VK_VQVAE = 4 };
-enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
+enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3, VK_VQVAE = 4, VK_PIXELCNN = 5, VK_CPIXELCNN = 6 };
+enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2, VK_CATEGORICAL = 3 };
+#define VK_MAX_CODES 65536 /* a codebook's codes, a categorical likelihood's classes */
 #define VK_MAX_CLASSES 4096
 
 /* What a model is: its kind, its input, and the layers of its encoder and
@@ -34,7 +35,8 @@ typedef struct vk_arch {
 	int label_scaled;             /* 1: the one-hot's set entry is √C (vk_label_value) */
 	int likelihood;
 	float sigma;                  /* Gaussian decoder's fixed σ */
-	/* A discrete latent's (vqvae; 0 in the other kinds): */
+	/* Codes: a discrete latent's codebook (vqvae) or a categorical
+	 * likelihood's classes (a pixelcnn over a code stream); 0 in the other kinds: */
 	int codes;                    /* K: the codebook's size */
 	int codebook_ema;             /* 1: EMA codebook updates, else the codebook loss */
 	float commitment;             /* β of the commitment term */
@@ -106,6 +108,7 @@ typedef struct {
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
 	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
+	float *in;                        /* (cap, W) an autoregressive model's input */
 	/* 1 while a training batch runs (vk_batch_grad, vk_batch_grad_iw,
 	 * vk_batch_forward): layers use batch statistics and update their state.
 	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
@@ -182,6 +185,11 @@ const float *vk_model_decode_codes(vk_model *m, vk_work *w, const int32_t *idx, 
 void vk_model_encode_codes(vk_model *m, vk_work *w, const float *x, int32_t *idx, int n);
 /* -1 with a message unless every one of n values of idx is a code of m. */
 int vk_check_codes(const vk_model *m, const int32_t *idx, size_t n, vk_error *e);
+/* An autoregressive model's network on x (n, D) (labels (n) for a
+ * conditional one, else NULL): the logits (n, W) of each position given
+ * those before it. */
+const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels,
+			   int n);
 
 /* The decoder alone, from w->z (its first Z columns hold z, then the one-hot
  * for a CVAE): the logits (Bernoulli) or means (Gaussian), (n, D). */

@@ -95,7 +95,9 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 {
 	char shape[64], want[48];
 	vk_shape in = vk_arch_input_shape(&m->a);
-	if (m->enc[0].ops->flat) { /* reads its input flat: any shape of D values fits */
+	/* the first layer reading the input: an autoregressive model's is its decoder's */
+	const vk_layer *first = m->n_enc ? &m->enc[0] : &m->dec[0];
+	if (first->ops->flat) { /* reads its input flat: any shape of D values fits */
 		if (ts_elems(h) != (size_t)m->a.input_size)
 			return vk_fail(e, "%s: records of shape %s (%zu values) do not match the "
 					  "model's input, %s (%d values)",
@@ -241,6 +243,12 @@ int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *lab
 	if (vk_model_load(model_path, &t->m, &t->rec, NULL, e))
 		return -1;
 	int label;
+	if (input != VK_INPUT_NONE && vk_autoregressive(&t->m.a)) {
+		vk_fail(e, "%s is a %s, a prior over code maps: it neither encodes nor decodes "
+			   "(vae-sample draws code maps from it, kl-eval measures it)",
+			model_path, vk_kind_name(t->m.a.kind));
+		goto fail;
+	}
 	if (resolve_label(t, label_arg, model_path, &label, e) ||
 	    vk_check_label_option(&t->m, label, model_path, e) ||
 	    vk_work_alloc(&t->w, &t->m, batch, e))

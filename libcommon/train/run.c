@@ -27,6 +27,44 @@ void vk_recipe_default(vk_recipe *r)
 
 /* ---- the model ---- */
 
+/* A PixelCNN over the stream's code maps: the codebook size from --codes or
+ * the stream's codebook key; the default layers embed each one-hot code by a
+ * 1×1 type B convolution (cheaper than a wide kernel on K channels), then a
+ * 7×7 type A and five 3×3 type B layers (a receptive field over the whole of
+ * a map up to 11×11 above and to the left); the model adds the output layer,
+ * mconv:K:1:B to the logits. */
+static int build_prior_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_error *e)
+{
+	char buf[32], sh[64];
+	const char *meta = ts_meta_get(&d->h, "codebook", buf, sizeof buf);
+	if (meta) {
+		char *end;
+		long k = strtol(meta, &end, 10);
+		if (*end || k < 2 || k > VK_MAX_CODES)
+			return vk_fail(e, "training data: codebook=%s is not a codebook size 2 to %d",
+				       meta, VK_MAX_CODES);
+		if (a->codes && a->codes != k)
+			return vk_fail(e, "--codes %d, but the training data's codebook size is %ld",
+				       a->codes, k);
+		a->codes = (int)k;
+	}
+	if (!a->codes)
+		return vk_fail(e, "cannot tell the codebook size: the training data has no "
+				  "codebook= key; use --codes K");
+	if (d->h.rank != 2 && (d->h.rank != 3 || d->h.dims[2] != 1))
+		return vk_fail(e, "a pixelcnn models H×W code maps; the data's records are %s",
+			       ts_shape_str(&d->h, sh, sizeof sh));
+	a->latent = 0;
+	a->n_enc = 0;
+	vk_error why;
+	if (!r->decoder_given &&
+	    vk_layers_parse("mconv:64:1:B/identity,mconv:64:7:A,mconv:64:3:B,mconv:64:3:B,"
+			    "mconv:64:3:B,mconv:64:3:B,mconv:64:3:B",
+			    VK_RELU, a->dec, VK_MAX_LAYERS, &a->n_dec, &why))
+		return vk_fail(e, "pixelcnn: %s", why.msg);
+	return 0;
+}
+
 /* The layer lists of the recipe, once the data's shape is known. */
 static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_error *e)
 {
@@ -38,7 +76,10 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 	vk_shape in = vk_arch_input_shape(a);
 	char dec[256];
 	int vq = vk_latent_of(a)->map;
-	if (r->conv) {
+	if (vk_autoregressive(a)) {
+		if (build_prior_arch(a, r, d, e))
+			return -1;
+	} else if (r->conv) {
 		/* Keras' VAE example (keras-io examples/generative/vae.py) for any H×W×C
 		 * with sides divisible by 4; the output deconv:C:3:1 is the model's own. */
 		if (!vk_shape_is_image(in) || in.h % 4 || in.w % 4)
@@ -131,12 +172,41 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 	return 0;
 }
 
+/* A categorical model's codes: the stream's codebook size (metadata
+ * codebook=K, when it has one) is the model's, and every value a code in
+ * [0, K) (u8 values as the integers they are). */
+static int check_codes(const vk_model *m, const vk_dataset *d, const char *what, vk_error *e)
+{
+	const vk_lik_kind *lik = vk_lik_of(&m->a);
+	char buf[32];
+	const char *meta = m->a.codes ? ts_meta_get(&d->h, "codebook", buf, sizeof buf) : NULL;
+	if (meta && atol(meta) != m->a.codes)
+		return vk_fail(e, "%s: codes of a codebook of %s, but the model's codebook size is %d",
+			       what, meta, m->a.codes);
+	if (!lik->check_rows)
+		return 0;
+	if (!d->is_u8)
+		return lik->check_rows(&m->a, d->f32, d->n, d->dim, 0, what, e);
+	float *row = malloc(sizeof(float) * d->dim + 1);
+	if (!row)
+		return vk_fail(e, "out of memory");
+	int rc = 0;
+	for (size_t r = 0; r < d->n && !rc; r++) {
+		for (size_t j = 0; j < d->dim; j++)
+			row[j] = d->u8[r * d->dim + j];
+		rc = lik->check_rows(&m->a, row, 1, d->dim, r, what, e);
+	}
+	free(row);
+	return rc;
+}
+
 /* The data fits the model (the library's one rule), its labels its classes,
- * and a Bernoulli decoder's targets lie in [0, 1]. */
+ * a Bernoulli decoder's targets lie in [0, 1], a categorical one's are codes. */
 static int check_data(const vk_model *m, const vk_dataset *d, const char *what, vk_error *e)
 {
 	if (vk_check_input(m, &d->h, what, e) ||
-	    (d->labels && vk_check_labels(m, d->labels, d->n, 0, what, e)))
+	    (d->labels && vk_check_labels(m, d->labels, d->n, 0, what, e)) ||
+	    check_codes(m, d, what, e))
 		return -1;
 	return vk_lik_of(&m->a)->unit_targets ? vk_check_unit_targets(d, what, e) : 0;
 }
@@ -221,7 +291,10 @@ static int check_layers(const vk_recipe *r, const vk_model *m, const vk_dataset 
 			vk_error *e)
 {
 	vk_arch a;
-	if (build_arch(&a, r, d, e))
+	vk_recipe own = *r;
+	if (!own.arch.codes) /* a pixelcnn's codebook: the checkpoint's */
+		own.arch.codes = m->a.codes;
+	if (build_arch(&a, &own, d, e))
 		return -1;
 	char mine[200], theirs[200];
 	for (int dec = 0; dec < 2; dec++) {
@@ -231,7 +304,7 @@ static int check_layers(const vk_recipe *r, const vk_model *m, const vk_dataset 
 		if (strcmp(mine, theirs)) {
 			vk_fail(e, "the layer options give the %s %s: %s was trained with %s; on "
 				   "--resume the network comes from the checkpoint (leave --hidden, "
-				   "--encoder, --decoder, --arch and --activation out)",
+				   "--encoder, --decoder, --layers, --arch and --activation out)",
 				dec ? "decoder" : "encoder", mine, r->output, theirs);
 			return VK_RUN_USAGE;
 		}
@@ -502,6 +575,12 @@ int vk_run_open(vk_run *run, const vk_recipe *r, vk_dataset *train, vk_dataset *
 	run->test = test;
 	run->lead = vk_dist_size() == 1 || vk_dist_rank() == 0;
 	int rc = r->resume ? open_checkpoint(run, e) : open_fresh(run, r, e);
+	/* A code stream of u8 holds codes, not intensities: read as integers. */
+	if (!rc && vk_lik_of(&run->model.a)->check_rows &&
+	    (vk_dataset_as_integers(train, e) || (test && vk_dataset_as_integers(test, e)))) {
+		vk_trainer_free(&run->t);
+		rc = -1;
+	}
 	if (!rc && match_classes(run, train, test, e)) {
 		vk_trainer_free(&run->t);
 		rc = -1;
