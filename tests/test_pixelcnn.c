@@ -533,7 +533,7 @@ Test(pixelcnn_tools, bad_input_one_clear_line_each, .timeout = 60)
 		{"vae-train -m pixelcnn --codes 0 -e 1 -o %s %s", "--codes", 2},
 		{"vae-train -m pixelcnn -z 4 -e 1 -o %s %s", "no latent", 2},
 		{"vae-train -m pixelcnn --encoder dense:4 -e 1 -o %s %s", "--layers", 2},
-		{"vae-train -m vae --codes 4 -e 1 -o %s %s", "--codes applies only", 2},
+		{"vae-train -m vae --codes 4 -e 1 -o %s %s", "apply only to --model vqvae (and --codes to pixelcnn)", 2},
 		{"vae-train -m pixelcnn --layers mconv:4:4:A -e 1 -o %s %s", "odd", 2},
 		{"vae-train -m pixelcnn --layers mconv:4:3:B -e 1 -o %s %s", "no layer has a type A", 1},
 		{"vae-train -m pixelcnn --layers mconv:4:3:A,conv:4:3:1 -e 1 -o %s %s",

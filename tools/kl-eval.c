@@ -523,7 +523,7 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	vk_complexity cx = {0};
 	ts_writer scores;
 	int n_out = n_ev - (background != NULL);  /* the background has no rows of its own */
-	int codes_u8 = r->h.dtype == TS_U8 && c->n_models && ev[0].m.a.codes;
+	int codes_u8 = r->h.dtype == TS_U8 && c->n_models && vk_autoregressive(&ev[0].m.a);
 	if (c->per_record && vk_complexity_init(&cx, D, &e))
 		vk_die_error(&e);
 	struct extra ex = {0};

@@ -111,7 +111,8 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 			       vk_kind_name(a->kind));
 	const vk_latent_kind *L = vk_latent_of(a);
 	if (L->check ? L->check(a, e)
-		     : (a->codes || a->codebook_ema || a->commitment != 0 || a->decay != 0) &&
+		     : ((a->codes && !vk_autoregressive(a)) || a->codebook_ema || a->commitment != 0 ||
+				 a->decay != 0) &&
 			       vk_fail(e, "codebook settings in a %s model", vk_kind_name(a->kind)))
 		return -1;
 	const vk_lik_kind *lik = vk_lik_of(a);
@@ -422,7 +423,7 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 	ok = ok && (w->lat.scratch = malloc(sizeof(double) * lat + 1)) != NULL;
 	if (L->work)
 		ok = ok && (w->lat_buf = malloc(L->work(a, m->code, cap) + 1)) != NULL;
-	if (a->codes)
+	if (L->codes) /* a discrete latent's code counts (not a pixelcnn's classes) */
 		ok = ok && (w->counts = calloc((size_t)a->codes, sizeof(double))) != NULL;
 #undef ALLOC
 	if (!ok) {

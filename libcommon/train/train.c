@@ -245,7 +245,7 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 	t->eps_all = t->ranks > 1 ? malloc(sizeof(float) * neps) : t->eps;
 	t->opt.m = vk_alloc_floats(m->n_params);
 	t->opt.v = vk_alloc_floats(m->n_params);
-	if (m->a.codes)
+	if (vk_latent_of(&m->a)->codes) /* a discrete latent's (not a pixelcnn's) */
 		ok = ok && (t->usage = calloc((size_t)m->a.codes, sizeof(double))) != NULL;
 	if (!ok || !t->order || !t->x || !t->labels || !t->eps || !t->eps_all || !t->opt.m || !t->opt.v) {
 		vk_trainer_free(t);
