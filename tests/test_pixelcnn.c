@@ -656,3 +656,35 @@ Test(pixelcnn_tools, conditioned_on_the_class, .timeout = 120)
 			     plain, train), 2);
 	cr_assert(strstr(err, "--classes applies only"), "%s", err);
 }
+
+/* vae-sample -m VQVAE --prior PIXELCNN: the prior's maps (the ones
+ * vae-sample -m PIXELCNN writes for the same seed) decoded through the
+ * VQ-VAE, value for value; a prior of another codebook or map is refused,
+ * naming both. */
+Test(pixelcnn_tools, vqvae_samples_through_its_prior, .timeout = 120)
+{
+	char dir[512], err[2048];
+	snprintf(dir, sizeof dir, "%s", tmp_path("vqprior"));
+	cr_assert_eq(run("mkdir -p %s && cd %s && idx2stream %s | stream-cat -n 256 > d.ts && "
+			 "vae-train -q -t 1 -m vqvae --codes 8 --encoder conv:8:3:2,conv:4:3:2/identity "
+			 "-e 1 -o q.vae d.ts && vae-encode -m q.vae --codes d.ts > c.ts && "
+			 "vae-train -q -t 1 -m pixelcnn --layers mconv:8:3:A,mconv:8:3:B -e 1 -o p.vae "
+			 "c.ts && stream2txt c.ts | txt2stream -t i32 -s 7x7 > c9.ts && "
+			 "vae-train -q -t 1 -m pixelcnn --codes 9 --layers mconv:8:3:A -e 1 -o p9.vae c9.ts",
+			 dir, dir, repo_path("examples/data/digits-train-images-idx3-ubyte.gz")),
+		     0);
+	cr_assert_eq(run("cd %s && vae-sample -m q.vae --prior p.vae -n 7 -s 4 -b 3 > s.ts && "
+			 "vae-sample -m p.vae -n 7 -s 4 -b 3 | vae-decode -m q.vae > r.ts && "
+			 "stream2txt s.ts > s.txt && stream2txt r.ts > r.txt && cmp -s s.txt r.txt && "
+			 "test $(wc -l < s.txt) -eq 7 && stream-info s.ts | grep -q 'shape *7x7x1\\|28x28'",
+			 dir),
+		     0);
+	int st = run_err(err, sizeof err, "cd %s && vae-sample -m q.vae --prior p9.vae -n 2 > x.ts",
+			 dir);
+	cr_assert_neq(st, 0);
+	cr_assert(strstr(err, "9") && strstr(err, "8") && !strchr(strchr(err, '\n') + 1, '\n'),
+		  "%s", err);
+	st = run_err(err, sizeof err, "cd %s && vae-sample -m q.vae --prior d.ts -n 2 > x.ts", dir);
+	cr_assert_neq(st, 0);
+	cr_assert(strstr(err, "vae-sample: --prior d.ts:"), "%s", err);
+}

@@ -28,7 +28,7 @@ static const char USAGE[] =
 	"                        with --prior, each component's)\n"
 	"      --prior FILE      draw z from the mixture in FILE (made by latent-gmm)\n"
 	"                        instead of N(0, I); a prior fitted on another model\n"
-	"                        is refused\n"
+	"                        is refused; for a vqvae, a pixelcnn over its code maps\n"
 	"      --force           use a --prior fitted on another model all the same\n"
 	"      --latent-only     write z instead of decoding it (for vae-decode)\n"
 	"      --grid K          a 2-D model's K x K manifold: an even grid on the unit\n"
@@ -210,6 +210,74 @@ static int sample_codes(ts_writer *w, void *arg, vk_error *e)
 	return rc;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return b ? b + 1 : path;
+}
+
+/* A VQ-VAE's images from code maps its PixelCNN prior draws: the prior's
+ * maps, batch by batch (the maps vae-sample -m PRIOR writes, seed for seed),
+ * decoded through the codebook and the decoder. */
+struct vq_sampling {
+	const struct cmdline *c;
+	vk_model_tool *t;
+	vk_model *prior;
+	long total;
+};
+
+static int sample_vq(ts_writer *w, void *arg, vk_error *e)
+{
+	const struct vq_sampling *s = arg;
+	const struct cmdline *c = s->c;
+	vk_model *m = &s->t->m;
+	int P = s->prior->a.input_size, D = m->a.input_size, rc = 0;
+	int32_t *codes = vk_xmalloc(sizeof(int32_t) * c->batch * P);
+	for (long done = 0; done < s->total && !rc;) {
+		int n = s->total - done < c->batch ? (int)(s->total - done) : c->batch;
+		rc = vk_pixelcnn_sample(s->prior, c->seed, (uint64_t)done, n, -1, c->temperature,
+					codes, e);
+		const float *out = rc ? NULL : vk_model_decode_codes(m, &s->t->w, codes, n);
+		for (int i = 0; i < n && !rc; i++)
+			rc = ts_write_f32(w, out + (size_t)i * D, TS_NO_LABEL, e);
+		done += n;
+	}
+	free(codes);
+	return rc;
+}
+
+/* vae-sample -m VQVAE --prior PIXELCNN: the prior checked against the
+ * VQ-VAE's codebook and map, then its maps decoded. */
+static void vae_sample_vq(const struct cmdline *c, vk_model_tool *t)
+{
+	vk_error e;
+	vk_model prior;
+	ts_header h;
+	if (c->grid || c->latent_only || c->share_z || c->each_label)
+		vk_usage_error("%s: a VQ-VAE's samples come from its --prior's code maps; --grid, "
+			       "--latent-only, --share-z and --each-label do not apply",
+			       c->model);
+	if (vk_model_load(c->prior, &prior, NULL, NULL, &e))
+		vk_die("--prior %s: %s (a VQ-VAE samples from a pixelcnn trained on its code "
+		       "maps)", c->prior, e.msg);
+	vk_shape map = t->m.code;
+	if (vk_pixelcnn_fits(&prior, t->m.a.codes, map.h > 0 ? map.h : 1, map.h > 0 ? map.w : 1,
+			     c->prior, &e))
+		vk_die_error(&e);
+	if (vk_conditional(&prior.a))
+		vk_die("--prior %s is a cpixelcnn: draw its maps of a class with vae-sample -m %s "
+		       "--label K, and decode them with vae-decode -m %s", c->prior, c->prior,
+		       c->model);
+	if (vk_image_header(&h, &t->m, c->u8, 0, &e) ||
+	    ts_meta_set(&h, "prior", base_name(c->prior), &e) ||
+	    vk_stamp_meta(&h, NULL, c->model, &t->m, "image", &e) ||
+	    (!c->u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
+	    vk_write_stream(c->output, &h, sample_vq,
+			    &(struct vq_sampling){c, t, &prior, c->count}, &e))
+		vk_die_error(&e);
+	vk_model_free(&prior);
+}
+
 /* The options that draw or decode latent vectors do not apply to a prior
  * over code maps. */
 static void refuse_for_codes(const struct cmdline *c)
@@ -219,12 +287,6 @@ static void refuse_for_codes(const struct cmdline *c)
 	if (opt)
 		vk_usage_error("%s: %s is a pixelcnn, which draws code maps (no latent, no "
 			       "images)", opt, c->model);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *b = strrchr(path, '/');
-	return b ? b + 1 : path;
 }
 
 int main(int argc, char **argv)
@@ -262,6 +324,11 @@ int main(int argc, char **argv)
 		    vk_write_stream(c.output, &h, sample_codes,
 				    &(struct sampling){&c, &t, NULL, total, NULL}, &e))
 			vk_die_error(&e);
+		vk_model_tool_close(&t);
+		return 0;
+	}
+	if (vk_latent_of(&t.m.a)->codes && c.prior) {
+		vae_sample_vq(&c, &t);
 		vk_model_tool_close(&t);
 		return 0;
 	}
