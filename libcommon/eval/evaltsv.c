@@ -19,7 +19,7 @@ const char *vk_evalrow_kind_name(int kind) { return kind ? vk_kind_name(kind) : 
 static void tsv_num(FILE *f, double v) { fprintf(f, isnan(v) ? "\tNA" : "\t%.10g", v); }
 static void tsv_q(FILE *f, int have, int64_t q) { fprintf(f, have ? "\t%lld" : "\tNA", (long long)q); }
 
-static void write_row(FILE *f, const vk_evalrow *row)
+static void write_row(FILE *f, const vk_evalrow *row, int agg)
 {
 	const vk_evalsum *s = &row->sum;
 	const char *kind = vk_evalrow_kind_name(row->kind);
@@ -41,7 +41,10 @@ static void write_row(FILE *f, const vk_evalrow *row)
 	tsv_q(f, elbo, s->nelbo2);
 	tsv_q(f, s->iw, s->lp);
 	tsv_q(f, s->iw, s->lp2);
-	fputs("\tNA\tNA\n", f);
+	fputs("\tNA\tNA", f);
+	for (int k = 0; agg && k < 4; k++)
+		tsv_num(f, row->has_aggregate ? row->agg[k] : NAN);
+	fputc('\n', f);
 	for (int j = 0; j < s->Z; j++) {
 		double var = vk_evalsum_mu_var(s, j);
 		fprintf(f, "%s\t%s\t%d\t%llu\tNA", row->name, kind, j, (unsigned long long)s->n);
@@ -50,15 +53,41 @@ static void write_row(FILE *f, const vk_evalrow *row)
 		tsv_num(f, var);
 		fprintf(f, "\tNA");
 		tsv_q(f, s->has_kl, s->kl_dim[j]);
-		fprintf(f, "\tNA\tNA\tNA\t%lld\t%lld\n", (long long)s->mu[j], (long long)s->mu2[j]);
+		fprintf(f, "\tNA\tNA\tNA\t%lld\t%lld%s\n", (long long)s->mu[j], (long long)s->mu2[j],
+			agg ? "\tNA\tNA\tNA\tNA" : "");
 	}
+	if (!s->codes)
+		return;
+	/* A discrete latent's usage: its codebook size, the perplexity, the dead
+	 * and the used codes, then each used code's count (what --merge adds). */
+	double *c = malloc(sizeof(double) * s->codes);
+	int dead = s->codes;
+	double ppl = NAN;
+	if (c) {
+		for (int k = 0; k < s->codes; k++)
+			c[k] = (double)s->code_n[k];
+		ppl = vk_code_perplexity(c, s->codes, &dead);
+		free(c);
+	}
+	fprintf(f, "%s\t%s\tcodes\t%d", row->name, kind, s->codes);
+	tsv_num(f, ppl);
+	fprintf(f, "\t%d\tNA\tNA\tNA\tNA\tNA\tNA\t%d\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n", dead,
+		s->codes - dead);
+	for (int k = 0; k < s->codes; k++)
+		if (s->code_n[k])
+			fprintf(f, "%s\t%s\tcode.%d\t%llu\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA"
+				"\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n", row->name, kind, k,
+				(unsigned long long)s->code_n[k]);
 }
 
 void vk_evaltsv_write(FILE *f, const vk_evalrow *const *rows, int n)
 {
-	fputs(VK_EVALTSV_HEADER "\n", f);
+	int agg = 0;
 	for (int k = 0; k < n; k++)
-		write_row(f, rows[k]);
+		agg |= rows[k]->has_aggregate;
+	fputs(agg ? VK_EVALTSV_HEADER VK_EVALTSV_AGGREGATE "\n" : VK_EVALTSV_HEADER "\n", f);
+	for (int k = 0; k < n; k++)
+		write_row(f, rows[k], agg);
 }
 
 /* ---- reading back ---- */
@@ -153,6 +182,12 @@ int vk_evaltsv_merge(FILE *fp, const char *path, vk_evalrow *rows, int *n, int m
 		ln++;
 		if (ln == 1) {
 			line[strcspn(line, "\n")] = 0;
+			if (!strcmp(line, VK_EVALTSV_HEADER VK_EVALTSV_AGGREGATE)) {
+				vk_fail(e, "%s: a summary with --aggregate's batch estimates, which do "
+					"not add up across shards; merge summaries written without it",
+					path);
+				goto out;
+			}
 			if (strcmp(line, VK_EVALTSV_HEADER)) {
 				vk_fail(e, "%s: not a kl-eval --tsv summary (its header differs)", path);
 				goto out;
@@ -177,6 +212,26 @@ int vk_evaltsv_merge(FILE *fp, const char *path, vk_evalrow *rows, int *n, int m
 			}
 			if (parse_model_row(f, &s, kind, path, ln, e))
 				goto out;
+			continue;
+		}
+		if (kind >= 0 && !strcmp(f[0], name) && !strcmp(f[2], "codes")) {
+			long K = strtol(f[3], NULL, 10);
+			if (K < 1 || K > 65536 || s.codes || vk_evalsum_codes(&s, (int)K, e)) {
+				vk_fail(e, "%s:%llu: a codes row out of place or of %s codes", path, ln,
+					f[3]);
+				goto out;
+			}
+			continue;
+		}
+		if (kind >= 0 && !strcmp(f[0], name) && !strncmp(f[2], "code.", 5)) {
+			char *end;
+			long k = strtol(f[2] + 5, &end, 10);
+			unsigned long long c = strtoull(f[3], NULL, 10);
+			if (*end || k < 0 || k >= s.codes) {
+				vk_fail(e, "%s:%llu: code row %s out of place", path, ln, f[2]);
+				goto out;
+			}
+			s.code_n[k] += c;
 			continue;
 		}
 		if (kind < 0 || strcmp(f[0], name) || atoi(f[2]) != s.Z ||
