@@ -142,7 +142,7 @@ figures: all
 BENCH_ARCHS ?= -march=x86-64-v3 PORTABLE=1
 bench_make = $(if $(filter PORTABLE=1,$(1)),PORTABLE=1,ARCH=$(1))
 bench_dir = $(if $(filter PORTABLE=1,$(1)),build-portable,build-$(patsubst -march=%,%,$(1)))
-bench: deps all
+bench: deps all $(BUILD)/bin-bench/layer_bench
 	$(foreach a,$(BENCH_ARCHS),$(MAKE) $(call bench_make,$(a)) all &&) true
 	BENCH_ARCH="$(if $(filter 1,$(PORTABLE)),PORTABLE=1,$(ARCH))" \
 	BENCH_ARCH_BINS="$(foreach a,$(filter-out $(if $(filter 1,$(PORTABLE)),PORTABLE=1,$(ARCH)),$(BENCH_ARCHS)),$(a)|$(CURDIR)/$(call bench_dir,$(a))/bin)" \
@@ -158,6 +158,12 @@ vectorize-check:
 
 # The conv kernels' micro-benchmark (not built by default): see bench/conv_bench.c.
 $(BUILD)/bin-bench/conv_bench: bench/conv_bench.c $(LIB) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# A layer list's training step, e.g. a conv with and without batch norm:
+# see bench/layer_bench.c.
+$(BUILD)/bin-bench/layer_bench: bench/layer_bench.c $(LIB) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

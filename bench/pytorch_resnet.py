@@ -4,6 +4,12 @@ pythae/models/nn/benchmarks/mnist/resnets.py), written out in plain PyTorch 1.13
 that vae-train --arch resnet can be compared with it. Prints the parameter count.
 
     bench/pytorch_resnet.py [LATENT]      (default 16)
+
+Training it on Fashion-MNIST with vaekit's recipe (Bernoulli likelihood on the
+[0,1] grey levels, not binarised, as vae-train reads idx2stream's u8 records):
+
+    bench/pytorch_vae.py --arch resnet --latent 16 --epochs 10 --threads 1 \
+        --train-images .../train-images-idx3-ubyte.gz --test-images .../t10k-images-idx3-ubyte.gz
 """
 import sys
 
@@ -56,6 +62,32 @@ class VAE(nn.Module):
     def __init__(self, latent=16):
         super().__init__()
         self.encoder, self.decoder = Encoder(latent), Decoder(latent)
+
+
+class _FlatEncoder(nn.Module):
+    """pytorch_vae.py's interface: flat rows in, (mu | log sigma^2) in one row out."""
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x):
+        mu, log_var = self.encoder(x.reshape(x.shape[0], 1, 28, 28))
+        return torch.cat((mu, log_var), 1)
+
+
+class _FlatDecoder(nn.Module):
+    def __init__(self, decoder):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, z):
+        return self.decoder(z).reshape(z.shape[0], -1)
+
+
+def flat_vae(latent):
+    """(encoder, decoder) on flat 784-float rows, for bench/pytorch_vae.py --arch resnet."""
+    vae = VAE(latent)
+    return _FlatEncoder(vae.encoder), _FlatDecoder(vae.decoder)
 
 
 def count(m):

@@ -37,8 +37,10 @@ def parse_args(argv):
 	p.add_argument("--test-images", help="IDX3 test images; enables test columns")
 	p.add_argument("--test-labels", help="IDX1 test labels (needed by a cvae with --test-images)")
 	p.add_argument("--hidden", default="400", help="hidden sizes, e.g. 400 or 512,256")
-	p.add_argument("--arch", choices=("mlp", "conv"), default="mlp",
-		       help="conv: Keras' conv VAE (vaekit's --arch conv) on 28x28 images")
+	p.add_argument("--arch", choices=("mlp", "conv", "resnet"), default="mlp",
+		       help="conv: Keras' conv VAE (vaekit's --arch conv) on 28x28 images; "
+		       "resnet: pythae's MNIST ResNet VAE (vaekit's --arch resnet, "
+		       "bench/pytorch_resnet.py)")
 	p.add_argument("--latent", type=int, default=20)
 	p.add_argument("--model", choices=("vae", "ae", "cvae"), default="vae",
 		       help="cvae: the label's one-hot joins x at the encoder and z at the "
@@ -304,7 +306,13 @@ def main(argv):
 		y = load_labels(torch, np, a.train_labels, x.shape[0], a.label_value)
 		if xt is not None:
 			yt = load_labels(torch, np, a.test_labels, xt.shape[0], a.label_value)
-	if a.arch == "conv":
+	if a.arch == "resnet":
+		if a.model != "vae" or x.shape[1] != 784:
+			sys.exit("pytorch_vae.py: --arch resnet is a VAE on 28x28 images")
+		sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+		from pytorch_resnet import flat_vae
+		enc, dec = flat_vae(a.latent)
+	elif a.arch == "conv":
 		enc, dec = build_conv(nn, int(round(x.shape[1] ** 0.5)), a.latent, a.model)
 	else:
 		enc, dec = build(torch, nn, x.shape[1], a.hidden, a.latent, a.model,

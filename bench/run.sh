@@ -17,6 +17,8 @@
 # (importance samples per record for the kl-eval --iw row, default 1024) and
 # BENCH_IW_RECORDS (default 500); the conv VAE's table: BENCH_CONV=0 skips it,
 # BENCH_CONV_N (images, default 10000), BENCH_CONV_BATCHES, BENCH_CONV_THREADS;
+# the ResNet VAE's: BENCH_RESNET=0 skips it, BENCH_RESNET_N (default 3840),
+# BENCH_RESNET_BATCHES, BENCH_RESNET_THREADS;
 # BENCH_RESULTS (default bench/RESULTS.md) is where the tables go. See
 # bench/README.md.
 set -u
@@ -152,7 +154,7 @@ vaekit_run() {
 	have vae-train && [ -s "$8" ] || return 0
 	log=$OUT/$1.vaekit.tsv
 	net="--hidden $3"
-	[ "$3" = conv ] && net="--arch conv"
+	case $3 in conv | resnet) net="--arch $3" ;; esac
 	timeout "$TIMEOUT" env $CORE_ENV "$BIN/vae-train" -o "$OUT/$1.model" --model "$2" $net --latent "$4" --batch "$5" \
 		--threads "$6" --epochs "$7" --seed 1 --test "$9" --log "$log" "$8" >/dev/null 2>"$OUT/$1.vaekit.err" \
 		&& echo "$log"
@@ -165,7 +167,7 @@ torch_run() {
 	log=$OUT/$1.torch.tsv
 	envs=$(echo "$2" | tr , '\n' | grep '^[A-Z]') opts=$(echo "$2" | tr , '\n' | grep '^-')
 	net="--hidden $4"
-	[ "$4" = conv ] && net="--arch conv"
+	case $4 in conv | resnet) net="--arch $4" ;; esac
 	timeout "$TIMEOUT" env $CORE_ENV $envs $PY "$ROOT/bench/pytorch_vae.py" $opts $TORCH_EXTRA --model "$3" $net --latent "$5" --batch "$6" \
 		--threads "$7" --epochs "$8" --seed 1 --train-images "$9" --test-images "${10}" \
 		>"$log" 2>"$OUT/$1.torch.err" && echo "$log"
@@ -297,6 +299,50 @@ conv_speed_table() {
 	echo
 	if have vae-train; then
 		echo "vae-train \`--arch conv\` peak RSS (1 thread, batch 128): $(peak_mb "" "vae-train -o $OUT/conv-rss.model --arch conv -z 2 --epochs 1 --threads 1 $OUT/conv-train.u8.ts") MB after 1 epoch, $(peak_mb "" "vae-train -o $OUT/conv-rss.model --arch conv -z 2 --epochs 3 --threads 1 $OUT/conv-train.u8.ts") MB after 3 (the data: $(div "$(bytes "$OUT/conv-train.u8.ts")" 1e6 %.1f) MB)."
+		echo
+	fi
+	NTRAIN=$saved_n TORCH_EXTRA=$saved_extra
+}
+
+# pythae's ResNet VAE (vae-train --arch resnet, latent 16) on the first
+# RESNET_N Fashion-MNIST images, like the conv table; then a batch norm's cost
+# against the conv before it (bench/layer_bench.c, built by make bench).
+RESNET_N=${BENCH_RESNET_N:-3840}
+RESNET_BATCHES=${BENCH_RESNET_BATCHES:-"128 32"}
+RESNET_THREADS=${BENCH_RESNET_THREADS:-"1 2"}
+resnet_speed_table() {
+	[ "${BENCH_RESNET:-1}" = 1 ] || return 0
+	have stream-cat && [ -s "$OUT/fashion-train.u8.ts" ] || return 0
+	stream-cat -n "$RESNET_N" -o "$OUT/resnet-train.u8.ts" "$OUT/fashion-train.u8.ts"
+	stream-cat -n 1000 -o "$OUT/resnet-test.u8.ts" "$OUT/fashion-test.u8.ts"
+	saved_n=$NTRAIN saved_extra=${TORCH_EXTRA:-}
+	NTRAIN=$RESNET_N
+	TORCH_EXTRA="--epoch-budget=$EPOCH_BUDGET --limit=$RESNET_N"
+	echo "## Training speed, ResNet VAE (samples/s, higher is better)"
+	echo
+	echo "pythae's MNIST ResNet VAE (\`vae-train --arch resnet -z 16\`, \`pytorch_vae.py --arch resnet\`), the first"
+	echo "$RESNET_N Fashion-MNIST training images; floors from \`sgemm_probe --resnet\` (see bench/QUALITY-resnet.md)."
+	echo
+	echo "| model | batch | threads | sgemm floor | sgemm + Adam floor | vaekit | vaekit % floor | PyTorch default | PyTorch best | best setting | PyTorch % floor | vaekit / PyTorch best | runs' range | vaekit test −ELBO | PyTorch test −ELBO |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	for b in $RESNET_BATCHES; do
+		for t in $RESNET_THREADS; do
+			tag=${TAG_PREFIX}resnet-16-b$b-t$t
+			fls=$([ -n "$PROBE" ] && env $PROBE_ENV $CORE_ENV "$PROBE" --summary --resnet --layers 784,16 --batch "$b" --threads "$t" | cut -f5,8 | tr '\t' ' ' || echo n/a n/a)
+			fl=${fls% *} fla=${fls#* }
+			repeated_runs "$tag" vae resnet 16 "$b" "$t" "$OUT/resnet-train.u8.ts" "$OUT/resnet-test.u8.ts"
+			echo "| ResNet VAE 28x28-16 | $b | $t | $(fmt "$fl") | $(fmt "$fla") | $v | $(pct "$v" "$fl") | $tdef | $tb | \`$(echo "${best:-default}" | tr , " ")\` | $(pct "$tb" "$fl") | $(fmt "$(median_of $ratios)" %.2f) | ${range:-n/a} | $(nelbo "$vlog1") | $(nelbo "$blog1") |"
+		done
+	done
+	echo
+	LB=$(dirname "$BIN")/bin-bench/layer_bench
+	if [ -x "$LB" ]; then
+		echo "A batch norm's cost against the conv before it (\`layer_bench\`, batch 128, one thread, forward + backward):"
+		echo
+		echo '```'
+		OPENBLAS_NUM_THREADS=1 "$LB" 14x14x64 128 "$RUNS" conv:64:3:1/relu conv:64:3:1/identity,batchnorm/relu
+		OPENBLAS_NUM_THREADS=1 "$LB" 28x28x1 128 "$RUNS" conv:32:3:2/relu conv:32:3:2/identity,batchnorm/relu | tail -n 2
+		echo '```'
 		echo
 	fi
 	NTRAIN=$saved_n TORCH_EXTRA=$saved_extra
@@ -539,6 +585,7 @@ main() {
 		header
 		speed_table
 		conv_speed_table
+		resnet_speed_table
 		coretype_tables
 		arch_tables
 		quality_table

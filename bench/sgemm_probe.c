@@ -42,7 +42,8 @@
 static const char USAGE[] =
 	"Usage: sgemm_probe [--batch B] [--layers 784,400,20] [--model vae|ae]\n"
 	"                   [--threads T] [--samples N] [--pass train|encode|decode]\n"
-	"                   [--conv SIDE] [--summary] [--info] [--cpu-clock] [--split]\n"
+	"                   [--conv SIDE | --resnet] [--summary] [--info] [--cpu-clock]\n"
+	"                   [--split]\n"
 	"Time cblas_sgemm on the GEMM shapes of one training step and print the floor.\n"
 	"  --pass     train (default): forward and backward; encode or decode: the\n"
 	"             encoder's or the decoder's forward GEMMs only (vae-encode,\n"
@@ -52,6 +53,8 @@ static const char USAGE[] =
 	"  --conv     Keras' conv VAE (vae-train --arch conv) on SIDExSIDEx1 images\n"
 	"             instead of a dense network; --layers gives only the latent size\n"
 	"             (its last number); convolutions as vaekit lowers them to sgemm\n"
+	"  --resnet   pythae's MNIST ResNet VAE (vae-train --arch resnet) on 28x28x1,\n"
+	"             likewise (e.g. --resnet --layers 784,16)\n"
 	"  --summary  print only: batch threads step_s epoch_s samples_per_s gflops\n"
 	"             adam_s samples_per_s_with_adam\n"
 	"  --cpu-clock  time by the process's CPU clock instead of the wall clock:\n"
@@ -66,7 +69,7 @@ static const char USAGE[] =
 static clockid_t clock_id = CLOCK_MONOTONIC; /* --cpu-clock: CLOCK_PROCESS_CPUTIME_ID */
 
 struct cmdline {
-	int batch, threads, summary, vae, info, conv, split;
+	int batch, threads, summary, vae, info, conv, split, resnet;
 	char pass; /* 't'rain, 'e'ncode, 'd'ecode */
 	long samples;
 	int sizes[MAX_LAYERS], n_sizes;
@@ -118,7 +121,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"conv", required_argument, 0, 'C'},
 		{"pass", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
 		{"info", no_argument, 0, 'i'},         {"cpu-clock", no_argument, 0, 'c'},
-		{"split", no_argument, 0, 'S'},
+		{"split", no_argument, 0, 'S'},        {"resnet", no_argument, 0, 'R'},
 		{0, 0, 0, 0}};
 	*c = (struct cmdline){.batch = 128, .threads = 1, .vae = 1, .samples = 60000, .pass = 't'};
 	parse_sizes("784,400,20", c);
@@ -137,6 +140,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			break;
 		case 'i': c->info = 1; break;
 		case 'S': c->split = 1; break;
+		case 'R': c->resnet = 1; break;
 		case 'c': clock_id = CLOCK_PROCESS_CPUTIME_ID; break;
 		case 'p':
 			if (strcmp(optarg, "train") && strcmp(optarg, "encode") && strcmp(optarg, "decode"))
@@ -154,6 +158,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	if (optind != argc)
 		usage_error("unexpected argument", argv[optind]);
+	if (c->resnet && c->conv)
+		usage_error("--resnet and --conv are two networks", "pick one");
 }
 
 static int add_layer(struct gemm *g, int i, int b, int in, int out, int first, const char *tag)
@@ -217,11 +223,45 @@ static int conv_gemms(const struct cmdline *c, struct gemm *g)
 	return n;
 }
 
+/* A residual block res:32:3 on an SIDExSIDEx128 map: conv 32 3x3, conv 128 1x1. */
+static int res_gemms(struct gemm *g, int n, int pixels, const char *half)
+{
+	char tag[40];
+	snprintf(tag, sizeof tag, "%s res conv:32:3", half);
+	n = add_conv(g, n, pixels, 9 * 128, 32, 0, tag);
+	snprintf(tag, sizeof tag, "%s res conv:128:1", half);
+	return add_conv(g, n, pixels, 32, 128, 0, tag);
+}
+
+/* pythae's MNIST ResNet VAE (vae-train --arch resnet): conv:64:4:2,
+ * conv:128:4:2, conv:128:3:2 (28 -> 14 -> 7 -> 4), two res:32:3, head;
+ * dense 4x4x128, deconv:128:3:2 to 7x7, two res:32:3, deconv:64:3:2 to
+ * 14x14, deconv:1:3:2 to 28x28. */
+static int resnet_gemms(const struct cmdline *c, struct gemm *g)
+{
+	int n = 0, b = c->batch, z = c->sizes[c->n_sizes - 1];
+	n = add_conv(g, n, b * 14 * 14, 16 * 1, 64, 1, "enc conv:64:4:2");
+	n = add_conv(g, n, b * 7 * 7, 16 * 64, 128, 0, "enc conv:128:4:2");
+	n = add_conv(g, n, b * 4 * 4, 9 * 128, 128, 0, "enc conv:128:3:2");
+	n = res_gemms(g, n, b * 4 * 4, "enc");
+	n = res_gemms(g, n, b * 4 * 4, "enc");
+	n = add_layer(g, n, b, 4 * 4 * 128, c->vae ? 2 * z : z, 0, c->vae ? "mu|lv" : "code");
+	n = add_layer(g, n, b, z, 4 * 4 * 128, 0, "dec");
+	n = add_conv(g, n, b * 4 * 4, 128, 9 * 128, 0, "dec deconv:128:3:2");
+	n = res_gemms(g, n, b * 7 * 7, "dec");
+	n = res_gemms(g, n, b * 7 * 7, "dec");
+	n = add_conv(g, n, b * 7 * 7, 128, 9 * 64, 0, "dec deconv:64:3:2");
+	n = add_conv(g, n, b * 14 * 14, 64, 9 * 1, 0, "dec deconv:1:3:2");
+	return n;
+}
+
 /* The step's GEMMs: encoder, latent head, decoder. */
 static int step_gemms(const struct cmdline *c, struct gemm *g)
 {
 	if (c->conv)
 		return conv_gemms(c, g);
+	if (c->resnet)
+		return resnet_gemms(c, g);
 	int n = 0, k = c->n_sizes - 1, z = c->sizes[k], b = c->batch;
 	for (int i = 0; i + 1 < k; i++)
 		n = add_layer(g, n, b, c->sizes[i], c->sizes[i + 1], i == 0, "enc");
@@ -503,7 +543,7 @@ static void split_report(const struct cmdline *c, const struct gemm *g, int n)
 	double sum[3] = {0}, best_sum = 0;
 	printf("# batch %d, threads %d, %s: microseconds per call, each GEMM split three ways\n"
 	       "%-24s %6s %6s %6s %9s %9s %9s  %s\n",
-	       c->batch, T, c->conv ? "conv" : c->vae ? "vae" : "ae", "gemm", "m", "n", "k", "rows",
+	       c->batch, T, c->resnet ? "resnet" : c->conv ? "conv" : c->vae ? "vae" : "ae", "gemm", "m", "n", "k", "rows",
 	       "cols", "blas", "best");
 	for (int i = 0; i < n; i++) {
 		openblas_set_num_threads(T);
@@ -533,7 +573,7 @@ static void split_report(const struct cmdline *c, const struct gemm *g, int n)
 int main(int argc, char **argv)
 {
 	struct cmdline c;
-	struct gemm g[3 * (MAX_LAYERS + 1) * 2];
+	struct gemm g[3 * (MAX_LAYERS + 1) * 4];
 	parse_cmdline(argc, argv, &c);
 	if (c.info) {
 		printf("%s\t%s\n", openblas_get_corename(), openblas_get_config());

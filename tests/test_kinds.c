@@ -415,14 +415,23 @@ Test(kinds_e2e, bad_layers_of_the_new_kinds)
 		"the encoder");
 	refused("--decoder batchnorm/identity,dense:64",
 		"decoder layer 1 (batchnorm/identity) must follow a dense or conv layer");
+	refused("--encoder conv:8:3:2/identity,batchnorm,batchnorm/identity,dense:16",
+		"encoder layer 3 (batchnorm/identity) must follow a dense or conv layer, not layer 2 "
+		"(batchnorm/relu)");
+	refused("--encoder conv:8:3:2,res:4:3:bx", "layer 'res:4:3:bx': a res block's third field "
+		"can only be 'bn'");
+	refused("--encoder conv:8:3:2,res:4:3:bn:1", "res takes FILTERS:KERNEL or FILTERS:KERNEL:bn");
+	refused("--encoder dense:32,res:4:3:bn", "res:4:3:bn/relu needs an image input");
+	refused("--encoder conv:8:3:2,res:0:3:bn", "layer 'res:0:3:bn': the filter count must be 1 "
+		"to 4096");
 }
 
 /* A network of every new kind trains, reads back and resumes bit-exactly
- * (the running statistics are in the checkpoint). */
+ * (the running statistics, a res block's own too, are in the checkpoint). */
 Test(kinds_e2e, new_kinds_train_save_and_resume)
 {
 	const char *a = tmp_path("kinds-a.vae"), *b = tmp_path("kinds-b.vae");
-	const char *net = "--encoder conv:8:3:2/identity,batchnorm,res:4:3,conv:8:3:2,dense:16 "
+	const char *net = "--encoder conv:8:3:2/identity,batchnorm,res:4:3:bn,conv:8:3:2,dense:16 "
 			  "--decoder dense:4x4x8,deconv:8:3:2:7x7/identity,batchnorm,upsample:2,"
 			  "res:4:3/relu,upsample:2 -z 3";
 	cr_assert_eq(run("vae-train -q -t 1 -s 4 -e 2 -o %s %s %s", a, net, digits()), 0);
@@ -433,8 +442,10 @@ Test(kinds_e2e, new_kinds_train_save_and_resume)
 	snprintf(info, sizeof info, "%s", tmp_path("kinds-info.txt"));
 	cr_assert_eq(run("vae-info %s > %s", a, info), 0);
 	cr_assert_eq(run("grep -q 'deconv:8:3:2:7x7 .*7x7x8' %s", info), 0);
+	cr_assert_eq(run("grep -q 'res:4:3:bn .*14x14x8' %s", info), 0);
 	cr_assert_eq(run("grep -q 'res:4:3 .*14x14x8' %s", info), 0);
-	cr_assert_eq(run("grep -q '^layer_state  *32 ' %s", info), 0);
+	/* 16 + 16 for the two batchnorms, 8 + 16 for the two inside res:4:3:bn */
+	cr_assert_eq(run("grep -q '^layer_state  *56 ' %s", info), 0);
 	cr_assert_eq(run("vae-encode -m %s < %s | vae-decode -m %s > /dev/null", a, digits(), a),
 		     0);
 }

@@ -8,6 +8,7 @@
 #include "classes.h"
 #include "err.h"
 #include "opts.h"
+#include "standardize.h"
 #include "stream.h"
 #include "tsv.h"
 
@@ -357,19 +358,6 @@ static void column_stats(const struct records *b, size_t D, int dtype, double *m
 	}
 }
 
-/* "v,v,v" of n numbers into the metadata key. */
-static int meta_list(ts_header *h, const char *key, const double *v, size_t n, vk_error *e)
-{
-	size_t cap = n * 26 + 1, len = 0;
-	char *s = vk_xmalloc(cap);
-	s[0] = 0;
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(s + len, cap - len, "%s%.17g", i ? "," : "", v[i]);
-	int rc = ts_meta_set(h, key, s, e);
-	free(s);
-	return rc;
-}
-
 /* Column names into the metadata: columns=N, column.I=NAME (percent-encoded),
  * and label_column=NAME. */
 static int meta_names(ts_header *h, const struct layout *l, size_t D, vk_error *e)
@@ -486,8 +474,7 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < D; j++)
 			if (sd[j] == 0)
 				sd[j] = 1;  /* a constant column becomes 0, and back */
-		if (c.standardize && (meta_list(&h, "standardize.mean", mean, D, &e) ||
-				      meta_list(&h, "standardize.sd", sd, D, &e)))
+		if (c.standardize && ts_standardize_put(&h, mean, sd, D, &e))
 			vk_die("%s: the column statistics do not fit the metadata (%s)", name, e.msg);
 		if (ts_writer_open(&w, c.output, &h, &e))
 			vk_die_error(&e);

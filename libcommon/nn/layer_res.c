@@ -2,6 +2,9 @@
  * pythae/models/nn/benchmarks): ReLU, conv K×K to F channels, ReLU, conv 1×1
  * back to the input's C channels, added to the input:
  *   y (n,H,W,C) = act(x + conv1×1(relu(convK×K(relu(x)))))
+ * res:F:K:bn puts a batchnorm after each convolution, where torchvision's
+ * BasicBlock has one (ReLU, conv, BN, ReLU, conv, BN, then the sum):
+ *   y = act(x + bn(conv1×1(relu(bn(convK×K(relu(x)))))))
  * The two convolutions are the block's body, a sub-list built and walked by
  * layers.c like any list (their parameters follow the block's place in the
  * parameter block); the gradient flows through both paths:
@@ -17,8 +20,12 @@
 static int parse(vk_layer_spec *s, int nargs, const char *const *arg, const char *const *end,
 		 const char *text, vk_error *e)
 {
-	if (nargs != 2)
-		return vk_fail(e, "layer '%s': res takes FILTERS:KERNEL", text);
+	if (nargs != 2 && nargs != 3)
+		return vk_fail(e, "layer '%s': res takes FILTERS:KERNEL or FILTERS:KERNEL:bn", text);
+	if (nargs == 3 && (end[2] - arg[2] != 2 || strncmp(arg[2], "bn", 2)))
+		return vk_fail(e, "layer '%s': a res block's third field can only be 'bn' (batch norm "
+			       "after each convolution)", text);
+	s->norm = nargs == 3;
 	if (vk_parse_int(arg[0], end[0], VK_MAX_FILTERS, &s->units))
 		return vk_fail(e, "layer '%s': the filter count must be 1 to %d", text,
 			       VK_MAX_FILTERS);
@@ -29,7 +36,7 @@ static int parse(vk_layer_spec *s, int nargs, const char *const *arg, const char
 
 static void print(const vk_layer_spec *s, char *buf, size_t n)
 {
-	snprintf(buf, n, "res:%d:%d", s->units, s->k);
+	snprintf(buf, n, "res:%d:%d%s", s->units, s->k, s->norm ? ":bn" : "");
 }
 
 static int check(const vk_layer_spec *s, vk_error *e)
@@ -40,6 +47,8 @@ static int check(const vk_layer_spec *s, vk_error *e)
 		return vk_fail(e, "bad kernel %d or stride %d", s->k, s->s);
 	if (s->reshape.h || s->reshape.w || s->reshape.c)
 		return vk_fail(e, "bad output shape");
+	if (s->norm != 0 && s->norm != 1)
+		return vk_fail(e, "bad batch-norm flag %d", s->norm);
 	return 0;
 }
 
@@ -55,15 +64,20 @@ static int shape(const vk_layer_spec *s, vk_shape in, vk_shape *out, vk_error *e
 	return 0;
 }
 
-/* conv:F:K:1/relu, conv:C:1:1/identity, written as text and read by the
- * list's own parser. */
+/* conv:F:K:1/relu, conv:C:1:1/identity (with bn: each conv's activation
+ * moved to a batchnorm after it), written as text and read by the list's
+ * own parser. */
 static int body(const vk_layer_spec *s, vk_shape in, vk_layer_spec *out)
 {
-	char text[96];
+	char text[128];
 	int n;
 	vk_error e;
-	snprintf(text, sizeof text, "conv:%d:%d:1/relu,conv:%d:1:1/identity", s->units, s->k,
-		 in.c);
+	if (s->norm)
+		snprintf(text, sizeof text, "conv:%d:%d:1/identity,batchnorm/relu,"
+			 "conv:%d:1:1/identity,batchnorm/identity", s->units, s->k, in.c);
+	else
+		snprintf(text, sizeof text, "conv:%d:%d:1/relu,conv:%d:1:1/identity", s->units,
+			 s->k, in.c);
 	return vk_layers_parse(text, VK_IDENTITY, out, VK_MAX_BODY, &n, &e) ? 0 : n;
 }
 
@@ -111,26 +125,28 @@ static void backward(const vk_layer *l, float *dx, float *dy, const float *x, fl
 			dx[i] = dy[i] + (x[i] > 0.0f ? db[i] : 0.0f);
 }
 
-/* Row words 2 and 3: filters, kernel. */
+/* Row words 2, 3 and 4: filters, kernel, 1 with batch norm (:bn). */
 static void put_row(const vk_layer_spec *s, uint32_t row[VK_LAYER_ROW_WORDS])
 {
 	row[2] = (uint32_t)s->units;
 	row[3] = (uint32_t)s->k;
+	row[4] = (uint32_t)s->norm;
 }
 
 static int get_row(const uint32_t row[VK_LAYER_ROW_WORDS], vk_layer_spec *s)
 {
-	if (row[2] > 0xfffffff || row[3] > 0xffff || row[4])
+	if (row[2] > 0xfffffff || row[3] > 0xffff || row[4] > 1)
 		return -1;
 	s->units = (int)row[2];
 	s->k = (int)row[3];
+	s->norm = (int)row[4];
 	return 0;
 }
 
 const vk_layer_ops vk_layer_res = {
 	.name = "res", .id = 5,
-	.usage = "res:F:K",
-	.example = "res:4:3/tanh,res:2:2/identity",
+	.usage = "res:F:K[:bn]",
+	.example = "res:4:3/tanh,res:2:2:bn/tanh",
 	.parse = parse, .print = print, .check = check, .shape = shape, .body = body,
 	.priv = priv, .forward = forward, .backward = backward,
 	.put_row = put_row, .get_row = get_row,
