@@ -350,6 +350,8 @@ Test(run, objective_options_out_of_range_are_refused, .timeout = 60)
 		{"--objective tcvae --tc-gamma inf", "--tc-gamma"},
 		{"--objective tcvae -b 1", "at least 2"},
 		{"-m ae --objective tcvae", "--model ae"},
+		{"-m vqvae --objective tcvae", "--model vqvae"},
+		{"-m vqvae --objective infovae", "--model vqvae"},
 		{"--objective tcvae --beta 6", "--tc-beta"},
 		{"--objective tcvae --kl-warmup 2", "--kl-warmup"},
 		{"--objective tcvae --free-bits 0.5", "--free-bits"},
