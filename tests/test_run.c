@@ -309,6 +309,10 @@ Test(run, each_objective_trains_resumes_exactly_and_threads_agree, .timeout = 24
 		cr_assert_eq(run("vae-info %s | grep -q '^objective  *%s$'", m, objs[i][1]), 0,
 			     "%s", objs[i][0]);
 		int tc = strstr(objs[i][0], "tcvae") != NULL;
+		if (tc) /* its weights, as given or defaulted */
+			cr_assert_eq(run("vae-info %s | grep -q '^tc_beta  *%s$'", m,
+					 strstr(objs[i][0], "--tc-beta 2") ? "2" : "6"), 0, "%s",
+				     objs[i][0]);
 		if (!tc) /* the log's mmd column: finite (the unbiased estimate may dip below 0) */
 			cr_assert_eq(run("awk -F'\\t' 'NR == 1 && $12 != \"mmd\" {exit 1} NR > 1 && "
 					 "($12 == \"nan\" || $12 < -1 || $12 > 10 || $13 != \"nan\") "
@@ -346,6 +350,8 @@ Test(run, objective_options_out_of_range_are_refused, .timeout = 60)
 		{"--objective tcvae --tc-gamma inf", "--tc-gamma"},
 		{"--objective tcvae -b 1", "at least 2"},
 		{"-m ae --objective tcvae", "--model ae"},
+		{"-m vqvae --objective tcvae", "--model vqvae"},
+		{"-m vqvae --objective infovae", "--model vqvae"},
 		{"--objective tcvae --beta 6", "--tc-beta"},
 		{"--objective tcvae --kl-warmup 2", "--kl-warmup"},
 		{"--objective tcvae --free-bits 0.5", "--free-bits"},

@@ -215,7 +215,8 @@ static void set_objective(struct cmdline *c, int lambda_given, int alpha_given,
 	if (rc->resume)
 		return;
 	if (!vk_latent_of(&rc->arch)->has_kl)
-		vk_usage_error("--objective %s needs a VAE's codes: not with --model ae", k->name);
+		vk_usage_error("--objective %s needs a VAE's Gaussian posterior: not with --model %s",
+			       k->name, vk_kind_name(rc->arch.kind));
 	if (t->iw_train > 1)
 		vk_usage_error("--objective %s does not combine with --iw-train", k->name);
 	if (rc->given & VK_SET_BETA)
