@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "standardize.h"
 #include "stream.h"
 #include "testutil.h"
 
@@ -141,5 +142,86 @@ Test(csv, tabular_errors_name_row_and_column)
 		int rc = csv(cases[i].text, cases[i].opts, err, sizeof err);
 		cr_assert_eq(rc, cases[i].rc, "case %zu: exit %d: %s", i, rc, err);
 		cr_assert(strstr(err, cases[i].msg), "case %zu: %s", i, err);
+	}
+}
+
+/* vae-decode undoes --standardize: a model of standardised columns decodes
+ * into the data's units, with the statistics of its input's metadata (what
+ * vae-encode kept) or, for latents with none, of the model's (what vae-train
+ * kept); --standardized keeps them standardised; --u8 is refused. vae-sample
+ * does the same. */
+Test(csv, vae_decode_destandardizes)
+{
+	const char *in = tmp_path("t.csv"), *ts = tmp_path("t.ts"), *m = tmp_path("t.vae");
+	cr_assert_eq(run("awk 'BEGIN { print \"a,b,c\"; for (i = 0; i < 200; i++) "
+			 "printf \"%%g,%%g,%%d\\n\", 1000 + 50 * sin(i), 0.01 * cos(0.7 * i), i %% 7 }' "
+			 "> %s && txt2stream --csv --standardize -o %s %s && "
+			 "vae-train -q -t 1 -e 5 -z 2 --hidden 16 --loss gaussian -o %s %s",
+			 in, ts, in, m, ts), 0);
+	const char *x = tmp_path("x.ts"), *s = tmp_path("s.ts");
+	cr_assert_eq(run("vae-encode -m %s %s > %s.z && vae-decode -m %s %s.z > %s && "
+			 "vae-decode --standardized -m %s %s.z > %s", m, ts, x, m, x, x, m, x, s), 0);
+	ts_reader rx, rs, rd;
+	vk_error e;
+	cr_assert_eq(ts_reader_open(&rx, x, &e), 0, "%s", e.msg);
+	cr_assert_eq(ts_reader_open(&rs, s, &e), 0, "%s", e.msg);
+	cr_assert_eq(ts_reader_open(&rd, ts, &e), 0, "%s", e.msg);
+	char buf[1024];
+	/* the statistics leave with the standardisation; the names stay */
+	cr_assert_null(ts_meta_get(&rx.h, "standardize.mean", buf, sizeof buf));
+	cr_assert_null(ts_meta_get(&rx.h, "kind", buf, sizeof buf));
+	cr_assert_str_eq(ts_meta_get(&rx.h, "column.0", buf, sizeof buf), "a");
+	cr_assert_not_null(ts_meta_get(&rs.h, "standardize.sd", buf, sizeof buf));
+	double mean[3], sd[3];
+	cr_assert_eq(ts_standardize_get(&rd.h, "t.ts", 3, mean, sd, &e), 1, "%s", e.msg);
+	cr_assert(fabs(mean[0] - 1000) < 10 && fabs(sd[1] - 0.007) < 0.002, "%g %g", mean[0], sd[1]);
+	float vx[3], vs[3];
+	int32_t label;
+	double sum_a = 0;
+	int n = 0;
+	while (ts_read(&rx, vx, &label, &e) == 1) {
+		cr_assert_eq(ts_read(&rs, vs, &label, &e), 1);
+		for (int j = 0; j < 3; j++)
+			cr_assert(fabs(vx[j] - (vs[j] * sd[j] + mean[j])) <= 1e-6 * fabs(mean[j]) + 1e-6,
+				  "record %d column %d: %g, not %g", n, j, vx[j], vs[j] * sd[j] + mean[j]);
+		sum_a += vx[0];
+		n++;
+	}
+	cr_assert_eq(n, 200);
+	cr_assert(fabs(sum_a / n - 1000) < 50, "column a decodes around %g", sum_a / n);
+	ts_reader_close(&rx);
+	ts_reader_close(&rs);
+	ts_reader_close(&rd);
+	/* latents without metadata (typed in): the model's statistics; z = 0 decodes
+	 * to about the columns' means */
+	cr_assert_eq(run("printf '0 0\\n' | txt2stream -t f32 | vae-decode -m %s | stream2txt | "
+			 "awk '{ exit !($1 > 900 && $1 < 1100 && $3 > -1 && $3 < 7) }'", m), 0);
+	/* vae-sample samples in the data's units, the columns named from the
+	 * model: the very bytes of --latent-only through vae-decode */
+	cr_assert_eq(run("vae-sample -m %s -n 20 -s 3 > %s.a && vae-sample -m %s -n 20 -s 3 "
+			 "--latent-only | vae-decode -m %s > %s.b && cmp -s %s.a %s.b && "
+			 "stream2txt %s.a | awk '$1 < 500 { exit 1 }' && "
+			 "stream2txt -H %s.a | head -1 | grep -qx 'a.b.c'", m, x, m, m, x, x, x, x, x), 0);
+	char err[1024];
+	cr_assert_eq(run_err(err, sizeof err, "vae-sample --u8 -m %s > /dev/null", m), 2);
+	cr_assert(strstr(err, "vae-sample: the model's data was standardised"), "%s", err);
+	cr_assert_eq(run_err(err, sizeof err, "vae-decode --u8 -m %s %s.z > /dev/null", m, x), 2);
+	cr_assert(strstr(err, "vae-decode: the model's data was standardised"), "%s", err);
+	/* statistics of the wrong length, or half of them, are named */
+	static const char *const bad[][2] = {{"1,2", "standardize.mean does not hold 3"},
+					     {NULL, "standardize.sd without standardize.mean"}};
+	for (int k = 0; k < 2; k++) {
+		ts_header h;
+		ts_writer w;
+		const char *z = tmp_path("bad.z");
+		cr_assert_eq(ts_header_init(&h, TS_F32, 1, (uint32_t[]){2}, &e), 0);
+		cr_assert_eq(ts_meta_set(&h, "standardize.sd", "1,1,1", &e), 0);
+		if (bad[k][0])
+			cr_assert_eq(ts_meta_set(&h, "standardize.mean", bad[k][0], &e), 0);
+		cr_assert_eq(ts_writer_open(&w, z, &h, &e), 0, "%s", e.msg);
+		cr_assert_eq(ts_write_f32(&w, (float[]){0, 0}, -1, &e), 0);
+		cr_assert_eq(ts_writer_close(&w, &e), 0, "%s", e.msg);
+		cr_assert_eq(run_err(err, sizeof err, "vae-decode -m %s %s > /dev/null", m, z), 1);
+		cr_assert(strstr(err, "vae-decode: ") && strstr(err, bad[k][1]), "%s", err);
 	}
 }

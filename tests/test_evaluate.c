@@ -556,3 +556,63 @@ Test(kl_eval_tool, errors_are_one_clear_line)
 	cr_assert_eq(run_err(err, sizeof err, "kl-eval -m %s %s", m, three), 1);
 	cr_assert(strchr(err, '\n') == err + strlen(err) - 1, "%s", err);
 }
+
+/* --aggregate: the codes' MMD to the prior and β-TCVAE's terms over batches,
+ * for a VAE (all four) and an AE (the MMD); the three terms add up to the
+ * sampled KL, an estimate of the kl column; same seed, same numbers. */
+enum { C_MMD = 21, C_MI, C_TC, C_DIMKL };
+
+Test(kl_eval_tool, aggregate_mmd_and_tc_terms)
+{
+	const char *v = train("ag-v.m", "vae"), *a = train("ag-a.m", "ae");
+	const char *out = tmp_path("ag.tsv"), *again = tmp_path("ag2.tsv"), *tab = tmp_path("ag.txt");
+	char err[1024], pv[600], pa[600];
+	cr_assert_eq(run_err(err, sizeof err, "kl-eval --aggregate 100 -m %s -m %s %s > %s", v, a,
+			     digits(), out), 0, "%s", err);
+	cr_assert_eq(run("head -1 %s | grep -q 'q_mu2.mmd.mi.tc.dim_kl$'", out), 0);
+	snprintf(pv, sizeof pv, "%s\tvae\tall", v);
+	snprintf(pa, sizeof pa, "%s\tae\tall", a);
+	double mmd = tsv_field(out, pv, C_MMD), mi = tsv_field(out, pv, C_MI);
+	double tc = tsv_field(out, pv, C_TC), dkl = tsv_field(out, pv, C_DIMKL);
+	double kl = tsv_field(out, pv, C_KL);
+	cr_assert(mmd > -0.1 && mmd < 10, "mmd %g", mmd);
+	/* MWS bounds the MI by log(NB): 300 records in batches of 100 */
+	cr_assert(mi >= 0 && mi <= log(300.0 * 100) + 1e-9, "mi %g", mi);
+	cr_assert(isfinite(tc) && isfinite(dkl));
+	cr_assert(fabs(mi + tc + dkl - kl) < 0.15 * kl + 1, "mi + tc + dim-kl %g, kl %g",
+		  mi + tc + dkl, kl);
+	double ammd = tsv_field(out, pa, C_MMD);
+	cr_assert(isfinite(ammd) && ammd > -0.1, "ae mmd %g", ammd);
+	cr_assert(isnan(tsv_field(out, pa, C_MI)) && isnan(tsv_field(out, pa, C_TC)));
+	/* the dimensions' rows have none */
+	char p0[600];
+	snprintf(p0, sizeof p0, "%s\tvae\t0\t", v);
+	cr_assert(isnan(tsv_field(out, p0, C_MMD)));
+	cr_assert_eq(run("kl-eval --aggregate 100 -m %s -m %s %s > %s && cmp -s %s %s", v, a,
+			 digits(), again, out, again), 0);
+	cr_assert_eq(run("kl-eval --aggregate 100 -s 2 -m %s -m %s %s > %s && ! cmp -s %s %s", v,
+			 a, digits(), again, out, again), 0, "another seed, other prior draws");
+	/* without it, the summary is as it was */
+	cr_assert_eq(run("kl-eval -m %s %s | head -1 | grep -q 'q_mu2$'", v, digits()), 0);
+	cr_assert_eq(run("kl-eval --table --aggregate 50 -m %s %s > %s", v, digits(), tab), 0);
+	cr_assert_eq(run("grep -q '^model  *mmd  *mi  *tc  *dim-kl$' %s", tab), 0);
+	/* bad input: one line each */
+	static const char *const bad[][2] = {
+		{"--aggregate 1 -m MODEL", "--aggregate"},
+		{"--aggregate -3 -m MODEL", "--aggregate"},
+		{"--aggregate 100", "needs a model"},
+		{"--aggregate 100 --per-record -m MODEL", "--per-record"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char cmd[1024];
+		snprintf(cmd, sizeof cmd, "%s", bad[i][0]);
+		char *at = strstr(cmd, "MODEL");
+		if (at)
+			snprintf(at, sizeof cmd - (at - cmd), "%s", v);
+		int rc = run_err(err, sizeof err, "kl-eval %s %s", cmd, digits());
+		cr_assert_eq(rc, 2, "%s: exit %d: %s", bad[i][0], rc, err);
+		cr_assert(strstr(err, bad[i][1]), "%s: %s", bad[i][0], err);
+	}
+	cr_assert_eq(run_err(err, sizeof err, "kl-eval --merge %s", out), 1);
+	cr_assert(strstr(err, "--aggregate") && strstr(err, "do not add up"), "%s", err);
+}

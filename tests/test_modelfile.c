@@ -49,7 +49,7 @@ static vk_trainrec make_rec(int kind)
 			 .lr_now = 1.5e-4f, .best_test = 99.75f, .best_epoch = 9, .plateau_bad = 2,
 			 .log_sigma = -1.25f, .log_sigma_m = 0.125f, .log_sigma_v = 0.0625f,
 			 .planned_epochs = 40, .objective = 2, .obj_alpha = 0.25f,
-			 .obj_lambda = 500.0f};
+			 .obj_lambda = 500.0f, .obj_beta = 6.5f, .obj_gamma = 1.5f};
 	strcpy(t.desc, "kind=image\nsource=digits-train-images-idx3-ubyte.gz\nclasses=10\n");
 	return t;
 }
@@ -114,6 +114,8 @@ static void assert_same_rec(const vk_trainrec *a, const vk_trainrec *b)
 	cr_assert_eq(a->objective, b->objective);
 	cr_assert_eq(a->obj_alpha, b->obj_alpha);
 	cr_assert_eq(a->obj_lambda, b->obj_lambda);
+	cr_assert_eq(a->obj_beta, b->obj_beta);
+	cr_assert_eq(a->obj_gamma, b->obj_gamma);
 	cr_assert_str_eq(a->desc, b->desc);
 }
 
@@ -518,54 +520,62 @@ static vk_trainrec load_rec(const unsigned char *b, size_t len)
  * reads the objective as 0 (elbo), a 1.0 file the planned epochs too, the
  * rest unchanged; a newer minor's extra bytes are skipped; a 1.2 of another
  * size is refused. */
-Test(modelfile, tran_minor_1_planned_epochs_and_2_objective)
+Test(modelfile, tran_minor_1_planned_epochs_2_objective_3_tc_weights)
 {
 	vk_trainrec want = make_rec(VK_VAE);
 	size_t len;
 	unsigned char *b = saved_bytes(&len);
 	unsigned char *tran = entry_of(b, "TRAN");
-	cr_assert_eq(get_u32(tran + 4), 1 | 2u << 16, "TRAN written as 1.2");
+	cr_assert_eq(get_u32(tran + 4), 1 | 3u << 16, "TRAN written as 1.3");
 	uint64_t end = get_u64(tran + 16) + get_u64(tran + 24);
-	cr_assert_eq(get_u64(tran + 24), 136);
-	cr_assert_eq(get_u32(b + end - 16), 40, "planned epochs before the objective");
-	cr_assert_eq(get_u32(b + end - 12), 2, "the objective (infovae)");
-	float f[2];
-	memcpy(f, b + end - 8, 8);
+	cr_assert_eq(get_u64(tran + 24), 144);
+	cr_assert_eq(get_u32(b + end - 24), 40, "planned epochs before the objective");
+	cr_assert_eq(get_u32(b + end - 20), 2, "the objective (infovae)");
+	float f[4];
+	memcpy(f, b + end - 16, 16);
 	cr_assert(f[0] == 0.25f && f[1] == 500.0f, "alpha %g lambda %g", f[0], f[1]);
+	cr_assert(f[2] == 6.5f && f[3] == 1.5f, "beta %g gamma %g", f[2], f[3]);
 	vk_trainrec got = load_rec(b, len);
 	assert_same_rec(&want, &got);
 	free(b);
 
-	b = tran_resized(-12, 1, &len); /* as a 1.1 file */
+	b = tran_resized(-8, 2, &len); /* as a 1.2 file */
+	got = load_rec(b, len);
+	cr_assert(got.objective == 2 && got.obj_beta == 0 && got.obj_gamma == 0);
+	want.obj_beta = want.obj_gamma = 0;
+	assert_same_rec(&want, &got);
+	free(b);
+
+	b = tran_resized(-20, 1, &len); /* as a 1.1 file */
 	got = load_rec(b, len);
 	cr_assert(got.objective == 0 && got.obj_alpha == 0 && got.obj_lambda == 0);
 	want.objective = 0, want.obj_alpha = want.obj_lambda = 0;
 	assert_same_rec(&want, &got);
 	free(b);
 
-	b = tran_resized(-16, 0, &len); /* as a 3.0 file before them */
+	b = tran_resized(-24, 0, &len); /* as a 3.0 file before them */
 	got = load_rec(b, len);
 	cr_assert_eq(got.planned_epochs, 0);
 	want.planned_epochs = 0;
 	assert_same_rec(&want, &got);
 	free(b);
 
-	b = tran_resized(8, 3, &len); /* a later minor */
+	b = tran_resized(8, 4, &len); /* a later minor */
 	got = load_rec(b, len);
 	want = make_rec(VK_VAE);
 	assert_same_rec(&want, &got);
 	free(b);
 
-	b = tran_resized(-4, 2, &len);
-	expect_refused(b, len, "section TRAN is 132 bytes", "expected 136");
+	b = tran_resized(-4, 3, &len);
+	expect_refused(b, len, "section TRAN is 140 bytes", "expected 144");
 	free(b);
 
 	b = saved_bytes(&len); /* an objective past the table */
 	tran = entry_of(b, "TRAN");
 	end = get_u64(tran + 16) + get_u64(tran + 24);
-	put_u32(b + end - 12, 3);
+	put_u32(b + end - 20, 4);
 	fix_crc(b, len);
-	expect_refused(b, len, "objective is 3", NULL);
+	expect_refused(b, len, "objective is 4", NULL);
 	free(b);
 }
 

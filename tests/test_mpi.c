@@ -80,3 +80,15 @@ Test(mpi, batchnorm_two_ranks_match_one_process, .timeout = 120)
 	two_ranks_match_one_process("batchnorm", "--encoder conv:8:3:2/identity,batchnorm,dense:16 "
 				    "--decoder dense:14x14x8,batchnorm:0.2,deconv:4:3:2");
 }
+
+/* β-TCVAE's estimator needs every rank's codes and posteriors, gathered by
+ * vk_reduce, and sends each rank its posteriors' share of the gradient. */
+Test(mpi, tcvae_two_ranks_match_one_process, .timeout = 120)
+{
+	two_ranks_match_one_process("tcvae", "--hidden 64 --objective tcvae");
+}
+
+Test(mpi, mmd_two_ranks_match_one_process, .timeout = 120)
+{
+	two_ranks_match_one_process("mmd", "--hidden 64 --objective infovae");
+}

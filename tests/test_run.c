@@ -293,6 +293,8 @@ Test(run, each_objective_trains_resumes_exactly_and_threads_agree, .timeout = 24
 		{"--objective wae-mmd --mmd-lambda 100", "wae-mmd"},
 		{"--objective infovae", "infovae"},
 		{"--objective infovae --info-alpha 0.5 --mmd-lambda 50", "infovae"},
+		{"--objective tcvae", "tcvae"},
+		{"--objective tcvae --tc-alpha 0.5 --tc-beta 2 --tc-gamma 3", "tcvae"},
 	};
 	for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) {
 		char m[512], half[512], t2[512], log[512];
@@ -306,18 +308,29 @@ Test(run, each_objective_trains_resumes_exactly_and_threads_agree, .timeout = 24
 		cr_assert(param_gap(m, elbo) > 1e-3, "%s", objs[i][0]);
 		cr_assert_eq(run("vae-info %s | grep -q '^objective  *%s$'", m, objs[i][1]), 0,
 			     "%s", objs[i][0]);
-		/* the log's last column: the epochs' MMD, finite (the unbiased estimate may dip below 0) */
-		cr_assert_eq(run("awk -F'\\t' 'NR == 1 && $12 != \"mmd\" {exit 1} NR > 1 && "
-				 "($12 == \"nan\" || $12 < -1 || $12 > 10) {exit 1} END {exit NR != 3}' %s",
-				 log), 0, "%s: the log's mmd column", objs[i][0]);
+		int tc = strstr(objs[i][0], "tcvae") != NULL;
+		if (!tc) /* the log's mmd column: finite (the unbiased estimate may dip below 0) */
+			cr_assert_eq(run("awk -F'\\t' 'NR == 1 && $12 != \"mmd\" {exit 1} NR > 1 && "
+					 "($12 == \"nan\" || $12 < -1 || $12 > 10 || $13 != \"nan\") "
+					 "{exit 1} END {exit NR != 3}' %s", log), 0,
+				     "%s: the log's mmd column", objs[i][0]);
+		else /* mi, tc, dim_kl: finite, MI within [0, log(NB)] as the estimator
+		      * bounds it, and together about the KL (the estimator is biased) */
+			cr_assert_eq(run("awk -F'\\t' 'NR == 1 && ($13 != \"mi\" || $14 != \"tc\" || "
+					 "$15 != \"dim_kl\") {exit 1} NR > 1 && ($12 != \"nan\" || "
+					 "$13 == \"nan\" || $13 < 0 || $13 > log(300 * 32) || $14 == \"nan\" "
+					 "|| $15 == \"nan\") {exit 1} END {exit NR != 3}' %s", log), 0,
+				     "%s: the log's mi, tc and dim_kl columns", objs[i][0]);
 		/* one epoch, then --resume to two (the objective from the checkpoint) */
 		cr_assert_eq(run("vae-train " SMALL " %s -e 1 -o %s %s && vae-train -q -t 1 --resume "
 				 "-e 2 -o %s %s", objs[i][0], half, digits(), half, digits()), 0);
 		cr_assert_eq(run("cmp -s %s %s", m, half), 0, "%s: resumed differs", objs[i][0]);
-		cr_assert_eq(run("vae-train " SMALL " %s -e 2 -t 2 -o %s %s", objs[i][0], t2,
-				 digits()), 0);
-		double gap = param_gap(m, t2);
-		cr_assert(gap < 1e-4, "%s: -t 2 differs from -t 1 by %g", objs[i][0], gap);
+		for (int k = 2; k <= 3; k++) {
+			cr_assert_eq(run("vae-train " SMALL " %s -e 2 -t %d -o %s %s", objs[i][0], k,
+					 t2, digits()), 0);
+			double gap = param_gap(m, t2);
+			cr_assert(gap < 1e-4, "%s: -t %d differs from -t 1 by %g", objs[i][0], k, gap);
+		}
 	}
 }
 
@@ -326,7 +339,21 @@ Test(run, objective_options_out_of_range_are_refused, .timeout = 60)
 {
 	const char *m = tp("objbad.vae");
 	static const char *const cases[][2] = {
-		{"--objective tcvae", "--objective"},
+		{"--objective tcvea", "--objective"},
+		{"--objective tcvae --tc-beta -1", "--tc-beta"},
+		{"--objective tcvae --tc-alpha nan", "--tc-alpha"},
+		{"--objective tcvae --tc-gamma 1e7", "--tc-gamma"},
+		{"--objective tcvae --tc-gamma inf", "--tc-gamma"},
+		{"--objective tcvae -b 1", "at least 2"},
+		{"-m ae --objective tcvae", "--model ae"},
+		{"--objective tcvae --beta 6", "--tc-beta"},
+		{"--objective tcvae --kl-warmup 2", "--kl-warmup"},
+		{"--objective tcvae --free-bits 0.5", "--free-bits"},
+		{"--objective tcvae --iw-train 5", "--iw-train"},
+		{"--objective tcvae --mmd-lambda 5", "--mmd-lambda"},
+		{"--objective infovae --tc-beta 2", "--tc-beta"},
+		{"--tc-alpha 2", "--tc-alpha"},
+		{"--objective wae-mmd --mmd-lambda nan", "--mmd-lambda"},
 		{"--objective wae-mmd --mmd-lambda 0", "--mmd-lambda"},
 		{"--objective wae-mmd --mmd-lambda -1", "--mmd-lambda"},
 		{"--objective wae-mmd --mmd-lambda 1e9", "--mmd-lambda"},
@@ -363,6 +390,7 @@ Test(run, objective_options_out_of_range_are_refused, .timeout = 60)
 		{"--objective elbo", "--objective elbo", "wae-mmd (lambda 10)"},
 		{"--objective infovae", "infovae (alpha 0, lambda 1000)", "wae-mmd (lambda 10)"},
 		{"--objective wae-mmd --mmd-lambda 5", "wae-mmd (lambda 5)", "wae-mmd (lambda 10)"},
+		{"--objective tcvae", "tcvae (alpha 1, beta 6, gamma 1)", "wae-mmd (lambda 10)"},
 	};
 	for (size_t i = 0; i < sizeof differ / sizeof *differ; i++) {
 		int rc = run_err(err, sizeof err, "vae-train -q -t 1 --resume -e 2 %s -o %s %s",
@@ -373,4 +401,21 @@ Test(run, objective_options_out_of_range_are_refused, .timeout = 60)
 	}
 	cr_assert_eq(run("vae-train -q -t 1 --resume -e 2 --objective wae-mmd --mmd-lambda 10 "
 			 "-o %s %s", r, digits()), 0);
+	/* and a tcvae's weights, each */
+	cr_assert_eq(run("vae-train " SMALL " --objective tcvae --tc-beta 4 -e 1 -o %s %s", r,
+			 digits()), 0);
+	static const char *const tc_differ[][2] = {
+		{"--tc-beta 6", "tcvae (alpha 1, beta 6, gamma 1)"},
+		{"--tc-alpha 0.5 --tc-beta 4", "tcvae (alpha 0.5, beta 4, gamma 1)"},
+		{"--tc-beta 4 --tc-gamma 2", "tcvae (alpha 1, beta 4, gamma 2)"},
+	};
+	for (size_t i = 0; i < sizeof tc_differ / sizeof *tc_differ; i++) {
+		int rc = run_err(err, sizeof err, "vae-train -q -t 1 --resume -e 2 --objective "
+				 "tcvae %s -o %s %s", tc_differ[i][0], r, digits());
+		cr_assert_eq(rc, 2, "%s: exit %d: %s", tc_differ[i][0], rc, err);
+		cr_assert(strstr(err, tc_differ[i][1]) &&
+			  strstr(err, "tcvae (alpha 1, beta 4, gamma 1)"), "%s: %s", tc_differ[i][0], err);
+	}
+	cr_assert_eq(run("vae-train -q -t 1 --resume -e 2 --objective tcvae --tc-beta 4 -o %s %s",
+			 r, digits()), 0);
 }

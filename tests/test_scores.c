@@ -92,7 +92,7 @@ Test(complexity, is_zlib_length_in_nats)
 
 Test(evaltsv, summary_reads_back_to_the_same_text)
 {
-	vk_evalrow a = {"m.vae", 2, {0}}, *rows[1] = {&a};
+	vk_evalrow a = {.name = "m.vae", .kind = 2}, *rows[1] = {&a};
 	vk_error e;
 	cr_assert_eq(vk_evalsum_init(&a.sum, 3, 1, 1, 5, &e), 0);
 	float head[6] = {0.5f, -1, 2, -0.5f, 0, 0.25f};

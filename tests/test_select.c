@@ -219,3 +219,84 @@ Test(manifest, round_trip_with_odd_file_names)
 	rc = run_err(err, sizeof err, "cd %s && img2stream -m x.ts -o x.ts in", dir);
 	cr_assert_eq(rc, 2);
 }
+
+/* The records' files and class names reach the scores and the selection:
+ * kl-eval --per-record --manifest adds class and file columns (percent-encoded:
+ * a space stays, a tab is %09), stream-cat --manifest --index FILE picks
+ * records by path or base name, score-eval takes class names for labels. */
+Test(manifest, files_and_class_names_through_scores_and_selection)
+{
+	char dir[512], err[2048];
+	snprintf(dir, sizeof dir, "%s", tmp_path("mfs"));
+	int rc = run_err(err, sizeof err,
+		"mkdir -p %s/in/shirt %s/in/bag && cd %s && for i in 1 2 3 4 5 6; do "
+		"seq 0 15 | awk -v i=$i '{ printf \"%%d \", ($1 * i * 7) %% 256 }' | "
+		"txt2stream -t u8 -s 4x4 > px.ts && stream2img -o \"in/shirt/s $i.png\" px.ts && "
+		"seq 0 15 | awk -v i=$i '{ printf \"%%d \", 255 - ($1 * 3 + i) %% 256 }' | "
+		"txt2stream -t u8 -s 4x4 > px.ts && stream2img -o \"in/bag/b\t$i.png\" px.ts; done && "
+		"img2stream -m man.tsv -o all.ts in && "
+		"vae-train -q -t 1 -e 2 --hidden 8 -z 2 -o m.vae all.ts && "
+		"kl-eval --per-record --manifest man.tsv -m m.vae all.ts > sc.tsv && "
+		"kl-eval --per-record -m m.vae all.ts > plain.tsv",
+		dir, dir, dir);
+	cr_assert_eq(rc, 0, "%s", err);
+	/* bag sorts before shirt: records 0-5 bags, 6-11 shirts */
+	cr_assert_eq(run("cd %s && head -1 sc.tsv | grep -qx "
+			 "'record.label.model.rec.kl.nelbo.nlogpx.complexity.ccl.llr.class.file' && "
+			 "sed -n 2p sc.tsv | grep -q '.0.m.vae.*.bag.in/bag/b%%091.png$' && "
+			 "sed -n 13p sc.tsv | grep -q '^11.1.m.vae.*.shirt.in/shirt/s 6.png$' && "
+			 "head -1 plain.tsv | grep -q 'llr.class$'", dir), 0);
+	/* score-eval: a name is its label; the same figures as the number */
+	cr_assert_eq(run("cd %s && score-eval -B 0 --normal shirt sc.tsv > a && "
+			 "score-eval -B 0 --normal 1 sc.tsv > b && cmp -s a b && "
+			 "score-eval -B 0 --positive bag,1 -s rec sc.tsv > /dev/null 2>&1; test $? = 1 && "
+			 "kl-eval --per-record --stream -m m.vae all.ts | score-eval -B 0 -p bag > c && "
+			 "score-eval -B 0 -p 0 sc.tsv > d && cut -f1-4 c > c4 && cut -f1-4 d > d4 && "
+			 "cmp -s c4 d4", dir), 0);
+	rc = run_err(err, sizeof err, "cd %s && score-eval -B 0 --normal Bag sc.tsv", dir);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "score-eval: --normal 'Bag': no class of that name (the scores "
+			      "name bag, shirt)"), "%s", err);
+	rc = run_err(err, sizeof err, "cd %s && cut -f1-10 sc.tsv | score-eval -n bag", dir);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "the scores name no classes"), "%s", err);
+	/* stream-cat: by path (percent-encoded or not), by base name, by number */
+	cr_assert_eq(run("cd %s && printf 'in/shirt/s 2.png\\nb%%%%093.png\\n\\n7-8\\n"
+			 "in/bag/b%%%%095.png\\n' > pick && "
+			 "stream-cat -m man.tsv -i pick all.ts > picked.ts && "
+			 "stream-cat -i 2,4,7,8 all.ts > want.ts && "
+			 "stream2txt picked.ts > p.txt && stream2txt want.ts > w.txt && cmp -s p.txt w.txt",
+			 dir), 0);
+	static const struct {
+		const char *pick, *msg;
+	} bad[] = {
+		{"nothing.png", "pick:1: no file 'nothing.png' in the manifest"},
+		{"3\\nb9.png", "pick:2: no file 'b9.png'"},
+	};
+	for (int i = 0; i < 2; i++) {
+		rc = run_err(err, sizeof err, "cd %s && printf '%s\\n' > pick && "
+			     "stream-cat -m man.tsv -i pick all.ts > /dev/null", dir, bad[i].pick);
+		cr_assert_eq(rc, 1, "%s", bad[i].pick);
+		cr_assert(strstr(err, "stream-cat: ") && strstr(err, bad[i].msg), "%s", err);
+	}
+	/* the same base name twice; a manifest of another stream */
+	rc = run_err(err, sizeof err, "cd %s && mkdir -p in2/x in2/y && cp 'in/shirt/s 1.png' in2/x/a.png && "
+		     "cp 'in/shirt/s 1.png' in2/y/a.png && img2stream -m man2.tsv -o two.ts in2 && "
+		     "echo a.png > pick && stream-cat -m man2.tsv -i pick two.ts", dir);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "'a.png' is the base name of 2 records' files"), "%s", err);
+	rc = run_err(err, sizeof err, "cd %s && echo in2/y/a.png > pick && "
+		     "stream-cat -m man2.tsv -i pick all.ts > /dev/null", dir);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "lists 2 records, but the input has 12"), "%s", err);
+	rc = run_err(err, sizeof err, "cd %s && kl-eval --per-record --manifest man2.tsv -m m.vae "
+		     "all.ts > /dev/null", dir);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "record 2 is past its end (2 records)"), "%s", err);
+	/* per-record files with the extra columns merge, renumbered */
+	cr_assert_eq(run("cd %s && stream-split -k 2 --contiguous all.ts && "
+			 "kl-eval --per-record -m m.vae shard0000.ts > s0 && "
+			 "kl-eval --per-record -m m.vae shard0001.ts > s1 && "
+			 "kl-eval --merge s0 s1 | cut -f1,2,11 > merged && "
+			 "cut -f1,2,11 plain.tsv | cmp -s - merged", dir), 0);
+}

@@ -1,5 +1,7 @@
 /* kl-eval — measure models on a stream: reconstruction, KL, −ELBO, the
- * importance-weighted log p(x), per-dimension KL and active units. */
+ * importance-weighted log p(x), per-dimension KL and active units; with
+ * --aggregate, the codes' MMD to the prior and β-TCVAE's MI, TC and
+ * dimension-wise KL over batches. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "blascore.h"
 #include "classes.h"
 #include "complexity.h"
@@ -17,6 +20,7 @@
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
+#include "manifest.h"
 #include "progress.h"
 #include "stream.h"
 #include "tsv.h"
@@ -34,8 +38,13 @@ static const char USAGE[] =
 	"  -m, --model MODEL  a model to measure (repeat for a row per model)\n"
 	"  -s, --seed N       seed of the noise (default 1; same seed, same numbers)\n"
 	"  -k, --iw K         also estimate log p(x) with K importance samples\n"
+	"  -a, --aggregate B  also the codes' MMD to the prior and the MI, total correlation\n"
+	"                     and dimension-wise KL estimates, over batches of B records\n"
 	"      --per-record   scores per record instead of the summary: TSV with a header,\n"
-	"                     record label model rec kl nelbo nlogpx complexity ccl llr\n"
+	"                     record label model rec kl nelbo nlogpx complexity ccl llr,\n"
+	"                     then class when DATA names its classes\n"
+	"      --manifest FILE  with --per-record, a last column file: each record's\n"
+	"                     source file, from img2stream --manifest's FILE for DATA\n"
 	"      --stream       with --per-record, a tensor stream of the scores (f64)\n"
 	"      --background MODEL  with --per-record, the likelihood ratio llr of each\n"
 	"                     model against MODEL (trained on perturbed data)\n"
@@ -54,8 +63,8 @@ static const char USAGE[] =
 #define MAX_LATENT 4096
 
 struct cmdline {
-	const char *models[MAX_MODELS], *background;
-	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose;
+	const char *models[MAX_MODELS], *background, *manifest;
+	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose, aggregate;
 	uint64_t seed;
 	char **operands;
 	int n_operands;
@@ -70,19 +79,23 @@ struct evaluator {
 	float rec[BATCH], kl[BATCH];
 	double lp[BATCH];
 	double seconds, iw_seconds;
+	vk_aggregate agg;       /* --aggregate's batches */
 };
 
-enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE };
+enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE,
+       OPT_MANIFEST };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
 	static const struct option longopts[] = {
 		{"model", required_argument, 0, 'm'}, {"seed", required_argument, 0, 's'},
 		{"iw", required_argument, 0, 'k'}, {"per-record", no_argument, 0, OPT_PER_RECORD},
+		{"aggregate", required_argument, 0, 'a'},
 		{"dims", no_argument, 0, 'd'}, {"tsv", no_argument, 0, OPT_TSV},
 		{"table", no_argument, 0, OPT_TABLE}, {"merge", no_argument, 0, OPT_MERGE},
 		{"stream", no_argument, 0, OPT_STREAM},
 		{"background", required_argument, 0, OPT_BACKGROUND},
+		{"manifest", required_argument, 0, OPT_MANIFEST},
 		{"threads", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'}, {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -92,7 +105,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	c->threads = cpus > 0 ? (int)cpus : 1;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "m:s:k:dt:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:s:k:a:dt:vh", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
 		switch (ch) {
@@ -103,9 +116,11 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			break;
 		case 's': c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case 'k': c->iw = (int)vk_parse_long("--iw", optarg, 1, 10000000); break;
+		case 'a': c->aggregate = (int)vk_parse_long("--aggregate", optarg, 2, 65536); break;
 		case OPT_PER_RECORD: c->per_record = 1; break;
 		case OPT_STREAM: c->stream = 1; break;
 		case OPT_BACKGROUND: c->background = optarg; break;
+		case OPT_MANIFEST: c->manifest = optarg; break;
 		case 'd': c->dims = 1; break;
 		case OPT_TSV: c->tsv = 1; break;
 		case OPT_TABLE: c->tsv = 0; break;
@@ -119,14 +134,22 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	if (c->background && !c->per_record)
 		vk_option_has_no_effect("--background", "without --per-record (the likelihood ratio "
 					"is a per-record score; add the model with -m for its summary)");
+	if (c->manifest && (!c->per_record || c->stream))
+		vk_option_has_no_effect("--manifest", c->per_record ? "with --stream (a file name "
+					"is not a number: trace records by their index)" :
+					"without --per-record (its file column is per record)");
 	if (c->tsv < 0)
 		c->tsv = !isatty(STDOUT_FILENO);
 	if (c->stream && !c->per_record)
 		vk_option_has_no_effect("--stream", "without --per-record (the summary is TSV or a "
 					"table)");
+	if (c->aggregate && c->per_record)
+		vk_option_has_no_effect("--aggregate", "with --per-record (its estimates are "
+					"batches', not records')");
 	if (c->merge) {
-		if (c->n_models || c->iw || c->per_record)
-			vk_usage_error("--merge reads summaries: it takes no -m, --iw or --per-record");
+		if (c->n_models || c->iw || c->per_record || c->aggregate)
+			vk_usage_error("--merge reads summaries: it takes no -m, --iw, --aggregate or "
+				       "--per-record");
 		if (!c->n_operands)
 			vk_usage_error("--merge needs the summary files to add up");
 		return;
@@ -137,11 +160,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--background needs the models to compare with it (-m MODEL)");
 	if (c->iw && !c->n_models)
 		vk_usage_error("--iw needs a model to decode with (-m MODEL)");
+	if (c->aggregate && !c->n_models)
+		vk_usage_error("--aggregate needs a model to draw the codes (-m MODEL)");
 }
 
 /* ---- evaluating ---- */
 
-static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw)
+static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int iw,
+		       const struct cmdline *c)
 {
 	vk_error e;
 	static vk_trainrec rec;
@@ -158,8 +184,13 @@ static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->row.sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
 		vk_die_error(&e);
+	if (c->aggregate && vk_aggregate_init(&ev->agg, ev->m.a.latent, c->aggregate, vae,
+					      c->seed, &e))
+		vk_die_error(&e);
+	ev->row.has_aggregate = c->aggregate > 0;
 	if (!vae)
-		vk_warn("%s: ae: deterministic encoder, no ELBO (reconstruction only)", path);
+		vk_warn("%s: ae: deterministic encoder, no ELBO (reconstruction only%s)", path,
+			c->aggregate ? "; of --aggregate, the MMD only" : "");
 }
 
 /* Without a model the stream holds μ | log σ² per record. */
@@ -217,6 +248,8 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 			t_iw += vk_now() - t;
 		}
 		vk_evalsum_add(&ev->row.sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
+		if (ev->row.has_aggregate)
+			vk_aggregate_add(&ev->agg, ev->w.z, head);
 	}
 	double t1 = vk_now() - t_iw;
 	ev->seconds += t1 - t0;
@@ -270,8 +303,45 @@ static double score(const struct evaluator *v, size_t i, int k, double complexit
 	}
 }
 
+/* The optional last columns: class (when the data names its classes) and file
+ * (--manifest), both percent-encoded as the metadata and manifests are, so a
+ * tab or newline in a name keeps the line whole. */
+struct extra {
+	const ts_header *h;   /* the data's header, when it names classes; else NULL */
+	const vk_manifest *files;
+	const char *manifest;
+};
+
+/* Does the stream name any of its classes (class.I=NAME)? */
+static int names_classes(const ts_header *h)
+{
+	char buf[32], name[VK_CLASS_NAME_MAX];
+	long n = ts_meta_get(h, "classes", buf, sizeof buf) ? strtol(buf, NULL, 10) : 0;
+	for (long i = 0; i < n && i < VK_CLASS_MAP_MAX; i++)
+		if (vk_class_name(h, (int)i, name, sizeof name))
+			return 1;
+	return 0;
+}
+
+static void print_extra(const struct extra *x, const int32_t *labels, int has_labels,
+			size_t i, uint64_t k)
+{
+	char name[VK_CLASS_NAME_MAX], enc[3 * VK_CLASS_NAME_MAX];
+	if (x->h)
+		printf("\t%s", has_labels && vk_class_name(x->h, labels[i], name, sizeof name) ?
+			       vk_class_encode(name, enc, sizeof enc) : "NA");
+	if (x->files) {
+		if (k >= x->files->n)
+			vk_die("--manifest %s: record %llu is past its end (%llu records): the "
+			       "manifest of another stream?", x->manifest, (unsigned long long)k,
+			       (unsigned long long)x->files->n);
+		printf("\t%s", vk_class_encode(x->files->file[k], enc, sizeof enc));
+	}
+}
+
 static void print_records(const struct evaluator *ev, int n_ev, const int32_t *labels,
-			  int has_labels, size_t n, uint64_t first, const double *complexity)
+			  int has_labels, size_t n, uint64_t first, const double *complexity,
+			  const struct extra *x)
 {
 	for (size_t i = 0; i < n; i++)
 		for (int m = 0; m < n_ev; m++) {
@@ -284,6 +354,7 @@ static void print_records(const struct evaluator *ev, int n_ev, const int32_t *l
 					printf("\t%.9g", score(v, i, k, complexity[i]));
 				else
 					fputs("\tNA", stdout);
+			print_extra(x, labels, has_labels, i, first + i);
 			putchar('\n');
 		}
 }
@@ -352,10 +423,22 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	int n_out = n_ev - (background != NULL);  /* the background has no rows of its own */
 	if (c->per_record && vk_complexity_init(&cx, D, &e))
 		vk_die_error(&e);
+	struct extra ex = {0};
+	vk_manifest files = {0};
+	if (c->per_record && !c->stream) {
+		if (r->h.has_labels && names_classes(&r->h))
+			ex.h = &r->h;
+		if (c->manifest) {
+			if (vk_manifest_load(&files, c->manifest, &e))
+				vk_die_error(&e);
+			ex.files = &files;
+			ex.manifest = c->manifest;
+		}
+	}
 	if (c->per_record && c->stream)
 		open_scores(&scores, ev, n_out, r);
 	else if (c->per_record)
-		puts(RECORDS_HEADER);
+		printf("%s%s%s\n", RECORDS_HEADER, ex.h ? "\tclass" : "", ex.files ? "\tfile" : "");
 	uint64_t first = 0;
 	/* Importance sampling takes long per record: read fewer at a time so the
 	 * meter (on a terminal) moves. Records are measured one by one anyway. */
@@ -380,16 +463,25 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 		if (c->per_record && c->stream)
 			write_scores(&scores, ev, n_out, labels, got, complexity);
 		else if (c->per_record)
-			print_records(ev, n_out, labels, r->h.has_labels, got, first, complexity);
+			print_records(ev, n_out, labels, r->h.has_labels, got, first, complexity, &ex);
 		first += got;
 		vk_progress_update(&p, first);
 	}
 	vk_progress_end(&p);
+	if (ex.files && first != files.n)
+		vk_die("--manifest %s: %llu records, but %s has %llu: the manifest of another "
+		       "stream?", c->manifest, (unsigned long long)files.n, r->name,
+		       (unsigned long long)first);
+	vk_manifest_free(&files);
 	free(x);
 	vk_complexity_free(&cx);
 	if (c->per_record && c->stream && ts_writer_close(&scores, &e))
 		vk_die_error(&e);
 	for (int k = 0; k < n_ev; k++) {
+		if (ev[k].row.has_aggregate) {
+			vk_aggregate_finish(&ev[k].agg, first, ev[k].row.agg);
+			vk_aggregate_free(&ev[k].agg);
+		}
 		if (ev[k].row.sum.bad)
 			vk_die("%s: a loss is not finite or too large to add up exactly", ev[k].row.name);
 		if (c->verbose && ev[k].row.kind)
@@ -454,6 +546,16 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 		}
 		printf(" %4d/%-4d\n", vk_evalsum_active(s, VK_ACTIVE_THRESHOLD), s->Z);
 	}
+	if (ev[0].row.has_aggregate || (n_ev > 1 && ev[1].row.has_aggregate)) {
+		printf("\n%-*s %10s %10s %10s %10s\n", nw, "model", "mmd", "mi", "tc", "dim-kl");
+		for (int k = 0; k < n_ev; k++) {
+			const vk_evalrow *r = &ev[k].row;
+			printf("%-*s", nw, r->name);
+			for (int j = 0; j < 4; j++)
+				cell(10, r->has_aggregate, r->agg[j]);
+			putchar('\n');
+		}
+	}
 	if (!dims)
 		return;
 	printf("\n%-*s %5s %10s %10s %6s\n", nw, "model", "dim", "kl", "var(mu)", "active");
@@ -487,15 +589,25 @@ static void merge_file(struct evaluator *ev, int *n_ev, const char *path)
 		fclose(fp);
 }
 
+/* Is line the --per-record header (its fixed columns, then maybe class and
+ * file)? */
+static int is_records_header(const char *line)
+{
+	size_t n = strlen(RECORDS_HEADER);
+	return !strncmp(line, RECORDS_HEADER, n) &&
+	       (!strcmp(line + n, "\n") || !strcmp(line + n, "\tclass\n") ||
+		!strcmp(line + n, "\tfile\n") || !strcmp(line + n, "\tclass\tfile\n"));
+}
+
 /* Is path's first line the --per-record header? (Files only: standard input
  * is read once, by the summary merge.) */
 static int is_records_file(const char *path)
 {
-	char line[sizeof RECORDS_HEADER + 2];
+	char line[sizeof RECORDS_HEADER + 16];
 	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : NULL;
 	if (!fp)
 		return 0;
-	int yes = fgets(line, sizeof line, fp) && !strcmp(line, RECORDS_HEADER "\n");
+	int yes = fgets(line, sizeof line, fp) && is_records_header(line);
 	fclose(fp);
 	return yes;
 }
@@ -506,9 +618,8 @@ static int is_records_file(const char *path)
 static void merge_records(char **paths, int n)
 {
 	unsigned long long offset = 0;
-	char *line = NULL, *end;
+	char *line = NULL, *end, header[sizeof RECORDS_HEADER + 16] = "";
 	size_t cap = 0;
-	puts(RECORDS_HEADER);
 	for (int i = 0; i < n; i++) {
 		FILE *fp = strcmp(paths[i], "-") ? fopen(paths[i], "r") : stdin;
 		unsigned long long ln = 0, next = offset;
@@ -517,10 +628,15 @@ static void merge_records(char **paths, int n)
 		long len;
 		while ((len = tsv_getline(&line, &cap, fp, TSV_MAX_LINE)) > 0) {
 			if (!ln++) {
-				if (strcmp(line, RECORDS_HEADER "\n"))
+				if (!is_records_header(line))
 					vk_die("%s: not a kl-eval --per-record TSV (its header differs; "
 					       "summaries and per-record files do not merge together)",
 					       paths[i]);
+				if (!*header)
+					fputs(strcpy(header, line), stdout);
+				else if (strcmp(header, line))
+					vk_die("%s: its columns differ from %s's (class or file columns "
+					       "in one only)", paths[i], paths[0]);
 				continue;
 			}
 			errno = 0;
@@ -574,11 +690,11 @@ int main(int argc, char **argv)
 		if (!c.n_models)
 			open_latent(&ev[n_ev++], &r);
 		for (int i = 0; i < c.n_models; i++)
-			open_model(&ev[n_ev++], c.models[i], &r, c.iw);
+			open_model(&ev[n_ev++], c.models[i], &r, c.iw, &c);
 		if (c.background) {
 			if (n_ev == MAX_MODELS)
 				vk_usage_error("at most %d models with --background", MAX_MODELS - 1);
-			open_model(&ev[n_ev], c.background, &r, c.iw);
+			open_model(&ev[n_ev], c.background, &r, c.iw, &c);
 			if (!vk_evalrow_has_kl(ev[n_ev].row.kind))
 				vk_die("--background %s: an autoencoder has no likelihood to compare",
 				       c.background);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "afile.h"
+#include "classes.h"
 #include "err.h"
 #include "indexset.h"
 #include "image.h"
@@ -24,7 +25,8 @@ static const char USAGE[] =
 	"interval. SCORES (standard input when absent or -) is what kl-eval\n"
 	"--per-record writes: TSV with a header and a label column, or its --stream\n"
 	"tensor stream with labels. One TSV line per score.\n\n"
-	"  -p, --positive L[,L]  labels of the positive (unusual) records (ranges A-B too)\n"
+	"  -p, --positive L[,L]  labels of the positive (unusual) records: ranges A-B\n"
+	"                        too, or class names when the scores name their classes\n"
 	"  -n, --normal L[,L]    labels of the normal records; all others are positive\n"
 	"  -s, --score NAME[,NAME]  the score columns to measure (default: all columns\n"
 	"                        but record, label and model that have numbers)\n"
@@ -77,8 +79,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	if (!c->positive == !c->normal)
 		vk_usage_error("give the positive labels (-p) or the normal ones (-n), one of them");
 	const char *set = c->positive ? c->positive : c->normal;
-	if (!vk_index_is_list(set))
-		vk_usage_error("%s: '%s' is not a list of labels like 0 or 1,3-5",
+	if (!*set || strstr(set, ",,") || *set == ',' || set[strlen(set) - 1] == ',')
+		vk_usage_error("%s: '%s' is not a list of labels like 0 or 1,3-5 (or class names)",
 			       c->positive ? "--positive" : "--normal", set);
 	if (optind + 1 < argc)
 		vk_usage_error("one SCORES input at a time (got %d operands)", argc - optind);
@@ -98,7 +100,27 @@ struct table {
 	double *v[MAX_SCORES];
 	int32_t *label;
 	size_t n, cap;
+	/* the classes' names, when the scores carry them (kl-eval's class column,
+	 * or class.I in a scores stream's metadata): label class_label[i] is
+	 * called class_name[i] */
+	int n_classes;
+	int32_t class_label[VK_CLASS_MAP_MAX];
+	char *class_name[VK_CLASS_MAP_MAX];
 };
+
+/* Label lab is called enc (percent-encoded), unless it has a name already. */
+static void name_class(struct table *t, int32_t lab, const char *enc)
+{
+	char name[VK_CLASS_NAME_MAX];
+	for (int i = t->n_classes - 1; i >= 0; i--)
+		if (t->class_label[i] == lab)
+			return;
+	if (t->n_classes == VK_CLASS_MAP_MAX)
+		return;
+	if (!(t->class_name[t->n_classes] = strdup(vk_class_decode(enc, name, sizeof name))))
+		vk_die("out of memory");
+	t->class_label[t->n_classes++] = lab;
+}
 
 static void table_grow(struct table *t)
 {
@@ -136,7 +158,7 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 {
 	char *f[MAX_FIELDS], *line = first, *end;
 	size_t cap = strlen(first) + 1;
-	int col[MAX_SCORES], label_col = -1, model_col = -1;
+	int col[MAX_SCORES], label_col = -1, model_col = -1, class_col = -1;
 	int nf = tsv_split_tabs(line, f, MAX_FIELDS);
 	if (nf > MAX_FIELDS)
 		vk_die("%s: more than %d columns", name, MAX_FIELDS);
@@ -145,6 +167,8 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 			label_col = i;
 		else if (!strcmp(f[i], "model"))
 			model_col = i;
+		else if (!strcmp(f[i], "class") || !strcmp(f[i], "file"))
+			class_col = f[i][0] == 'c' ? i : class_col;  /* text, not scores */
 		else if (wanted(f[i], c->scores) && t->n_cols < MAX_SCORES) {
 			col[t->n_cols] = i;
 			snprintf(t->names[t->n_cols++], NAME_MAX_LEN, "%s", f[i]);
@@ -178,6 +202,8 @@ static void read_tsv(struct table *t, FILE *fp, const char *name, const struct c
 		if (end == f[label_col] || *end || lab < -1 || lab > INT32_MAX)
 			vk_die("%s:%llu: label '%s' is not a number", name, ln, f[label_col]);
 		t->label[t->n] = (int32_t)lab;
+		if (class_col >= 0 && strcmp(f[class_col], "NA"))
+			name_class(t, (int32_t)lab, f[class_col]);
 		for (int k = 0; k < t->n_cols; k++) {
 			const char *s = f[col[k]];
 			double v = strtod(s, &end);
@@ -246,6 +272,13 @@ static void read_stream(struct table *t, FILE *fp, const char *name, const struc
 		col[t->n_cols] = (int)i;
 		snprintf(t->names[t->n_cols++], NAME_MAX_LEN, "%s", val);
 	}
+	char enc[VK_CLASS_NAME_MAX * 3];
+	long n_names = ts_meta_get(&r.h, "classes", val, sizeof val) ? strtol(val, NULL, 10) : 0;
+	for (long i = 0; i < n_names && i < VK_CLASS_MAP_MAX; i++) {
+		snprintf(key, sizeof key, "class.%ld", i);
+		if (ts_meta_get(&r.h, key, enc, sizeof enc))
+			name_class(t, (int32_t)i, enc);
+	}
 	float *x = vk_xmalloc(D * sizeof *x);
 	int32_t label;
 	int rc;
@@ -291,15 +324,55 @@ static void read_scores(struct table *t, const struct cmdline *c)
 		       c->scores ? c->scores : " (a column besides record, label and model)");
 }
 
+/* --positive or --normal into set: each comma item labels and ranges, or a
+ * class name (%2C for a comma in it) that the scores give. */
+static void add_labels(vk_index_set *set, const char *arg, const char *opt,
+		       const struct table *t)
+{
+	vk_error e;
+	char *list = vk_xmalloc(strlen(arg) + 1), name[VK_CLASS_NAME_MAX];
+	strcpy(list, arg);
+	for (char *tok = list, *next; tok; tok = next) {
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = 0;
+		if (vk_index_is_list(tok)) {
+			if (vk_index_set_parse(set, tok, opt, &e))
+				vk_usage_error("%s", e.msg);
+			continue;
+		}
+		vk_class_decode(tok, name, sizeof name);
+		int i = 0;
+		while (i < t->n_classes && strcmp(t->class_name[i], name))
+			i++;
+		if (!t->n_classes)
+			vk_die("%s '%s': the scores name no classes (kl-eval --per-record writes a "
+			       "class column when its data names them): give labels by number",
+			       opt, name);
+		if (i == t->n_classes) {
+			char known[512] = "";
+			for (int k = 0; k < t->n_classes && strlen(known) < 400; k++)
+				snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+					 k ? ", " : "", t->class_name[k]);
+			vk_die("%s '%s': no class of that name (the scores name %s%s)", opt, name,
+			       known, strlen(known) >= 400 ? ", ..." : "");
+		}
+		if (t->class_label[i] < 0 ||
+		    vk_index_set_add(set, (uint64_t)t->class_label[i],
+				     (uint64_t)t->class_label[i] + 1, &e))
+			vk_die("%s '%s': class label %d cannot be selected", opt, name,
+			       t->class_label[i]);
+	}
+	free(list);
+}
+
 /* Mark the positives; check both classes are there and every label asked for is. */
 static void mark(vk_scored *v, const struct table *t, const struct cmdline *c)
 {
-	vk_error e;
 	vk_index_set set;
 	const char *opt = c->positive ? "--positive" : "--normal";
 	vk_index_set_init(&set);
-	if (vk_index_set_parse(&set, c->positive ? c->positive : c->normal, opt, &e))
-		vk_usage_error("%s", e.msg);
+	add_labels(&set, c->positive ? c->positive : c->normal, opt, t);
 	vk_index_set_finish(&set);
 	size_t pos = 0;
 	for (size_t r = 0; r < set.n; r++)
@@ -492,5 +565,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < t.n_cols; k++)
 		free(t.v[k]);
 	free(t.label);
+	for (int k = 0; k < t.n_classes; k++)
+		free(t.class_name[k]);
 	return 0;
 }

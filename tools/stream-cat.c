@@ -6,6 +6,7 @@
 #include "classes.h"
 #include "err.h"
 #include "indexset.h"
+#include "manifest.h"
 #include "opts.h"
 #include "stream.h"
 
@@ -20,6 +21,8 @@ static const char USAGE[] =
 	"                      name is written %2C)\n"
 	"  -i, --index LIST|FILE  keep these record numbers (0-based across all inputs):\n"
 	"                      a list like 3,10-19, or a file of numbers and ranges\n"
+	"  -m, --manifest FILE  img2stream --manifest's FILE for the input: --index's\n"
+	"                      file then names records by their files, one a line\n"
 	"  -v, --invert        keep the records that --label, --class and --index do not\n"
 	"  -s, --skip N        drop the first N selected records\n"
 	"  -n, --count N       write at most N records\n"
@@ -32,7 +35,7 @@ static const char USAGE[] =
 struct cmdline {
 	const char *output;
 	unsigned long long skip, count, every;
-	const char *labels[MAX_CLASS_ARGS], *classes[MAX_CLASS_ARGS], *index;
+	const char *labels[MAX_CLASS_ARGS], *classes[MAX_CLASS_ARGS], *index, *manifest;
 	int n_labels, n_classes, invert;
 	char **inputs;
 	int n_inputs;
@@ -44,6 +47,7 @@ struct selection {
 	int by_label, by_index, invert;
 	vk_index_set labels;   /* label values, kept as ranges like record numbers */
 	vk_index_set index;
+	uint64_t manifest_n;   /* records --manifest lists (0 without it) */
 };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
@@ -53,13 +57,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"count", required_argument, 0, 'n'},  {"every", required_argument, 0, 'e'},
 		{"label", required_argument, 0, 'l'},  {"class", required_argument, 0, 'c'},
 		{"index", required_argument, 0, 'i'},  {"invert", no_argument, 0, 'v'},
+		{"manifest", required_argument, 0, 'm'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
 	c->count = (unsigned long long)-1;
 	c->every = 1;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "o:s:n:e:l:c:i:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:s:n:e:l:c:i:m:vh", longopts, NULL)) != -1) {
 		if (vk_common_option(ch, USAGE))
 			continue;
 		switch (ch) {
@@ -82,6 +87,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			c->index = optarg;
 			break;
 		case 'v': c->invert = 1; break;
+		case 'm': c->manifest = optarg; break;
 		}
 	}
 	c->inputs = argv + optind;
@@ -90,6 +96,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		if (!vk_index_is_list(c->labels[i]))
 			vk_usage_error("--label: '%s' is not a list of labels like 0,3 or 2-5",
 				       c->labels[i]);
+	if (c->manifest && (!c->index || vk_index_is_list(c->index)))
+		vk_option_has_no_effect("--manifest", "without --index FILE (the file of the "
+					"records' file names)");
 	if (c->invert && !c->n_labels && !c->n_classes && !c->index)
 		vk_option_has_no_effect("--invert", "without --label, --class or --index");
 }
@@ -152,7 +161,15 @@ static void selection_init(struct selection *s, const struct cmdline *c, const t
 			FILE *f = strcmp(c->index, "-") ? fopen(c->index, "r") : stdin;
 			if (!f)
 				vk_die("--index: cannot open %s:", c->index);
-			rc = vk_index_set_read(&s->index, f, c->index, &e);
+			vk_manifest m;
+			if (c->manifest && vk_manifest_load(&m, c->manifest, &e))
+				vk_die_error(&e);
+			rc = c->manifest ? vk_manifest_read_index(&m, f, c->index, &s->index, &e) :
+					   vk_index_set_read(&s->index, f, c->index, &e);
+			if (c->manifest) {
+				s->manifest_n = m.n;
+				vk_manifest_free(&m);
+			}
 			if (f != stdin)
 				fclose(f);
 		}
@@ -258,6 +275,11 @@ int main(int argc, char **argv)
 		vk_die("--index: record %llu is past the end (the input has %llu records, "
 		       "numbered from 0)", (unsigned long long)vk_index_set_end(&sel.index) - 1,
 		       seen);
+	}
+	if (ended && c.manifest && sel.manifest_n != seen) {
+		ts_writer_abort(&w);
+		vk_die("--manifest %s lists %llu records, but the input has %llu: the manifest "
+		       "of another stream?", c.manifest, (unsigned long long)sel.manifest_n, seen);
 	}
 	free(rec);
 	vk_index_set_free(&sel.labels);

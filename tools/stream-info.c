@@ -94,8 +94,7 @@ static void add_record(struct stats *s, const ts_header *h, const void *rec, dou
 {
 	size_t n = ts_elems(h), k = 0;
 	for (size_t i = 0; i < n; i++) {
-		double v = h->dtype == TS_U8 ? ((const unsigned char *)rec)[i]
-			 : h->dtype == TS_F32 ? ((const float *)rec)[i] : ((const double *)rec)[i];
+		double v = ts_get(h->dtype, rec, i);
 		if (!isfinite(v)) {
 			s->nonfinite++;
 			continue;

@@ -75,10 +75,8 @@ static void stream_perturb(ts_reader *r, ts_writer *w, double rate, uint64_t see
 			double v = (double)(u & 0xffffffffu) / 4294967296.0;
 			if (r->h.dtype == TS_U8)
 				rec[i] = (unsigned char)(v * 256);
-			else if (r->h.dtype == TS_F32)
-				((float *)rec)[i] = (float)v;
 			else
-				((double *)rec)[i] = v;
+				ts_put(r->h.dtype, rec, i, v);
 		}
 		if (ts_write(w, rec, label, &e))
 			vk_die_error(&e);
@@ -99,6 +97,9 @@ int main(int argc, char **argv)
 	parse_cmdline(argc, argv, &c);
 	if (ts_reader_open(&r, c.input, &e))
 		vk_die_error(&e);
+	if (r.h.dtype == TS_I32)
+		vk_die("%s holds i32 integers (such as codes): perturbation replaces values by "
+		       "uniform draws in [0, 1) and is for u8, f32 or f64 data", r.name);
 	ts_header h = r.h;
 	h.count = TS_COUNT_UNKNOWN;
 	snprintf(rate, sizeof rate, "%g", c.rate);

@@ -117,7 +117,8 @@ static void out_finish(struct npy_out *o, uint64_t n)
 	}
 }
 
-static const int NPY_OF_TS[] = {[TS_U8] = NPY_U1, [TS_F32] = NPY_F4, [TS_F64] = NPY_F8};
+static const int NPY_OF_TS[] = {[TS_U8] = NPY_U1, [TS_F32] = NPY_F4, [TS_F64] = NPY_F8,
+				       [TS_I32] = NPY_I4};
 
 int main(int argc, char **argv)
 {

@@ -6,6 +6,7 @@
 #include "classes.h"
 #include "err.h"
 #include "opts.h"
+#include "standardize.h"
 #include "stream.h"
 
 static const char USAGE[] =
@@ -76,27 +77,6 @@ static void print_header(FILE *f, const ts_header *h)
 	}
 }
 
-/* standardize.mean and standardize.sd: n numbers each. */
-static void read_stats(const ts_reader *r, double *mean, double *sd, size_t n)
-{
-	static char buf[TS_MAX_META + 1];
-	const char *key[2] = {"standardize.mean", "standardize.sd"};
-	double *out[2] = {mean, sd};
-	for (int k = 0; k < 2; k++) {
-		if (!ts_meta_get(&r->h, key[k], buf, sizeof buf))
-			vk_die("%s: no %s in the metadata (--destandardize undoes txt2stream "
-			       "--standardize)", r->name, key[k]);
-		char *p = buf, *end;
-		for (size_t i = 0; i < n; i++) {
-			out[k][i] = strtod(p, &end);
-			if (end == p || (*end != ',' && *end) || (i + 1 < n && *end != ',') ||
-			    (i + 1 == n && *end))
-				vk_die("%s: %s does not hold %zu numbers", r->name, key[k], n);
-			p = end + 1;
-		}
-	}
-}
-
 static void print_record(FILE *f, const ts_header *h, const void *rec, int32_t label,
 			 const double *mean, const double *sd)
 {
@@ -118,6 +98,7 @@ static void print_record(FILE *f, const ts_header *h, const void *rec, int32_t l
 		case TS_U8: fprintf(f, "%u%s", ((const unsigned char *)rec)[i], sep); break;
 		case TS_F32: fprintf(f, "%.9g%s", ((const float *)rec)[i], sep); break;
 		case TS_F64: fprintf(f, "%.17g%s", ((const double *)rec)[i], sep); break;
+		case TS_I32: fprintf(f, "%.0f%s", ts_get(TS_I32, rec, i), sep); break;
 		}
 	}
 }
@@ -138,11 +119,17 @@ int main(int argc, char **argv)
 	int rc;
 	double *mean = NULL, *sd = NULL;
 	if (c.destandardize) {
-		if (r.h.dtype == TS_U8)
-			vk_die("%s: u8 records were not standardised (--destandardize)", r.name);
+		if (r.h.dtype == TS_U8 || r.h.dtype == TS_I32)
+			vk_die("%s: %s records were not standardised (--destandardize)", r.name,
+			       ts_dtype_name(r.h.dtype));
 		mean = vk_xmalloc(ts_elems(&r.h) * sizeof *mean);
 		sd = vk_xmalloc(ts_elems(&r.h) * sizeof *sd);
-		read_stats(&r, mean, sd, ts_elems(&r.h));
+		int got = ts_standardize_get(&r.h, r.name, ts_elems(&r.h), mean, sd, &e);
+		if (got < 0)
+			vk_die_error(&e);
+		if (!got)
+			vk_die("%s: no standardize.mean in the metadata (--destandardize undoes "
+			       "txt2stream --standardize)", r.name);
 	}
 	if (c.header)
 		print_header(out.f, &r.h);

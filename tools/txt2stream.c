@@ -8,6 +8,7 @@
 #include "classes.h"
 #include "err.h"
 #include "opts.h"
+#include "standardize.h"
 #include "stream.h"
 #include "tsv.h"
 
@@ -19,7 +20,7 @@ static const char USAGE[] =
 	"  -o, --output FILE  write FILE (atomically) instead of standard output\n"
 	"  -s, --shape SHAPE  record shape such as 28x28 (default: a vector as long\n"
 	"                     as the first line)\n"
-	"  -t, --dtype TYPE   element type: u8, f32 (default) or f64\n"
+	"  -t, --dtype TYPE   element type: u8, f32 (default), f64 or i32\n"
 	"  -l, --labels       the first field of every line is an integer label\n"
 	"      --label-column NAME|N  the label is in this column (a header's name, or\n"
 	"                     the field number from 1)\n"
@@ -47,10 +48,10 @@ struct cmdline {
 
 static int parse_dtype(const char *s)
 {
-	for (int d = TS_U8; d <= TS_F64; d++)
+	for (int d = TS_U8; d <= TS_I32; d++)
 		if (!strcmp(s, ts_dtype_name(d)))
 			return d;
-	vk_usage_error("--dtype: '%s' is not u8, f32 or f64", s);
+	vk_usage_error("--dtype: '%s' is not u8, f32, f64 or i32", s);
 }
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
@@ -94,7 +95,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--labels is --label-column 1: give one of them");
 	if (c->labels)
 		c->label_column = "1";
-	if (c->standardize && c->dtype == TS_U8)
+	if (c->standardize && (c->dtype == TS_U8 || c->dtype == TS_I32))
 		vk_usage_error("--standardize makes values of any sign: use -t f32 or f64");
 	if (c->rank) {
 		vk_error e;
@@ -144,23 +145,8 @@ static int is_missing(const char *tok)
 	return !*tok || !strcmp(tok, "NA") || !strcmp(tok, "na") || !strcasecmp(tok, "nan");
 }
 
-static void set_value(int dtype, void *at, double v)
-{
-	switch (dtype) {
-	case TS_U8: *(unsigned char *)at = v <= 0 ? 0 : v >= 255 ? 255 : (unsigned char)lround(v); break;
-	case TS_F32: *(float *)at = (float)v; break;
-	default: *(double *)at = v; break;
-	}
-}
-
-static double get_value(int dtype, const void *at)
-{
-	switch (dtype) {
-	case TS_U8: return *(const unsigned char *)at;
-	case TS_F32: return *(const float *)at;
-	default: return *(const double *)at;
-	}
-}
+static void set_value(int dtype, void *at, double v) { ts_put(dtype, at, 0, v); }
+static double get_value(int dtype, const void *at) { return ts_get(dtype, at, 0); }
 
 /* The name of 0-based field f for messages: " (column NAME)" or "". */
 static const char *column_of(const struct layout *l, long f, char *buf, size_t len)
@@ -372,19 +358,6 @@ static void column_stats(const struct records *b, size_t D, int dtype, double *m
 	}
 }
 
-/* "v,v,v" of n numbers into the metadata key. */
-static int meta_list(ts_header *h, const char *key, const double *v, size_t n, vk_error *e)
-{
-	size_t cap = n * 26 + 1, len = 0;
-	char *s = vk_xmalloc(cap);
-	s[0] = 0;
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(s + len, cap - len, "%s%.17g", i ? "," : "", v[i]);
-	int rc = ts_meta_set(h, key, s, e);
-	free(s);
-	return rc;
-}
-
 /* Column names into the metadata: columns=N, column.I=NAME (percent-encoded),
  * and label_column=NAME. */
 static int meta_names(ts_header *h, const struct layout *l, size_t D, vk_error *e)
@@ -501,8 +474,7 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < D; j++)
 			if (sd[j] == 0)
 				sd[j] = 1;  /* a constant column becomes 0, and back */
-		if (c.standardize && (meta_list(&h, "standardize.mean", mean, D, &e) ||
-				      meta_list(&h, "standardize.sd", sd, D, &e)))
+		if (c.standardize && ts_standardize_put(&h, mean, sd, D, &e))
 			vk_die("%s: the column statistics do not fit the metadata (%s)", name, e.msg);
 		if (ts_writer_open(&w, c.output, &h, &e))
 			vk_die_error(&e);

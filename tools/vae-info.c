@@ -177,7 +177,11 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 	fact(c, path, "objective", "%s", obj ? obj->name : "?");
 	if (obj == &vk_objective_infovae)
 		fact(c, path, "info_alpha", "%g", t.obj_alpha);
-	if (t.objective)
+	if (obj == &vk_objective_tcvae) {
+		fact(c, path, "tc_alpha", "%g", t.obj_alpha);
+		fact(c, path, "tc_beta", "%g", t.obj_beta);
+		fact(c, path, "tc_gamma", "%g", t.obj_gamma);
+	} else if (t.objective)
 		fact(c, path, "mmd_lambda", "%g", t.obj_lambda);
 	fact(c, path, "beta", "%g", t.beta);
 	if (t.kl_warmup)

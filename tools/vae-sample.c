@@ -10,11 +10,14 @@
 #include "modelfile.h"
 #include "modelstream.h"
 #include "opts.h"
+#include "units.h"
 
 static const char USAGE[] =
 	"Usage: vae-sample -m MODEL [OPTION]...\n"
 	"Draw latent vectors z ~ N(0, T^2 I), or from the Gaussian mixture of a prior\n"
-	"file, and write the decoded images (f32 in [0,1]) to standard output.\n\n"
+	"file, and write the decoded images (f32 in [0,1]) to standard output. A model\n"
+	"of standardised data (txt2stream --standardize) samples in the data's units,\n"
+	"as vae-decode decodes.\n\n"
 	"  -m, --model MODEL     the trained model (required)\n"
 	"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
 	"  -n, --count N         number of samples (default 64)\n"
@@ -33,6 +36,7 @@ static const char USAGE[] =
 	"      --each-label      a cvae: N samples for every class, class by class\n"
 	"      --share-z         with --each-label: the same N draws for every class\n"
 	"      --u8              write u8 pixels (0..255) instead of f32\n"
+	"      --standardized    keep a standardised model's samples standardised\n"
 	"  -b, --batch N         records per batch (default 256)\n"
 	"  -t, --threads N       BLAS threads (default 1)\n"
 	"  -h, --help            show this help and exit\n"
@@ -42,12 +46,12 @@ struct cmdline {
 	const char *model, *output, *prior;
 	long count;
 	const char *label;     /* --label K or NAME */
-	int grid, each_label, share_z, latent_only, u8, batch, threads, force;
+	int grid, each_label, share_z, latent_only, u8, batch, threads, force, standardized;
 	float temperature;
 	uint64_t seed;
 };
 
-enum { OPT_LATENT = VK_OPT_FIRST_LONG, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8, OPT_PRIOR,
+enum { OPT_STANDARDIZED = VK_OPT_FIRST_LONG, OPT_LATENT, OPT_GRID, OPT_EACH, OPT_SHARE, OPT_U8, OPT_PRIOR,
        OPT_FORCE };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
@@ -59,6 +63,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"latent-only", no_argument, 0, OPT_LATENT}, {"grid", required_argument, 0, OPT_GRID},
 		{"label", required_argument, 0, 'l'},     {"each-label", no_argument, 0, OPT_EACH},
 		{"share-z", no_argument, 0, OPT_SHARE},   {"u8", no_argument, 0, OPT_U8},
+		{"standardized", no_argument, 0, OPT_STANDARDIZED},
+		{"standardised", no_argument, 0, OPT_STANDARDIZED},
 		{"prior", required_argument, 0, OPT_PRIOR}, {"force", no_argument, 0, OPT_FORCE},
 		{"batch", required_argument, 0, 'b'},     {"threads", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, VK_OPT_VERSION},
@@ -85,6 +91,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_EACH: c->each_label = 1; break;
 		case OPT_SHARE: c->share_z = 1; break;
 		case OPT_U8: c->u8 = 1; break;
+		case OPT_STANDARDIZED: c->standardized = 1; break;
 		case OPT_PRIOR: c->prior = optarg; break;
 		case OPT_FORCE: c->force = 1; break;
 		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
@@ -135,6 +142,7 @@ struct sampling {
 	vk_model_tool *t;
 	const vk_gmm *prior;  /* --prior, or NULL */
 	long total;
+	vk_units *units;      /* a standardised model's statistics (mean NULL: none) */
 };
 
 /* Draw total samples (or the grid) and write them, decoded or as latents. */
@@ -161,6 +169,8 @@ static int vae_sample(ts_writer *w, void *arg, vk_error *e)
 						  : cvae ? t->label : TS_NO_LABEL;
 		}
 		const float *out = c->latent_only ? z : vk_decode(m, &t->w, z, labels, n);
+		if (!c->latent_only && s->units->mean)
+			out = vk_units_apply(s->units, out, n);
 		for (int i = 0; i < n && !rc; i++)
 			rc = ts_write_f32(w, out + i * width, labels[i], e);
 		done += n;
@@ -211,17 +221,28 @@ int main(int argc, char **argv)
 		       "--force uses it all the same", c.prior, (unsigned long long)prior.model_id,
 		       c.model, (unsigned long long)vk_model_identity(&t.m));
 	long total = c.grid ? (long)c.grid * c.grid : c.count * (c.each_label ? t.m.a.classes : 1);
+	vk_units u = {0};
+	int units = c.latent_only || c.standardized ? 0 :
+		    vk_units_find(&u, &t, NULL, NULL, c.model, c.batch, &e);
+	if (units < 0)
+		vk_die_error(&e);
+	if (units && c.u8)
+		vk_usage_error("the model's data was standardised (txt2stream --standardize): its "
+			       "samples are not pixels (drop --u8, or add --standardized)");
 	int rc = c.latent_only ? vk_vector_header(&h, Z, cvae, &e)
 			       : vk_image_header(&h, &t.m, c.u8, cvae, &e);
 	/* prior= first: vae-decode keeps it and puts its own keys after it, so
 	 * --latent-only | vae-decode gives these very bytes. */
 	if (rc || (c.prior && ts_meta_set(&h, "prior", base_name(c.prior), &e)) ||
-	    vk_stamp_meta(&h, NULL, c.model, &t.m, c.latent_only ? "latent" : "image", &e) ||
+	    vk_stamp_meta(&h, NULL, c.model, &t.m,
+			  c.latent_only ? "latent" : units ? NULL : "image", &e) ||
 	    (cvae && vk_model_tool_class_names(&t, &h, &e)) ||
-	    (!c.latent_only && !c.u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
+	    (!c.latent_only && !c.u8 && !units && ts_meta_set(&h, "scale", "unit", &e)) ||
+	    (units && vk_units_header(&h, &t, &e)) ||
 	    vk_write_stream(c.output, &h, vae_sample,
-			    &(struct sampling){&c, &t, c.prior ? &prior : NULL, total}, &e))
+			    &(struct sampling){&c, &t, c.prior ? &prior : NULL, total, &u}, &e))
 		vk_die_error(&e);
+	vk_units_free(&u);
 	vk_model_tool_close(&t);
 	if (c.prior)
 		vk_gmm_free(&prior);

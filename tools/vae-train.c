@@ -46,10 +46,13 @@ static const char USAGE[] =
 	"                         over the batch, is below L nats\n"
 	"      --iw-train K       train on the importance-weighted bound, K samples\n"
 	"      --objective NAME   elbo (default), wae-mmd (reconstruction + lambda MMD to the\n"
-	"                         prior) or infovae (KL weight 1 - alpha, MMD weight\n"
-	"                         alpha + lambda - 1)\n"
+	"                         prior), infovae (KL weight 1 - alpha, MMD weight\n"
+	"                         alpha + lambda - 1) or tcvae (the KL as alpha MI +\n"
+	"                         beta TC + gamma dimension-wise KL over the batch)\n"
 	"      --mmd-lambda L     the MMD's lambda (default 10 for wae-mmd, 1000 for infovae)\n"
 	"      --info-alpha A     infovae's alpha, 0 to 1 (default 0)\n"
+	"      --tc-alpha A, --tc-beta B, --tc-gamma G\n"
+	"                         tcvae's weights, 0 to 1e6 (default 1, 6, 1)\n"
 	"      --lr-schedule S    constant (default), cosine, step:E:G (times G every E\n"
 	"                         epochs) or plateau:P:G (times G after P epochs without\n"
 	"                         --test improvement)\n"
@@ -80,7 +83,7 @@ struct cmdline {
 enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
        OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM, OPT_WARMUP, OPT_CYCLES,
        OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY,
-       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA };
+       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA, OPT_TC_ALPHA, OPT_TC_BETA, OPT_TC_GAMMA };
 
 /* USAGE with the layer kinds the registry lists. */
 static const char *usage(void)
@@ -149,20 +152,32 @@ static void parse_layers(vk_recipe *r, const char *encoder, const char *decoder,
 
 /* The objective's weights, defaulted from the papers (vae-train(1)), and the
  * combinations it refuses. */
-static void set_objective(struct cmdline *c, int lambda_given, int alpha_given)
+static void set_objective(struct cmdline *c, int lambda_given, int alpha_given,
+			  const char *tc_given, const float tc_w[3])
 {
 	vk_recipe *rc = &c->r;
 	vk_trainrec *t = &rc->train;
 	const vk_objective_kind *k = vk_objective_at((int)t->objective);
-	int info = k == &vk_objective_infovae;
+	int info = k == &vk_objective_infovae, tc = k == &vk_objective_tcvae;
+	if (tc_given && !tc)
+		vk_usage_error("%s applies only to --objective tcvae", tc_given);
 	if (t->objective == 0 && (lambda_given || alpha_given))
 		vk_usage_error("%s applies only to --objective wae-mmd or infovae",
 			       lambda_given ? "--mmd-lambda" : "--info-alpha");
 	if (alpha_given && !info)
 		vk_usage_error("--info-alpha applies only to --objective infovae");
+	if (lambda_given && tc)
+		vk_usage_error("--mmd-lambda applies only to --objective wae-mmd or infovae");
 	if (t->objective == 0)
 		return;
-	if (!lambda_given)
+	if (tc) {
+		/* Chen et al.'s β-TCVAE: α = γ = 1 and their β; a weight not given
+		 * (negative) takes its default */
+		static const float def[3] = {1.0f, 6.0f, 1.0f};
+		t->obj_alpha = tc_w[0] < 0 ? def[0] : tc_w[0];
+		t->obj_beta = tc_w[1] < 0 ? def[1] : tc_w[1];
+		t->obj_gamma = tc_w[2] < 0 ? def[2] : tc_w[2];
+	} else if (!lambda_given)
 		t->obj_lambda = info ? 1000.0f : 10.0f; /* Zhao et al.; Tolstikhin et al. (MNIST) */
 	if (info && t->obj_alpha + t->obj_lambda < 1.0f)
 		vk_usage_error("--objective infovae: --info-alpha %g plus --mmd-lambda %g is below 1 "
@@ -176,11 +191,13 @@ static void set_objective(struct cmdline *c, int lambda_given, int alpha_given)
 		vk_usage_error("--objective %s does not combine with --iw-train", k->name);
 	if (rc->given & VK_SET_BETA)
 		vk_usage_error("--beta weighs the elbo's KL term; --objective %s sets its own "
-			       "(leave --beta out)", k->name);
+			       "(leave --beta out%s)", k->name, tc ? "; the TC's weight is --tc-beta" : "");
 	if (!info && (t->free_bits > 0 || t->kl_warmup || t->kl_cycles))
 		vk_option_has_no_effect(t->kl_warmup ? "--kl-warmup" : t->kl_cycles ? "--kl-cycles"
 										      : "--free-bits",
-					"with --objective wae-mmd (it has no KL term)");
+					tc ? "with --objective tcvae (its KL is three terms with "
+					     "weights of their own)"
+					   : "with --objective wae-mmd (it has no KL term)");
 	if (t->batch < 2)
 		vk_usage_error("--objective %s needs batches of at least 2 records (-b %d)", k->name,
 			       t->batch);
@@ -261,6 +278,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"objective", required_argument, 0, OPT_OBJECTIVE},
 		{"mmd-lambda", required_argument, 0, OPT_MMD_LAMBDA},
 		{"info-alpha", required_argument, 0, OPT_INFO_ALPHA},
+		{"tc-alpha", required_argument, 0, OPT_TC_ALPHA},
+		{"tc-beta", required_argument, 0, OPT_TC_BETA},
+		{"tc-gamma", required_argument, 0, OPT_TC_GAMMA},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
@@ -270,6 +290,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	vk_recipe_default(r);
 	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL;
 	int act = VK_RELU, lambda_given = 0, alpha_given = 0;
+	const char *tc_given = NULL;
+	float tc_w[3] = {-1, -1, -1};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	r->threads = cpus > 0 ? (int)cpus : 1;
 	c->max_memory = vk_default_max_memory();
@@ -367,7 +389,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_OBJECTIVE: {
 			const vk_objective_kind *k = vk_objective_named(optarg);
 			if (!k)
-				vk_usage_error("--objective: '%s' is not elbo, wae-mmd or infovae", optarg);
+				vk_usage_error("--objective: '%s' is not elbo, wae-mmd, infovae or tcvae",
+					       optarg);
 			for (int i = 0; vk_objective_at(i); i++)
 				if (vk_objective_at(i) == k)
 					t->objective = (uint32_t)i;
@@ -386,6 +409,16 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			alpha_given = 1;
 			r->given |= VK_SET_OBJECTIVE;
 			break;
+		case OPT_TC_ALPHA:
+		case OPT_TC_BETA:
+		case OPT_TC_GAMMA: {
+			static const char *const names[] = {"--tc-alpha", "--tc-beta", "--tc-gamma"};
+			int i = ch - OPT_TC_ALPHA;
+			tc_w[i] = (float)vk_parse_double(names[i], optarg, 0, 1e6);
+			tc_given = names[i];
+			r->given |= VK_SET_OBJECTIVE;
+			break;
+		}
 		case OPT_BETA:
 			t->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6);
 			r->given |= VK_SET_BETA;
@@ -412,7 +445,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'q': c->quiet = 1; break;
 		}
 	}
-	set_objective(c, lambda_given, alpha_given);
+	set_objective(c, lambda_given, alpha_given, tc_given, tc_w);
 	check_options(c);
 	parse_layers(r, encoder, decoder, hidden, arch, act);
 	c->train = vk_input_arg(argc, argv, optind);
@@ -450,7 +483,7 @@ static FILE *open_log(const char *path, int resume)
 		vk_die("cannot open log %s:", path);
 	if (fseek(f, 0, SEEK_END) != 0 || ftell(f) == 0)
 		fputs("epoch\tseconds\ttrain_rec\ttrain_kl\ttrain_nelbo\ttest_rec\ttest_kl\t"
-		      "test_nelbo\tbeta\tlr\tsigma\tmmd\n", f);
+		      "test_nelbo\tbeta\tlr\tsigma\tmmd\tmi\ttc\tdim_kl\n", f);
 	return f;
 }
 
@@ -477,6 +510,9 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 			fprintf(stderr, " sigma %.4g", p->sigma);
 		if (!isnan(p->train_mmd))
 			fprintf(stderr, " mmd %.4g", p->train_mmd);
+		if (!isnan(p->train_tc))
+			fprintf(stderr, " mi %.4g tc %.4g dim-kl %.4g", p->train_mi, p->train_tc,
+				p->train_dim_kl);
 		fputc('\n', stderr);
 		if (p->early_stop)
 			fprintf(stderr, "%s: early stop after epoch %d: no test improvement for %u "
@@ -486,11 +522,13 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 	}
 	if (log) {
 		vk_error e;
-		fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.6g\t%.6g\n",
+		fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.6g\t%.6g"
+			"\t%.6g\t%.6g\t%.6g\n",
 			p->epoch, p->seconds, p->train_rec, p->train_kl,
 			vae ? p->train_rec + p->train_kl : NAN, p->test_rec, p->test_kl,
 			vae ? p->test_rec + p->test_kl : NAN, vae ? p->beta : NAN, p->lr,
-			has_sigma ? p->sigma : NAN, p->train_mmd);
+			has_sigma ? p->sigma : NAN, p->train_mmd, p->train_mi, p->train_tc,
+			p->train_dim_kl);
 		if (vk_check_written(log, c->log, &e))
 			vk_die_error(&e);
 	}

@@ -19,7 +19,7 @@ const char *vk_evalrow_kind_name(int kind) { return kind ? vk_kind_name(kind) : 
 static void tsv_num(FILE *f, double v) { fprintf(f, isnan(v) ? "\tNA" : "\t%.10g", v); }
 static void tsv_q(FILE *f, int have, int64_t q) { fprintf(f, have ? "\t%lld" : "\tNA", (long long)q); }
 
-static void write_row(FILE *f, const vk_evalrow *row)
+static void write_row(FILE *f, const vk_evalrow *row, int agg)
 {
 	const vk_evalsum *s = &row->sum;
 	const char *kind = vk_evalrow_kind_name(row->kind);
@@ -41,7 +41,10 @@ static void write_row(FILE *f, const vk_evalrow *row)
 	tsv_q(f, elbo, s->nelbo2);
 	tsv_q(f, s->iw, s->lp);
 	tsv_q(f, s->iw, s->lp2);
-	fputs("\tNA\tNA\n", f);
+	fputs("\tNA\tNA", f);
+	for (int k = 0; agg && k < 4; k++)
+		tsv_num(f, row->has_aggregate ? row->agg[k] : NAN);
+	fputc('\n', f);
 	for (int j = 0; j < s->Z; j++) {
 		double var = vk_evalsum_mu_var(s, j);
 		fprintf(f, "%s\t%s\t%d\t%llu\tNA", row->name, kind, j, (unsigned long long)s->n);
@@ -50,15 +53,19 @@ static void write_row(FILE *f, const vk_evalrow *row)
 		tsv_num(f, var);
 		fprintf(f, "\tNA");
 		tsv_q(f, s->has_kl, s->kl_dim[j]);
-		fprintf(f, "\tNA\tNA\tNA\t%lld\t%lld\n", (long long)s->mu[j], (long long)s->mu2[j]);
+		fprintf(f, "\tNA\tNA\tNA\t%lld\t%lld%s\n", (long long)s->mu[j], (long long)s->mu2[j],
+			agg ? "\tNA\tNA\tNA\tNA" : "");
 	}
 }
 
 void vk_evaltsv_write(FILE *f, const vk_evalrow *const *rows, int n)
 {
-	fputs(VK_EVALTSV_HEADER "\n", f);
+	int agg = 0;
 	for (int k = 0; k < n; k++)
-		write_row(f, rows[k]);
+		agg |= rows[k]->has_aggregate;
+	fputs(agg ? VK_EVALTSV_HEADER VK_EVALTSV_AGGREGATE "\n" : VK_EVALTSV_HEADER "\n", f);
+	for (int k = 0; k < n; k++)
+		write_row(f, rows[k], agg);
 }
 
 /* ---- reading back ---- */
@@ -153,6 +160,12 @@ int vk_evaltsv_merge(FILE *fp, const char *path, vk_evalrow *rows, int *n, int m
 		ln++;
 		if (ln == 1) {
 			line[strcspn(line, "\n")] = 0;
+			if (!strcmp(line, VK_EVALTSV_HEADER VK_EVALTSV_AGGREGATE)) {
+				vk_fail(e, "%s: a summary with --aggregate's batch estimates, which do "
+					"not add up across shards; merge summaries written without it",
+					path);
+				goto out;
+			}
 			if (strcmp(line, VK_EVALTSV_HEADER)) {
 				vk_fail(e, "%s: not a kl-eval --tsv summary (its header differs)", path);
 				goto out;

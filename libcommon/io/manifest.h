@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "afile.h"
 #include "err.h"
+#include "indexset.h"
 
 #define VK_MANIFEST_HEADER "record\tfile"
 
@@ -27,5 +28,14 @@ typedef struct {
 /* Read a manifest whose records run 0, 1, 2, … in order; errors name the line. */
 int vk_manifest_load(vk_manifest *m, const char *path, vk_error *e);
 void vk_manifest_free(vk_manifest *m);
+/* Records picked by file (stream-cat --manifest --index FILE): read f line by
+ * line (name for messages), each line either record numbers and ranges as
+ * indexset.h reads them or one file, named as the manifest names it or by its
+ * base name when no other record's file has that base name, percent-encoded
+ * or not (kl-eval --per-record's file column, or a name typed in); blank lines
+ * are skipped. Adds the records to s; an unknown or ambiguous name is an
+ * error naming its line. */
+int vk_manifest_read_index(const vk_manifest *m, FILE *f, const char *name, vk_index_set *s,
+			   vk_error *e);
 
 #endif

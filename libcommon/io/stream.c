@@ -49,6 +49,7 @@ size_t ts_dtype_size(int dtype)
 	case TS_U8: return 1;
 	case TS_F32: return 4;
 	case TS_F64: return 8;
+	case TS_I32: return 4;
 	}
 	return 0;
 }
@@ -59,8 +60,39 @@ const char *ts_dtype_name(int dtype)
 	case TS_U8: return "u8";
 	case TS_F32: return "f32";
 	case TS_F64: return "f64";
+	case TS_I32: return "i32";
 	}
 	return "?";
+}
+
+double ts_get(int dtype, const void *rec, size_t i)
+{
+	switch (dtype) {
+	case TS_U8: return ((const unsigned char *)rec)[i];
+	case TS_F32: return ((const float *)rec)[i];
+	case TS_I32: {
+		int32_t v;
+		memcpy(&v, (const char *)rec + 4 * i, 4);
+		return v;
+	}
+	}
+	return ((const double *)rec)[i];
+}
+
+void ts_put(int dtype, void *rec, size_t i, double v)
+{
+	switch (dtype) {
+	case TS_U8:
+		((unsigned char *)rec)[i] = !(v > 0) ? 0 : v >= 255 ? 255 : (unsigned char)lround(v);
+		break;
+	case TS_F32: ((float *)rec)[i] = (float)v; break;
+	case TS_I32: {
+		int32_t x = !(v > INT32_MIN) ? INT32_MIN : v >= INT32_MAX ? INT32_MAX : (int32_t)lround(v);
+		memcpy((char *)rec + 4 * i, &x, 4);
+		break;
+	}
+	default: ((double *)rec)[i] = v; break;
+	}
 }
 
 size_t ts_elems(const ts_header *h)
@@ -90,7 +122,7 @@ const char *ts_shape_str(const ts_header *h, char *buf, size_t len)
 static int check_shape(int dtype, int rank, const uint32_t *dims, vk_error *e)
 {
 	if (!ts_dtype_size(dtype))
-		return vk_fail(e, "unknown element type %d (expected 1=u8, 2=f32, 3=f64)", dtype);
+		return vk_fail(e, "unknown element type %d (expected 1=u8, 2=f32, 3=f64, 4=i32)", dtype);
 	if (rank < 1 || rank > TS_MAX_RANK)
 		return vk_fail(e, "rank %d is out of range (1 to %d)", rank, TS_MAX_RANK);
 	uint64_t n = 1;
@@ -210,7 +242,8 @@ int ts_header_encode(const ts_header *h, unsigned char *buf, size_t len, vk_erro
 	memset(buf, 0, size);
 	memcpy(buf, MAGIC, 8);
 	put16(buf + 8, VERSION_MAJOR);
-	put16(buf + 10, VERSION_MINOR);
+	/* the lowest minor that describes the stream: 1.1 readers know no i32 */
+	put16(buf + 10, h->dtype == TS_I32 ? 2 : VERSION_MINOR);
 	put32(buf + 12, (uint32_t)size);
 	buf[16] = (unsigned char)h->dtype;
 	buf[17] = (unsigned char)h->rank;
@@ -553,6 +586,18 @@ int ts_read_f32(ts_reader *r, float *data, int32_t *label, vk_error *e)
 			data[i] = u[i] * (1.0f / 255.0f);
 		return 1;
 	}
+	if (h->dtype == TS_I32) {
+		for (size_t i = 0; i < n; i++) {
+			int32_t v;
+			memcpy(&v, r->buf + 4 * i, 4);
+			if (v > TS_I32_EXACT || v < -TS_I32_EXACT)
+				return vk_fail(e, "%s: record %llu has the integer %ld at element %zu, "
+						  "beyond the +-2^24 that f32 computing holds exactly",
+					       r->name, (unsigned long long)(r->index - 1), (long)v, i);
+			data[i] = (float)v;
+		}
+		return 1;
+	}
 	if (h->dtype == TS_F64) {
 		const double *d = (const double *)r->buf;
 		for (size_t i = 0; i < n; i++) {
@@ -700,6 +745,16 @@ int ts_write_f32(ts_writer *w, const float *data, int32_t label, vk_error *e)
 	case TS_F64:
 		for (size_t i = 0; i < n; i++)
 			((double *)w->buf)[i] = data[i];
+		break;
+	case TS_I32:
+		/* codes and counts: an integral value, exactly, or the record is refused */
+		for (size_t i = 0; i < n; i++) {
+			if (data[i] != rintf(data[i]) || fabsf(data[i]) > TS_I32_EXACT)
+				return vk_fail(e, "%s: element %zu of record %llu is %g, not an integer "
+						  "within +-2^24 for an i32 stream", writer_name(w), i,
+					       (unsigned long long)w->written, data[i]);
+			ts_put(TS_I32, w->buf, i, data[i]);
+		}
 		break;
 	}
 	return ts_write(w, w->buf, label, e);

@@ -9,7 +9,10 @@
 #include "afile.h"
 #include "err.h"
 
-enum { TS_U8 = 1, TS_F32 = 2, TS_F64 = 3 };
+/* i32: integer values such as a VQ-VAE's code indices (tensor-stream 1.2) */
+enum { TS_U8 = 1, TS_F32 = 2, TS_F64 = 3, TS_I32 = 4 };
+/* i32 values read as floats must be exact there: |v| <= 2^24 */
+#define TS_I32_EXACT (1 << 24)
 #define TS_MAX_RANK 4
 #define TS_COUNT_UNKNOWN UINT64_MAX
 #define TS_MAX_HEADER 65536u
@@ -38,6 +41,10 @@ int ts_header_init(ts_header *h, int dtype, int rank, const uint32_t *dims, vk_e
 size_t ts_elems(const ts_header *h);
 size_t ts_dtype_size(int dtype);
 const char *ts_dtype_name(int dtype);
+/* Element i of a record in its own dtype, as a double (u8 as 0..255, not
+ * scaled); ts_put stores v there, rounded and clamped to an integer dtype's range. */
+double ts_get(int dtype, const void *rec, size_t i);
+void ts_put(int dtype, void *rec, size_t i, double v);
 size_t ts_data_bytes(const ts_header *h);      /* one record's elements */
 size_t ts_record_bytes(const ts_header *h);    /* label + elements */
 /* "28x28" into buf. */

@@ -165,6 +165,11 @@ int tsv_value(const tsv_reader *t, int dtype, void *out, vk_error *e)
 			return -1;
 		*(unsigned char *)out = (unsigned char)v;
 		return 0;
+	case TS_I32:
+		if (parse_int(t, INT32_MIN, INT32_MAX, &v, e, "a 32-bit integer"))
+			return -1;
+		ts_put(TS_I32, out, 0, (double)v);
+		return 0;
 	case TS_F32: {
 		/* strtof rounds once; going through double could round twice. ERANGE on
 		 * underflow still gives the right subnormal, so only infinity is refused. */

@@ -41,6 +41,13 @@ typedef struct {
 	int row0, batch;      /* this slice's first row in the batch; the batch's rows */
 	double *mmd_scratch;  /* vk_mmd_scratch(batch, Z) doubles; red holds batch·Z */
 	double mmd;           /* out: the batch's MMD of the last step */
+	/* β-TCVAE's MI, TC and dimension-wise KL of the batch (objective.h:
+	 * vk_tc_mws), weighted tc_w (α, β, γ), when tc_scratch is set: */
+	float tc_w[3];
+	double tc_n;          /* N: the data set's records */
+	double *tc_scratch;   /* vk_tc_scratch(batch, Z) doubles; red holds 3·batch·Z */
+	float *tc_dhead;      /* (rows, 2Z): the terms' gradient w.r.t. the head itself */
+	double tc[3];         /* out: the batch's MI, TC and dimension-wise KL */
 } vk_latent_step;
 
 typedef struct {

@@ -428,6 +428,10 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 			w->lat.mmd = vk_mmd_imq(NULL, ldz, 0, step.row0, step.batch, Z, step.prior,
 						step.mmd_weight, NULL, step.red, step.slice,
 						step.mmd_scratch);
+		if (step.tc_scratch)
+			vk_tc_mws(NULL, ldz, NULL, 0, step.row0, step.batch, Z, step.tc_n, step.tc_w,
+				  scale, 1, NULL, NULL, step.red, step.slice, step.tc_scratch,
+				  w->lat.tc);
 		L->backward(NULL, NULL, ldz, NULL, NULL, 0, Z, &step);
 		return;
 	}
@@ -442,7 +446,14 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	if (step.mmd_weight != 0) /* the batch's term, through z like the decoder's */
 		w->lat.mmd = vk_mmd_imq(w->z, ldz, n, step.row0, step.batch, Z, step.prior,
 					step.mmd_weight, dz, step.red, step.slice, step.mmd_scratch);
-	L->backward(dhead, dz, ldz, w->act_enc[m->n_enc - 1], eps, n, Z, &step);
+	const float *head = w->act_enc[m->n_enc - 1];
+	if (step.tc_scratch) /* through z, and the posteriors' own part after the latent's */
+		vk_tc_mws(w->z, ldz, head, n, step.row0, step.batch, Z, step.tc_n, step.tc_w, scale,
+			  1, dz, step.tc_dhead, step.red, step.slice, step.tc_scratch, w->lat.tc);
+	L->backward(dhead, dz, ldz, head, eps, n, Z, &step);
+	if (step.tc_scratch)
+		for (size_t i = 0; i < (size_t)n * 2 * Z; i++)
+			dhead[i] += step.tc_dhead[i];
 	list_backward(m, w, grads, m->enc, m->n_enc, w->act_enc, x, dhead, 0, n);
 	w->train = 0;
 	if (n == 0)

@@ -121,9 +121,11 @@ static const field TRAN_F[] = {
 	FIELD("log sigma m", F32, 1, t.log_sigma_m, ANY, 0, 0),
 	FIELD("log sigma v", F32, 1, t.log_sigma_v, ANY, 0, 0),
 	FIELD_SINCE(1, "planned epochs", U32, 1, t.planned_epochs, ANY, 0, 0),
-	FIELD_SINCE(2, "objective", U32, 1, t.objective, RANGE, 0, 2),
+	FIELD_SINCE(2, "objective", U32, 1, t.objective, RANGE, 0, 3),
 	FIELD_SINCE(2, "objective alpha", F32, 1, t.obj_alpha, ANY, 0, 0),
 	FIELD_SINCE(2, "objective lambda", F32, 1, t.obj_lambda, ANY, 0, 0),
+	FIELD_SINCE(3, "objective beta", F32, 1, t.obj_beta, ANY, 0, 0),
+	FIELD_SINCE(3, "objective gamma", F32, 1, t.obj_gamma, ANY, 0, 0),
 };
 static const field CKPT_F[] = {
 	FIELD("batches", U64, 1, pos.batches, ANY, 0, 0),
@@ -147,7 +149,7 @@ static const struct section {
 	[STAT] = {"STAT", REQUIRED, 0, NULL, 0},
 	[PARM] = {"PARM", REQUIRED, 0, PARM_F, sizeof PARM_F / sizeof *PARM_F},
 	[OPTM] = {"OPTM", 0, 0, OPTM_F, sizeof OPTM_F / sizeof *OPTM_F},
-	[TRAN] = {"TRAN", 0, 2, TRAN_F, sizeof TRAN_F / sizeof *TRAN_F},
+	[TRAN] = {"TRAN", 0, 3, TRAN_F, sizeof TRAN_F / sizeof *TRAN_F},
 	[CKPT] = {"CKPT", 0, 0, CKPT_F, sizeof CKPT_F / sizeof *CKPT_F},
 	[META] = {"META", 0, 0, NULL, 0},
 };
@@ -797,8 +799,8 @@ static int read_fixed(int fd, const entry *x, uint64_t var, filerec *r, const ch
 		return vk_fail(e, "%s: bad model: section %s is %llu bytes, expected %llu", path,
 			       x->tag, (unsigned long long)x->size,
 			       (unsigned long long)(want + var));
-	unsigned char b[256];
-	_Static_assert(sizeof TRAN_F / sizeof *TRAN_F * 8 <= 256, "the largest section fits");
+	unsigned char b[512];
+	_Static_assert(sizeof TRAN_F / sizeof *TRAN_F * 8 <= sizeof b, "the largest section fits");
 	if (pread_all(fd, b, want, x->off, path, e))
 		return -1;
 	get_fields(x->kind, minor, b, r);

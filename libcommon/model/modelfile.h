@@ -33,7 +33,8 @@ typedef struct {
 	float log_sigma, log_sigma_m, log_sigma_v; /* learned log σ and its Adam moments */
 	uint32_t planned_epochs;         /* the run's --epochs (0: not recorded) */
 	uint32_t objective;              /* objective.h's registry index (0: elbo) */
-	float obj_alpha, obj_lambda;     /* its weights α (infovae) and λ (wae-mmd, infovae) */
+	float obj_alpha, obj_lambda;     /* its weights α (infovae, tcvae) and λ (wae-mmd, infovae) */
+	float obj_beta, obj_gamma;       /* β and γ (tcvae) */
 	char desc[VK_DESC_MAX + 1];
 } vk_trainrec;
 

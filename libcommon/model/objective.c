@@ -7,6 +7,7 @@ static const vk_objective_kind *const objectives[] = {
 	&vk_objective_elbo,
 	&vk_objective_wae_mmd,
 	&vk_objective_infovae,
+	&vk_objective_tcvae,
 };
 
 #define COUNT (sizeof objectives / sizeof objectives[0])

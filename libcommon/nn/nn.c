@@ -379,6 +379,115 @@ VK_HOT void vk_kl_dims(const float *head, int B, int Z, double *sum)
 	}
 }
 
+/* exp(x) for x ≤ 0, and 0 below −80 (fast_exp would clamp to e^−87.3, which
+ * times a large 1/σ² in a gradient is not negligible) */
+static inline float exp_neg(float x) { return blend_f(x > -80.0f, fast_exp(x), 0.0f); }
+
+VK_HOT void vk_tc_row(const float *z, const float *mu, const float *iv, const float *c, int B,
+		      int ldb, int Z, int self, float ws, float wd, float wq, float *L, float *s,
+		      double out[2], float *dz, float *dmu, float *dlv)
+{
+	memset(s, 0, sizeof *s * B);
+	for (int d = 0; d < Z; d++) {
+		const float *m = mu + (size_t)d * ldb, *v = iv + (size_t)d * ldb, *cd = c + (size_t)d * ldb;
+		float *l = L + (size_t)d * ldb, zd = z[d];
+		/* hot */
+		for (int j = 0; j < B; j++) {
+			float u = zd - m[j];
+			l[j] = cd[j] - 0.5f * u * u * v[j];
+			s[j] += l[j];
+		}
+	}
+	/* log q(z) up to its constant: the log-sum-exp of the rows' sums;
+	 * s becomes ws times the softmax, the weight of each j in its gradient */
+	float ms = s[0], sum = 0.0f;
+	/* hot */
+#pragma omp simd reduction(max : ms)
+	for (int j = 0; j < B; j++)
+		ms = max_f(ms, s[j]);
+	/* hot */
+#pragma omp simd reduction(+ : sum)
+	for (int j = 0; j < B; j++) {
+		s[j] = exp_neg(s[j] - ms);
+		sum += s[j];
+	}
+	out[0] = ms + log((double)sum);
+	float ps = ws / sum;
+	/* hot */
+	for (int j = 0; j < B; j++)
+		s[j] *= ps;
+	out[1] = 0;
+	for (int d = 0; d < Z; d++) {
+		float *l = L + (size_t)d * ldb, md = l[0], sd = 0.0f;
+		/* hot */
+#pragma omp simd reduction(max : md)
+		for (int j = 0; j < B; j++)
+			md = max_f(md, l[j]);
+		/* hot */
+#pragma omp simd reduction(+ : sd)
+		for (int j = 0; j < B; j++) {
+			l[j] = exp_neg(l[j] - md);
+			sd += l[j];
+		}
+		out[1] += md + log((double)sd);
+		if (!dz)
+			continue;
+		const float *m = mu + (size_t)d * ldb, *v = iv + (size_t)d * ldb;
+		float *gm = dmu + (size_t)d * ldb, *gl = dlv + (size_t)d * ldb;
+		float zd = z[d], qs = wd / sd, acc = 0.0f;
+		/* ∂L/∂z = −u/σ², ∂L/∂μ = u/σ², ∂L/∂log σ² = ½(u²/σ² − 1), u = z − μ */
+		/* hot */
+#pragma omp simd reduction(+ : acc)
+		for (int j = 0; j < B; j++) {
+			float g = s[j] + qs * l[j], u = zd - m[j], t = g * u * v[j];
+			acc += t;
+			gm[j] += t;
+			gl[j] += 0.5f * (t * u - g);
+		}
+		/* the row's own posterior: wq·L[d][self] */
+		float u = zd - m[self], t = wq * u * v[self];
+		gm[self] += t;
+		gl[self] += 0.5f * (t * u - wq);
+		dz[d] -= acc + t;
+	}
+}
+
+VK_HOT float vk_imq_row(const float *x, const float *y, int B, int ldb, int Z, const float *C,
+			int nC, float *g, float f, float *t)
+{
+	float *d2 = t, *dk = t + B, k = 0.0f;
+	memset(t, 0, sizeof *t * 2 * B);
+	for (int d = 0; d < Z; d++) {
+		const float *yd = y + (size_t)d * ldb;
+		float xd = x[d];
+		/* hot */
+		for (int b = 0; b < B; b++)
+			d2[b] += (xd - yd[b]) * (xd - yd[b]);
+	}
+	/* Σ_c C/(C + d²) and its derivative in d², −Σ_c C/(C + d²)² */
+	for (int c = 0; c < nC; c++) {
+		float cc = C[c], inv = 1.0f / cc;
+		/* hot */
+#pragma omp simd reduction(+ : k)
+		for (int b = 0; b < B; b++) {
+			float r = cc / (cc + d2[b]);
+			k += r;
+			dk[b] -= r * r * inv;
+		}
+	}
+	if (g)
+		for (int d = 0; d < Z; d++) {
+			const float *yd = y + (size_t)d * ldb;
+			float xd = x[d], acc = 0.0f;
+			/* hot */
+#pragma omp simd reduction(+ : acc)
+			for (int b = 0; b < B; b++)
+				acc += dk[b] * (xd - yd[b]);
+			g[d] += f * 2.0f * acc;
+		}
+	return k;
+}
+
 void vk_adam_init(vk_adam *o, float lr)
 {
 	o->lr = lr;

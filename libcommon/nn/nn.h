@@ -81,6 +81,27 @@ void vk_reparam_backward(float *dhead, const float *dz, int ldz, const float *he
 /* Add each latent dimension's KL over the B rows of head (B,2Z) to sum (Z). */
 void vk_kl_dims(const float *head, int B, int Z, double *sum);
 
+/* One row i of β-TCVAE's minibatch-weighted sampling estimator (obj_tcvae.c
+ * calls it): with L[d][j] = log N(z_d; μ_jd, σ²_jd), the log density of this
+ * row's code z (Z) under each of the batch's B posteriors j, from mu, iv =
+ * 1/σ² and c = −½(log σ² + log 2π), each (Z, ldb): transposed, a dimension a
+ * row, so the loops run along the batch. out[0] = log Σ_j exp Σ_d L[d][j],
+ * out[1] = Σ_d log Σ_j exp L[d][j]. When dz is not NULL, the gradient of
+ * ws·out[0] + wd·out[1] + wq·Σ_d L[d][self] is added: ∂/∂z to dz (Z), ∂/∂μ
+ * and ∂/∂log σ² of every j to dmu and dlv (Z, ldb). L (Z, ldb) and s (B) are
+ * scratch. Terms below e^−80 of a row's largest count as 0. */
+void vk_tc_row(const float *z, const float *mu, const float *iv, const float *c, int B, int ldb,
+	       int Z, int self, float ws, float wd, float wq, float *L, float *s, double out[2],
+	       float *dz, float *dmu, float *dlv);
+
+/* One row of an MMD with the inverse multiquadratic kernel (obj_mmd.c calls
+ * it): returns Σ_b k(x, y_b) over the B points y (Z, ldb), transposed (a
+ * dimension a row), of k(x, y) = Σ_c C_c/(C_c + |x − y|²) over the nC scales
+ * C; when g is not NULL adds f·∂/∂x of that sum to g (Z). t is scratch of
+ * 2B. */
+float vk_imq_row(const float *x, const float *y, int B, int ldb, int Z, const float *C, int nC,
+		 float *g, float f, float *t);
+
 /* Fast, vectorisable exp and softplus (relative error below 2e-7 in the ranges
  * the losses use); exposed for tests. */
 float vk_expf(float x);

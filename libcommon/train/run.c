@@ -155,6 +155,9 @@ static const char *objective_str(char *buf, size_t n, const vk_trainrec *t)
 		snprintf(buf, n, "%s", name);
 	else if (k == &vk_objective_infovae)
 		snprintf(buf, n, "%s (alpha %g, lambda %g)", name, t->obj_alpha, t->obj_lambda);
+	else if (k == &vk_objective_tcvae)
+		snprintf(buf, n, "%s (alpha %g, beta %g, gamma %g)", name, t->obj_alpha,
+			 t->obj_beta, t->obj_gamma);
 	else
 		snprintf(buf, n, "%s (lambda %g)", name, t->obj_lambda);
 	return buf;
@@ -269,7 +272,8 @@ static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec
 			      t->iw_train > 1 ? fmt_u(y, t->iw_train) : NULL);
 	if ((g & VK_SET_OBJECTIVE) &&
 	    (o->objective != t->objective || o->obj_alpha != t->obj_alpha ||
-	     o->obj_lambda != t->obj_lambda))
+	     o->obj_lambda != t->obj_lambda || o->obj_beta != t->obj_beta ||
+	     o->obj_gamma != t->obj_gamma))
 		return refuse(e, path, "--objective", objective_str(x, sizeof x, o),
 			      objective_str(y, sizeof y, t));
 	if ((g & VK_SET_SCHEDULE) &&
@@ -400,7 +404,8 @@ static int open_fresh(vk_run *run, const vk_recipe *r, vk_error *e)
 			   .lr_every = o->lr_every, .lr_gamma = o->lr_gamma,
 			   .early_stop = o->early_stop, .flags = o->flags, .best_test = NAN,
 			   .planned_epochs = (uint32_t)r->epochs, .objective = o->objective,
-			   .obj_alpha = o->obj_alpha, .obj_lambda = o->obj_lambda};
+			   .obj_alpha = o->obj_alpha, .obj_lambda = o->obj_lambda,
+			   .obj_beta = o->obj_beta, .obj_gamma = o->obj_gamma};
 	if (t->early_stop)
 		snprintf(run->last, sizeof run->last, "%s.last", r->output);
 	if (vk_trainer_init(&run->t, &run->model, run->train->n, t, r->threads, e))
@@ -564,7 +569,9 @@ int vk_run_epoch(vk_run *run, vk_epoch_report *ep, volatile sig_atomic_t *stop, 
 	int early = rec->early_stop && (uint32_t)epoch - rec->best_epoch >= rec->early_stop;
 	*ep = (vk_epoch_report){.epoch = epoch, .epochs = epochs, .seconds = secs,
 				.train_rec = tr_rec, .train_kl = tr_kl, .test_rec = te_rec,
-				.test_kl = te_kl, .train_mmd = t->epoch_mmd, .beta = t->beta_now, .lr = t->opt.adam.lr,
+				.test_kl = te_kl, .train_mmd = t->epoch_mmd,
+				.train_mi = t->epoch_tc[0], .train_tc = t->epoch_tc[1],
+				.train_dim_kl = t->epoch_tc[2], .beta = t->beta_now, .lr = t->opt.adam.lr,
 				.sigma = m->a.sigma, .improved = improved, .early_stop = early};
 	run->epoch = epoch + 1;
 	run->finished = early || epoch >= epochs;

@@ -22,7 +22,7 @@ enum {
 	VK_SET_BETA = 1 << 9, VK_SET_SEED = 1 << 10, VK_SET_WARMUP = 1 << 11,
 	VK_SET_CYCLES = 1 << 12, VK_SET_FREE_BITS = 1 << 13, VK_SET_IW = 1 << 14,
 	VK_SET_SCHEDULE = 1 << 15, VK_SET_EARLY_STOP = 1 << 16, VK_SET_EPOCHS = 1 << 17,
-	VK_SET_OBJECTIVE = 1 << 18, /* --objective, --mmd-lambda, --info-alpha */
+	VK_SET_OBJECTIVE = 1 << 18, /* --objective and its weights */
 };
 
 typedef struct {
@@ -54,6 +54,7 @@ typedef struct {
 	double seconds;
 	double train_rec, train_kl, test_rec, test_kl; /* nats per record; NaN untested */
 	double train_mmd;        /* the batches' mean MMD to the prior (NaN: no MMD term) */
+	double train_mi, train_tc, train_dim_kl; /* the batches' mean β-TCVAE terms (NaN: none) */
 	float beta, lr, sigma;   /* β, learning rate and σ in effect */
 	int improved;            /* the test loss is the best so far */
 	int early_stop;          /* the run stops here: no test improvement for P epochs */

@@ -256,7 +256,7 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 		vk_trainer_free(t);
 		return -1;
 	}
-	t->epoch_mmd = NAN;
+	t->epoch_mmd = t->epoch_tc[0] = t->epoch_tc[1] = t->epoch_tc[2] = NAN;
 	if (rec->objective) {
 		/* checked by the model file and vae-train; elbo (0) leaves all as it was */
 		const vk_objective_kind *k = vk_objective_at((int)rec->objective);
@@ -264,13 +264,56 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 			vk_trainer_free(t);
 			return vk_fail(e, "unknown objective %u", rec->objective);
 		}
-		vk_objective_params p = {.alpha = rec->obj_alpha, .beta = rec->beta,
-					 .lambda = rec->obj_lambda};
+		/* β: the objective's own (tcvae's); the elbo's --beta is rec->beta */
+		vk_objective_params p = {.alpha = rec->obj_alpha, .beta = rec->obj_beta,
+					 .gamma = rec->obj_gamma, .lambda = rec->obj_lambda};
 		t->beta = t->beta_now = k->kl_weight(&p);
 		if (vk_trainer_mmd(t, k->mmd_weight(&p), e)) {
 			vk_trainer_free(t);
 			return -1;
 		}
+		float w[3];
+		if (k->tc_weights && (k->tc_weights(&p, w), vk_trainer_tc(t, w, e))) {
+			vk_trainer_free(t);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int vk_trainer_tc(vk_trainer *t, const float w[3], vk_error *e)
+{
+	if (t->iw > 1)
+		return vk_fail(e, "the total correlation does not combine with the "
+				  "importance-weighted bound");
+	if (vk_latent_of(&t->m->a)->head_per_dim != 2 || !vk_latent_of(&t->m->a)->has_kl)
+		return vk_fail(e, "the total correlation needs a Gaussian posterior (a VAE), not "
+				  "an autoencoder's code");
+	int Z = t->m->a.latent, B = t->batch;
+	if (B < 2)
+		return vk_fail(e, "the total correlation needs batches of at least 2 records");
+	size_t cap = 3 * (size_t)B * Z, width = vk_model_reduce_width(t->m);
+	cap = cap > width ? cap : width;
+	if (cap > 1u << 26)
+		return vk_fail(e, "a total correlation over batches of %d codes of %d is too large",
+			       B, Z);
+	vk_reducer *red = vk_reducer_new(t->threads, (int)cap, e);
+	if (!red)
+		return -1;
+	vk_reducer_free(t->red);
+	t->red = red;
+	t->tc = 1;
+	for (int i = 0; i < t->threads; i++) {
+		vk_latent_step *s = &t->workers[i].w.lat;
+		int lo, hi;
+		slice(B, t->threads, i, &lo, &hi);
+		s->red = red;
+		memcpy(s->tc_w, w, sizeof s->tc_w);
+		s->tc_n = (double)t->n;
+		s->tc_scratch = malloc(sizeof(double) * vk_tc_scratch(B, Z));
+		s->tc_dhead = malloc(sizeof(float) * (hi - lo > 0 ? hi - lo : 1) * 2 * Z);
+		if (!s->tc_scratch || !s->tc_dhead)
+			return vk_fail(e, "out of memory for the total correlation's codes");
 	}
 	return 0;
 }
@@ -286,6 +329,8 @@ int vk_trainer_mmd(vk_trainer *t, float weight, vk_error *e)
 		return vk_fail(e, "an MMD needs batches of at least 2 records: %zu records in "
 			       "batches of %d leave one of 1 (change --batch)", t->n, B);
 	size_t cap = (size_t)B * Z > (size_t)Z + 1 ? (size_t)B * Z : (size_t)Z + 1;
+	size_t width = vk_model_reduce_width(t->m); /* batchnorm's statistics too */
+	cap = cap > width ? cap : width;
 	if (cap > 1u << 26)
 		return vk_fail(e, "an MMD over batches of %d codes of %d is too large", B, Z);
 	vk_reducer *red = vk_reducer_new(t->threads, (int)cap, e);
@@ -355,6 +400,8 @@ void vk_trainer_free(vk_trainer *t)
 	}
 	for (int i = 0; i < VK_MAX_THREADS; i++) {
 		free(t->workers[i].w.lat.mmd_scratch);
+		free(t->workers[i].w.lat.tc_scratch);
+		free(t->workers[i].w.lat.tc_dhead);
 		vk_work_free(&t->workers[i].w);
 		if (i)
 			free(t->workers[i].grads);
@@ -393,6 +440,7 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		pos->epoch_rng = t->opt.rng;
 		pos->rec_sum = pos->kl_sum = 0;
 		t->mmd_sum = t->mmd_rows = 0;
+		t->tc_sum[0] = t->tc_sum[1] = t->tc_sum[2] = t->tc_rows = 0;
 		vk_rng_shuffle(&t->opt.rng, t->order, t->n);
 	}
 	size_t done = vk_epoch_records(t, pos->batches);
@@ -423,6 +471,13 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		t->mmd = t->workers[0].w.lat.mmd;
 		if (t->mmd_weight != 0)
 			t->mmd_sum += t->mmd * b, t->mmd_rows += b;
+		if (t->tc) {
+			for (int j = 0; j < 3; j++) {
+				t->tc_terms[j] = t->workers[0].w.lat.tc[j];
+				t->tc_sum[j] += t->tc_terms[j] * b;
+			}
+			t->tc_rows += b;
+		}
 		double batch_rec = 0, batch_kl = 0;
 		for (int k = 0; k < t->threads; k++) {
 			int klo, khi;
@@ -466,6 +521,8 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 	*rec = sums[0] / (done ? done : 1);
 	*kl = sums[1] / (done ? done : 1);
 	t->epoch_mmd = t->mmd_weight != 0 && t->mmd_rows > 0 ? t->mmd_sum / t->mmd_rows : NAN;
+	for (int j = 0; j < 3; j++)
+		t->epoch_tc[j] = t->tc && t->tc_rows > 0 ? t->tc_sum[j] / t->tc_rows : NAN;
 	if (!stopped)
 		memset(pos, 0, sizeof *pos);
 	return stopped;

@@ -51,6 +51,10 @@ struct vk_trainer {
 	double mmd;           /* the batch's MMD of the last step */
 	double mmd_sum, mmd_rows; /* Σ rows·MMD over the epoch's steps (since a resume) */
 	double epoch_mmd;     /* their mean after vk_train_epoch (NaN: no MMD term) */
+	int tc;               /* β-TCVAE's terms in the loss (objective.h: vk_tc_mws) */
+	double tc_terms[3];   /* the batch's MI, TC and dimension-wise KL of the last step */
+	double tc_sum[3], tc_rows; /* Σ rows·term over the epoch's steps (since a resume) */
+	double epoch_tc[3];   /* their means after vk_train_epoch (NaN: no such terms) */
 	int iw;               /* K > 1: the importance-weighted objective */
 	int learn_sigma;      /* one log σ trained with the network (Gaussian decoder) */
 	float log_sigma, ls_m, ls_v; /* it and its Adam moments */
@@ -64,7 +68,8 @@ struct vk_trainer {
  * recipe's options in rec (batch, optimizer, lr, beta, seed, kl_warmup,
  * kl_cycles, free_bits, iw_train, the learned σ flag and its state log_sigma,
  * log_sigma_m, log_sigma_v, the objective and its weights: objective.h's
- * KL weight replaces β and its MMD weight calls vk_trainer_mmd). A learned σ starts from rec->log_sigma and sets
+ * KL weight replaces β, its MMD weight calls vk_trainer_mmd and its TC
+ * weights vk_trainer_tc). A learned σ starts from rec->log_sigma and sets
  * m->a.sigma = exp(log σ) after every step. threads: workers that each compute
  * a slice of every batch with one-thread BLAS, then share the gradient sum and
  * the optimiser step by parameter range. */
@@ -77,6 +82,14 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
  * not with the importance-weighted objective. vk_trainer_init calls it for
  * the recipe's objective. */
 int vk_trainer_mmd(vk_trainer *t, float weight, vk_error *e);
+
+/* Replace the KL term by β-TCVAE's w[0]·MI + w[1]·TC + w[2]·dimension-wise KL
+ * of the whole batch (across threads and ranks; N the trainer's records) with
+ * vk_tc_mws; set β to 0 first (the objective's KL weight). Call once, after
+ * vk_trainer_init, for a model with a Gaussian latent; not with the
+ * importance-weighted objective. vk_trainer_init calls it for the recipe's
+ * objective. */
+int vk_trainer_tc(vk_trainer *t, const float w[3], vk_error *e);
 
 /* β after `progress` epochs (e.g. 2.5: halfway through the third) of a run of
  * `epochs`: linear from 0 over the first `warmup` epochs; or `cycles` cycles
