@@ -451,9 +451,9 @@ Test(kinds_e2e, new_kinds_train_save_and_resume)
 }
 
 /* Batch norm's statistics (a res block's own too) are the whole batch's
- * however the batch is cut: 257 records in batches of 128 on 1, 2 and 3 threads (the last batch of
- * one record leaves threads without rows) train the same model up to float
- * rounding. SGD: Adam would blow the rounding of the bias before a batch
+ * however the batch is cut: 257 records in batches of 128 on 1, 2 and 3
+ * threads (the last batch of one record leaves threads without rows) train
+ * the same model up to float rounding. SGD: Adam would blow the rounding of the bias before a batch
  * norm, whose true gradient is exactly 0, up to steps of the learning rate. */
 Test(kinds_e2e, batchnorm_statistics_over_the_whole_batch_on_any_thread_count)
 {
