@@ -466,7 +466,10 @@ Test(modelfile, header_fields_out_of_range)
 	expect_refused(b, len, "bad model", "latent size 0");
 	free(b);
 	b = edited(layr + LAYR_N_ENC, 40, &len);
-	expect_refused(b, len, "encoder layers is 40", "1 to 17");
+	expect_refused(b, len, "encoder layers is 40", "0 to 17"); /* 0: a pixelcnn's */
+	free(b);
+	b = edited(layr + LAYR_N_ENC, 0, &len); /* a vae without its encoder's entries */
+	expect_refused(b, len, "bad model", NULL);
 	free(b);
 	b = edited(layr + LAYR_N_DEC, 0, &len);
 	expect_refused(b, len, "bad model", "decoder layers");

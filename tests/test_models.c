@@ -137,8 +137,8 @@ static char *write_vectors(const char *name, const float *v, int n, int width)
 	return path;
 }
 
-/* vae-train --log: rows of 15 numbers (nan allowed) after the header line;
- * the first 8 land in rows (beta, lr, sigma, mmd, mi, tc and dim_kl
+/* vae-train --log: rows of 17 numbers (nan allowed) after the header line;
+ * the first 8 land in rows (beta, lr, sigma, mmd, mi, tc, dim_kl, perplexity and dead codes
  * follow them). */
 static int read_log(const char *path, double rows[][8], int max)
 {
@@ -148,13 +148,13 @@ static int read_log(const char *path, double rows[][8], int max)
 	text = realloc(text, len + 1);
 	text[len] = 0;
 	cr_assert_eq(strncmp(text, "epoch\tseconds\ttrain_rec\ttrain_kl\ttrain_nelbo\ttest_rec\t"
-				   "test_kl\ttest_nelbo\tbeta\tlr\tsigma\tmmd\tmi\ttc\tdim_kl\n", 104), 0,
-		     "log header: %.110s",
+				   "test_kl\ttest_nelbo\tbeta\tlr\tsigma\tmmd\tmi\ttc\tdim_kl\tperplexity\tdead_codes\n",
+		     126), 0, "log header: %.130s",
 		     text);
 	int n = 0;
 	for (char *line = strchr(text, '\n') + 1; *line && n < max; n++) {
 		char *p = line;
-		for (int j = 0; j < 15; j++) {
+		for (int j = 0; j < 17; j++) {
 			char *end;
 			double v = strtod(p, &end);
 			if (j < 8)
@@ -162,7 +162,7 @@ static int read_log(const char *path, double rows[][8], int max)
 			cr_assert(end != p, "log row %d column %d: %s", n + 1, j + 1, line);
 			p = end;
 		}
-		cr_assert_eq(*p, '\n', "15 columns in row %d", n + 1);
+		cr_assert_eq(*p, '\n', "17 columns in row %d", n + 1);
 		line = p + 1;
 	}
 	free(text);

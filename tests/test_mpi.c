@@ -92,3 +92,37 @@ Test(mpi, mmd_two_ranks_match_one_process, .timeout = 120)
 {
 	two_ranks_match_one_process("mmd", "--hidden 64 --objective infovae");
 }
+
+/* A vqvae's codebook statistics (its counts, its EMA sums, the dead codes'
+ * restart vectors) are the whole batch's, summed over the ranks by vk_reduce
+ * inside the latent: two ranks train as one process does. */
+Test(mpi, vqvae_two_ranks_match_one_process, .timeout = 120)
+{
+	const char *mpi_train = repo_path("build-mpi/bin/vae-train");
+	if (access(mpi_train, X_OK) != 0 || run("command -v mpirun >/dev/null") != 0)
+		cr_skip_test("no MPI build (make MPI=1) or no mpirun");
+	char data[512], one[512], two[512], model[512], cmd[1024];
+	snprintf(data, sizeof data, "%s", tmp_path("mpi-vq-train.ts"));
+	snprintf(one, sizeof one, "%s", tmp_path("mpi-vq-one.tsv"));
+	snprintf(two, sizeof two, "%s", tmp_path("mpi-vq-two.tsv"));
+	snprintf(model, sizeof model, "%s", tmp_path("mpi-vq.vae"));
+	cr_assert_eq(run("idx2stream %s | stream-cat -n 512 > %s",
+			 repo_path("examples/data/digits-train-images-idx3-ubyte.gz"), data), 0);
+	const char *net = "-m vqvae --codes 32 --codebook ema --encoder conv:8:3:2,conv:4:3:2/identity";
+	cr_assert_eq(run("%s -q -o %s -e 3 -t 1 --seed 5 %s --log %s %s", mpi_train, model, net,
+			 one, data), 0);
+	cr_assert_eq(run("mpirun --allow-run-as-root --oversubscribe -np 2 %s -q -o %s -e 3 -t 1 "
+			 "--seed 5 %s --log %s %s", mpi_train, model, net, two, data), 0);
+	/* train rec, the VQ loss and the perplexity of the last epoch */
+	double a[3], b[3];
+	for (int k = 0; k < 2; k++) {
+		snprintf(cmd, sizeof cmd, "tail -1 %s | cut -f3,4,16", k ? two : one);
+		FILE *f = popen(cmd, "r");
+		double *v = k ? b : a;
+		cr_assert(f && fscanf(f, "%lf %lf %lf", &v[0], &v[1], &v[2]) == 3);
+		pclose(f);
+	}
+	for (int j = 0; j < 3; j++)
+		cr_assert(fabs(a[j] - b[j]) <= 1e-3 * fabs(a[j]) + 1e-4, "column %d: %g vs %g", j, a[j],
+			  b[j]);
+}

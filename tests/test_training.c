@@ -294,6 +294,7 @@ Test(training, resume_with_the_new_options_is_bit_exact, .timeout = 180)
 		"--kl-cycles 2 --free-bits 0.3 --lr-schedule plateau:1:0.5 --test TEST",
 		"--iw-train 3 --lr-schedule step:1:0.7",
 		"--loss gaussian --sigma learned --early-stop 3 --test TEST",
+		"-m vqvae --codes 8 --codebook ema --lr-schedule cosine", /* the EMA state */
 	};
 	const char *data = tp("resume-digits.ts");
 	cr_assert_eq(run("idx2stream -n 1000 %s > %s",

@@ -236,7 +236,7 @@ static void encode_codes(const struct cmdline *c, ts_reader *fr, const vk_factor
 		    vk_check_labels(m, labels, got, mt.r.index - got, mt.r.name, &e))
 			vk_die_error(&e);
 		const float *head = vk_encode(m, &mt.w, x, labels, (int)got);
-		latent->sample(z, Z, head, NULL, NULL, (int)got, Z);
+		vk_latent_sample(m, &mt.w, z, Z, head, NULL, NULL, (int)got);
 		for (size_t i = 0; i < got; i++) {
 			table_grow(t);
 			next_factors(fr, f, t, fb, mt.r.name);

@@ -1,7 +1,8 @@
 /* kl-eval — measure models on a stream: reconstruction, KL, −ELBO, the
  * importance-weighted log p(x), per-dimension KL and active units; with
  * --aggregate, the codes' MMD to the prior and β-TCVAE's MI, TC and
- * dimension-wise KL over batches. */
+ * dimension-wise KL over batches; a PixelCNN prior's exact NLL of code
+ * maps, against the independent per-position baseline. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "modelstream.h"
 #include "opts.h"
 #include "manifest.h"
+#include "pixelcnn.h"
 #include "progress.h"
 #include "stream.h"
 #include "tsv.h"
@@ -34,7 +36,9 @@ static const char USAGE[] =
 	"what vae-encode --with-logvar writes (mu then log sigma^2 per record) and the\n"
 	"KL to N(0, I) is measured per record and per latent dimension. A table on a\n"
 	"terminal, TSV otherwise; --merge adds up summaries that --tsv wrote for shards\n"
-	"(or joins --per-record TSVs of contiguous shards, renumbering the records).\n\n"
+	"(or joins --per-record TSVs of contiguous shards, renumbering the records).\n"
+	"A pixelcnn's rec is its exact NLL of each code map (nats; in bits per map and\n"
+	"per code on standard error).\n\n"
 	"  -m, --model MODEL  a model to measure (repeat for a row per model)\n"
 	"  -s, --seed N       seed of the noise (default 1; same seed, same numbers)\n"
 	"  -k, --iw K         also estimate log p(x) with K importance samples\n"
@@ -48,6 +52,9 @@ static const char USAGE[] =
 	"      --stream       with --per-record, a tensor stream of the scores (f64)\n"
 	"      --background MODEL  with --per-record, the likelihood ratio llr of each\n"
 	"                     model against MODEL (trained on perturbed data)\n"
+	"      --baseline TRAIN  with pixelcnn models: also the NLL of DATA under the\n"
+	"                     independent per-position categorical fitted to the code\n"
+	"                     stream TRAIN, and how far below it each model is\n"
 	"  -d, --dims         show the per-dimension table on a terminal too\n"
 	"      --tsv          TSV even on a terminal\n"
 	"      --table        the readable table even into a pipe\n"
@@ -63,7 +70,7 @@ static const char USAGE[] =
 #define MAX_LATENT 4096
 
 struct cmdline {
-	const char *models[MAX_MODELS], *background, *manifest;
+	const char *models[MAX_MODELS], *background, *manifest, *baseline;
 	int n_models, iw, per_record, stream, dims, tsv, merge, threads, verbose, aggregate;
 	uint64_t seed;
 	char **operands;
@@ -80,10 +87,11 @@ struct evaluator {
 	double lp[BATCH];
 	double seconds, iw_seconds;
 	vk_aggregate agg;       /* --aggregate's batches */
+	int32_t *idx;           /* a discrete latent's code map of one record */
 };
 
 enum { OPT_PER_RECORD = VK_OPT_FIRST_LONG, OPT_STREAM, OPT_BACKGROUND, OPT_TSV, OPT_TABLE, OPT_MERGE,
-       OPT_MANIFEST };
+       OPT_MANIFEST, OPT_BASELINE };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
@@ -96,6 +104,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"stream", no_argument, 0, OPT_STREAM},
 		{"background", required_argument, 0, OPT_BACKGROUND},
 		{"manifest", required_argument, 0, OPT_MANIFEST},
+		{"baseline", required_argument, 0, OPT_BASELINE},
 		{"threads", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'}, {"version", no_argument, 0, VK_OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -121,6 +130,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_STREAM: c->stream = 1; break;
 		case OPT_BACKGROUND: c->background = optarg; break;
 		case OPT_MANIFEST: c->manifest = optarg; break;
+		case OPT_BASELINE: c->baseline = optarg; break;
 		case 'd': c->dims = 1; break;
 		case OPT_TSV: c->tsv = 1; break;
 		case OPT_TABLE: c->tsv = 0; break;
@@ -162,6 +172,9 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		vk_usage_error("--iw needs a model to decode with (-m MODEL)");
 	if (c->aggregate && !c->n_models)
 		vk_usage_error("--aggregate needs a model to draw the codes (-m MODEL)");
+	if (c->baseline && (!c->n_models || c->per_record))
+		vk_usage_error("--baseline compares pixelcnn models (-m) in the summary, not "
+			       "with%s", c->per_record ? " --per-record" : "out a model");
 }
 
 /* ---- evaluating ---- */
@@ -184,13 +197,24 @@ static void open_model(struct evaluator *ev, const char *path, ts_reader *r, int
 	if (vk_work_alloc(&ev->w, &ev->m, iw && vae ? IW_CHUNK : BATCH, &e) ||
 	    vk_evalsum_init(&ev->row.sum, ev->m.a.latent, vae, 1, vae ? iw : 0, &e))
 		vk_die_error(&e);
+	char cb[32];
+	const char *codebook = vk_autoregressive(&ev->m.a)
+				       ? ts_meta_get(&r->h, "codebook", cb, sizeof cb) : NULL;
+	if (codebook && atol(codebook) != ev->m.a.codes)
+		vk_die("%s: codes of a codebook of %s, but the prior %s was trained on a codebook "
+		       "of %d", r->name, codebook, path, ev->m.a.codes);
 	if (c->aggregate && vk_aggregate_init(&ev->agg, ev->m.a.latent, c->aggregate, vae,
 					      c->seed, &e))
 		vk_die_error(&e);
 	ev->row.has_aggregate = c->aggregate > 0;
-	if (!vae)
-		vk_warn("%s: ae: deterministic encoder, no ELBO (reconstruction only%s)", path,
-			c->aggregate ? "; of --aggregate, the MMD only" : "");
+	if (!vae && !vk_autoregressive(&ev->m.a))
+		vk_warn("%s: %s: deterministic encoder, no ELBO (reconstruction only%s)", path,
+			vk_kind_name(ev->m.a.kind), c->aggregate ? "; of --aggregate, the MMD only" : "");
+	if (ev->m.a.codes && !vk_autoregressive(&ev->m.a)) {
+		if (vk_evalsum_codes(&ev->row.sum, ev->m.a.codes, &e))
+			vk_die_error(&e);
+		ev->idx = vk_xmalloc(sizeof(int32_t) * ev->m.a.latent);
+	}
 }
 
 /* Without a model the stream holds μ | log σ² per record. */
@@ -230,8 +254,11 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 		vk_die("%s (model %s)", e.msg, ev->row.name);
 	if (vk_lik_of(&m->a)->unit_targets && vk_check_unit_rows(x, n, D, first, src, &e))
 		vk_die("%s (model %s)", e.msg, ev->row.name); /* vae-train's rule (guard.h) */
+	if (vk_lik_of(&m->a)->check_rows &&
+	    vk_lik_of(&m->a)->check_rows(&m->a, x, n, D, first, src, &e))
+		vk_die("%s (model %s)", e.msg, ev->row.name); /* codes in [0, K) */
 	const int32_t *lab = cvae ? labels : NULL;
-	const float *head = ev->w.act_enc[m->n_enc - 1];
+	const float *head = m->n_enc ? ev->w.act_enc[m->n_enc - 1] : NULL;
 	double t0 = vk_now(), t_iw = 0;
 	/* One record at a time: BLAS rounds a row differently depending on its
 	 * place in a batch, and a record must get the same numbers in any shard,
@@ -250,10 +277,85 @@ static void evaluate_batch(struct evaluator *ev, const char *src, const float *x
 		vk_evalsum_add(&ev->row.sum, ev->rec[i], ev->kl[i], ev->lp[i], head);
 		if (ev->row.has_aggregate)
 			vk_aggregate_add(&ev->agg, ev->w.z, head);
+		if (ev->idx) {
+			/* the record's code map, for the codes' usage */
+			vk_latent_ctx lc = vk_latent_ctx_of(m, NULL);
+			vk_shape map = m->code;
+			int P = map.h > 0 ? map.h * map.w : 1;
+			vk_latent_of(&m->a)->codes(&lc, ev->idx, head, 1);
+			for (int p = 0; p < P; p++)
+				ev->row.sum.code_n[ev->idx[p]]++;
+		}
 	}
 	double t1 = vk_now() - t_iw;
 	ev->seconds += t1 - t0;
 	ev->iw_seconds += t_iw;
+}
+
+/* ---- a prior over code maps: bits, and the independent baseline ---- */
+
+/* --baseline's fit, and its NLL of the data measured so far. */
+static vk_code_baseline base;
+static double base_nll;
+
+/* The independent per-position categorical of the code stream path, for
+ * the code maps of model m (its shape and codebook). */
+static void fit_baseline(const char *path, const vk_model *m)
+{
+	vk_error e;
+	ts_reader r;
+	char cb[32];
+	if (!vk_autoregressive(&m->a))
+		vk_usage_error("--baseline: %s is not a pixelcnn", m->a.kind ? vk_kind_name(m->a.kind)
+									   : "?");
+	if (ts_reader_open(&r, path, &e) || vk_check_input(m, &r.h, r.name, &e))
+		vk_die_error(&e);
+	const char *codebook = ts_meta_get(&r.h, "codebook", cb, sizeof cb);
+	if (codebook && atol(codebook) != m->a.codes)
+		vk_die("%s: codes of a codebook of %s, but the prior was trained on a codebook of %d",
+		       r.name, codebook, m->a.codes);
+	int P = m->a.input_size, u8 = r.h.dtype == TS_U8;
+	float *x = vk_xmalloc(sizeof(float) * P);
+	if (vk_code_baseline_init(&base, P, m->a.codes, &e))
+		vk_die_error(&e);
+	int got;
+	uint64_t i = 0;
+	while ((got = ts_read_f32(&r, x, NULL, &e)) == 1) {
+		for (int j = 0; u8 && j < P; j++)
+			x[j] = rintf(x[j] * 255.0f);
+		if (vk_lik_of(&m->a)->check_rows(&m->a, x, 1, P, i++, r.name, &e))
+			vk_die_error(&e);
+		vk_code_baseline_add(&base, x, 1);
+	}
+	if (got < 0)
+		vk_die_error(&e);
+	if (!base.n)
+		vk_die("--baseline %s: no code maps to fit", r.name);
+	ts_reader_close(&r);
+	free(x);
+}
+
+/* Each prior's NLL in bits per map and per code, and the baseline's, on
+ * standard error (the table and TSV hold the nats). */
+static void report_bits(const struct evaluator *ev, int n_ev, const struct cmdline *c)
+{
+	const double bits = 1.0 / log(2.0);
+	double b = base.n && ev[0].row.sum.n ? base_nll / ev[0].row.sum.n * bits : NAN;
+	if (c->baseline)
+		vk_warn("baseline (independent per-position categorical of %s, %llu maps): %.4f bits "
+			"per code map, %.5f per code", c->baseline, (unsigned long long)base.n, b,
+			b / base.P);
+	for (int k = 0; k < n_ev; k++) {
+		const vk_evalsum *s = &ev[k].row.sum;
+		if (!ev[k].row.kind || !vk_autoregressive(&ev[k].m.a) || !s->n)
+			continue;
+		double nats = vk_sum_mean(s->rec, s->n), P = ev[k].m.a.input_size;
+		vk_warn("%s: NLL %.4f nats = %.4f bits per code map, %.5f bits per code%s", ev[k].row.name,
+			nats, nats * bits, nats * bits / P, "");
+		if (c->baseline)
+			vk_warn("%s: %.1f%% below the baseline", ev[k].row.name,
+				100.0 * (1.0 - nats * bits / b));
+	}
 }
 
 /* ---- per-record scores: TSV, or a tensor stream of the same numbers ---- */
@@ -421,6 +523,7 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 	vk_complexity cx = {0};
 	ts_writer scores;
 	int n_out = n_ev - (background != NULL);  /* the background has no rows of its own */
+	int codes_u8 = r->h.dtype == TS_U8 && c->n_models && vk_autoregressive(&ev[0].m.a);
 	if (c->per_record && vk_complexity_init(&cx, D, &e))
 		vk_die_error(&e);
 	struct extra ex = {0};
@@ -455,8 +558,13 @@ static void run_all(struct evaluator *ev, int n_ev, ts_reader *r, const struct c
 			vk_die_error(&e);
 		if (!got)
 			break;
+		if (codes_u8) /* a u8 code stream reads as x/255: its codes back */
+			for (size_t i = 0; i < got * D; i++)
+				x[i] = rintf(x[i] * 255.0f);
 		for (int k = 0; k < n_ev; k++)
 			evaluate_batch(&ev[k], r->name, x, labels, got, first, c);
+		for (size_t i = 0; base.n && i < got; i++)
+			base_nll += vk_code_baseline_nll(&base, x + i * D);
 		if (c->per_record)
 			for (size_t i = 0; i < got; i++)
 				complexity[i] = c->n_models ? vk_complexity_f32(&cx, x + i * D) : NAN;
@@ -554,6 +662,26 @@ static void print_table(const struct evaluator *ev, int n_ev, int dims)
 			for (int j = 0; j < 4; j++)
 				cell(10, r->has_aggregate, r->agg[j]);
 			putchar('\n');
+		}
+	}
+	int any_codes = 0;
+	for (int k = 0; k < n_ev; k++)
+		any_codes |= ev[k].row.sum.codes != 0;
+	if (any_codes) {
+		/* a discrete latent's usage on these records */
+		printf("\n%-*s %8s %8s %8s %10s\n", nw, "model", "codes", "used", "dead", "perplexity");
+		for (int k = 0; k < n_ev; k++) {
+			const vk_evalsum *s = &ev[k].row.sum;
+			if (!s->codes)
+				continue;
+			double *c = vk_xmalloc(sizeof(double) * s->codes);
+			for (int j = 0; j < s->codes; j++)
+				c[j] = (double)s->code_n[j];
+			int dead;
+			double ppl = vk_code_perplexity(c, s->codes, &dead);
+			free(c);
+			printf("%-*s %8d %8d %8d %10.2f\n", nw, ev[k].row.name, s->codes,
+			       s->codes - dead, dead, ppl);
 		}
 	}
 	if (!dims)
@@ -700,8 +828,12 @@ int main(int argc, char **argv)
 				       c.background);
 			background = &ev[n_ev++];
 		}
+		if (c.baseline)
+			fit_baseline(c.baseline, &ev[0].m);
 		run_all(ev, n_ev, &r, &c);
 		ts_reader_close(&r);
+		report_bits(ev, n_ev, &c);
+		vk_code_baseline_free(&base);
 		if (c.per_record) {
 			vk_close_stdout();
 			return 0;

@@ -6,6 +6,7 @@
 
 #include "classes.h"
 #include "err.h"
+#include "latents.h"
 #include "opts.h"
 #include "stream.h"
 
@@ -14,7 +15,9 @@ static const char USAGE[] =
 	"Describe a tensor stream: its header (version, element type, record shape,\n"
 	"labels, declared count, metadata), the records counted by reading them all,\n"
 	"and statistics over every value (min, max, mean, standard deviation) with a\n"
-	"histogram of the labels. With no FILE, or when FILE is -, read standard input.\n\n"
+	"histogram of the labels; for code maps (an i32 stream with codebook=K, from\n"
+	"vae-encode --codes) a histogram of the codes, their perplexity and the codes\n"
+	"never used. With no FILE, or when FILE is -, read standard input.\n\n"
 	"  -t, --tsv      print 'key<TAB>value' lines for scripts\n"
 	"  -h, --help     show this help and exit\n"
 	"      --version  show the version and exit\n";
@@ -86,7 +89,34 @@ struct stats {
 	uint64_t n, nonfinite, nolabel, biglabel;
 	double min, max, mean, m2;
 	uint64_t *labels; /* MAX_LABEL counters */
+	int codebook;     /* K of a code-map stream, else 0 */
+	double *codes;    /* K counters */
+	uint64_t badcodes; /* values that are no code */
 };
+
+/* A code-map stream's codebook size K (codebook=K on an i32 stream), or 0. */
+static int codebook_of(const ts_header *h)
+{
+	char buf[32], *end;
+	const char *v = ts_meta_get(h, "codebook", buf, sizeof buf);
+	if (!v || h->dtype != TS_I32)
+		return 0;
+	long k = strtol(v, &end, 10);
+	return end != v && !*end && k >= 1 && k <= 1 << 20 ? (int)k : 0;
+}
+
+static void add_codes(struct stats *s, const ts_header *h, const void *rec)
+{
+	size_t n = ts_elems(h);
+	for (size_t i = 0; i < n; i++) {
+		double v = ts_get(h->dtype, rec, i);
+		if (v >= 0 && v < s->codebook)
+			s->codes[(long)v]++;
+		else
+			s->badcodes++;
+	}
+}
+
 
 /* Merge one record's values (mean and squared deviations by two passes over
  * the record, then Chan's formula) so that long streams stay accurate. */
@@ -192,6 +222,23 @@ static void print_classes(const ts_header *h)
 	}
 }
 
+static void print_codes(const struct stats *s)
+{
+	int dead;
+	double perplexity = vk_code_perplexity(s->codes, s->codebook, &dead);
+	char key[32];
+	line("codes_used", "%d of %d", s->codebook - dead, s->codebook);
+	line("dead_codes", "%d", dead);
+	line("perplexity", "%.6g", perplexity);
+	if (s->badcodes)
+		line("code.bad", "%llu", (unsigned long long)s->badcodes);
+	for (int k = 0; k < s->codebook; k++)
+		if (s->codes[k]) {
+			snprintf(key, sizeof key, "code.%d", k);
+			line(key, "%.0f", s->codes[k]);
+		}
+}
+
 static void print_stats(const struct stats *s, uint64_t records, int has_labels)
 {
 	line("records", "%llu", (unsigned long long)records);
@@ -228,13 +275,17 @@ int main(int argc, char **argv)
 	struct peek p = {0};
 	ts_reader r;
 	open_peeked(&p, &r, c.input);
-	struct stats s = {.labels = vk_xcalloc(MAX_LABEL, sizeof(uint64_t))};
+	struct stats s = {.labels = vk_xcalloc(MAX_LABEL, sizeof(uint64_t)),
+			  .codebook = codebook_of(&r.h)};
+	s.codes = vk_xcalloc(s.codebook + 1, sizeof(double));
 	void *rec = vk_xmalloc(r.data_bytes);
 	double *tmp = vk_xmalloc(ts_elems(&r.h) * sizeof(double));
 	int32_t label;
 	int rc;
 	while ((rc = ts_read(&r, rec, &label, &e)) > 0) {
 		add_record(&s, &r.h, rec, tmp);
+		if (s.codebook)
+			add_codes(&s, &r.h, rec);
 		if (r.h.has_labels)
 			add_label(&s, label);
 	}
@@ -256,11 +307,14 @@ int main(int argc, char **argv)
 	print_header(&r, &p);
 	print_stats(&s, r.index, r.h.has_labels);
 	print_classes(&r.h);
+	if (s.codebook)
+		print_codes(&s);
 	fclose(r.f);
 	if (p.f != stdin)
 		fclose(p.f);
 	ts_reader_close(&r);
 	free(s.labels);
+	free(s.codes);
 	free(rec);
 	free(tmp);
 	vk_close_stdout();

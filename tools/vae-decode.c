@@ -1,4 +1,5 @@
-/* vae-decode — latent vectors to images through a model's decoder. */
+/* vae-decode — latent vectors, or a vqvae's code maps, to images through a
+ * model's decoder. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@ static const char USAGE[] =
 	"Usage: vae-decode -m MODEL [OPTION]... [FILE]\n"
 	"Decode each latent vector of the tensor stream FILE (standard input when absent\n"
 	"or -) into an image: the decoder's means, f32 in [0,1] for a Bernoulli decoder.\n"
+	"A vqvae also decodes code maps (vae-encode --codes: i32 with codebook=K).\n"
 	"Labels and metadata pass through; memory stays bounded by one batch. A model\n"
 	"of standardised data (txt2stream --standardize) decodes into the data's units:\n"
 	"x * sd + mean with the column statistics of FILE's metadata (vae-encode keeps\n"
@@ -68,24 +70,38 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
-static const float *decode_batch(vk_model_tool *t, const float *z, const int32_t *labels, int n,
-				 void *arg)
-{
-	vk_units *u = arg;
-	const float *x = vk_decode(&t->m, &t->w, z, labels, n);
-	return u->mean ? vk_units_apply(u, x, n) : x;
-}
-
 struct job {
 	vk_model_tool *t;
 	vk_units *u;
+	int32_t *idx;   /* a batch of code maps as indices (a vqvae's code input) */
 };
 
-/* Decode every latent vector of t's input into an image on w. */
+static const float *decode_batch(vk_model_tool *t, const float *z, const int32_t *labels, int n,
+				 void *arg)
+{
+	struct job *j = arg;
+	const float *x;
+	if (!t->codes) {
+		x = vk_decode(&t->m, &t->w, z, labels, n);
+	} else {
+		/* code maps: their values, checked to be codes, as indices */
+		size_t P = ts_elems(&t->r.h);
+		for (size_t i = 0; i < (size_t)n * P; i++)
+			j->idx[i] = (int32_t)z[i];
+		x = vk_model_decode_codes(&t->m, &t->w, j->idx, n);
+	}
+	return x && j->u->mean ? vk_units_apply(j->u, x, n) : x;
+}
+
+/* Decode every latent vector (or code map) of t's input into an image on w. */
 static int vae_decode(ts_writer *w, void *arg, vk_error *e)
 {
 	struct job *j = arg;
-	return vk_model_tool_map(j->t, j->t->m.a.input_size, decode_batch, j->u, w, e);
+	vk_model_tool *t = j->t;
+	j->idx = t->codes ? vk_xmalloc(sizeof(int32_t) * t->w.cap * ts_elems(&t->r.h)) : NULL;
+	int rc = vk_model_tool_map(t, t->m.a.input_size, decode_batch, j, w, e);
+	free(j->idx);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -110,7 +126,7 @@ int main(int argc, char **argv)
 		vk_usage_error("the model's data was standardised (txt2stream --standardize): its "
 			       "decodings are not pixels (drop --u8, or add --standardized)");
 	int labelled = t.r.h.has_labels || t.label >= 0;
-	struct job job = {&t, &u};
+	struct job job = {&t, &u, NULL};
 	if (vk_image_header(&h, &t.m, c.u8, labelled, &e) ||
 	    vk_stamp_meta(&h, &t.r.h, c.model, &t.m, units ? NULL : "image", &e))
 		vk_die_error(&e);

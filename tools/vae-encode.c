@@ -17,6 +17,8 @@ static const char USAGE[] =
 	"  -o, --output FILE   write FILE (atomically) instead of standard output\n"
 	"      --sample        draw z = mu + sigma * eps instead of writing mu\n"
 	"      --with-logvar   write mu and log sigma^2 side by side (2Z values)\n"
+	"      --codes         a vqvae: write each record's code map, H'xW' code indices\n"
+	"                      (i32, with codebook=K), instead of its quantised vector\n"
 	"  -s, --seed N        seed for --sample (default 1)\n"
 	"  -b, --batch N       records per batch (default 256)\n"
 	"  -t, --threads N     BLAS threads (default 1)\n"
@@ -25,17 +27,18 @@ static const char USAGE[] =
 
 struct cmdline {
 	const char *model, *output, *input;
-	int sample, with_logvar, batch, threads;
+	int sample, with_logvar, codes, batch, threads;
 	uint64_t seed;
 };
 
-enum { OPT_SAMPLE = VK_OPT_FIRST_LONG, OPT_LOGVAR };
+enum { OPT_SAMPLE = VK_OPT_FIRST_LONG, OPT_LOGVAR, OPT_CODES };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 {
 	static const struct option longopts[] = {
 		{"model", required_argument, 0, 'm'},  {"output", required_argument, 0, 'o'},
 		{"sample", no_argument, 0, OPT_SAMPLE}, {"with-logvar", no_argument, 0, OPT_LOGVAR},
+		{"codes", no_argument, 0, OPT_CODES},
 		{"seed", required_argument, 0, 's'},   {"batch", required_argument, 0, 'b'},
 		{"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
@@ -52,6 +55,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'o': c->output = optarg; break;
 		case OPT_SAMPLE: c->sample = 1; break;
 		case OPT_LOGVAR: c->with_logvar = 1; break;
+		case OPT_CODES: c->codes = 1; break;
 		case 's': c->seed = (uint64_t)vk_parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case 'b': c->batch = (int)vk_parse_long("--batch", optarg, 1, 65536); break;
 		case 't': c->threads = (int)vk_parse_long("--threads", optarg, 1, 1024); break;
@@ -59,8 +63,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	if (!c->model)
 		vk_usage_error("a model is required (-m MODEL)");
-	if (c->sample && c->with_logvar)
-		vk_usage_error("--sample and --with-logvar exclude each other");
+	if (c->sample + c->with_logvar + c->codes > 1)
+		vk_usage_error("--sample, --with-logvar and --codes exclude each other");
 	c->input = vk_input_arg(argc, argv, optind);
 }
 
@@ -70,6 +74,7 @@ struct encoding {
 	const vk_latent_kind *latent;
 	int width;              /* values written per record */
 	float *z, *eps;         /* (batch, Z) draws, (Z·noise) one record's noise */
+	int32_t *idx;           /* --codes: (batch, P) code indices */
 	vk_rng rng;
 };
 
@@ -81,11 +86,18 @@ static const float *encode_batch(vk_model_tool *t, const float *x, const int32_t
 	struct encoding *en = arg;
 	vk_model *m = &t->m;
 	int Z = m->a.latent, H = vk_head_width(&m->a);
+	if (en->c->codes) {
+		/* the indices as floats (exact), written as i32 */
+		vk_model_encode_codes(m, &t->w, x, en->idx, n);
+		for (size_t i = 0; i < (size_t)n * en->width; i++)
+			en->z[i] = (float)en->idx[i];
+		return en->z;
+	}
 	const float *head = vk_encode(m, &t->w, x, labels, n);
-	if (en->width == H)
+	if (en->c->with_logvar)
 		return head;
 	if (!en->c->sample) {
-		en->latent->sample(en->z, Z, head, NULL, NULL, n, Z);
+		vk_latent_sample(m, &t->w, en->z, Z, head, NULL, NULL, n);
 		return en->z;
 	}
 	for (int i = 0; i < n; i++) {
@@ -118,21 +130,30 @@ int main(int argc, char **argv)
 		vk_die_error(&e);
 	const vk_latent_kind *latent = vk_latent_of(&t.m.a);
 	if (!latent->noise && (c.sample || c.with_logvar))
-		vk_die("%s is an autoencoder: its encoder is deterministic, with no sigma to %s",
-		       c.model, c.sample ? "sample" : "write");
+		vk_die("%s is %s: its encoder is deterministic, with no sigma to %s", c.model,
+		       latent->codes ? "a vqvae" : "an autoencoder", c.sample ? "sample" : "write");
+	if (c.codes && !latent->codes)
+		vk_die("--codes: %s is a %s, whose codes are vectors, not code maps; write them "
+		       "without --codes", c.model, vk_kind_name(t.m.a.kind));
 	int Z = t.m.a.latent;
 	struct encoding en = {.c = &c, .t = &t, .latent = latent,
 			      .width = c.with_logvar ? vk_head_width(&t.m.a) : Z,
 			      .z = vk_xmalloc(sizeof(float) * c.batch * Z),
 			      .eps = vk_xmalloc(sizeof(float) * (Z * latent->noise + 1))};
 	vk_rng_seed(&en.rng, c.seed);
-	if (vk_vector_header(&h, en.width, t.r.h.has_labels, &e) ||
-	    vk_stamp_meta(&h, &t.r.h, c.model, &t.m, c.with_logvar ? "latent+logvar" : "latent",
-			  &e) ||
+	if (c.codes) {
+		en.width = (int)(t.m.code.h > 0 ? t.m.code.h * t.m.code.w : 1);
+		en.idx = vk_xmalloc(sizeof(int32_t) * c.batch * en.width);
+	}
+	if ((c.codes ? vk_codes_header(&h, &t.m, t.r.h.has_labels, &e)
+		     : vk_vector_header(&h, en.width, t.r.h.has_labels, &e)) ||
+	    vk_stamp_meta(&h, &t.r.h, c.model, &t.m,
+			  c.codes ? "codes" : c.with_logvar ? "latent+logvar" : "latent", &e) ||
 	    vk_write_stream(c.output, &h, vae_encode, &en, &e))
 		vk_die_error(&e);
 	free(en.z);
 	free(en.eps);
+	free(en.idx);
 	vk_model_tool_close(&t);
 	return 0;
 }

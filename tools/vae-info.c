@@ -97,8 +97,8 @@ static void print_layers(const struct cmdline *c, const char *model, const char 
 			continue;
 		}
 		char name[128];
-		snprintf(name, sizeof name, "%s%s%s", spec, l->label_in ? " +label" : "",
-			 i == n - 1 ? (strcmp(last_role, "head") ? " (output)" : " (head)") : "");
+		snprintf(name, sizeof name, "%s%s%s%s%s", spec, l->label_in ? " +label" : "",
+			 i == n - 1 ? " (" : "", i == n - 1 ? last_role : "", i == n - 1 ? ")" : "");
 		printf("  %-3d %-26s %-12s %-10s %10zu\n", i + 1, name, shape, act, layer_params(l));
 	}
 }
@@ -145,17 +145,52 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		     t.flags & VK_TRAIN_SIGMA_LEARNED ? " (learned)" : "");
 	fact(c, path, "input", "%s (%d values)",
 	     vk_shape_str(vk_arch_input_shape(a), shape, sizeof shape), a->input_size);
-	fact(c, path, "latent", "%d", a->latent);
+	if (a->codes)
+		fact(c, path, "codes", "%d", a->codes);
+	if (!vk_autoregressive(a))
+		fact(c, path, "latent", "%d", a->latent);
 	if (a->classes) {
 		class_fact(c, path, a->classes, &t);
-		fact(c, path, "label_value", "%.6g%s", vk_label_value(a),
-		     a->label_scaled ? " (sqrt of the classes)" : " (a model before format 2.1)");
+		if (!vk_autoregressive(a)) /* a cpixelcnn's class is a bias, not a one-hot */
+			fact(c, path, "label_value", "%.6g%s", vk_label_value(a),
+			     a->label_scaled ? " (sqrt of the classes)"
+					     : " (a model before format 2.1)");
 	}
-	print_layers(c, path, "encoder", m.enc, m.n_enc, "head");
-	print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
+	const vk_latent_kind *L = vk_latent_of(a);
+	if (a->codes && !vk_autoregressive(a)) {
+		/* a discrete code: its codebook, map and the usage its state keeps */
+		vk_shape map = m.code;
+		fact(c, path, "code_dim", "%d", map.c);
+		fact(c, path, "code_map", "%dx%d", map.h > 0 ? map.h : 1, map.h > 0 ? map.w : 1);
+		fact(c, path, "codebook", "%s", a->codebook_ema ? "ema" : "loss");
+		fact(c, path, "commitment", "%g", a->commitment);
+		if (a->codebook_ema)
+			fact(c, path, "ema_decay", "%g", a->decay);
+		if (L->usage) {
+			double *u = vk_xcalloc((size_t)a->codes, sizeof(double));
+			vk_latent_ctx lc = vk_latent_ctx_of(&m, NULL);
+			L->usage(&lc, u);
+			int unused = 0, rare = 0;
+			for (int k = 0; k < a->codes; k++)
+				rare += u[k] < 1;
+			double ppl = vk_code_perplexity(u, a->codes, &unused);
+			if (unused < a->codes)
+				fact(c, path, "code_usage", "perplexity %.1f, %d codes used less than once a "
+				     "batch (the last batches' moving average)", ppl, rare);
+			free(u);
+		}
+	}
+	if (vk_autoregressive(a)) { /* one list: the masked network */
+		print_layers(c, path, "network", m.dec, m.n_dec, "output");
+	} else {
+		print_layers(c, path, "encoder", m.enc, m.n_enc, L->map ? "code" : "head");
+		print_layers(c, path, "decoder", m.dec, m.n_dec, "output");
+	}
 	fact(c, path, "parameters", "%zu", m.n_params);
-	if (m.n_state) /* batchnorm's running statistics */
-		fact(c, path, "layer_state", "%zu (running statistics)", m.n_state);
+	if (m.n_state) /* batchnorm's running statistics, a codebook's moving averages */
+		fact(c, path, "layer_state", "%zu (%s)", m.n_state,
+		     m.lat_s < m.n_state ? "running statistics and the codebook's moving averages"
+					 : "running statistics");
 	fact(c, path, "identity", "%016llx", (unsigned long long)vk_model_identity(&m));
 	fact(c, path, "epochs", "%llu", (unsigned long long)t.epochs);
 	fact(c, path, "records_seen", "%llu", (unsigned long long)t.records_seen);
@@ -183,7 +218,8 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		fact(c, path, "tc_gamma", "%g", t.obj_gamma);
 	} else if (t.objective)
 		fact(c, path, "mmd_lambda", "%g", t.obj_lambda);
-	fact(c, path, "beta", "%g", t.beta);
+	if (!vk_autoregressive(a))
+		fact(c, path, "beta", "%g", t.beta);
 	if (t.kl_warmup)
 		fact(c, path, "kl_warmup", "%u", t.kl_warmup);
 	if (t.kl_cycles)
@@ -197,10 +233,15 @@ static int vae_info(const struct cmdline *c, const char *path, vk_error *e)
 		fact(c, path, "best_epoch", "%u", t.best_epoch);
 		fact(c, path, "best_test_loss", "%.4f", t.best_test);
 	}
-	fact(c, path, "train_rec", "%.4f", t.train_rec);
-	fact(c, path, "train_kl", "%.4f", t.train_kl);
-	fact(c, path, "test_rec", "%.4f", t.test_rec);
-	fact(c, path, "test_kl", "%.4f", t.test_kl);
+	if (vk_autoregressive(a)) { /* the exact NLL per code map, nats */
+		fact(c, path, "train_nll", "%.4f", t.train_rec);
+		fact(c, path, "test_nll", "%.4f", t.test_rec);
+	} else {
+		fact(c, path, "train_rec", "%.4f", t.train_rec);
+		fact(c, path, "train_kl", "%.4f", t.train_kl);
+		fact(c, path, "test_rec", "%.4f", t.test_rec);
+		fact(c, path, "test_kl", "%.4f", t.test_kl);
+	}
 	if (o.present)
 		fact(c, path, "optimizer_state", "present (step %llu)", (unsigned long long)o.adam.t);
 	else

@@ -1,5 +1,5 @@
 /* vae-sample — draw z from the prior N(0, I), or from a fitted mixture, and decode it:
- * new data from a model. */
+ * new data from a model; or draw code maps from a PixelCNN prior. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +11,15 @@
 #include "modelstream.h"
 #include "opts.h"
 #include "units.h"
+#include "pixelcnn.h"
 
 static const char USAGE[] =
 	"Usage: vae-sample -m MODEL [OPTION]...\n"
 	"Draw latent vectors z ~ N(0, T^2 I), or from the Gaussian mixture of a prior\n"
 	"file, and write the decoded images (f32 in [0,1]) to standard output. A model\n"
 	"of standardised data (txt2stream --standardize) samples in the data's units,\n"
-	"as vae-decode decodes.\n\n"
+	"as vae-decode decodes. From a pixelcnn, draw code maps position by position\n"
+	"and write them as an i32 code stream (-n, -s, -T, -b apply).\n\n"
 	"  -m, --model MODEL     the trained model (required)\n"
 	"  -o, --output FILE     write FILE (atomically) instead of standard output\n"
 	"  -n, --count N         number of samples (default 64)\n"
@@ -26,7 +28,7 @@ static const char USAGE[] =
 	"                        with --prior, each component's)\n"
 	"      --prior FILE      draw z from the mixture in FILE (made by latent-gmm)\n"
 	"                        instead of N(0, I); a prior fitted on another model\n"
-	"                        is refused\n"
+	"                        is refused; for a vqvae, a pixelcnn over its code maps\n"
 	"      --force           use a --prior fitted on another model all the same\n"
 	"      --latent-only     write z instead of decoding it (for vae-decode)\n"
 	"      --grid K          a 2-D model's K x K manifold: an even grid on the unit\n"
@@ -180,10 +182,111 @@ static int vae_sample(ts_writer *w, void *arg, vk_error *e)
 	return rc;
 }
 
+/* Code maps from a pixelcnn, a batch at a time, as integer records. */
+static int sample_codes(ts_writer *w, void *arg, vk_error *e)
+{
+	const struct sampling *s = arg;
+	const struct cmdline *c = s->c;
+	vk_model *m = &s->t->m;
+	int P = m->a.input_size, rc = 0, cond = vk_conditional(&m->a);
+	int32_t *codes = vk_xmalloc(sizeof(int32_t) * c->batch * P);
+	float *row = vk_xmalloc(sizeof(float) * P);
+	/* with --each-label, count maps of every class in turn, a batch never
+	 * straddling two; map numbers (the generators' seeds) run on */
+	for (long done = 0; done < s->total && !rc;) {
+		long left = c->each_label ? c->count - done % c->count : s->total - done;
+		int n = left < c->batch ? (int)left : c->batch;
+		int cls = c->each_label ? (int)(done / c->count) : cond ? s->t->label : -1;
+		rc = vk_pixelcnn_sample(m, c->seed, (uint64_t)done, n, cls, c->temperature, codes, e);
+		for (int i = 0; i < n && !rc; i++) {
+			for (int j = 0; j < P; j++)
+				row[j] = (float)codes[(size_t)i * P + j];
+			rc = ts_write_f32(w, row, cond ? cls : TS_NO_LABEL, e);
+		}
+		done += n;
+	}
+	free(codes);
+	free(row);
+	return rc;
+}
+
 static const char *base_name(const char *path)
 {
 	const char *b = strrchr(path, '/');
 	return b ? b + 1 : path;
+}
+
+/* A VQ-VAE's images from code maps its PixelCNN prior draws: the prior's
+ * maps, batch by batch (the maps vae-sample -m PRIOR writes, seed for seed),
+ * decoded through the codebook and the decoder. */
+struct vq_sampling {
+	const struct cmdline *c;
+	vk_model_tool *t;
+	vk_model *prior;
+	long total;
+};
+
+static int sample_vq(ts_writer *w, void *arg, vk_error *e)
+{
+	const struct vq_sampling *s = arg;
+	const struct cmdline *c = s->c;
+	vk_model *m = &s->t->m;
+	int P = s->prior->a.input_size, D = m->a.input_size, rc = 0;
+	int32_t *codes = vk_xmalloc(sizeof(int32_t) * c->batch * P);
+	for (long done = 0; done < s->total && !rc;) {
+		int n = s->total - done < c->batch ? (int)(s->total - done) : c->batch;
+		rc = vk_pixelcnn_sample(s->prior, c->seed, (uint64_t)done, n, -1, c->temperature,
+					codes, e);
+		const float *out = rc ? NULL : vk_model_decode_codes(m, &s->t->w, codes, n);
+		for (int i = 0; i < n && !rc; i++)
+			rc = ts_write_f32(w, out + (size_t)i * D, TS_NO_LABEL, e);
+		done += n;
+	}
+	free(codes);
+	return rc;
+}
+
+/* vae-sample -m VQVAE --prior PIXELCNN: the prior checked against the
+ * VQ-VAE's codebook and map, then its maps decoded. */
+static void vae_sample_vq(const struct cmdline *c, vk_model_tool *t)
+{
+	vk_error e;
+	vk_model prior;
+	ts_header h;
+	if (c->grid || c->latent_only || c->share_z || c->each_label)
+		vk_usage_error("%s: a VQ-VAE's samples come from its --prior's code maps; --grid, "
+			       "--latent-only, --share-z and --each-label do not apply",
+			       c->model);
+	if (vk_model_load(c->prior, &prior, NULL, NULL, &e))
+		vk_die("--prior %s: %s (a VQ-VAE samples from a pixelcnn trained on its code "
+		       "maps)", c->prior, e.msg);
+	vk_shape map = t->m.code;
+	if (vk_pixelcnn_fits(&prior, t->m.a.codes, map.h > 0 ? map.h : 1, map.h > 0 ? map.w : 1,
+			     c->prior, &e))
+		vk_die_error(&e);
+	if (vk_conditional(&prior.a))
+		vk_die("--prior %s is a cpixelcnn: draw its maps of a class with vae-sample -m %s "
+		       "--label K, and decode them with vae-decode -m %s", c->prior, c->prior,
+		       c->model);
+	if (vk_image_header(&h, &t->m, c->u8, 0, &e) ||
+	    ts_meta_set(&h, "prior", base_name(c->prior), &e) ||
+	    vk_stamp_meta(&h, NULL, c->model, &t->m, "image", &e) ||
+	    (!c->u8 && ts_meta_set(&h, "scale", "unit", &e)) ||
+	    vk_write_stream(c->output, &h, sample_vq,
+			    &(struct vq_sampling){c, t, &prior, c->count}, &e))
+		vk_die_error(&e);
+	vk_model_free(&prior);
+}
+
+/* The options that draw or decode latent vectors do not apply to a prior
+ * over code maps. */
+static void refuse_for_codes(const struct cmdline *c)
+{
+	const char *opt = c->grid ? "--grid" : c->latent_only ? "--latent-only"
+			  : c->share_z ? "--share-z" : c->prior ? "--prior" : c->u8 ? "--u8" : NULL;
+	if (opt)
+		vk_usage_error("%s: %s is a pixelcnn, which draws code maps (no latent, no "
+			       "images)", opt, c->model);
 }
 
 int main(int argc, char **argv)
@@ -200,7 +303,39 @@ int main(int argc, char **argv)
 	vk_refuse_output_is_input(c.output, (const char *const[]){c.model}, 1);
 	if (vk_model_tool_open(&t, c.model, c.label, c.batch, VK_INPUT_NONE, NULL, &e))
 		vk_die_error(&e);
+	if (vk_autoregressive(&t.m.a)) {
+		char k[16];
+		uint32_t dims[2] = {t.m.a.input_dims[0], t.m.a.input_dims[1]};
+		int cond = vk_conditional(&t.m.a);
+		refuse_for_codes(&c);
+		if (c.each_label && !cond)
+			vk_die("--each-label: %s is not a conditional model", c.model);
+		if (cond && t.label < 0 && !c.each_label)
+			vk_die("%s is a conditional model: choose a class with --label K or "
+			       "--each-label", c.model);
+		snprintf(k, sizeof k, "%d", t.m.a.codes);
+		long total = c.count * (c.each_label ? t.m.a.classes : 1);
+		if (ts_header_init(&h, TS_I32, 2, dims, &e))
+			vk_die_error(&e);
+		h.has_labels = cond; /* each map's class, as a cvae's samples carry it */
+		if (ts_meta_set(&h, "codebook", k, &e) ||
+		    vk_stamp_meta(&h, NULL, c.model, &t.m, "codes", &e) ||
+		    (cond && vk_model_tool_class_names(&t, &h, &e)) ||
+		    vk_write_stream(c.output, &h, sample_codes,
+				    &(struct sampling){&c, &t, NULL, total, NULL}, &e))
+			vk_die_error(&e);
+		vk_model_tool_close(&t);
+		return 0;
+	}
+	if (vk_latent_of(&t.m.a)->codes && c.prior) {
+		vae_sample_vq(&c, &t);
+		vk_model_tool_close(&t);
+		return 0;
+	}
 	int Z = t.m.a.latent, cvae = vk_conditional(&t.m.a);
+	if (!vk_latent_of(&t.m.a)->prior && !c.prior)
+		vk_die("%s is a %s: its codes have no prior of their own; fit one to its code "
+		       "maps (vae-encode --codes) and sample that", c.model, vk_kind_name(t.m.a.kind));
 	if (c.grid && Z != 2)
 		vk_die("--grid needs a model with a 2-D latent space; %s has %d dimensions",
 		       c.model, Z);

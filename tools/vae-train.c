@@ -1,4 +1,5 @@
-/* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor stream. */
+/* vae-train — train an autoencoder, a VAE or a conditional VAE on a tensor
+ * stream, or a PixelCNN prior on a stream of code maps. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,17 +19,29 @@
 
 static const char USAGE[] =
 	"Usage: vae-train -o MODEL [OPTION]... [TRAIN]\n"
-	"Train an autoencoder (ae), variational autoencoder (vae) or conditional VAE (cvae)\n"
-	"on the tensor stream TRAIN (standard input when absent or -) and save it to MODEL.\n"
+	"Train an autoencoder (ae), variational autoencoder (vae), conditional VAE (cvae)\n"
+	"or vector-quantised VAE (vqvae) on the tensor stream TRAIN (standard input when\n"
+	"absent or -), or a PixelCNN prior (pixelcnn) on a stream of code maps, and save\n"
+	"it to MODEL.\n"
 	"The model is checkpointed after every epoch, and mid-epoch on SIGINT or SIGTERM.\n\n"
 	"  -o, --output MODEL     model file to write (required)\n"
-	"  -m, --model KIND       ae, vae or cvae (default vae)\n"
-	"  -z, --latent N         latent size (default 20)\n"
+	"  -m, --model KIND       ae, vae, cvae, vqvae, pixelcnn or cpixelcnn (a pixelcnn\n"
+	"                         conditioned on the records' labels) (default vae)\n"
+	"  -z, --latent N         latent size (default 20); a vqvae's code dimension D\n"
+	"                         with --arch or --hidden (default 16)\n"
+	"      --codes K          a vqvae's codebook size (default 512); a pixelcnn's\n"
+	"                         (default: the code stream's codebook key)\n"
+	"      --codebook MODE    loss (the codebook loss, default) or ema (moving-average\n"
+	"                         updates with dead-code restarts)\n"
+	"      --commitment B     the commitment term's weight (default 0.25)\n"
+	"      --ema-decay G      the EMA's decay (default 0.99)\n"
 	"      --encoder SPEC     encoder layers: a comma list of these kinds, each with an\n"
 	"                         optional /ACT:\n"
 	"%s"
 	"      --decoder SPEC     decoder layers (default: the encoder's mirror)\n"
 	"      --hidden LIST      shorthand for --encoder dense:N,... (default 400; 0 for none)\n"
+	"      --layers SPEC      a pixelcnn's masked convolutions (default mconv:64:1:B/\n"
+	"                         identity,mconv:64:7:A, five mconv:64:3:B)\n"
 	"      --arch NAME        mlp (default: --hidden 400), conv (Keras' conv VAE) or\n"
 	"                         resnet (pythae's ResNet VAE)\n"
 	"      --activation ACT   relu, leaky, tanh, sigmoid or identity (default relu)\n"
@@ -59,7 +72,8 @@ static const char USAGE[] =
 	"      --early-stop P     stop after P epochs without --test improvement; MODEL\n"
 	"                         holds the best epoch, MODEL.last the last one (with\n"
 	"                         --resume, a larger P continues a run that stopped)\n"
-	"      --classes N        number of classes for a cvae (default: from the data)\n"
+	"      --classes N        number of classes for a cvae or cpixelcnn (default: from\n"
+	"                         the data)\n"
 	"  -s, --seed N           seed for initialisation, shuffling and noise (default 1)\n"
 	"  -t, --threads N        training threads (default: all processors)\n"
 	"      --test FILE        evaluate on the stream FILE after every epoch\n"
@@ -83,7 +97,8 @@ struct cmdline {
 enum { OPT_HIDDEN = VK_OPT_FIRST_LONG, OPT_ENCODER, OPT_DECODER, OPT_ARCH, OPT_ACT, OPT_LR, OPT_OPTIMIZER, OPT_LOSS, OPT_SIGMA,
        OPT_BETA, OPT_CLASSES, OPT_TEST, OPT_LOG, OPT_RESUME, OPT_MAXMEM, OPT_WARMUP, OPT_CYCLES,
        OPT_FREEBITS, OPT_IW, OPT_LRSCHED, OPT_EARLY,
-       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA, OPT_TC_ALPHA, OPT_TC_BETA, OPT_TC_GAMMA };
+       OPT_OBJECTIVE, OPT_MMD_LAMBDA, OPT_INFO_ALPHA, OPT_TC_ALPHA, OPT_TC_BETA, OPT_TC_GAMMA,
+       OPT_CODES, OPT_CODEBOOK, OPT_COMMITMENT, OPT_EMA_DECAY, OPT_LAYERS };
 
 /* USAGE with the layer kinds the registry lists. */
 static const char *usage(void)
@@ -122,10 +137,24 @@ static void parse_schedule(const char *s, vk_trainrec *r)
 /* The layer options: checked now, before any data is read; the network is
  * built for the data's shape when the run opens. */
 static void parse_layers(vk_recipe *r, const char *encoder, const char *decoder,
-			 const char *hidden, const char *arch, int act)
+			 const char *hidden, const char *arch, const char *layers, int act)
 {
 	vk_arch *a = &r->arch;
 	vk_error e;
+	if (vk_autoregressive(a)) {
+		if (encoder || decoder || hidden || arch)
+			vk_usage_error("a pixelcnn's network is --layers; drop %s",
+				       encoder ? "--encoder" : decoder ? "--decoder" : hidden ? "--hidden"
+												: "--arch");
+		r->decoder_given = layers != NULL;
+		a->n_enc = 0;
+		if (layers && vk_layers_parse(layers, act, a->dec, VK_MAX_LAYERS, &a->n_dec, &e))
+			vk_usage_error("--layers: %s", e.msg);
+		return;
+	}
+	if (layers)
+		vk_usage_error("--layers gives a pixelcnn's network (-m pixelcnn); use --encoder "
+			       "and --decoder");
 	if (encoder && hidden)
 		vk_usage_error("--encoder and --hidden both give the encoder; use one");
 	if (arch && (encoder || decoder || hidden))
@@ -212,6 +241,16 @@ static void check_options(const struct cmdline *c)
 	int ae = !vk_latent_of(&rc->arch)->has_kl;
 	if (!rc->output)
 		vk_usage_error("an output model is required (-o MODEL)");
+	if (vk_autoregressive(&rc->arch)) {
+		unsigned latent_opts = VK_SET_LATENT | VK_SET_LOSS | VK_SET_SIGMA | VK_SET_BETA |
+				       VK_SET_WARMUP | VK_SET_CYCLES | VK_SET_FREE_BITS | VK_SET_IW |
+				       VK_SET_OBJECTIVE;
+		if (rc->given & latent_opts)
+			vk_usage_error("a pixelcnn models code maps by their exact likelihood: it has "
+				       "no latent, KL term or decoder loss, so -z, --loss, --sigma, "
+				       "--beta, --kl-*, --free-bits, --iw-train and --objective do not "
+				       "apply");
+	}
 	if (r->kl_warmup && r->kl_cycles)
 		vk_usage_error("--kl-warmup and --kl-cycles are two KL schedules; use one");
 	if (r->kl_cycles > (uint32_t)rc->epochs)
@@ -240,7 +279,7 @@ static void check_options(const struct cmdline *c)
 			       "(limit %d); lower one of them", r->iw_train, r->batch,
 			       (long)r->iw_train * r->batch, 1 << 20);
 	if (rc->arch.classes && !vk_conditional(&rc->arch))
-		vk_usage_error("--classes applies only to --model cvae");
+		vk_usage_error("--classes applies only to --model cvae or cpixelcnn");
 	if (r->beta == 0 && (r->kl_warmup || r->kl_cycles || r->free_bits > 0))
 		vk_option_has_no_effect(r->kl_warmup ? "--kl-warmup" : r->kl_cycles ? "--kl-cycles"
 										      : "--free-bits",
@@ -249,6 +288,37 @@ static void check_options(const struct cmdline *c)
 		vk_option_has_no_effect("--beta", "with --model ae (an autoencoder has no KL term)");
 	if ((rc->given & VK_SET_SIGMA) && !vk_lik_of(&rc->arch)->has_sigma)
 		vk_option_has_no_effect("--sigma", "without --loss gaussian");
+}
+
+/* A vqvae's codebook options and code dimension, defaulted; refused with
+ * another kind. */
+static void set_codebook(vk_recipe *r, int encoder_given, int commitment_given)
+{
+	vk_arch *a = &r->arch;
+	if (vk_latent_of(a)->map && !(r->given & VK_SET_LATENT))
+		a->latent = 16; /* pythae's MNIST VQ-VAE (on --resume, to rebuild --arch's layers) */
+	r->vq_head = vk_latent_of(a)->map && !encoder_given && !r->conv && !r->resnet;
+	if (r->resume)
+		return; /* from the checkpoint, checked against the options given */
+	if (!vk_latent_of(a)->map) {
+		/* a pixelcnn takes --codes (its stream's codebook), not the codebook's training */
+		if (vk_autoregressive(a) && (r->codebook_given & ~1u))
+			vk_usage_error("--codebook, --commitment and --ema-decay apply only to "
+				       "--model vqvae");
+		if (!vk_autoregressive(a) && (r->given & VK_SET_CODEBOOK))
+			vk_usage_error("--codes, --codebook, --commitment and --ema-decay apply only "
+				       "to --model vqvae (and --codes to pixelcnn)");
+		return;
+	}
+	if (!a->codes)
+		a->codes = 512;
+	if (!commitment_given)
+		a->commitment = 0.25f; /* van den Oord et al. 2017 */
+	if (a->decay == 0)
+		a->decay = 0.99f;
+	if (encoder_given && (r->given & VK_SET_LATENT))
+		vk_usage_error("--latent: a vqvae's code dimension is its --encoder's last channel "
+			       "count (end it with, say, conv:16:1:1/identity); leave -z out");
 }
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *c)
@@ -281,6 +351,11 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		{"tc-alpha", required_argument, 0, OPT_TC_ALPHA},
 		{"tc-beta", required_argument, 0, OPT_TC_BETA},
 		{"tc-gamma", required_argument, 0, OPT_TC_GAMMA},
+		{"codes", required_argument, 0, OPT_CODES},
+		{"codebook", required_argument, 0, OPT_CODEBOOK},
+		{"commitment", required_argument, 0, OPT_COMMITMENT},
+		{"ema-decay", required_argument, 0, OPT_EMA_DECAY},
+		{"layers", required_argument, 0, OPT_LAYERS},
 		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, VK_OPT_VERSION}, {0, 0, 0, 0}};
 	memset(c, 0, sizeof *c);
@@ -288,8 +363,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	vk_recipe *r = &c->r;
 	vk_trainrec *t = &r->train;
 	vk_recipe_default(r);
-	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL;
-	int act = VK_RELU, lambda_given = 0, alpha_given = 0;
+	const char *encoder = NULL, *decoder = NULL, *hidden = NULL, *arch = NULL, *layers = NULL;
+	int act = VK_RELU, lambda_given = 0, alpha_given = 0, commitment_given = 0;
 	const char *tc_given = NULL;
 	float tc_w[3] = {-1, -1, -1};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -303,7 +378,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case 'o': r->output = optarg; break;
 		case 'm':
 			if ((r->arch.kind = vk_kind_parse(optarg)) < 0)
-				vk_usage_error("--model: '%s' is not ae, vae or cvae", optarg);
+				vk_usage_error("--model: '%s' is not ae, vae, cvae, vqvae, pixelcnn or "
+					       "cpixelcnn", optarg);
+			if (vk_autoregressive(&r->arch)) /* no latent; a categorical over codes */
+				r->arch.latent = 0, r->arch.likelihood = VK_CATEGORICAL;
 			r->given |= VK_SET_KIND;
 			break;
 		case 'z':
@@ -313,6 +391,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 		case OPT_HIDDEN: hidden = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_ENCODER: encoder = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_DECODER: decoder = optarg, r->given |= VK_SET_LAYERS; break;
+		case OPT_LAYERS: layers = optarg, r->given |= VK_SET_LAYERS; break;
 		case OPT_ARCH:
 			if (strcmp(optarg, "mlp") && strcmp(optarg, "conv") && strcmp(optarg, "resnet"))
 				vk_usage_error("--arch: '%s' is not mlp, conv or resnet", optarg);
@@ -419,6 +498,31 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 			r->given |= VK_SET_OBJECTIVE;
 			break;
 		}
+		case OPT_CODES: {
+			long k = vk_parse_long("--codes", optarg, 0, VK_MAX_CODES);
+			if (k < 2)
+				vk_usage_error("--codes %ld: a codebook needs at least 2 codes", k);
+			r->arch.codes = (int)k;
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 1;
+			break;
+		}
+		case OPT_CODEBOOK:
+			if (strcmp(optarg, "loss") && strcmp(optarg, "ema"))
+				vk_usage_error("--codebook: '%s' is not loss or ema", optarg);
+			r->arch.codebook_ema = !strcmp(optarg, "ema");
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 2;
+			break;
+		case OPT_COMMITMENT:
+			r->arch.commitment = (float)vk_parse_double("--commitment", optarg, 0, 1000);
+			commitment_given = 1;
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 4;
+			break;
+		case OPT_EMA_DECAY:
+			r->arch.decay = (float)vk_parse_double("--ema-decay", optarg, 0, 1);
+			if (!(r->arch.decay > 0 && r->arch.decay < 1))
+				vk_usage_error("--ema-decay %s: must lie strictly between 0 and 1", optarg);
+			r->given |= VK_SET_CODEBOOK; r->codebook_given |= 8;
+			break;
 		case OPT_BETA:
 			t->beta = (float)vk_parse_double("--beta", optarg, 0, 1e6);
 			r->given |= VK_SET_BETA;
@@ -447,7 +551,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	set_objective(c, lambda_given, alpha_given, tc_given, tc_w);
 	check_options(c);
-	parse_layers(r, encoder, decoder, hidden, arch, act);
+	parse_layers(r, encoder, decoder, hidden, arch, layers, act);
+	set_codebook(r, encoder != NULL, commitment_given);
 	c->train = vk_input_arg(argc, argv, optind);
 	if (c->test)
 		vk_stdin_once(2, (const char *const[]){"TRAIN", "--test"},
@@ -483,7 +588,7 @@ static FILE *open_log(const char *path, int resume)
 		vk_die("cannot open log %s:", path);
 	if (fseek(f, 0, SEEK_END) != 0 || ftell(f) == 0)
 		fputs("epoch\tseconds\ttrain_rec\ttrain_kl\ttrain_nelbo\ttest_rec\ttest_kl\t"
-		      "test_nelbo\tbeta\tlr\tsigma\tmmd\tmi\ttc\tdim_kl\n", f);
+		      "test_nelbo\tbeta\tlr\tsigma\tmmd\tmi\ttc\tdim_kl\tperplexity\tdead_codes\n", f);
 	return f;
 }
 
@@ -494,7 +599,16 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 	const vk_trainrec *r = &run->rec;
 	int vae = vk_latent_of(&run->model.a)->has_kl;
 	int has_sigma = vk_lik_of(&run->model.a)->has_sigma;
-	if (!c->quiet) {
+	int prior = vk_autoregressive(&run->model.a);
+	if (!c->quiet && prior) { /* no latent: the exact NLL per code map, in nats */
+		fprintf(stderr, "%s: epoch %d/%d %.2fs train nll %.3f", vk_progname, p->epoch,
+			p->epochs, p->seconds, p->train_rec);
+		if (c->test)
+			fprintf(stderr, " | test nll %.3f", p->test_rec);
+		if (r->lr_schedule != VK_LR_CONSTANT)
+			fprintf(stderr, " lr %g", p->lr);
+		fputc('\n', stderr);
+	} else if (!c->quiet) {
 		fprintf(stderr, "%s: epoch %d/%d %.2fs train rec %.3f kl %.3f", vk_progname,
 			p->epoch, p->epochs, p->seconds, p->train_rec, p->train_kl);
 		if (vae)
@@ -513,7 +627,11 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 		if (!isnan(p->train_tc))
 			fprintf(stderr, " mi %.4g tc %.4g dim-kl %.4g", p->train_mi, p->train_tc,
 				p->train_dim_kl);
+		if (p->dead_codes >= 0)
+			fprintf(stderr, " perplexity %.1f dead %d", p->perplexity, p->dead_codes);
 		fputc('\n', stderr);
+	}
+	if (!c->quiet) {
 		if (p->early_stop)
 			fprintf(stderr, "%s: early stop after epoch %d: no test improvement for %u "
 				"epochs; %s holds epoch %u (test loss %.4f), %s the last epoch\n",
@@ -523,12 +641,12 @@ static void report(const struct cmdline *c, const vk_run *run, const vk_epoch_re
 	if (log) {
 		vk_error e;
 		fprintf(log, "%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.6g\t%.6g"
-			"\t%.6g\t%.6g\t%.6g\n",
+			"\t%.6g\t%.6g\t%.6g\t%.6g\t%d\n",
 			p->epoch, p->seconds, p->train_rec, p->train_kl,
 			vae ? p->train_rec + p->train_kl : NAN, p->test_rec, p->test_kl,
 			vae ? p->test_rec + p->test_kl : NAN, vae ? p->beta : NAN, p->lr,
 			has_sigma ? p->sigma : NAN, p->train_mmd, p->train_mi, p->train_tc,
-			p->train_dim_kl);
+			p->train_dim_kl, p->perplexity, p->dead_codes);
 		if (vk_check_written(log, c->log, &e))
 			vk_die_error(&e);
 	}

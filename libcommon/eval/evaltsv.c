@@ -56,6 +56,28 @@ static void write_row(FILE *f, const vk_evalrow *row, int agg)
 		fprintf(f, "\tNA\tNA\tNA\t%lld\t%lld%s\n", (long long)s->mu[j], (long long)s->mu2[j],
 			agg ? "\tNA\tNA\tNA\tNA" : "");
 	}
+	if (!s->codes)
+		return;
+	/* A discrete latent's usage: its codebook size, the perplexity, the dead
+	 * and the used codes, then each used code's count (what --merge adds). */
+	double *c = malloc(sizeof(double) * s->codes);
+	int dead = s->codes;
+	double ppl = NAN;
+	if (c) {
+		for (int k = 0; k < s->codes; k++)
+			c[k] = (double)s->code_n[k];
+		ppl = vk_code_perplexity(c, s->codes, &dead);
+		free(c);
+	}
+	fprintf(f, "%s\t%s\tcodes\t%d", row->name, kind, s->codes);
+	tsv_num(f, ppl);
+	fprintf(f, "\t%d\tNA\tNA\tNA\tNA\tNA\tNA\t%d\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n", dead,
+		s->codes - dead);
+	for (int k = 0; k < s->codes; k++)
+		if (s->code_n[k])
+			fprintf(f, "%s\t%s\tcode.%d\t%llu\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA"
+				"\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n", row->name, kind, k,
+				(unsigned long long)s->code_n[k]);
 }
 
 void vk_evaltsv_write(FILE *f, const vk_evalrow *const *rows, int n)
@@ -190,6 +212,26 @@ int vk_evaltsv_merge(FILE *fp, const char *path, vk_evalrow *rows, int *n, int m
 			}
 			if (parse_model_row(f, &s, kind, path, ln, e))
 				goto out;
+			continue;
+		}
+		if (kind >= 0 && !strcmp(f[0], name) && !strcmp(f[2], "codes")) {
+			long K = strtol(f[3], NULL, 10);
+			if (K < 1 || K > 65536 || s.codes || vk_evalsum_codes(&s, (int)K, e)) {
+				vk_fail(e, "%s:%llu: a codes row out of place or of %s codes", path, ln,
+					f[3]);
+				goto out;
+			}
+			continue;
+		}
+		if (kind >= 0 && !strcmp(f[0], name) && !strncmp(f[2], "code.", 5)) {
+			char *end;
+			long k = strtol(f[2] + 5, &end, 10);
+			unsigned long long c = strtoull(f[3], NULL, 10);
+			if (*end || k < 0 || k >= s.codes) {
+				vk_fail(e, "%s:%llu: code row %s out of place", path, ln, f[2]);
+				goto out;
+			}
+			s.code_n[k] += c;
 			continue;
 		}
 		if (kind < 0 || strcmp(f[0], name) || atoi(f[2]) != s.Z ||

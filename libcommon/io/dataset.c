@@ -238,3 +238,19 @@ int vk_dataset_match_classes(vk_dataset *d, const char *what, const ts_header *n
 	}
 	return vk_classes_copy(&d->h, names, e);
 }
+
+int vk_dataset_as_integers(vk_dataset *d, vk_error *e)
+{
+	if (!d->is_u8)
+		return 0;
+	float *f = malloc(sizeof(float) * d->n * d->dim + 1);
+	if (!f)
+		return vk_fail(e, "out of memory for %zu records as floats", d->n);
+	for (size_t i = 0; i < d->n * d->dim; i++)
+		f[i] = d->u8[i];
+	free(d->u8);
+	d->u8 = NULL;
+	d->f32 = f;
+	d->is_u8 = 0;
+	return 0;
+}

@@ -38,6 +38,9 @@ int vk_dataset_require_labels(const vk_dataset *d, const char *name, vk_error *e
  * names_from the other, in messages. */
 int vk_dataset_match_classes(vk_dataset *d, const char *what, const ts_header *names,
 			     const char *names_from, vk_error *e);
+/* A u8 stream's values as the integers they are (a code stream), not scaled
+ * to [0, 1]: the data becomes floats. Nothing to do for other dtypes. */
+int vk_dataset_as_integers(vk_dataset *d, vk_error *e);
 /* Largest label + 1 (0 without labels). */
 int vk_dataset_classes(const vk_dataset *d);
 

@@ -78,6 +78,11 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 	const vk_latent_kind *L = vk_latent_of(a);
 	int Z = a->latent, C = a->classes, ldz = Z + C, D = a->input_size;
 	int H = vk_head_width(a), E = L->noise * Z;
+	if (vk_autoregressive(a)) { /* −log p(x) exactly: no latent, no bound */
+		nll_rows(m, vk_ar_forward(m, w, x, labels, n), x, D, rec, n);
+		memset(kl, 0, sizeof(float) * n);
+		return;
+	}
 	const float *head = vk_encode(m, w, x, labels, n);
 	for (int r = 0; r < n; r++) {
 		float *zr = w->z + (size_t)r * ldz, *e = NULL;
@@ -89,7 +94,7 @@ void vk_eval_batch(vk_model *m, vk_work *w, const float *x, const int32_t *label
 			vk_rng_seed(&g, vk_record_seed(seed, xr, D, lab));
 			vk_rng_normals(&g, e, E);
 		}
-		L->sample(zr, ldz, head + (size_t)r * H, e, kl + r, 1, Z);
+		vk_latent_sample(m, NULL, zr, ldz, head + (size_t)r * H, e, kl + r, 1);
 		if (C)
 			vk_put_onehot(a, zr, ldz, Z, &lab, 1);
 	}
@@ -145,7 +150,7 @@ double vk_iw_logpx(vk_model *m, vk_work *w, const float *x, int32_t label, const
 			float *e = w->eps + (size_t)r * Z, *zr = w->z + (size_t)r * ldz;
 			/* One draw of Z per sample, as vk_eval_batch draws: sample 1 is its z. */
 			vk_rng_normals(&g, e, Z);
-			L->sample(zr, ldz, head, e, NULL, 1, Z);
+			vk_latent_sample(m, NULL, zr, ldz, head, e, NULL, 1);
 			if (C)
 				vk_put_onehot(a, zr, ldz, Z, &label, 1);
 		}
@@ -196,7 +201,20 @@ void vk_evalsum_free(vk_evalsum *s)
 	free(s->kl_dim);
 	free(s->mu);
 	free(s->mu2);
+	free(s->code_n);
 	s->kl_dim = s->mu = s->mu2 = NULL;
+	s->code_n = NULL;
+	s->codes = 0;
+}
+
+int vk_evalsum_codes(vk_evalsum *s, int K, vk_error *e)
+{
+	free(s->code_n);
+	s->codes = 0;
+	if (!(s->code_n = calloc((size_t)K, sizeof(uint64_t))))
+		return vk_fail(e, "out of memory for %d codes", K);
+	s->codes = K;
+	return 0;
 }
 
 void vk_evalsum_add(vk_evalsum *s, double rec, double kl, double lp, const float *head)
@@ -244,6 +262,10 @@ void vk_evalsum_merge(vk_evalsum *a, const vk_evalsum *b)
 		fix_merge(&a->bad, &a->mu[j], b->mu[j]);
 		fix_merge(&a->bad, &a->mu2[j], b->mu2[j]);
 	}
+	if (b->codes && !a->codes && vk_evalsum_codes(a, b->codes, &(vk_error){0}))
+		a->bad = 1;
+	for (int k = 0; k < b->codes && k < a->codes; k++)
+		a->code_n[k] += b->code_n[k];
 }
 
 double vk_sum_mean(int64_t q, uint64_t n) { return n ? vk_fix_value(q) / (double)n : NAN; }

@@ -71,6 +71,8 @@ typedef struct {
 	uint64_t n;          /* records */
 	int64_t rec, kl, nelbo2, lp, lp2;   /* Σ rec, Σ kl, Σ (rec+kl)², Σ log p̂, Σ log p̂² */
 	int64_t *kl_dim, *mu, *mu2;         /* (Z): Σ KL_j, Σ μ_j, Σ μ_j² */
+	int codes;           /* a discrete latent's codebook size K (0: none) */
+	uint64_t *code_n;    /* (codes): the positions each code holds */
 } vk_evalsum;
 
 int vk_evalsum_init(vk_evalsum *s, int Z, int has_kl, int has_rec, int iw, vk_error *e);
@@ -78,8 +80,11 @@ void vk_evalsum_free(vk_evalsum *s);
 /* Add one record: rec and kl (ignored when absent), lp when s->iw, and its
  * code or head (μ | log σ² when has_kl, else the Z values of an AE code). */
 void vk_evalsum_add(vk_evalsum *s, double rec, double kl, double lp, const float *head);
-/* Add b's sums into a (same shape, checked by the caller). */
+/* Add b's sums into a (same shape, checked by the caller; b's code counts
+ * allocated in a if it has none). */
 void vk_evalsum_merge(vk_evalsum *a, const vk_evalsum *b);
+/* Count the codes of a discrete latent, K of them (s->code_n allocated). */
+int vk_evalsum_codes(vk_evalsum *s, int K, vk_error *e);
 
 /* Fixed-point helpers, exposed for reading summaries back. */
 int vk_fix_add(int64_t *acc, double v);   /* −1 when v or the sum is out of range */

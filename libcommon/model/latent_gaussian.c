@@ -22,9 +22,10 @@ static size_t gauss_scratch(int Z)
 	return (size_t)Z + 1 + ((size_t)Z + 1) / 2;
 }
 
-static void gauss_sample(float *z, int ldz, const float *head, const float *eps, float *reg,
-			 int n, int Z)
+static void gauss_sample(const vk_latent_ctx *c, float *z, int ldz, const float *head,
+			 const float *eps, float *reg, int n, int Z)
 {
+	(void)c;
 	vk_reparam(z, ldz, head, eps, reg, n, Z);
 }
 

@@ -11,10 +11,10 @@ static size_t none_scratch(int Z)
 }
 
 /* z (n, ldz) = head (n, Z); reg = 0 */
-static void none_sample(float *z, int ldz, const float *head, const float *eps, float *reg,
-			int n, int Z)
+static void none_sample(const vk_latent_ctx *c, float *z, int ldz, const float *head,
+			const float *eps, float *reg, int n, int Z)
 {
-	(void)eps;
+	(void)c, (void)eps;
 	for (int r = 0; r < n; r++)
 		memcpy(z + (size_t)r * ldz, head + (size_t)r * Z, sizeof(float) * Z);
 	if (reg)

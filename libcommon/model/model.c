@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define MAX_PARAMS (1u << 28)
+#define MAX_LATENT_PARAMS (1u << 22)
 
 const char *vk_kind_name(int kind)
 {
@@ -90,7 +91,17 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 	if (check_specs(a->enc, a->n_enc, "encoder", e) ||
 	    check_specs(a->dec, a->n_dec, "decoder", e))
 		return -1;
-	if (a->latent < 1 || a->latent > 4096)
+	if (vk_autoregressive(a)) {
+		if (a->latent || a->n_enc)
+			return vk_fail(e, "a %s model has no latent (%d) and no encoder (%d layers)",
+				       vk_kind_name(a->kind), a->latent, a->n_enc);
+		if (a->input_rank != 2 && (a->input_rank != 3 || a->input_dims[2] != 1))
+			return vk_fail(e, "a %s model reads H×W maps, not rank-%d records",
+				       vk_kind_name(a->kind), a->input_rank);
+		if (!vk_lik_of(a) || !vk_lik_of(a)->expand)
+			return vk_fail(e, "a %s model needs a categorical likelihood, not %s",
+				       vk_kind_name(a->kind), vk_likelihood_name(a->likelihood));
+	} else if (a->latent < 1 || a->latent > 4096)
 		return vk_fail(e, "latent size %d is out of range (1 to 4096)", a->latent);
 	int cond = vk_conditional(a);
 	if (cond ? (a->classes < 1 || a->classes > VK_MAX_CLASSES) : a->classes)
@@ -98,10 +109,28 @@ int vk_arch_check(const vk_arch *a, vk_error *e)
 	if (a->label_scaled != 0 && (a->label_scaled != 1 || !cond))
 		return vk_fail(e, "a scaled one-hot label (%d) in a %s model", a->label_scaled,
 			       vk_kind_name(a->kind));
+	const vk_latent_kind *L = vk_latent_of(a);
+	if (L->check ? L->check(a, e)
+		     : ((a->codes && !vk_autoregressive(a)) || a->codebook_ema || a->commitment != 0 ||
+				 a->decay != 0) &&
+			       vk_fail(e, "codebook settings in a %s model", vk_kind_name(a->kind)))
+		return -1;
 	const vk_lik_kind *lik = vk_lik_of(a);
 	if (!lik)
 		return vk_fail(e, "unknown decoder likelihood %d", a->likelihood);
 	return lik->check(a, e);
+}
+
+int vk_arch_encoder_out(const vk_arch *a, vk_shape *out, vk_error *e)
+{
+	vk_shape in = vk_arch_input_shape(a);
+	for (int i = 0; i < a->n_enc; i++) {
+		vk_error le;
+		if (vk_layer_out_shape(&a->enc[i], in, &in, &le))
+			return vk_fail(e, "encoder layer %d: %s", i + 1, le.msg);
+	}
+	*out = in;
+	return 0;
 }
 
 /* Entry i of a list (its body, if any, after the list's layers): shapes and
@@ -120,11 +149,12 @@ static int add_layer(vk_layer *L, int i, int *end, const vk_layer_spec *s, vk_sh
 
 /* Build the user's layers of one list from input shape in. label: the
  * CVAE's one-hot joins the encoder at its first layer that reads its input
- * flat (*label is cleared once placed). */
+ * flat (*label is cleared once placed). tail: a head or output layer follows. */
 static int build_layers(vk_layer *L, int *end, const vk_layer_spec *specs, int n, vk_shape *in,
-			int *label, size_t *at, size_t *st, const char *list, vk_error *e)
+			int *label, size_t *at, size_t *st, const char *list, int tail,
+			vk_error *e)
 {
-	*end = n + 1; /* the layers, the head or output layer, then bodies */
+	*end = n + tail; /* the layers, the head or output layer, then bodies */
 	for (int i = 0; i < n; i++) {
 		const vk_layer_ops *k = vk_layer_ops_of(&specs[i]);
 		int here = *label && k->flat ? *label : 0;
@@ -150,6 +180,49 @@ static int build_layers(vk_layer *L, int *end, const vk_layer_spec *specs, int n
 	return 0;
 }
 
+/* An autoregressive model: no encoder; the decoder's list from the input
+ * in its likelihood's layout (H×W×K, a one-hot of each code), then its
+ * output layer, a 1×1 type B masked convolution to the likelihood's K
+ * values per position (the logits). */
+static int build_autoregressive(vk_model *m, const vk_arch *a, vk_error *e)
+{
+	vk_shape input = vk_arch_input_shape(a);
+	int K = vk_lik_of(a)->out_width(a) / a->input_size;
+	vk_shape in = {input.h, input.w, K};
+	size_t at = 0, st = 0;
+	m->end_enc = m->n_enc = 0;
+	m->end_dec = a->n_dec + 1; /* the layers, the output layer, then bodies */
+	/* Each position's logits from the codes before it alone: every layer
+	 * ordered, one at least strictly (a type A mask). A conditional model's
+	 * class is a bias of each class in every layer that takes one so
+	 * (mconv), at every position. */
+	int strict = 0;
+	char b[64];
+	for (int i = 0; i < a->n_dec; i++) {
+		const vk_layer_ops *k = vk_layer_ops_of(&a->dec[i]);
+		if (!k->order)
+			return vk_fail(e, "layer %d (%s) is not a masked convolution: in a %s each "
+					  "position may see only the codes before it", i + 1,
+				       vk_layer_spec_str(&a->dec[i], b, sizeof b), vk_kind_name(a->kind));
+		strict |= k->order(&a->dec[i]);
+		if (add_layer(m->dec, i, &m->end_dec, &a->dec[i], in, k->label_bias ? a->classes : 0,
+			      &at, &st, "decoder", i + 1, e))
+			return -1;
+		in = m->dec[i].out;
+	}
+	if (!strict)
+		return vk_fail(e, "no layer has a type A mask (mconv:F:K:A): every position would "
+				  "see its own code");
+	vk_layer_spec out = vk_mconv_spec(K, 1, 1, VK_IDENTITY);
+	if (add_layer(m->dec, a->n_dec, &m->end_dec, &out, in, a->classes, &at, &st, "decoder",
+		      a->n_dec + 1, e))
+		return -1;
+	m->n_dec = a->n_dec + 1;
+	m->n_params = at;
+	m->n_state = st;
+	return 0;
+}
+
 int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 {
 	memset(m, 0, sizeof *m);
@@ -160,22 +233,41 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 	char s1[64], s2[48], s3[48];
 	size_t at = 0, st = 0;
 	int label = a->classes;
-	/* Encoder, then its head: a dense layer to μ | log σ² (or the AE's code). */
+	if (vk_autoregressive(a))
+		return build_autoregressive(m, a, e);
+	const vk_latent_kind *L = vk_latent_of(a);
+	/* Encoder, then its head: a dense layer to μ | log σ² (or the AE's code);
+	 * none for a map kind, whose code is the encoder's output itself. */
 	vk_layer_spec head = vk_dense_spec(vk_head_width(a), (vk_shape){0}, VK_IDENTITY);
 	if (build_layers(m->enc, &m->end_enc, a->enc, a->n_enc, &in, &label, &at, &st, "encoder",
-			 e) ||
-	    add_layer(m->enc, a->n_enc, &m->end_enc, &head, in, label, &at, &st, "encoder",
-		      a->n_enc + 1, e))
+			 !L->map, e))
 		return -1;
-	m->n_enc = a->n_enc + 1;
-	/* Decoder from z (with the one-hot for a CVAE), then its output layer: a
-	 * dense layer to the input's values, or, after an image-shaped layer, a
-	 * 3×3 deconv to the input's channels: stride 1 from the input's size,
-	 * stride 2 from half of it, rounded up (pythae's ResNet decoder). */
-	in = (vk_shape){0, 0, a->latent + a->classes};
+	if (L->map) {
+		if (a->n_enc < 1)
+			return vk_fail(e, "a %s model needs encoder layers: its code is the "
+					  "encoder's output map", vk_kind_name(a->kind));
+		if (vk_shape_size(in) != (size_t)a->latent)
+			return vk_fail(e, "the encoder's output %s holds %zu values, but the latent "
+					  "size is %d", vk_shape_str(in, s2, sizeof s2),
+				       vk_shape_size(in), a->latent);
+		m->code = in;
+		m->n_enc = a->n_enc;
+	} else {
+		if (add_layer(m->enc, a->n_enc, &m->end_enc, &head, in, label, &at, &st, "encoder",
+			      a->n_enc + 1, e))
+			return -1;
+		m->code = (vk_shape){0, 0, a->latent};
+		m->n_enc = a->n_enc + 1;
+	}
+	/* Decoder from z (with the one-hot for a CVAE; a map kind's in its
+	 * shape), then its output layer: a dense layer to the input's values,
+	 * or, after an image-shaped layer, a 3×3 deconv to the input's channels:
+	 * stride 1 from the input's size, stride 2 from half of it, rounded up
+	 * (pythae's ResNet decoder). */
+	in = L->map ? m->code : (vk_shape){0, 0, a->latent + a->classes};
 	label = 0;
 	if (build_layers(m->dec, &m->end_dec, a->dec, a->n_dec, &in, &label, &at, &st, "decoder",
-			 e))
+			 1, e))
 		return -1;
 	vk_layer_spec out = vk_dense_spec(vk_lik_of(a)->out_width(a), input, VK_IDENTITY);
 	if (vk_shape_is_image(in)) {
@@ -193,9 +285,37 @@ int vk_model_build(vk_model *m, const vk_arch *a, vk_error *e)
 		      a->n_dec + 1, e))
 		return -1;
 	m->n_dec = a->n_dec + 1;
+	/* The latent kind's own parameters and state, after the layers'. */
+	m->lat_p = at;
+	m->lat_s = st;
+	size_t own = L->n_params ? L->n_params(a, m->code) : 0;
+	if (own > MAX_LATENT_PARAMS) /* its sums over a batch are reduced every step */
+		return vk_fail(e, "the %s latent would have %zu parameters (at most %u: fewer "
+				  "codes or a smaller code)", L->name, own, MAX_LATENT_PARAMS);
+	at += own;
+	st += L->n_state ? L->n_state(a, m->code) : 0;
+	if (at > MAX_PARAMS || st > MAX_PARAMS)
+		return vk_fail(e, "the %s latent would take the model past %u parameters",
+			       L->name, MAX_PARAMS);
 	m->n_params = at;
 	m->n_state = st;
 	return 0;
+}
+
+vk_latent_ctx vk_latent_ctx_of(const vk_model *m, const vk_work *w)
+{
+	int own = m->lat_p < m->n_params, state = m->lat_s < m->n_state;
+	return (vk_latent_ctx){.a = &m->a, .map = m->code,
+			       .P = own && m->params ? m->params + m->lat_p : NULL,
+			       .S = state && m->state ? m->state + m->lat_s : NULL,
+			       .buf = w ? w->lat_buf : NULL};
+}
+
+void vk_latent_sample(const vk_model *m, const vk_work *w, float *z, int ldz,
+		      const float *head, const float *eps, float *reg, int n)
+{
+	vk_latent_ctx c = vk_latent_ctx_of(m, w);
+	vk_latent_of(&m->a)->sample(&c, z, ldz, head, eps, reg, n, m->a.latent);
 }
 
 int vk_model_alloc(vk_model *m, const vk_arch *a, vk_error *e)
@@ -217,6 +337,11 @@ void vk_model_init_params(vk_model *m, vk_rng *rng)
 {
 	vk_list_init(m->enc, m->n_enc, m->params, m->state, rng);
 	vk_list_init(m->dec, m->n_dec, m->params, m->state, rng);
+	const vk_latent_kind *L = vk_latent_of(&m->a);
+	if (L->init) {
+		vk_latent_ctx c = vk_latent_ctx_of(m, NULL);
+		L->init(&c, rng);
+	}
 }
 
 void vk_model_free(vk_model *m)
@@ -291,8 +416,15 @@ int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e)
 		ALLOC(w->scratch, scratch);
 	ALLOC(w->rec, c);
 	ALLOC(w->kl, c);
-	size_t lat = vk_latent_of(a)->scratch(a->latent);
+	if (vk_autoregressive(a))
+		ALLOC(w->in, c * vk_lik_of(a)->out_width(a));
+	const vk_latent_kind *L = vk_latent_of(a);
+	size_t lat = L->scratch(a->latent);
 	ok = ok && (w->lat.scratch = malloc(sizeof(double) * lat + 1)) != NULL;
+	if (L->work)
+		ok = ok && (w->lat_buf = malloc(L->work(a, m->code, cap) + 1)) != NULL;
+	if (L->codes) /* a discrete latent's code counts (not a pixelcnn's classes) */
+		ok = ok && (w->counts = calloc((size_t)a->codes, sizeof(double))) != NULL;
 #undef ALLOC
 	if (!ok) {
 		vk_work_free(w);
@@ -317,7 +449,10 @@ void vk_work_free(vk_work *w)
 	free(w->scratch);
 	free(w->rec);
 	free(w->kl);
+	free(w->in);
 	free(w->lat.scratch);
+	free(w->lat_buf);
+	free(w->counts);
 	memset(w, 0, sizeof *w);
 }
 
@@ -390,16 +525,29 @@ static const float *forward(vk_model *m, vk_work *w, const float *x, const int32
 	const vk_arch *a = &m->a;
 	int Z = a->latent, ldz = Z + a->classes;
 	const float *head = vk_encode(m, w, x, labels, n);
-	vk_latent_of(a)->sample(w->z, ldz, head, eps, w->kl, n, Z);
+	vk_latent_sample(m, w, w->z, ldz, head, eps, w->kl, n);
 	if (a->classes)
 		vk_put_onehot(a, w->z, ldz, Z, labels, n);
 	return vk_decoder_forward(m, w, n);
+}
+
+const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels,
+			   int n)
+{
+	vk_lik_of(&m->a)->expand(&m->a, x, w->in, n);
+	return list_forward(m, w, m->dec, m->n_dec, w->act_dec, w->in, labels, n);
 }
 
 /* The forward pass and the loss, in the mode w->train says. */
 static void batch_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels, int n,
 			  const float *eps, float scale)
 {
+	if (vk_autoregressive(&m->a)) {
+		memset(w->kl, 0, sizeof(float) * n);
+		vk_lik_of(&m->a)->nll(&m->a, vk_ar_forward(m, w, x, labels, n), x, w->grad[0],
+				      w->rec, n, scale);
+		return;
+	}
 	const float *out = forward(m, w, x, labels, n, eps);
 	vk_lik_of(&m->a)->nll(&m->a, out, x, w->grad[0], w->rec, n, scale);
 }
@@ -419,8 +567,13 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	const vk_latent_kind *L = vk_latent_of(a);
 	int Z = a->latent, ldz = Z + a->classes;
 	vk_latent_step step = w->lat;
+	vk_latent_ctx ctx = vk_latent_ctx_of(m, w);
 	step.beta = beta;
 	step.scale = scale;
+	step.ctx = &ctx;
+	step.G = ctx.P ? grads + m->lat_p : NULL;
+	step.update_state = w->state_update;
+	step.counts = w->counts;
 	if (n == 0 && !m->n_state) {
 		/* a slice without rows still takes part in the batch-wide terms */
 		memset(grads, 0, sizeof(float) * m->n_params);
@@ -440,6 +593,15 @@ void vk_batch_grad(vk_model *m, vk_work *w, float *grads, const float *x,
 	 * pass, on no rows, for their sums; its gradient block is zeroed after. */
 	w->train = 1;
 	batch_forward(m, w, x, labels, n, eps, scale);
+	if (vk_autoregressive(a)) { /* no latent: the decoder's parameters alone */
+		vk_pass p = pass_of(m, w, grads, labels); /* its class biases read them */
+		vk_list_backward(m->dec, m->n_dec, w->act_dec, w->priv_dec, w->in, w->grad[0],
+				 w->grad[1], 0, n, &p);
+		w->train = 0;
+		if (n == 0)
+			memset(grads, 0, sizeof(float) * m->n_params);
+		return;
+	}
 	/* dL/dz (n, Z+C); the one-hot columns are inputs, not learned. */
 	float *dz = list_backward(m, w, grads, m->dec, m->n_dec, w->act_dec, w->z, w->grad[0], 1, n);
 	float *dhead = dz == w->grad[0] ? w->grad[1] : w->grad[0];
@@ -531,7 +693,9 @@ size_t vk_model_reduce_width(const vk_model *m)
 		const vk_layer *l = i < m->end_enc ? &m->enc[i] : &m->dec[i - m->end_enc];
 		w = l->n_st + 1 > w ? l->n_st + 1 : w;
 	}
-	return w;
+	const vk_latent_kind *L = vk_latent_of(&m->a);
+	size_t lw = L->reduce_width ? L->reduce_width(&m->a, m->code) : 0;
+	return lw > w ? lw : w;
 }
 
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n)
@@ -544,4 +708,29 @@ const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *l
 	float *out = (float *)vk_decoder_forward(m, w, n);
 	vk_lik_of(&m->a)->mean(&m->a, out, n);
 	return out;
+}
+
+int vk_check_codes(const vk_model *m, const int32_t *idx, size_t n, vk_error *e)
+{
+	for (size_t i = 0; i < n; i++)
+		if (idx[i] < 0 || idx[i] >= m->a.codes)
+			return vk_fail(e, "code %ld is not one of the model's %d codes (0 to %d)",
+				       (long)idx[i], m->a.codes, m->a.codes - 1);
+	return 0;
+}
+
+const float *vk_model_decode_codes(vk_model *m, vk_work *w, const int32_t *idx, int n)
+{
+	vk_latent_ctx c = vk_latent_ctx_of(m, w);
+	vk_latent_of(&m->a)->embed(&c, w->z, m->a.latent, idx, n);
+	float *out = (float *)vk_decoder_forward(m, w, n);
+	vk_lik_of(&m->a)->mean(&m->a, out, n);
+	return out;
+}
+
+void vk_model_encode_codes(vk_model *m, vk_work *w, const float *x, int32_t *idx, int n)
+{
+	vk_latent_ctx c = vk_latent_ctx_of(m, w);
+	const float *head = vk_encode(m, w, x, NULL, n);
+	vk_latent_of(&m->a)->codes(&c, idx, head, n);
 }

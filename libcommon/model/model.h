@@ -14,8 +14,9 @@
 
 /* Model kinds and likelihoods by their numbers in model files; what each
  * means is in its table (latents.h), the only place that tests them. */
-enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3 };
-enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2 };
+enum vk_kind { VK_AE = 1, VK_VAE = 2, VK_CVAE = 3, VK_VQVAE = 4, VK_PIXELCNN = 5, VK_CPIXELCNN = 6 };
+enum vk_likelihood { VK_BERNOULLI = 1, VK_GAUSSIAN = 2, VK_CATEGORICAL = 3 };
+#define VK_MAX_CODES 65536 /* a codebook's codes, a categorical likelihood's classes */
 #define VK_MAX_CLASSES 4096
 
 /* What a model is: its kind, its input, and the layers of its encoder and
@@ -34,6 +35,12 @@ typedef struct vk_arch {
 	int label_scaled;             /* 1: the one-hot's set entry is √C (vk_label_value) */
 	int likelihood;
 	float sigma;                  /* Gaussian decoder's fixed σ */
+	/* Codes: a discrete latent's codebook (vqvae) or a categorical
+	 * likelihood's classes (a pixelcnn over a code stream); 0 in the other kinds: */
+	int codes;                    /* K: the codebook's size */
+	int codebook_ema;             /* 1: EMA codebook updates, else the codebook loss */
+	float commitment;             /* β of the commitment term */
+	float decay;                  /* the EMA's decay γ */
 } vk_arch;
 
 /* A built model: its layer lists (layers.h: each layer's shapes and
@@ -46,6 +53,9 @@ typedef struct {
 	size_t n_params, n_state;
 	float *params, *grads;        /* parallel blocks of n_params */
 	float *state;                 /* n_state: running statistics (none in dense, conv, deconv) */
+	vk_shape code;                /* the code's shape (a map kind's encoder output; else flat Z) */
+	size_t lat_p, lat_s;          /* where the latent kind's parameters and state begin:
+				       * after the layers', to the blocks' ends */
 } vk_model;
 
 const char *vk_kind_name(int kind);
@@ -79,8 +89,11 @@ void vk_put_onehot(const vk_arch *a, float *dst, int ld, int col, const int32_t 
 void vk_model_init_params(vk_model *m, vk_rng *rng);
 void vk_model_free(vk_model *m);
 /* Width of the encoder head: the latent kind's (2Z for a (C)VAE's μ and
- * log σ², Z for an AE's code). */
+ * log σ², Z for an AE's code and a VQ-VAE's map). */
 int vk_head_width(const vk_arch *a);
+/* The output shape of the encoder's layers (a map kind's code), or -1 with
+ * a message: vae-train sets a vqvae's latent to its size. */
+int vk_arch_encoder_out(const vk_arch *a, vk_shape *out, vk_error *e);
 
 /* Per-batch buffers, allocated once for batches of at most cap records. */
 typedef struct {
@@ -95,12 +108,16 @@ typedef struct {
 	float *grad[2];                   /* (cap, widest layer) gradient ping-pong */
 	float *scratch;                   /* conv layers' lowering workspace */
 	float *rec, *kl;                  /* (cap) per-record losses */
+	float *in;                        /* (cap, W) an autoregressive model's input */
 	/* 1 while a training batch runs (vk_batch_grad, vk_batch_grad_iw,
 	 * vk_batch_forward): layers use batch statistics and update their state.
 	 * 0 otherwise (encoding, decoding, evaluation): running statistics. */
 	int train;
 	vk_latent_step lat;               /* the latent's step: its scratch, and the
 					   * reducer, slice and free bits a trainer sets */
+	void *lat_buf;                    /* the latent kind's working buffer (its work) */
+	double *counts;                   /* (codes) a discrete latent's code counts of the
+					   * last training batch, all slices and ranks */
 	/* 1 (vk_work_alloc's default): a training pass moves the layers' running
 	 * statistics in the model's state. The trainer clears it in all its
 	 * workers but the first, so that threads never write the state at once. */
@@ -113,6 +130,15 @@ typedef struct {
 size_t vk_model_reduce_width(const vk_model *m);
 
 int vk_work_alloc(vk_work *w, const vk_model *m, int cap, vk_error *e);
+/* The latent kind's parameters, state and geometry in m (w's buffer, or
+ * none when w is NULL). */
+vk_latent_ctx vk_latent_ctx_of(const vk_model *m, const vk_work *w);
+/* The latent step of n records' heads (n, head width) into z (n, ldz) and
+ * reg (n, or NULL): the latent kind's sample with m's parameters, eps NULL
+ * for the code itself (vae-encode, evaluation). */
+void vk_latent_sample(const vk_model *m, const vk_work *w, float *z, int ldz,
+		      const float *head, const float *eps, float *reg, int n);
+
 void vk_work_free(vk_work *w);
 
 /* One training batch, or one slice of it: forward, loss, backward. x (n,D) in
@@ -150,6 +176,20 @@ const float *vk_encode(vk_model *m, vk_work *w, const float *x, const int32_t *l
 /* Decode z (n, Z) (labels for a CVAE): decoder means in [0,1] for Bernoulli
  * (sigmoid of the logits), the means for Gaussian. Returns (n, D). */
 const float *vk_decode(vk_model *m, vk_work *w, const float *z, const int32_t *labels, int n);
+
+/* Decode code maps through a discrete latent's codebook (a vqvae): idx
+ * (n, P) code indices, each in 0 … codes − 1 (vk_check_codes), to the
+ * decoder's means (n, D), as vk_decode. */
+const float *vk_model_decode_codes(vk_model *m, vk_work *w, const int32_t *idx, int n);
+/* The code maps of n records x (n, D): idx (n, P) their nearest codes. */
+void vk_model_encode_codes(vk_model *m, vk_work *w, const float *x, int32_t *idx, int n);
+/* -1 with a message unless every one of n values of idx is a code of m. */
+int vk_check_codes(const vk_model *m, const int32_t *idx, size_t n, vk_error *e);
+/* An autoregressive model's network on x (n, D) (labels (n) for a
+ * conditional one, else NULL): the logits (n, W) of each position given
+ * those before it. */
+const float *vk_ar_forward(vk_model *m, vk_work *w, const float *x, const int32_t *labels,
+			   int n);
 
 /* The decoder alone, from w->z (its first Z columns hold z, then the one-hot
  * for a CVAE): the logits (Bernoulli) or means (Gaussian), (n, D). */

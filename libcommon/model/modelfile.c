@@ -81,8 +81,19 @@ static const field CLAS_F[] = {
 	FIELD("classes", U32, 1, a.classes, RANGE, 1, VK_MAX_CLASSES),
 	FIELD("flags", U32, 1, a.label_scaled, MASK, 0, 1),
 };
+/* A latent kind's own settings (a vqvae's codebook); its parameters and
+ * state follow the layers' in PARM and STAT. */
+static const field LATN_F[] = {
+	FIELD("codes", U32, 1, a.codes, ANY, 0, 0),
+	FIELD("flags", U32, 1, a.codebook_ema, MASK, 0, 1),
+	FIELD("commitment", F32, 1, a.commitment, ANY, 0, 0),
+	FIELD("decay", F32, 1, a.decay, ANY, 0, 0),
+};
+static const field CATG_F[] = {
+	FIELD("classes", U32, 1, a.codes, RANGE, 2, VK_MAX_CODES),
+};
 static const field LAYR_F[] = {
-	FIELD("encoder layers", U32, 1, n_enc, RANGE, 1, VK_MAX_LAYERS + 1),
+	FIELD("encoder layers", U32, 1, n_enc, RANGE, 0, VK_MAX_LAYERS + 1),
 	FIELD("decoder layers", U32, 1, n_dec, RANGE, 1, VK_MAX_LAYERS + 1),
 };
 static const field PARM_F[] = {
@@ -135,7 +146,7 @@ static const field CKPT_F[] = {
 };
 
 /* The sections, in the order they are written. */
-enum { HEAD, CLAS, LAYR, STAT, PARM, OPTM, TRAN, CKPT, META, N_SECTIONS };
+enum { HEAD, CLAS, LATN, CATG, LAYR, STAT, PARM, OPTM, TRAN, CKPT, META, N_SECTIONS };
 static const struct section {
 	char tag[5];
 	unsigned flags;     /* as written */
@@ -145,6 +156,8 @@ static const struct section {
 } SECTIONS[N_SECTIONS] = {
 	[HEAD] = {"HEAD", REQUIRED, 0, HEAD_F, sizeof HEAD_F / sizeof *HEAD_F},
 	[CLAS] = {"CLAS", REQUIRED, 0, CLAS_F, sizeof CLAS_F / sizeof *CLAS_F},
+	[LATN] = {"LATN", REQUIRED, 0, LATN_F, sizeof LATN_F / sizeof *LATN_F},
+	[CATG] = {"CATG", REQUIRED, 0, CATG_F, sizeof CATG_F / sizeof *CATG_F},
 	[LAYR] = {"LAYR", REQUIRED, 0, LAYR_F, sizeof LAYR_F / sizeof *LAYR_F},
 	[STAT] = {"STAT", REQUIRED, 0, NULL, 0},
 	[PARM] = {"PARM", REQUIRED, 0, PARM_F, sizeof PARM_F / sizeof *PARM_F},
@@ -279,6 +292,13 @@ static void fill_model(filerec *r, const vk_model *m)
 	r->n_params = m->n_params;
 }
 
+/* A latent kind with parameters of its own has a LATN section. */
+static int has_latn(const vk_arch *a)
+{
+	const vk_latent_kind *L = vk_latent_of(a);
+	return L && L->n_params;
+}
+
 /* 64-bit FNV-1a. */
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -301,6 +321,10 @@ uint64_t vk_model_identity(const vk_model *m)
 	if (vk_conditional(&m->a)) {
 		put_fields(CLAS, &r, b);
 		h = fnv(h, b, fixed_size(CLAS, 0));
+	}
+	if (has_latn(&m->a)) {
+		put_fields(LATN, &r, b);
+		h = fnv(h, b, fixed_size(LATN, 0));
 	}
 	h = fnv(h, lay, put_layers(m, lay));
 	put_fields(PARM, &r, b);
@@ -331,6 +355,8 @@ int vk_model_write(const char *path, const vk_model *m, const vk_trainrec *t,
 	int present[N_SECTIONS] = {0}, count = 0;
 	present[HEAD] = present[LAYR] = present[PARM] = 1;
 	present[CLAS] = vk_conditional(&m->a);
+	present[LATN] = has_latn(&m->a);
+	present[CATG] = vk_lik_of(&m->a)->has_codes;
 	present[STAT] = m->n_state > 0;
 	present[OPTM] = has_opt;
 	present[TRAN] = t != NULL;
@@ -814,7 +840,14 @@ static int read_layers(const unsigned char *b, size_t size, vk_arch *a, const ch
 {
 	uint32_t ne = u32(b), nd = u32(b + 4);
 	size_t at = fixed_size(LAYR, 0);
-	a->n_enc = (int)ne - 1;
+	/* a map kind's encoder has no head: its last entry is a user layer; an
+	 * autoregressive model has no encoder at all, not even a head */
+	const vk_latent_kind *L = vk_latent_of(a);
+	uint32_t head = (L && L->map) || ne == 0 ? 0 : 1;
+	if (!head && ne > VK_MAX_LAYERS)
+		return vk_fail(e, "%s: bad model: %u encoder layers (at most %d)", path, ne,
+			       VK_MAX_LAYERS);
+	a->n_enc = (int)(ne - head);
 	a->n_dec = (int)nd - 1;
 	for (uint32_t i = 0; i < ne + nd; i++) {
 		if (size - at < ENTRY_HEAD)
@@ -846,7 +879,7 @@ static int read_layers(const unsigned char *b, size_t size, vk_arch *a, const ch
 				       "vaekit knows %s)", path, i + 1, name, vk_layer_kinds_names());
 		}
 		at += ENTRY_HEAD + 4 * (size_t)w;
-		if (i + 1 == ne || i + 1 == ne + nd)
+		if ((head && i + 1 == ne) || i + 1 == ne + nd)
 			continue; /* the head, the output layer: rebuilt from the model */
 		uint32_t row[MAX_ROW];
 		memcpy(row, p + ENTRY_HEAD, 4 * (size_t)w);
@@ -918,6 +951,25 @@ static int read_v3(FILE *f, const unsigned char *pre, const char *path, vk_model
 	} else if (at[CLAS] >= 0)
 		return vk_fail(e, "%s: bad model: a CLAS section in a %s", path,
 			       vk_kind_name(r.a.kind));
+	if (has_latn(&r.a)) {
+		if (at[LATN] < 0)
+			return vk_fail(e, "%s: bad model: a %s without a LATN section", path,
+				       vk_kind_name(r.a.kind));
+		if (read_fixed(fd, &ent[at[LATN]], 0, &r, path, e) || check_fields(LATN, &r, path, e))
+			return -1;
+	} else if (at[LATN] >= 0)
+		return vk_fail(e, "%s: bad model: a LATN section in a %s", path,
+			       vk_kind_name(r.a.kind));
+	const vk_lik_kind *lik = vk_lik_of(&r.a);
+	if (lik && lik->has_codes) {
+		if (at[CATG] < 0)
+			return vk_fail(e, "%s: bad model: a %s likelihood without a CATG section", path,
+				       lik->name);
+		if (read_fixed(fd, &ent[at[CATG]], 0, &r, path, e) || check_fields(CATG, &r, path, e))
+			return -1;
+	} else if (at[CATG] >= 0)
+		return vk_fail(e, "%s: bad model: a CATG section with a %s likelihood", path,
+			       vk_likelihood_name(r.a.likelihood));
 	const entry *lx = &ent[at[LAYR]];
 	unsigned char lay[8 + 2 * (VK_MAX_LAYERS + 1) * (ENTRY_HEAD + 4 * MAX_ROW)];
 	if (lx->size < fixed_size(LAYR, 0) || lx->size > sizeof lay)

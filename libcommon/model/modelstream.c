@@ -26,6 +26,40 @@ int vk_vector_header(ts_header *h, int width, int labels, vk_error *e)
 	return 0;
 }
 
+int vk_codes_header(ts_header *h, const vk_model *m, int labels, vk_error *e)
+{
+	vk_shape c = m->code;
+	uint32_t dims[2] = {c.h > 0 ? (uint32_t)c.h : 1, (uint32_t)c.w};
+	if (ts_header_init(h, TS_I32, c.h > 0 ? 2 : 1, dims, e))
+		return -1;
+	h->has_labels = labels;
+	return 0;
+}
+
+int vk_code_stream(const vk_model *m, const ts_header *h, const char *name, vk_error *e)
+{
+	char buf[32], shape[64];
+	const char *cb = ts_meta_get(h, "codebook", buf, sizeof buf);
+	if (!cb || h->dtype != TS_I32)
+		return 0;
+	if (!m->a.codes)
+		return vk_fail(e, "%s: code maps (codebook=%s) need a model with a codebook; the "
+				  "model is a %s", name, cb, vk_kind_name(m->a.kind));
+	char *end;
+	long k = strtol(cb, &end, 10);
+	if (end == cb || *end || k != m->a.codes)
+		return vk_fail(e, "%s: code maps of a codebook of %s codes; the model's has %d",
+			       name, cb, m->a.codes);
+	vk_shape c = m->code;
+	int fits = c.h > 0 ? h->rank == 2 && h->dims[0] == (uint32_t)c.h && h->dims[1] == (uint32_t)c.w
+			   : h->rank == 1 && h->dims[0] == 1;
+	if (!fits)
+		return vk_fail(e, "%s: code maps of shape %s do not match the decoder's, %dx%d",
+			       name, ts_shape_str(h, shape, sizeof shape), c.h > 0 ? c.h : 1,
+			       c.h > 0 ? c.w : 1);
+	return 1;
+}
+
 int vk_stamp_meta(ts_header *h, const ts_header *src, const char *model_path,
 		  const vk_model *m, const char *kind, vk_error *e)
 {
@@ -40,7 +74,15 @@ int vk_stamp_meta(ts_header *h, const ts_header *src, const char *model_path,
 		return -1;
 	/* Latent vectors say which model made them (latent-gmm records it in a
 	 * prior); any other stream drops a model_id its input carried. */
-	if (kind && !strncmp(kind, "latent", 6)) {
+	int codes = kind && !strcmp(kind, "codes");
+	if (codes) {
+		char k[24];
+		snprintf(k, sizeof k, "%d", m->a.codes);
+		if (ts_meta_set(h, "codebook", k, e))
+			return -1;
+	} else
+		ts_meta_unset(h, "codebook"); /* only code maps have one */
+	if (kind && (!strncmp(kind, "latent", 6) || codes)) {
 		char id[24];
 		snprintf(id, sizeof id, "%016llx", (unsigned long long)vk_model_identity(m));
 		return ts_meta_set(h, "model_id", id, e);
@@ -53,7 +95,9 @@ int vk_check_input(const vk_model *m, const ts_header *h, const char *name, vk_e
 {
 	char shape[64], want[48];
 	vk_shape in = vk_arch_input_shape(&m->a);
-	if (m->enc[0].ops->flat) { /* reads its input flat: any shape of D values fits */
+	/* the first layer reading the input: an autoregressive model's is its decoder's */
+	const vk_layer *first = m->n_enc ? &m->enc[0] : &m->dec[0];
+	if (first->ops->flat) { /* reads its input flat: any shape of D values fits */
 		if (ts_elems(h) != (size_t)m->a.input_size)
 			return vk_fail(e, "%s: records of shape %s (%zu values) do not match the "
 					  "model's input, %s (%d values)",
@@ -199,6 +243,12 @@ int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *lab
 	if (vk_model_load(model_path, &t->m, &t->rec, NULL, e))
 		return -1;
 	int label;
+	if (input != VK_INPUT_NONE && vk_autoregressive(&t->m.a)) {
+		vk_fail(e, "%s is a %s, a prior over code maps: it neither encodes nor decodes "
+			   "(vae-sample draws code maps from it, kl-eval measures it)",
+			model_path, vk_kind_name(t->m.a.kind));
+		goto fail;
+	}
 	if (resolve_label(t, label_arg, model_path, &label, e) ||
 	    vk_check_label_option(&t->m, label, model_path, e) ||
 	    vk_work_alloc(&t->w, &t->m, batch, e))
@@ -207,7 +257,11 @@ int vk_model_tool_open(vk_model_tool *t, const char *model_path, const char *lab
 		if (ts_reader_open(&t->r, input_path, e))
 			goto fail;
 		t->input = input;
+		if (input == VK_INPUT_LATENTS &&
+		    (t->codes = vk_code_stream(&t->m, &t->r.h, t->r.name, e)) < 0)
+			goto fail;
 		if (input == VK_INPUT_IMAGES ? vk_check_input(&t->m, &t->r.h, t->r.name, e)
+		    : t->codes		     ? 0
 					     : check_latents(&t->m, &t->r.h, label, t->r.name, e))
 			goto fail;
 		if (vk_match_stream_classes(&t->m, &t->rec, model_path, &t->r, e))
@@ -247,7 +301,8 @@ int vk_model_tool_map(vk_model_tool *t, size_t width, vk_map_fn map, void *arg,
 {
 	vk_model *m = &t->m;
 	int batch = t->w.cap;
-	size_t in = t->input == VK_INPUT_LATENTS ? (size_t)m->a.latent : (size_t)m->a.input_size;
+	size_t in = t->codes ? ts_elems(&t->r.h)
+		    : t->input == VK_INPUT_LATENTS ? (size_t)m->a.latent : (size_t)m->a.input_size;
 	float *x = malloc(sizeof(float) * batch * in);
 	int32_t *labels = malloc(sizeof(int32_t) * batch);
 	size_t got;
@@ -260,6 +315,14 @@ int vk_model_tool_map(vk_model_tool *t, size_t width, vk_map_fn map, void *arg,
 		for (size_t i = 0; t->label >= 0 && i < got; i++)
 			labels[i] = t->label;
 		if ((rc = vk_check_labels(m, labels, got, first, t->r.name, e)))
+			break;
+		for (size_t i = 0; t->codes && !rc && i < got * in; i++)
+			if (!(x[i] >= 0 && x[i] < m->a.codes)) /* i32 values, read exactly */
+				rc = vk_fail(e, "%s: record %llu: code %.0f is not one of the model's %d "
+					     "codes (0 to %d)", t->r.name,
+					     (unsigned long long)(first + i / in + 1), x[i], m->a.codes,
+					     m->a.codes - 1);
+		if (rc)
 			break;
 		const float *out = map(t, x, labels, (int)got, arg);
 		for (size_t i = 0; i < got && !rc; i++)

@@ -11,10 +11,19 @@
 int vk_image_header(ts_header *h, const vk_model *m, int u8, int labels, vk_error *e);
 /* A stream of rank-1 vectors of width (f32). */
 int vk_vector_header(ts_header *h, int width, int labels, vk_error *e);
+/* A stream of code maps of a discrete model (a vqvae): i32, one H'×W' map
+ * of code indices a record (a flat code: one index, rank 1); vk_stamp_meta
+ * with kind "codes" adds codebook=K and the model's identity. */
+int vk_codes_header(ts_header *h, const vk_model *m, int labels, vk_error *e);
+/* A stream with a codebook key (i32) is a code-map stream: 1 when h is one
+ * and fits m (its codebook size and map shape), 0 when h is no code stream,
+ * -1 with a message naming the stream when it is one that does not fit. */
+int vk_code_stream(const vk_model *m, const ts_header *h, const char *name, vk_error *e);
 /* Copy metadata from src and record the model's file name and the kind; a
  * stream of latent vectors (kind latent or latent+logvar) also gets
  * model_id, the model's identity (vk_model_identity, 16 hex digits), and any
- * other stream loses the one its input had. */
+ * other stream loses the one its input had; so do code maps (kind codes),
+ * which also get codebook=K, a key no other stream keeps. */
 int vk_stamp_meta(ts_header *h, const ts_header *src, const char *model_path,
 		  const vk_model *m, const char *kind, vk_error *e);
 
@@ -35,7 +44,8 @@ int vk_check_label_option(const vk_model *m, int label, const char *model_path, 
 /* What vae-encode, vae-decode, vae-sample and vae-interp open: the model
  * (its --label checked), its batch buffers, and the input stream: none,
  * images (checked by vk_check_input) or latent vectors of the model's latent
- * size (labelled for a cvae unless --label is given). */
+ * size (labelled for a cvae unless --label is given), or, for a discrete
+ * model, code maps (t->codes set). */
 enum { VK_INPUT_NONE, VK_INPUT_IMAGES, VK_INPUT_LATENTS };
 typedef struct {
 	vk_model m;
@@ -44,6 +54,8 @@ typedef struct {
 	ts_reader r;        /* when the input is not VK_INPUT_NONE */
 	int input;
 	int label;          /* --label resolved to a class index, or -1 */
+	int codes;          /* VK_INPUT_LATENTS: the input is code maps (vk_code_stream),
+			     * each value checked to be one of the model's codes */
 } vk_model_tool;
 
 /* label_arg: --label as given (NULL when absent): a class index, or a class

@@ -13,7 +13,8 @@
 	X(upsample)    \
 	X(res)         \
 	X(batchnorm)   \
-	X(scale)
+	X(scale)       \
+	X(mconv)
 
 #define X(k) extern const vk_layer_ops vk_layer_##k;
 VK_LAYER_KINDS

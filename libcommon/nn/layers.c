@@ -186,7 +186,7 @@ int vk_list_add(vk_layer *L, int i, int *end, int cap, const vk_layer_spec *s, v
 	if (l->ops->shape(s, in, &l->out, e))
 		return -1;
 	l->label_in = label;
-	l->n_in = (int)vk_shape_size(in) + label;
+	l->n_in = (int)vk_shape_size(in) + (l->ops->label_bias ? 0 : label);
 	l->n_out = (int)vk_shape_size(l->out);
 	if (l->ops->build && l->ops->build(l, e))
 		return -1;
@@ -265,7 +265,7 @@ const float *vk_list_forward(const vk_layer *L, int nl, float *const *acts,
 {
 	const float *in = x;
 	for (int i = 0; i < nl; i++) {
-		if (L[i].label_in)
+		if (L[i].label_in && !L[i].ops->label_bias)
 			in = with_label(p, &L[i], in, n);
 		L[i].ops->forward(&L[i], acts + i, priv + i, in, n, p);
 		in = acts[i];
@@ -279,10 +279,11 @@ float *vk_list_backward(const vk_layer *L, int nl, float *const *acts, float *co
 {
 	for (int i = nl - 1; i >= 0; i--) {
 		const vk_layer *l = &L[i];
-		const float *in = l->label_in ? p->cat : i ? acts[i - 1] : x;
+		int cat = l->label_in && !l->ops->label_bias;
+		const float *in = cat ? p->cat : i ? acts[i - 1] : x;
 		int need_dx = i > 0 || want_dx;
 		l->ops->backward(l, need_dx ? other : NULL, g, in, acts + i, priv + i, n, p);
-		if (need_dx && l->label_in) {
+		if (need_dx && cat) {
 			/* Drop the label's columns: they are inputs, not learned. */
 			int keep = l->n_in - l->label_in;
 			for (int r = 1; r < n; r++)

@@ -46,7 +46,8 @@ typedef struct vk_layer {
 	vk_layer_spec spec;
 	const struct vk_layer_ops *ops;
 	vk_shape in, out;             /* in excludes the label columns */
-	int label_in;                 /* the CVAE's one-hot is appended to the input */
+	int label_in;                 /* the CVAE's one-hot is appended to the input (or,
+				       * for a label_bias kind, its classes' biases) */
 	int n_in, n_out;              /* values in (with the label) and out, per record */
 	size_t w, b, n_w;             /* offsets of the weights and bias in params; weights */
 	size_t n_params;              /* parameters in all, from w (its body's not counted) */
@@ -90,6 +91,17 @@ typedef struct vk_layer_ops {
 	/* 1: normalises the layer before it, so a model's list may not start
 	 * with it (model.c refuses that). */
 	int follows;
+	/* 1: takes a conditional model's class as a learned bias of each class
+	 * (C·F parameters of its own, after its bias) added to every output
+	 * position before the activation, not as input columns: label_in is
+	 * then C, n_in the input's size alone, and the pass's labels are read
+	 * by forward and backward both (conditional PixelCNN's V·h). */
+	int label_bias;
+	/* An image layer's causal order in raster order (NULL: none, it sees
+	 * later positions too): 0, output position p sees input positions up to
+	 * p; 1, only those before p. An autoregressive model's list must be all
+	 * ordered and hold at least one 1 (model.c). */
+	int (*order)(const vk_layer_spec *s);
 	/* args[0..nargs) are the ':'-separated fields after KIND in text. */
 	int (*parse)(vk_layer_spec *s, int nargs, const char *const *arg, const char *const *end,
 		     const char *text, vk_error *e);
@@ -203,5 +215,7 @@ int vk_split(const char *p, const char *end, char sep, const char **start, const
  * (reshape h = 0 for a flat output), a deconv. */
 vk_layer_spec vk_dense_spec(int units, vk_shape reshape, int act);
 vk_layer_spec vk_deconv_spec(int filters, int k, int s, int act);
+/* A masked convolution (layer_mconv.c): type A (type_b 0) or B. */
+vk_layer_spec vk_mconv_spec(int filters, int k, int type_b, int act);
 
 #endif

@@ -27,6 +27,44 @@ void vk_recipe_default(vk_recipe *r)
 
 /* ---- the model ---- */
 
+/* A PixelCNN over the stream's code maps: the codebook size from --codes or
+ * the stream's codebook key; the default layers embed each one-hot code by a
+ * 1×1 type B convolution (cheaper than a wide kernel on K channels), then a
+ * 7×7 type A and five 3×3 type B layers (a receptive field over the whole of
+ * a map up to 11×11 above and to the left); the model adds the output layer,
+ * mconv:K:1:B to the logits. */
+static int build_prior_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_error *e)
+{
+	char buf[32], sh[64];
+	const char *meta = ts_meta_get(&d->h, "codebook", buf, sizeof buf);
+	if (meta) {
+		char *end;
+		long k = strtol(meta, &end, 10);
+		if (*end || k < 2 || k > VK_MAX_CODES)
+			return vk_fail(e, "training data: codebook=%s is not a codebook size 2 to %d",
+				       meta, VK_MAX_CODES);
+		if (a->codes && a->codes != k)
+			return vk_fail(e, "--codes %d, but the training data's codebook size is %ld",
+				       a->codes, k);
+		a->codes = (int)k;
+	}
+	if (!a->codes)
+		return vk_fail(e, "cannot tell the codebook size: the training data has no "
+				  "codebook= key; use --codes K");
+	if (d->h.rank != 2 && (d->h.rank != 3 || d->h.dims[2] != 1))
+		return vk_fail(e, "a pixelcnn models H×W code maps; the data's records are %s",
+			       ts_shape_str(&d->h, sh, sizeof sh));
+	a->latent = 0;
+	a->n_enc = 0;
+	vk_error why;
+	if (!r->decoder_given &&
+	    vk_layers_parse("mconv:64:1:B/identity,mconv:64:7:A,mconv:64:3:B,mconv:64:3:B,"
+			    "mconv:64:3:B,mconv:64:3:B,mconv:64:3:B",
+			    VK_RELU, a->dec, VK_MAX_LAYERS, &a->n_dec, &why))
+		return vk_fail(e, "pixelcnn: %s", why.msg);
+	return 0;
+}
+
 /* The layer lists of the recipe, once the data's shape is known. */
 static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_error *e)
 {
@@ -37,7 +75,11 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 			       VK_MAX_VALUES);
 	vk_shape in = vk_arch_input_shape(a);
 	char dec[256];
-	if (r->conv) {
+	int vq = vk_latent_of(a)->map;
+	if (vk_autoregressive(a)) {
+		if (build_prior_arch(a, r, d, e))
+			return -1;
+	} else if (r->conv) {
 		/* Keras' VAE example (keras-io examples/generative/vae.py) for any H×W×C
 		 * with sides divisible by 4; the output deconv:C:3:1 is the model's own. */
 		if (!vk_shape_is_image(in) || in.h % 4 || in.w % 4)
@@ -47,8 +89,13 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 		snprintf(dec, sizeof dec, "dense:%dx%dx64,deconv:64:3:2,deconv:32:3:2", in.h / 4,
 			 in.w / 4);
 		vk_error why;
-		if (vk_layers_parse("conv:32:3:2,conv:64:3:2,dense:16", VK_RELU, a->enc,
-				    VK_MAX_LAYERS, &a->n_enc, &why) ||
+		char enc[96];
+		/* a vqvae's code is the 7x7xD map of a 1x1 conv, decoded from there */
+		snprintf(enc, sizeof enc, vq ? "conv:32:3:2,conv:64:3:2,conv:%d:1:1/identity"
+					     : "conv:32:3:2,conv:64:3:2,dense:16", a->latent);
+		if (vq)
+			snprintf(dec, sizeof dec, "deconv:64:3:2,deconv:32:3:2");
+		if (vk_layers_parse(enc, VK_RELU, a->enc, VK_MAX_LAYERS, &a->n_enc, &why) ||
 		    vk_layers_parse(dec, VK_RELU, a->dec, VK_MAX_LAYERS, &a->n_dec, &why))
 			return vk_fail(e, "--arch conv: %s", why.msg);
 	} else if (r->resnet) {
@@ -63,20 +110,53 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 				       ts_shape_str(&d->h, dec, sizeof dec));
 		int h1 = (in.h + 1) / 2, w1 = (in.w + 1) / 2, h2 = (h1 + 1) / 2, w2 = (w1 + 1) / 2;
 		int h3 = (h2 + 1) / 2, w3 = (w2 + 1) / 2;
+		/* A vqvae: pythae's Encoder_ResNet_VQVAE_MNIST and
+		 * Decoder_ResNet_VQVAE_MNIST, the same but for a 1x1 conv to the
+		 * code's D channels (pre_qantized) and a 1x1 deconv back from it. */
+		char first[48], enc[160];
+		if (vq)
+			snprintf(first, sizeof first, "deconv:128:1:1/identity");
+		else
+			snprintf(first, sizeof first, "dense:%dx%dx128/identity", h3, w3);
 		snprintf(dec, sizeof dec,
-			 "dense:%dx%dx128/identity,deconv:128:3:2:%dx%d/identity,res:32:3/identity,"
+			 "%s,deconv:128:3:2:%dx%d/identity,res:32:3/identity,"
 			 "res:32:3/relu,deconv:64:3:2:%dx%d/relu",
-			 h3, w3, h2, w2, h1, w1);
+			 first, h2, w2, h1, w1);
+		snprintf(enc, sizeof enc, "conv:64:4:2/identity,conv:128:4:2/identity,"
+			 "conv:128:3:2/identity,res:32:3/identity,res:32:3/identity%s", vq ? "," : "");
+		if (vq)
+			snprintf(enc + strlen(enc), sizeof enc - strlen(enc), "conv:%d:1:1/identity",
+				 a->latent);
 		vk_error why;
-		if (vk_layers_parse("conv:64:4:2/identity,conv:128:4:2/identity,"
-				    "conv:128:3:2/identity,res:32:3/identity,res:32:3/identity",
-				    VK_RELU, a->enc, VK_MAX_LAYERS, &a->n_enc, &why) ||
+		if (vk_layers_parse(enc, VK_RELU, a->enc, VK_MAX_LAYERS, &a->n_enc, &why) ||
 		    vk_layers_parse(dec, VK_RELU, a->dec, VK_MAX_LAYERS, &a->n_dec, &why))
 			return vk_fail(e, "--arch resnet: %s", why.msg);
 	} else if (!r->decoder_given) {
 		vk_error why;
 		if (vk_layers_mirror(a->enc, a->n_enc, in, a->dec, &a->n_dec, &why))
 			return vk_fail(e, "--encoder: %s", why.msg);
+		/* a vqvae's decoder starts from the code map itself: no dense layer
+		 * back to the encoder's last image */
+		if (vq && a->n_dec > 0 && a->n_enc > 0 && !vk_layer_ops_of(&a->enc[a->n_enc - 1])->flat)
+			memmove(a->dec, a->dec + 1, sizeof *a->dec * --a->n_dec);
+	}
+	if (vq && r->vq_head) {
+		/* --hidden (mlp): the code is a dense layer of D after the user's */
+		if (a->n_enc == VK_MAX_LAYERS)
+			return vk_fail(e, "--hidden: a vqvae's code layer makes more than %d layers",
+				       VK_MAX_LAYERS);
+		a->enc[a->n_enc++] = vk_dense_spec(a->latent, (vk_shape){0}, VK_IDENTITY);
+	}
+	if (vq) {
+		/* the code: the encoder's output map, H'xW'xD */
+		vk_shape map;
+		if (vk_arch_encoder_out(a, &map, e))
+			return -1;
+		if (vk_shape_size(map) > 4096)
+			return vk_fail(e, "the encoder's output map %s holds %zu values; a vqvae's "
+					  "code map may hold at most 4096", vk_shape_str(map, dec, sizeof dec),
+				       vk_shape_size(map));
+		a->latent = (int)vk_shape_size(map);
 	}
 	if (vk_conditional(a) && vk_dataset_require_labels(d, "training data", e))
 		return -1;
@@ -92,12 +172,41 @@ static int build_arch(vk_arch *a, const vk_recipe *r, const vk_dataset *d, vk_er
 	return 0;
 }
 
+/* A categorical model's codes: the stream's codebook size (metadata
+ * codebook=K, when it has one) is the model's, and every value a code in
+ * [0, K) (u8 values as the integers they are). */
+static int check_codes(const vk_model *m, const vk_dataset *d, const char *what, vk_error *e)
+{
+	const vk_lik_kind *lik = vk_lik_of(&m->a);
+	char buf[32];
+	const char *meta = m->a.codes ? ts_meta_get(&d->h, "codebook", buf, sizeof buf) : NULL;
+	if (meta && atol(meta) != m->a.codes)
+		return vk_fail(e, "%s: codes of a codebook of %s, but the model's codebook size is %d",
+			       what, meta, m->a.codes);
+	if (!lik->check_rows)
+		return 0;
+	if (!d->is_u8)
+		return lik->check_rows(&m->a, d->f32, d->n, d->dim, 0, what, e);
+	float *row = malloc(sizeof(float) * d->dim + 1);
+	if (!row)
+		return vk_fail(e, "out of memory");
+	int rc = 0;
+	for (size_t r = 0; r < d->n && !rc; r++) {
+		for (size_t j = 0; j < d->dim; j++)
+			row[j] = d->u8[r * d->dim + j];
+		rc = lik->check_rows(&m->a, row, 1, d->dim, r, what, e);
+	}
+	free(row);
+	return rc;
+}
+
 /* The data fits the model (the library's one rule), its labels its classes,
- * and a Bernoulli decoder's targets lie in [0, 1]. */
+ * a Bernoulli decoder's targets lie in [0, 1], a categorical one's are codes. */
 static int check_data(const vk_model *m, const vk_dataset *d, const char *what, vk_error *e)
 {
 	if (vk_check_input(m, &d->h, what, e) ||
-	    (d->labels && vk_check_labels(m, d->labels, d->n, 0, what, e)))
+	    (d->labels && vk_check_labels(m, d->labels, d->n, 0, what, e)) ||
+	    check_codes(m, d, what, e))
 		return -1;
 	return vk_lik_of(&m->a)->unit_targets ? vk_check_unit_targets(d, what, e) : 0;
 }
@@ -182,7 +291,10 @@ static int check_layers(const vk_recipe *r, const vk_model *m, const vk_dataset 
 			vk_error *e)
 {
 	vk_arch a;
-	if (build_arch(&a, r, d, e))
+	vk_recipe own = *r;
+	if (!own.arch.codes) /* a pixelcnn's codebook: the checkpoint's */
+		own.arch.codes = m->a.codes;
+	if (build_arch(&a, &own, d, e))
 		return -1;
 	char mine[200], theirs[200];
 	for (int dec = 0; dec < 2; dec++) {
@@ -192,7 +304,7 @@ static int check_layers(const vk_recipe *r, const vk_model *m, const vk_dataset 
 		if (strcmp(mine, theirs)) {
 			vk_fail(e, "the layer options give the %s %s: %s was trained with %s; on "
 				   "--resume the network comes from the checkpoint (leave --hidden, "
-				   "--encoder, --decoder, --arch and --activation out)",
+				   "--encoder, --decoder, --layers, --arch and --activation out)",
 				dec ? "decoder" : "encoder", mine, r->output, theirs);
 			return VK_RUN_USAGE;
 		}
@@ -230,8 +342,23 @@ static int check_recipe(const vk_recipe *r, const vk_model *m, const vk_trainrec
 	char x[64], y[64];
 	if ((g & VK_SET_KIND) && a->kind != had->kind)
 		return refuse(e, path, "--model", vk_kind_name(a->kind), vk_kind_name(had->kind));
-	if ((g & VK_SET_LATENT) && a->latent != had->latent)
-		return refuse(e, path, "--latent", fmt_u(x, a->latent), fmt_u(y, had->latent));
+	/* a vqvae's -z is its code's D */
+	int had_latent = vk_latent_of(had)->map ? m->code.c : had->latent;
+	if ((g & VK_SET_LATENT) && a->latent != had_latent)
+		return refuse(e, path, "--latent", fmt_u(x, a->latent), fmt_u(y, had_latent));
+	unsigned cg = g & VK_SET_CODEBOOK ? r->codebook_given : 0;
+	if ((cg & 1) && a->codes != had->codes)
+		return refuse(e, path, "--codes", fmt_u(x, a->codes),
+			      had->codes ? fmt_u(y, had->codes) : NULL);
+	if ((cg & 2) && a->codebook_ema != had->codebook_ema)
+		return refuse(e, path, "--codebook", a->codebook_ema ? "ema" : "loss",
+			      had->codes ? had->codebook_ema ? "ema" : "loss" : NULL);
+	if ((cg & 4) && a->commitment != had->commitment)
+		return refuse(e, path, "--commitment", fmt_g(x, a->commitment),
+			      had->codes ? fmt_g(y, had->commitment) : NULL);
+	if ((cg & 8) && a->decay != had->decay)
+		return refuse(e, path, "--ema-decay", fmt_g(x, a->decay),
+			      had->codes ? fmt_g(y, had->decay) : NULL);
 	if ((g & VK_SET_LOSS) && a->likelihood != had->likelihood)
 		return refuse(e, path, "--loss", vk_likelihood_name(a->likelihood),
 			      vk_likelihood_name(had->likelihood));
@@ -448,6 +575,12 @@ int vk_run_open(vk_run *run, const vk_recipe *r, vk_dataset *train, vk_dataset *
 	run->test = test;
 	run->lead = vk_dist_size() == 1 || vk_dist_rank() == 0;
 	int rc = r->resume ? open_checkpoint(run, e) : open_fresh(run, r, e);
+	/* A code stream of u8 holds codes, not intensities: read as integers. */
+	if (!rc && vk_lik_of(&run->model.a)->check_rows &&
+	    (vk_dataset_as_integers(train, e) || (test && vk_dataset_as_integers(test, e)))) {
+		vk_trainer_free(&run->t);
+		rc = -1;
+	}
 	if (!rc && match_classes(run, train, test, e)) {
 		vk_trainer_free(&run->t);
 		rc = -1;
@@ -571,7 +704,8 @@ int vk_run_epoch(vk_run *run, vk_epoch_report *ep, volatile sig_atomic_t *stop, 
 				.train_rec = tr_rec, .train_kl = tr_kl, .test_rec = te_rec,
 				.test_kl = te_kl, .train_mmd = t->epoch_mmd,
 				.train_mi = t->epoch_tc[0], .train_tc = t->epoch_tc[1],
-				.train_dim_kl = t->epoch_tc[2], .beta = t->beta_now, .lr = t->opt.adam.lr,
+				.train_dim_kl = t->epoch_tc[2], .perplexity = t->epoch_perplexity,
+				.dead_codes = t->epoch_dead, .beta = t->beta_now, .lr = t->opt.adam.lr,
 				.sigma = m->a.sigma, .improved = improved, .early_stop = early};
 	run->epoch = epoch + 1;
 	run->finished = early || epoch >= epochs;

@@ -23,6 +23,7 @@ enum {
 	VK_SET_CYCLES = 1 << 12, VK_SET_FREE_BITS = 1 << 13, VK_SET_IW = 1 << 14,
 	VK_SET_SCHEDULE = 1 << 15, VK_SET_EARLY_STOP = 1 << 16, VK_SET_EPOCHS = 1 << 17,
 	VK_SET_OBJECTIVE = 1 << 18, /* --objective and its weights */
+	VK_SET_CODEBOOK = 1 << 19,  /* --codes, --codebook, --commitment, --ema-decay */
 };
 
 typedef struct {
@@ -32,6 +33,9 @@ typedef struct {
 	int conv;                /* Keras' conv VAE (--arch conv) */
 	int resnet;              /* pythae's MNIST ResNet VAE (--arch resnet) */
 	int decoder_given;       /* else the decoder mirrors the encoder */
+	int vq_head;             /* a vqvae from --hidden: a dense code layer of D (latent)
+				  * follows the user's; --arch conv, resnet end on a 1x1 conv
+				  * of D; with --encoder the user's last layer gives D */
 	/* How to train it: batch, lr, beta, seed, optimizer, the KL and lr
 	 * schedules, early_stop, flags, the objective and its weights (the
 	 * state fields are ignored). */
@@ -41,6 +45,8 @@ typedef struct {
 	const char *output;      /* MODEL; under early_stop MODEL.last holds the last epoch */
 	int resume;              /* continue the checkpoint in output */
 	unsigned given;          /* VK_SET_*: the options the user set */
+	unsigned codebook_given; /* of VK_SET_CODEBOOK: 1 --codes, 2 --codebook,
+				  * 4 --commitment, 8 --ema-decay */
 } vk_recipe;
 
 /* A recipe with every default: a VAE of latent 20 with one dense layer of
@@ -55,6 +61,8 @@ typedef struct {
 	double train_rec, train_kl, test_rec, test_kl; /* nats per record; NaN untested */
 	double train_mmd;        /* the batches' mean MMD to the prior (NaN: no MMD term) */
 	double train_mi, train_tc, train_dim_kl; /* the batches' mean β-TCVAE terms (NaN: none) */
+	double perplexity;       /* a discrete latent's code perplexity over the epoch (NaN: none) */
+	int dead_codes;          /* its codes unused in the epoch (-1: none) */
 	float beta, lr, sigma;   /* β, learning rate and σ in effect */
 	int improved;            /* the test loss is the best so far */
 	int early_stop;          /* the run stops here: no test improvement for P epochs */

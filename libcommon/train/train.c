@@ -245,6 +245,8 @@ int vk_trainer_init(vk_trainer *t, vk_model *m, size_t n_records, const vk_train
 	t->eps_all = t->ranks > 1 ? malloc(sizeof(float) * neps) : t->eps;
 	t->opt.m = vk_alloc_floats(m->n_params);
 	t->opt.v = vk_alloc_floats(m->n_params);
+	if (vk_latent_of(&m->a)->codes) /* a discrete latent's (not a pixelcnn's) */
+		ok = ok && (t->usage = calloc((size_t)m->a.codes, sizeof(double))) != NULL;
 	if (!ok || !t->order || !t->x || !t->labels || !t->eps || !t->eps_all || !t->opt.m || !t->opt.v) {
 		vk_trainer_free(t);
 		return vk_fail(e, "out of memory for the training buffers");
@@ -416,6 +418,7 @@ void vk_trainer_free(vk_trainer *t)
 	free(t->eps);
 	free(t->opt.m);
 	free(t->opt.v);
+	free(t->usage);
 	memset(t, 0, sizeof *t);
 }
 
@@ -441,6 +444,8 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		pos->rec_sum = pos->kl_sum = 0;
 		t->mmd_sum = t->mmd_rows = 0;
 		t->tc_sum[0] = t->tc_sum[1] = t->tc_sum[2] = t->tc_rows = 0;
+		if (t->usage)
+			memset(t->usage, 0, sizeof(double) * m->a.codes);
 		vk_rng_shuffle(&t->opt.rng, t->order, t->n);
 	}
 	size_t done = vk_epoch_records(t, pos->batches);
@@ -469,6 +474,9 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 		t->global_rows = b;
 		train_step(t);
 		t->mmd = t->workers[0].w.lat.mmd;
+		if (t->usage) /* the whole batch's, over every slice and rank */
+			for (int k = 0; k < m->a.codes; k++)
+				t->usage[k] += t->workers[0].w.counts[k];
 		if (t->mmd_weight != 0)
 			t->mmd_sum += t->mmd * b, t->mmd_rows += b;
 		if (t->tc) {
@@ -523,6 +531,10 @@ int vk_train_epoch(vk_trainer *t, const vk_dataset *d, double *rec, double *kl,
 	t->epoch_mmd = t->mmd_weight != 0 && t->mmd_rows > 0 ? t->mmd_sum / t->mmd_rows : NAN;
 	for (int j = 0; j < 3; j++)
 		t->epoch_tc[j] = t->tc && t->tc_rows > 0 ? t->tc_sum[j] / t->tc_rows : NAN;
+	t->epoch_perplexity = NAN;
+	t->epoch_dead = -1;
+	if (t->usage)
+		t->epoch_perplexity = vk_code_perplexity(t->usage, m->a.codes, &t->epoch_dead);
 	if (!stopped)
 		memset(pos, 0, sizeof *pos);
 	return stopped;

@@ -55,6 +55,10 @@ struct vk_trainer {
 	double tc_terms[3];   /* the batch's MI, TC and dimension-wise KL of the last step */
 	double tc_sum[3], tc_rows; /* Σ rows·term over the epoch's steps (since a resume) */
 	double epoch_tc[3];   /* their means after vk_train_epoch (NaN: no such terms) */
+	double *usage;        /* (codes) a discrete latent's code counts over the epoch's
+			       * steps (since a resume) */
+	double epoch_perplexity; /* their perplexity after vk_train_epoch (NaN: no codes) */
+	int epoch_dead;       /* codes unused in the epoch (-1: no codes) */
 	int iw;               /* K > 1: the importance-weighted objective */
 	int learn_sigma;      /* one log σ trained with the network (Gaussian decoder) */
 	float log_sigma, ls_m, ls_v; /* it and its Adam moments */
