@@ -450,16 +450,16 @@ Test(kinds_e2e, new_kinds_train_save_and_resume)
 		     0);
 }
 
-/* Batch norm's statistics are the whole batch's however the batch is cut:
- * 257 records in batches of 128 on 1, 2 and 3 threads (the last batch of
- * one record leaves threads without rows) train the same model up to float
- * rounding. SGD: Adam would blow the rounding of the bias before a batch
+/* Batch norm's statistics (a res block's own too) are the whole batch's
+ * however the batch is cut: 257 records in batches of 128 on 1, 2 and 3
+ * threads (the last batch of one record leaves threads without rows) train
+ * the same model up to float rounding. SGD: Adam would blow the rounding of the bias before a batch
  * norm, whose true gradient is exactly 0, up to steps of the learning rate. */
 Test(kinds_e2e, batchnorm_statistics_over_the_whole_batch_on_any_thread_count)
 {
 	const char *data = tmp_path("kinds-257.ts");
 	cr_assert_eq(run("stream-cat -n 257 %s > %s", digits(), data), 0);
-	const char *net = "--encoder conv:8:3:2/identity,batchnorm,dense:16/identity,"
+	const char *net = "--encoder conv:8:3:2/identity,batchnorm,res:4:3:bn,dense:16/identity,"
 			  "batchnorm:0.2/relu --decoder dense:14x14x8,batchnorm,deconv:4:3:2 -z 3";
 	vk_model m[3];
 	vk_error e;
