@@ -48,8 +48,8 @@ vae-encode -m M.vkm -o z.ts d.ts &&
 vae-train -q -t 1 -m vqvae --hidden 8 -z 2 --codes 4 -e 1 -o Q.vkm d.ts &&
 vae-encode -m Q.vkm --codes -o c.ts d.ts || { echo "check-fault: cannot make the inputs"; exit 1; }
 awk 'BEGIN{for(i=0;i<30;i++)for(j=0;j<16;j++)printf "%d%s", (i+j/4)%5, j<15?" ":"\n"}' |
-    txt2stream -t i32 -s 4x4 -o c.ts &&
-vae-train -q -t 1 -m pixelcnn --codes 5 --layers mconv:4:3:A -e 1 -o P.vkm c.ts ||
+    txt2stream -t i32 -s 4x4 -o pc.ts &&
+vae-train -q -t 1 -m pixelcnn --codes 5 --layers mconv:4:3:A -e 1 -o P.vkm pc.ts ||
     { echo "check-fault: cannot make the inputs"; exit 1; }
 cd "$W" || exit 1
 
@@ -75,7 +75,7 @@ vae-sample|vae-sample -m M.vkm -n 5 -o out.ts|out.ts
 vae-interp|vae-interp -m M.vkm -N 4 -o out.ts d.ts|out.ts
 vae-train|vae-train -q -t 1 -z 2 --hidden 8 -e 1 -o out.vkm d.ts|out.vkm
 vae-sample|vae-sample -m P.vkm -n 5 -o out.ts|out.ts
-vae-train|vae-train -q -t 1 -m pixelcnn --codes 5 --layers mconv:4:3:A -e 1 -o out.vkm c.ts|out.vkm'
+vae-train|vae-train -q -t 1 -m pixelcnn --codes 5 --layers mconv:4:3:A -e 1 -o out.vkm pc.ts|out.vkm'
 
 fresh() {
 	rm -rf "$W/run"
