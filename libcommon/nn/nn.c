@@ -383,6 +383,25 @@ VK_HOT void vk_kl_dims(const float *head, int B, int Z, double *sum)
  * times a large 1/σ² in a gradient is not negligible) */
 static inline float exp_neg(float x) { return blend_f(x > -80.0f, fast_exp(x), 0.0f); }
 
+/* A log-sum-exp in two passes that keeps the softmax's numerators: x[j]
+ * becomes exp(x[j] − max), *max_out the max; returns their sum. */
+static inline float exp_shifted_sum(float *x, int n, float *max_out)
+{
+	float mx = x[0], sum = 0.0f;
+	/* hot */
+#pragma omp simd reduction(max : mx)
+	for (int j = 0; j < n; j++)
+		mx = max_f(mx, x[j]);
+	/* hot */
+#pragma omp simd reduction(+ : sum)
+	for (int j = 0; j < n; j++) {
+		x[j] = exp_neg(x[j] - mx);
+		sum += x[j];
+	}
+	*max_out = mx;
+	return sum;
+}
+
 VK_HOT void vk_tc_row(const float *z, const float *mu, const float *iv, const float *c, int B,
 		      int ldb, int Z, int self, float ws, float wd, float wq, float *L, float *s,
 		      double out[2], float *dz, float *dmu, float *dlv)
@@ -400,17 +419,7 @@ VK_HOT void vk_tc_row(const float *z, const float *mu, const float *iv, const fl
 	}
 	/* log q(z) up to its constant: the log-sum-exp of the rows' sums;
 	 * s becomes ws times the softmax, the weight of each j in its gradient */
-	float ms = s[0], sum = 0.0f;
-	/* hot */
-#pragma omp simd reduction(max : ms)
-	for (int j = 0; j < B; j++)
-		ms = max_f(ms, s[j]);
-	/* hot */
-#pragma omp simd reduction(+ : sum)
-	for (int j = 0; j < B; j++) {
-		s[j] = exp_neg(s[j] - ms);
-		sum += s[j];
-	}
+	float ms, sum = exp_shifted_sum(s, B, &ms);
 	out[0] = ms + log((double)sum);
 	float ps = ws / sum;
 	/* hot */
@@ -418,17 +427,7 @@ VK_HOT void vk_tc_row(const float *z, const float *mu, const float *iv, const fl
 		s[j] *= ps;
 	out[1] = 0;
 	for (int d = 0; d < Z; d++) {
-		float *l = L + (size_t)d * ldb, md = l[0], sd = 0.0f;
-		/* hot */
-#pragma omp simd reduction(max : md)
-		for (int j = 0; j < B; j++)
-			md = max_f(md, l[j]);
-		/* hot */
-#pragma omp simd reduction(+ : sd)
-		for (int j = 0; j < B; j++) {
-			l[j] = exp_neg(l[j] - md);
-			sd += l[j];
-		}
+		float *l = L + (size_t)d * ldb, md, sd = exp_shifted_sum(l, B, &md);
 		out[1] += md + log((double)sd);
 		if (!dz)
 			continue;
