@@ -178,6 +178,50 @@ Test(objective, the_table_weights_kl_and_mmd_as_the_papers_do)
 
 enum { NR = 4, D = 6, ZM = 3 };
 
+/* A small MLP model of KIND with its parameters initialised and then
+ * perturbed (so no ReLU-like kink or zero sits on them), a batch x of NR
+ * records and its ε, all drawn from rng seeded with SEED. */
+static void perturbed_mlp(const char *kind, uint64_t seed, vk_model *m, vk_work *w, vk_rng *rng,
+			  float *x, float *eps)
+{
+	vk_arch a = {.kind = vk_kind_parse(kind), .input_rank = 1, .input_dims = {D},
+		     .input_size = D, .latent = ZM, .likelihood = VK_BERNOULLI};
+	vk_arch_mlp(&a, (int[]){5}, 1, VK_TANH);
+	vk_error e;
+	cr_assert_eq(vk_model_alloc(m, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(vk_work_alloc(w, m, NR, &e), 0);
+	vk_rng_seed(rng, seed);
+	vk_model_init_params(m, rng);
+	for (size_t i = 0; i < m->n_params; i++)
+		m->params[i] += 0.2f * (vk_rng_uniform(rng) - 0.5f);
+	for (int i = 0; i < NR * D; i++)
+		x[i] = vk_rng_uniform(rng);
+	vk_rng_normals(rng, eps, NR * ZM);
+}
+
+typedef double loss_fn(vk_model *m, vk_work *w, const float *x, const float *eps, float beta);
+
+/* Every parameter's gradient, as LOSS's last call left it in m->grads,
+ * against central differences of LOSS. */
+static void check_params_fd(vk_model *m, vk_work *w, const float *x, const float *eps,
+			    float beta, loss_fn *loss, const char *what)
+{
+	float *analytic = malloc(sizeof(float) * m->n_params);
+	memcpy(analytic, m->grads, sizeof(float) * m->n_params);
+	for (size_t i = 0; i < m->n_params; i++) {
+		float keep = m->params[i], h = 1e-2f;
+		m->params[i] = keep + h;
+		double up = loss(m, w, x, eps, beta);
+		m->params[i] = keep - h;
+		double down = loss(m, w, x, eps, beta);
+		m->params[i] = keep;
+		double fd = (up - down) / (2 * h);
+		cr_assert(fabs(fd - analytic[i]) < 2e-3 + 2e-2 * fabs(fd),
+			  "%s: parameter %zu: %g, finite differences %g", what, i, analytic[i], fd);
+	}
+	free(analytic);
+}
+
 static double model_loss(vk_model *m, vk_work *w, const float *x, const float *eps, float beta)
 {
 	vk_batch_grad(m, w, m->grads, x, NULL, NR, beta, eps, 1.0f / NR);
@@ -191,23 +235,11 @@ Test(objective, a_models_gradient_with_the_mmd_term_matches_finite_differences)
 {
 	const char *kinds[] = {"ae", "vae"};
 	for (int k = 0; k < 2; k++) {
-		vk_arch a = {.kind = vk_kind_parse(kinds[k]), .input_rank = 1, .input_dims = {D},
-			     .input_size = D, .latent = ZM, .likelihood = VK_BERNOULLI};
-		vk_arch_mlp(&a, (int[]){5}, 1, VK_TANH);
 		vk_model m;
 		vk_work w;
-		vk_error e;
-		cr_assert_eq(vk_model_alloc(&m, &a, &e), 0, "%s", e.msg);
-		cr_assert_eq(vk_work_alloc(&w, &m, NR, &e), 0);
 		vk_rng rng;
-		vk_rng_seed(&rng, 8);
-		vk_model_init_params(&m, &rng);
-		for (size_t i = 0; i < m.n_params; i++)
-			m.params[i] += 0.2f * (vk_rng_uniform(&rng) - 0.5f);
 		float x[NR * D], eps[NR * ZM], prior[NR * ZM];
-		for (int i = 0; i < NR * D; i++)
-			x[i] = vk_rng_uniform(&rng);
-		vk_rng_normals(&rng, eps, NR * ZM);
+		perturbed_mlp(kinds[k], 8, &m, &w, &rng, x, eps);
 		vk_rng_normals(&rng, prior, NR * ZM);
 		double scratch[NR * ZM + NR * ZM + ZM + NR + 1];
 		w.lat.mmd_weight = 3.0f;
@@ -217,21 +249,7 @@ Test(objective, a_models_gradient_with_the_mmd_term_matches_finite_differences)
 		float beta = k ? 0.5f : 0.0f;
 		model_loss(&m, &w, x, eps, beta);
 		cr_assert(w.lat.mmd != 0);
-		float *analytic = malloc(sizeof(float) * m.n_params);
-		memcpy(analytic, m.grads, sizeof(float) * m.n_params);
-		for (size_t i = 0; i < m.n_params; i++) {
-			float keep = m.params[i], h = 1e-2f;
-			m.params[i] = keep + h;
-			double up = model_loss(&m, &w, x, eps, beta);
-			m.params[i] = keep - h;
-			double down = model_loss(&m, &w, x, eps, beta);
-			m.params[i] = keep;
-			double fd = (up - down) / (2 * h);
-			cr_assert(fabs(fd - analytic[i]) < 2e-3 + 2e-2 * fabs(fd),
-				  "%s: parameter %zu: %g, finite differences %g", kinds[k], i,
-				  analytic[i], fd);
-		}
-		free(analytic);
+		check_params_fd(&m, &w, x, eps, beta, model_loss, kinds[k]);
 		vk_work_free(&w);
 		vk_model_free(&m);
 	}
@@ -509,8 +527,9 @@ Test(objective, tc_over_1_2_and_3_slices_is_the_batchs)
 }
 
 /* Through a model: vk_batch_grad with the TC terms in place of the KL */
-static double tc_model_loss(vk_model *m, vk_work *w, const float *x, const float *eps)
+static double tc_model_loss(vk_model *m, vk_work *w, const float *x, const float *eps, float beta)
 {
+	(void)beta; /* the TC terms stand for the KL */
 	vk_batch_grad(m, w, m->grads, x, NULL, NR, 0.0f, eps, 1.0f / NR);
 	double s = 0;
 	for (int r = 0; r < NR; r++)
@@ -522,23 +541,11 @@ static double tc_model_loss(vk_model *m, vk_work *w, const float *x, const float
 
 Test(objective, a_models_gradient_with_the_tc_terms_matches_finite_differences)
 {
-	vk_arch a = {.kind = vk_kind_parse("vae"), .input_rank = 1, .input_dims = {D},
-		     .input_size = D, .latent = ZM, .likelihood = VK_BERNOULLI};
-	vk_arch_mlp(&a, (int[]){5}, 1, VK_TANH);
 	vk_model m;
 	vk_work w;
-	vk_error e;
-	cr_assert_eq(vk_model_alloc(&m, &a, &e), 0, "%s", e.msg);
-	cr_assert_eq(vk_work_alloc(&w, &m, NR, &e), 0);
 	vk_rng rng;
-	vk_rng_seed(&rng, 9);
-	vk_model_init_params(&m, &rng);
-	for (size_t i = 0; i < m.n_params; i++)
-		m.params[i] += 0.2f * (vk_rng_uniform(&rng) - 0.5f);
 	float x[NR * D], eps[NR * ZM];
-	for (int i = 0; i < NR * D; i++)
-		x[i] = vk_rng_uniform(&rng);
-	vk_rng_normals(&rng, eps, NR * ZM);
+	perturbed_mlp("vae", 9, &m, &w, &rng, x, eps);
 	static double scratch[4096];
 	float dhead[NR * 2 * ZM];
 	cr_assert_geq(sizeof scratch / sizeof(double), vk_tc_scratch(NR, ZM));
@@ -547,22 +554,9 @@ Test(objective, a_models_gradient_with_the_tc_terms_matches_finite_differences)
 	w.lat.batch = NR;
 	w.lat.tc_scratch = scratch;
 	w.lat.tc_dhead = dhead;
-	tc_model_loss(&m, &w, x, eps);
+	tc_model_loss(&m, &w, x, eps, 0.0f);
 	cr_assert(w.lat.tc[1] != 0);
-	float *analytic = malloc(sizeof(float) * m.n_params);
-	memcpy(analytic, m.grads, sizeof(float) * m.n_params);
-	for (size_t i = 0; i < m.n_params; i++) {
-		float keep = m.params[i], h = 1e-2f;
-		m.params[i] = keep + h;
-		double up = tc_model_loss(&m, &w, x, eps);
-		m.params[i] = keep - h;
-		double down = tc_model_loss(&m, &w, x, eps);
-		m.params[i] = keep;
-		double fd = (up - down) / (2 * h);
-		cr_assert(fabs(fd - analytic[i]) < 2e-3 + 2e-2 * fabs(fd),
-			  "parameter %zu: %g, finite differences %g", i, analytic[i], fd);
-	}
-	free(analytic);
+	check_params_fd(&m, &w, x, eps, 0.0f, tc_model_loss, "vae with tc");
 	vk_work_free(&w);
 	vk_model_free(&m);
 }
